@@ -1,0 +1,40 @@
+# The only commands anyone needs: run, test, lint, bench.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test lint bench setup clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+setup: $(STAMP)
+	@scripts/system-deps.sh
+
+run: setup
+	$(BIN)/siaga db upgrade
+	$(BIN)/siaga demo load
+	$(BIN)/siaga serve --no-migrate
+
+test: $(STAMP)
+	@scripts/system-deps.sh --browser
+	scripts/pytest.sh $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/mypy siaga ptt dispatch
+	$(BIN)/mypy --strict $(shell cat scripts/strict-modules.txt)
+
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

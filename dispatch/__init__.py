@@ -1,0 +1,1 @@
+"""SPGDT emergency medical dispatch: incidents, ambulances, hospitals, SMS."""

@@ -1,0 +1,1 @@
+"""Persistence of dispatch (SQLAlchemy models and repositories)."""

@@ -1,0 +1,1 @@
+"""Push-to-talk voice: talkgroups, floor control, signaling and media relay."""

@@ -1,0 +1,1 @@
+"""Persistence of the radio (SQLAlchemy models and repositories)."""

@@ -1,0 +1,112 @@
+"""The ASGI application: one process, one port, every endpoint.
+
+``create_app`` wires the composition root's routes and then asks each feature package
+to mount its own (``ptt``, ``dispatch``) through :data:`siaga.features.FEATURES`, so the
+packages never import each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from siaga import __version__
+from siaga.api import router as core_router
+from siaga.config import Settings
+from siaga.errors import install_error_handlers
+from siaga.features import FEATURES
+from siaga.logs import request_id
+from siaga.runtime import Runtime
+
+log = logging.getLogger("siaga.http")
+
+
+class RequestContext:
+    """Gives every request and WebSocket a request id (``X-Request-ID`` in and out),
+    logs the request, and counts it for Prometheus."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming[:64] if incoming.isprintable() and incoming else secrets.token_hex(8)
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if scope["type"] == "http":
+                elapsed = time.perf_counter() - started
+                route = scope.get("route")
+                path = getattr(route, "path", None) or "unmatched"
+                m = self.runtime.metrics
+                m.http_requests.labels(scope["method"], path, str(status)).inc()
+                m.http_latency.labels(path).observe(elapsed)
+                if path not in ("/healthz", "/metrics"):
+                    log.info("request", extra={"method": scope["method"],
+                                               "path": scope["path"], "status": status,
+                                               "ms": round(elapsed * 1000, 1)})
+            request_id.reset(token)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    if runtime is None:
+        if settings is None:
+            raise ValueError("create_app needs settings or a runtime")
+        runtime = Runtime.build(settings)
+    rt = runtime
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        started = []
+        try:
+            for feature in FEATURES:
+                await feature.start(rt)
+                started.append(feature)
+            yield
+        finally:
+            for feature in reversed(started):
+                await feature.stop(rt)
+            await rt.engine.dispose()
+
+    app = FastAPI(
+        title="Siaga",
+        version=__version__,
+        description="Push-to-talk radio and SPGDT emergency dispatch.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    install_error_handlers(app)
+    app.include_router(core_router)
+    for feature in FEATURES:
+        feature.mount(app, rt)
+    if rt.settings.webui_dir.is_dir():
+        # Last, so that every API route wins over a static file of the same name.
+        app.mount("/", StaticFiles(directory=rt.settings.webui_dir, html=True), name="webui")
+    app.add_middleware(RequestContext, runtime=rt)
+    return app

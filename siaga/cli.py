@@ -1,0 +1,233 @@
+"""The ``siaga`` command: serve, configuration, database, demo data and users.
+
+Operator mistakes (a bad setting, an unreachable database, a port in use, an unknown
+user) end with one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from siaga.config import ConfigError, Settings, load_settings
+from siaga.db import (
+    DatabaseUnavailable,
+    check_reachable,
+    create_engine,
+    session_factory,
+    transaction,
+)
+from siaga.identity import IdentityError, Role, User, add_user, set_disabled, set_password
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Siaga: push-to-talk radio and SPGDT dispatch server.",
+                  no_args_is_help=True, add_completion=False)
+config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="Kota Probolinggo demo data.", no_args_is_help=True)
+user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(user_app, name="user")
+
+
+class OperatorError(Exception):
+    """Ends the command with its message and status 2."""
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _with_db(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            await check_reachable(engine)
+            return await work(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _transact(action: Callable[[AsyncSession], Awaitable[object]]) -> None:
+    """Run ``action`` in one transaction on the configured database."""
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
+        async with transaction(sessions) as session:
+            await action(session)
+
+    _with_db(_settings(), work)
+
+
+def _check_port(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise OperatorError(f"port {port} on {host} is already in use "
+                                    "(set SIAGA_PORT to another port)") from None
+            raise OperatorError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _upgrade(settings: Settings) -> None:
+    from siaga.migrate import upgrade
+
+    async def reachable(_sessions: object) -> None:
+        return None
+
+    _with_db(settings, reachable)
+    upgrade(settings.database_url)
+
+
+@app.command()
+def serve(
+    migrate: Annotated[bool, typer.Option(help="Apply pending migrations first.")] = True,
+) -> None:
+    """Serve the console, the app, the API and the radio on one port."""
+    import uvicorn
+
+    from siaga.app import create_app
+    from siaga.logs import configure_logging
+
+    settings = _settings()
+    _check_port(settings.host, settings.port)
+    if migrate:
+        _upgrade(settings)
+    else:
+        _with_db(settings, _noop)
+    configure_logging(settings.log_level, settings.log_format)
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(
+        f"Siaga serving at {base}\n"
+        f"  dispatcher console  {base}/\n"
+        f"  officers' app       {base}/app\n"
+        f"  API docs            {base}/api/docs\n"
+        f"  health              {base}/healthz"
+    )
+    config = uvicorn.Config(
+        create_app(settings), host=settings.host, port=settings.port, ws="websockets-sansio",
+        log_config=None, access_log=False, proxy_headers=True, ws_max_size=64 * 1024,
+    )
+    uvicorn.Server(config).run()
+
+
+async def _noop(_sessions: object) -> None:
+    return None
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective configuration (secrets masked)."""
+    typer.echo(json.dumps(_settings().masked(), indent=2))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    settings = _settings()
+    _upgrade(settings)
+    typer.echo("database schema is current")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load the Kota Probolinggo demo data (idempotent)."""
+    from siaga.demo import data
+    from siaga.demo.loader import load_demo
+
+    settings = _settings()
+    report = _with_db(settings, load_demo)
+    if report.total:
+        added = ", ".join(f"{n} {k}" for k, n in sorted(report.added.items()))
+        typer.echo(f"demo data loaded: {added}")
+    else:
+        typer.echo("demo data already present; nothing added")
+    typer.echo(f"demo accounts (password '{data.DEMO_PASSWORD}', demo data only): "
+               + ", ".join(u[0] for u in data.USERS))
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[Role, typer.Option(help="officer, dispatcher, supervisor, admin, hospital")],
+    agency: Annotated[str, typer.Option(help="Agency code, e.g. satpolpp, dishub, psc119")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True)],
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit callsign")] = None,
+) -> None:
+    """Create a user."""
+    _transact(lambda s: add_user(s, username=username, password=password, role=role,
+                                 agency_code=agency, display_name=name, unit_callsign=unit))
+    typer.echo(f"user {username} added")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users."""
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> list[User]:
+        async with sessions() as s:
+            return list((await s.execute(select(User).order_by(User.username))).scalars())
+
+    for user in _with_db(_settings(), work):
+        state = "disabled" if user.disabled else "active"
+        typer.echo(f"{user.username:<16} {user.role.value:<11} {user.agency.code:<12} "
+                   f"{user.unit_callsign or '-':<12} {state}")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    username: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True)],
+) -> None:
+    """Set a user's password (logs them out everywhere)."""
+    _transact(lambda s: set_password(s, username, password))
+    typer.echo(f"password of {username} changed")
+
+
+@user_app.command("disable")
+def user_disable(
+    username: str,
+    enable: Annotated[bool, typer.Option("--enable", help="Re-enable instead")] = False,
+) -> None:
+    """Disable a user (their tokens stop working at once)."""
+    _transact(lambda s: set_disabled(s, username, not enable))
+    typer.echo(f"user {username} {'enabled' if enable else 'disabled'}")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except (ConfigError, DatabaseUnavailable, IdentityError, OperatorError) as exc:
+        typer.echo(f"siaga: {exc}", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("siaga: aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors carry their own exit codes
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

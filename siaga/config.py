@@ -1,0 +1,187 @@
+"""Effective configuration: embedded defaults, then an optional TOML file, then ``SIAGA_*``.
+
+The defaults run a complete demo on one machine (SQLite under ``var/``, loopback on port
+8080, SMS written to the log). Everything that points outside the process (database,
+public URL, SMS provider, STUN/TURN) is a setting, because proxies, NAT and carriers
+differ per deployment. Secrets are ``SecretStr`` so that ``siaga config show`` and logs
+never print them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+DEFAULT_CONFIG_FILE = "siaga.toml"
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message is one line meant for the operator."""
+
+
+class IceServer(BaseModel):
+    """One STUN/TURN server handed to aiortc and to every client."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SIAGA_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=None,
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+    database_url: str = "sqlite+aiosqlite:///var/siaga.db"
+    data_dir: Path = Path("var")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    # Identity.
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs login tokens; generated into data_dir when unset."
+    )
+    token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+
+    # SMS.
+    sms_gateway: Literal["console", "twilio", "http"] = "console"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base: str | None = Field(
+        default=None, description="Override of https://api.twilio.com (tests, regional edges)."
+    )
+    http_gateway_url: str | None = None
+    http_gateway_secret: SecretStr | None = None
+
+    webui_dir: Path = Field(default=Path(__file__).resolve().parent.parent / "webui",
+                            description="Static files of the dispatcher console.")
+
+    # Voice.
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    recordings_dir: Path | None = None
+
+    # Dispatch.
+    osrm_url: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments > environment > TOML file > defaults.
+        toml_path = _config_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL: {value!r}") from exc
+        # Plain URLs are accepted and given the async driver the server uses.
+        aliases = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
+                   "postgres": "postgresql+asyncpg"}
+        if url.drivername in aliases:
+            url = url.set(drivername=aliases[url.drivername])
+            value = url.render_as_string(hide_password=False)
+        if url.drivername not in SUPPORTED_DRIVERS:
+            raise ValueError(
+                f"unsupported driver {url.drivername!r}; use one of {', '.join(SUPPORTED_DRIVERS)}"
+            )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def recordings_path(self) -> Path:
+        return self.recordings_dir or self.data_dir / "recordings"
+
+    def token_secret(self) -> str:
+        """The signing key: configured, or created once under ``data_dir``.
+
+        Generating it on first run keeps the demo zero-configuration while tokens stay
+        valid across restarts; a production deployment sets ``SIAGA_SECRET_KEY``.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data, secrets replaced by ``***``."""
+        data = self.model_dump(mode="json")
+        for name, field in type(self).model_fields.items():
+            if "SecretStr" in str(field.annotation) and data.get(name) is not None:
+                data[name] = "***"
+        for server in data.get("ice_servers", []):
+            if server.get("credential") is not None:
+                server["credential"] = "***"
+        url = make_url(self.database_url)
+        if url.password:
+            data["database_url"] = url.render_as_string(hide_password=True)
+        return data
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("SIAGA_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"SIAGA_CONFIG: no such file: {path}")
+        return path
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings or raise :class:`ConfigError` with one readable line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        env = "SIAGA_" + where.split(".")[0].upper()
+        raise ConfigError(f"invalid setting {where} ({env}): {first['msg']}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file is not valid TOML: {exc}") from None

@@ -1,0 +1,1 @@
+"""Kota Probolinggo demo data (public figures; coordinates approximate)."""
