@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the system libraries Siaga needs, when they are missing.
 #   libopus0  always (the Opus binding loads it at import time)
-#   chromium  with --browser (headless browser tests; Debian's package, never a download)
+#   chromium, opus-tools  with --browser (tests only: headless browser; opusdec)
 # As root this installs with apt-get; otherwise it prints the one command to run.
 set -euo pipefail
 
@@ -12,8 +12,11 @@ missing=()
 if ! ldconfig -p 2>/dev/null | grep -q 'libopus\.so\.0'; then
   missing+=(libopus0)
 fi
-if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
-  missing+=(chromium)
+if [ "$want_browser" = 1 ]; then
+  # Test-only tools: the browser for the console and app tests, opusdec to check that
+  # recordings play in a reference decoder.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v opusdec >/dev/null || missing+=(opus-tools)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -1,0 +1,510 @@
+"""WebRTC voice relay: 1 talker -> N listeners, server CPU, latency, set-up time, memory.
+
+The server runs in its own process (``--serve MODE``), so its CPU time (``time.process_time``,
+all threads) and RSS are its own; this process plays the peers (real aiortc clients over this
+host's non-loopback address) and drives the server over a JSON-lines RPC on 127.0.0.1.
+
+Modes, measured in the same run:
+
+* ``relay``  ``ptt.media.relay.VoiceRelay``: receive tap, one synchronous fan-out loop,
+  re-timestamping, a packet track per listener. The talker sends 50 packets/s.
+* ``sender`` baseline: aiortc's own sender fed encoded packets (a packet track per listener,
+  pushed by a 20 ms timer in the server, no receive side, no routing): aiortc's floor for
+  pass-through; relay / sender shows what the relay adds.
+* ``stock``  baseline: aiortc's stock path: decode (jitter buffer + decoder thread) ->
+  ``MediaRelay`` -> re-encode per listener; relay / stock shows what not re-encoding saves.
+
+Figures: server CPU per delivered packet (packets counted by the listeners' receivers),
+delivered packets/s per core, server-added latency p50/p99 (packet in -> aiortc back for
+the next one, i.e. after it sent this one; measured inside the server), peer set-up time
+p50/p95 (offer -> ICE/DTLS connected; and with the downlink renegotiation), server memory per
+peer (RSS delta / peers).
+
+Usage: ``python -m bench.bench_webrtc [--quick] [--n 10,50] [--seconds 5]``;
+``SIAGA_BENCH_MAX_N`` caps N (e.g. 50 on a busy machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fractions
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_N = (10, 50, 100, 200)
+QUICK_N = (5,)
+TIME_BASE = fractions.Fraction(1, 48000)
+
+
+def encoded_tone(seconds: float = 1.0, freq: float = 440.0) -> list[bytes]:
+    """20 ms mono Opus packets of a tone at 24 kbit/s (what a phone would send)."""
+    import numpy as np
+    import opuslib_next
+
+    encoder = opuslib_next.Encoder(48000, 1, opuslib_next.APPLICATION_VOIP)
+    encoder.bitrate = 24000
+    packets = []
+    for i in range(int(seconds * 50)):
+        t = (np.arange(960) + i * 960) / 48000
+        pcm = (0.5 * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+        packets.append(bytes(encoder.encode(pcm.tobytes(), 960)))
+    return packets
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- server process -------------------------------------------------------------------
+
+
+class Server:
+    """One server under test; ``handle`` serves one RPC request."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.latencies: list[float] = []
+        self.pcs: list[Any] = []
+        self.tracks: list[Any] = []
+        self._cpu0 = self._wall0 = 0.0
+        self._pacer: asyncio.Task[None] | None = None
+        self.talker_track: Any = None
+        # Import everything a peer needs now, so the RSS baseline excludes module code.
+        import aiortc  # noqa: F401
+        import aiortc.contrib.media  # noqa: F401
+
+        import ptt.media.aiortc_tap  # noqa: F401
+
+        if mode == "relay":
+            from ptt.media.relay import VoiceRelay
+
+            self.relay = VoiceRelay(on_latency=self._latency)
+        elif mode == "stock":
+            from aiortc.contrib.media import MediaRelay
+
+            self.media_relay = MediaRelay()
+
+    def _latency(self, seconds: float) -> None:
+        if self._wall0:
+            self.latencies.append(seconds)
+
+    async def handle(self, req: dict[str, Any]) -> dict[str, Any]:
+        op = req["op"]
+        if op == "open":
+            if self.mode == "relay":
+                return {"sdp": await self.relay.open_peer(req["id"], req["sdp"])}
+            return {"sdp": await self._open_plain(req["sdp"], talker=req.get("talker", False))}
+        if op == "downlinks":
+            return {"sdp": await self.relay.set_downlinks(req["id"], req["tgs"])}
+        if op == "answer":
+            await self.relay.accept_answer(req["id"], req["sdp"])
+            return {}
+        if op == "route":
+            self.relay.set_route(req["talker"], [tuple(d) for d in req["to"]])
+            return {}
+        if op == "rss":
+            return {"rss": rss_kib()}
+        if op == "start":
+            if self.mode == "sender" and self._pacer is None:
+                self._pacer = asyncio.create_task(self._pace())
+            return {}
+        if op == "measure_start":
+            self.latencies.clear()
+            self._cpu0, self._wall0 = time.process_time(), time.monotonic()
+            return {}
+        if op == "measure_stop":
+            cpu, wall = time.process_time() - self._cpu0, time.monotonic() - self._wall0
+            self._wall0 = 0.0
+            metrics = {}
+            if self.mode == "relay":
+                m = self.relay.metrics
+                metrics = {
+                    "forwarded": m.forwarded,
+                    "dropped_backpressure": m.dropped_backpressure,
+                    "dropped_not_holder": m.dropped_not_holder,
+                }
+            return {
+                "cpu": cpu,
+                "wall": wall,
+                "lat_p50": percentile(self.latencies, 0.5),
+                "lat_p99": percentile(self.latencies, 0.99),
+                "lat_n": len(self.latencies),
+                "metrics": metrics,
+            }
+        raise ValueError(f"unknown op {op}")
+
+    async def _open_plain(self, offer: str, *, talker: bool) -> str:
+        """Baselines: one round trip, the listener offers recvonly audio."""
+        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+        from ptt.media.aiortc_tap import PacketTrack
+
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pcs.append(pc)
+        if talker:
+
+            @pc.on("track")
+            def on_track(track: Any) -> None:
+                self.talker_track = track
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        if not talker:
+            if self.mode == "sender":
+                track = PacketTrack(clock=time.monotonic, on_latency=self._latency)
+                self.tracks.append(track)
+                pc.addTrack(track)
+            else:
+                pc.addTrack(self.media_relay.subscribe(self.talker_track))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return str(pc.localDescription.sdp)
+
+    async def _pace(self) -> None:
+        packets = encoded_tone()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        i = 0
+        while True:
+            now = time.monotonic()
+            payload = packets[i % len(packets)]
+            for track in self.tracks:
+                track.push(i * 960, payload, now)
+            i += 1
+            await asyncio.sleep(max(0.0, start + i * 0.02 - loop.time()))
+
+    async def close(self) -> None:
+        if self._pacer:
+            self._pacer.cancel()
+        if self.mode == "relay":
+            await self.relay.close()
+        for pc in self.pcs:
+            await pc.close()
+
+
+async def serve(mode: str) -> None:
+    server = Server(mode)
+    done = asyncio.Event()
+
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            req = json.loads(line)
+            if req["op"] == "quit":
+                done.set()
+                break
+            try:
+                resp = await server.handle(req)
+            except Exception as exc:  # report to the driver, keep serving
+                resp = {"error": f"{type(exc).__name__}: {exc}"}
+            writer.write(json.dumps(resp).encode() + b"\n")
+            await writer.drain()
+        writer.close()
+
+    srv = await asyncio.start_server(client, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    print(f"READY {port}", flush=True)
+    await done.wait()
+    await server.close()
+    srv.close()
+
+
+# --- peers (this process) ---------------------------------------------------------------
+
+
+class Rpc:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.lock = asyncio.Lock()
+
+    async def __call__(self, op: str, **kwargs: Any) -> dict[str, Any]:
+        async with self.lock:
+            self.writer.write(json.dumps({"op": op, **kwargs}).encode() + b"\n")
+            await self.writer.drain()
+            resp: dict[str, Any] = json.loads(await self.reader.readline())
+        if "error" in resp:
+            raise RuntimeError(f"server: {resp['error']}")
+        return resp
+
+
+def _tracks() -> tuple[type, type]:
+    import av
+    from aiortc.mediastreams import MediaStreamTrack
+
+    class IdleTrack(MediaStreamTrack):
+        """A client's uplink while it does not talk: never yields a packet."""
+
+        kind = "audio"
+
+        async def recv(self) -> Any:
+            await asyncio.get_running_loop().create_future()
+
+    class TalkerTrack(MediaStreamTrack):
+        """Pre-encoded Opus paced at 50 packets/s against the loop clock."""
+
+        kind = "audio"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.packets = encoded_tone()
+            self.i = 0
+            self.start: float | None = None
+
+        async def recv(self) -> Any:
+            loop = asyncio.get_running_loop()
+            if self.start is None:
+                self.start = loop.time()
+            delay = self.start + self.i * 0.02 - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            packet = av.Packet(self.packets[self.i % len(self.packets)])
+            packet.pts = self.i * 960
+            packet.time_base = TIME_BASE
+            self.i += 1
+            return packet
+
+    return IdleTrack, TalkerTrack
+
+
+@dataclass
+class Peers:
+    pcs: list[Any] = field(default_factory=list)
+    taps: list[Any] = field(default_factory=list)
+    connect_times: list[float] = field(default_factory=list)
+    setup_times: list[float] = field(default_factory=list)
+
+    def received(self) -> int:
+        return sum(t.received for t in self.taps)
+
+    async def close(self) -> None:
+        for pc in self.pcs:
+            await pc.close()
+
+
+async def _wait(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.005)
+
+
+async def connect_peer(
+    rpc: Rpc, peers: Peers, mode: str, name: str, *, talker: bool = False
+) -> None:
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+    from ptt.media.aiortc_tap import ReceiverTap, opus_payload_types
+
+    idle_track, talker_track = _tracks()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    peers.pcs.append(pc)
+    t0 = time.perf_counter()
+    if talker:
+        pc.addTransceiver(talker_track(), direction="sendonly")
+    elif mode == "relay":
+        pc.addTransceiver(idle_track(), direction="sendonly")
+    else:
+        pc.addTransceiver("audio", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    answer = (await rpc("open", id=name, sdp=pc.localDescription.sdp, talker=talker))["sdp"]
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    if not talker and mode != "relay":
+        (t,) = pc.getTransceivers()
+        peers.taps.append(ReceiverTap(t.receiver, opus_payload_types(answer)[str(t.mid)], _count))
+    await _wait(lambda: pc.connectionState == "connected", f"{name} connected")
+    peers.connect_times.append(time.perf_counter() - t0)
+    if not talker and mode == "relay":
+        offer = (await rpc("downlinks", id=name, tgs=[1]))["sdp"]
+        pts = opus_payload_types(offer)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        for t in pc.getTransceivers():
+            if t.receiver.track is not None and t.mid in pts:
+                peers.taps.append(ReceiverTap(t.receiver, pts[t.mid], _count))
+        await pc.setLocalDescription(await pc.createAnswer())
+        await rpc("answer", id=name, sdp=pc.localDescription.sdp)
+    peers.setup_times.append(time.perf_counter() - t0)
+
+
+def _count(packet: Any) -> None:
+    """Listeners only count packets (ReceiverTap.received): no decoding on the client side."""
+
+
+@dataclass
+class Result:
+    mode: str
+    n: int
+    delivered: int
+    seconds: float
+    cpu: float
+    lat_p50: float
+    lat_p99: float
+    connect: list[float]
+    setup: list[float]
+    mem_per_peer_kib: float
+    dropped_backpressure: int = 0
+
+    @property
+    def us_per_packet(self) -> float:
+        return self.cpu / self.delivered * 1e6 if self.delivered else float("nan")
+
+    @property
+    def packets_per_core(self) -> float:
+        return self.delivered / self.cpu if self.cpu else float("nan")
+
+
+async def run_scenario(mode: str, n: int, seconds: float) -> Result:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.bench_webrtc", "--serve", mode, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    if not line.startswith("READY"):
+        raise RuntimeError(f"server did not start: {line!r}")
+    reader, writer = await asyncio.open_connection("127.0.0.1", int(line.split()[1]))
+    rpc = Rpc(reader, writer)
+    peers = Peers()
+    try:
+        rss0 = (await rpc("rss"))["rss"]
+        if mode in ("relay", "stock"):
+            await connect_peer(rpc, peers, mode, "talker", talker=True)
+        talker_setup = len(peers.setup_times)
+        for i in range(n):
+            await connect_peer(rpc, peers, mode, f"l{i}")
+        rss1 = (await rpc("rss"))["rss"]
+        if mode == "relay":
+            await rpc("route", talker="talker", to=[[f"l{i}", 1] for i in range(n)])
+        await rpc("start")
+        await asyncio.sleep(1.0)  # warm-up: jitter buffers fill, encoders start
+        received0 = peers.received()
+        await rpc("measure_start")
+        await asyncio.sleep(seconds)
+        stats = await rpc("measure_stop")
+        delivered = peers.received() - received0
+        return Result(
+            mode=mode,
+            n=n,
+            delivered=delivered,
+            seconds=stats["wall"],
+            cpu=stats["cpu"],
+            lat_p50=stats["lat_p50"],
+            lat_p99=stats["lat_p99"],
+            connect=peers.connect_times[talker_setup:],
+            setup=peers.setup_times[talker_setup:],
+            mem_per_peer_kib=(rss1 - rss0) / max(1, len(peers.pcs)),
+            dropped_backpressure=stats["metrics"].get("dropped_backpressure", 0),
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            writer.write(b'{"op": "quit"}\n')
+            await writer.drain()
+        await peers.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 20)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+def _ms(v: float) -> str:
+    return "   n/a" if v != v else f"{v * 1000:6.1f}"
+
+
+def print_table(results: list[Result]) -> None:
+    head = (
+        f"{'mode':<7}{'N':>5}{'out pkt/s':>11}{'CPU us/pkt':>12}{'pkt/s/core':>12}"
+        f"{'lat p50':>9}{'p99 ms':>8}{'conn p50':>10}{'p95 ms':>8}{'+dl p50':>9}"
+        f"{'p95 ms':>8}{'KiB/peer':>10}{'q drops':>9}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        print(
+            f"{r.mode:<7}{r.n:>5}{r.delivered / r.seconds:>11.0f}{r.us_per_packet:>12.1f}"
+            f"{r.packets_per_core:>12.0f}{_ms(r.lat_p50):>9}{_ms(r.lat_p99):>8}"
+            f"{_ms(statistics.median(r.connect)):>10}{_ms(percentile(r.connect, 0.95)):>8}"
+            f"{_ms(statistics.median(r.setup)):>9}{_ms(percentile(r.setup, 0.95)):>8}"
+            f"{r.mem_per_peer_kib:>10.0f}{r.dropped_backpressure:>9}"
+        )
+
+
+def print_ratios(results: list[Result]) -> None:
+    relay = {r.n: r for r in results if r.mode == "relay"}
+    print("\nCPU per delivered packet, ratios at equal N (lower is better for relay):")
+    for r in results:
+        if r.mode != "relay" and r.n in relay:
+            ratio = relay[r.n].us_per_packet / r.us_per_packet
+            print(f"  relay / {r.mode:<6} at N={r.n:<4} {ratio:5.2f}x")
+
+
+async def run_all(args: argparse.Namespace) -> None:
+    ns = (
+        [int(x) for x in args.n.split(",")]
+        if args.n
+        else list(QUICK_N if args.quick else DEFAULT_N)
+    )
+    cap = int(os.environ.get("SIAGA_BENCH_MAX_N", "0") or 0)
+    if cap:
+        ns = [n for n in ns if n <= cap] or [cap]
+    seconds = args.seconds or (1.5 if args.quick else 5.0)
+    plan: list[tuple[str, int]] = [("relay", n) for n in ns]
+    base_n = [n for n in ns if n <= 10] or [min(ns)]
+    plan += [("sender", n) for n in sorted({base_n[-1], *[n for n in ns if n == 100]})]
+    plan += [("stock", base_n[-1])]
+    print(
+        f"1 talker -> N listeners, 20 ms Opus at 50 packets/s, {seconds:.1f} s measured per run; "
+        f"server in its own process; {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    results = []
+    for mode, n in plan:
+        t0 = time.monotonic()
+        result = await run_scenario(mode, n, seconds)
+        results.append(result)
+        print(f"  {mode} N={n} done in {time.monotonic() - t0:.1f} s", flush=True)
+    print()
+    print_table(results)
+    print_ratios(results)
+    failed = [f"{r.mode} N={r.n}" for r in results if r.delivered == 0]
+    if failed:
+        raise SystemExit(f"no packet reached the listeners in: {', '.join(failed)}")
+    print(
+        "\nCPU: server process_time (all threads) / packets received by the listeners.\n"
+        "lat: packet in (after SRTP) -> aiortc asks for the next one (after sending it).\n"
+        "conn: offer -> ICE+DTLS connected; +dl: plus the downlink renegotiation.\n"
+        "q drops: deliveries that overflowed a listener's queue (server saturated)."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="short smoke run (CI)")
+    parser.add_argument("--n", help="comma-separated listener counts")
+    parser.add_argument("--seconds", type=float, help="measured seconds per run")
+    parser.add_argument("--serve", choices=["relay", "sender", "stock"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        asyncio.run(serve(args.serve))
+        return 0
+    asyncio.run(run_all(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,401 @@
+"""VoiceRelay: forwards Opus between WebRTC peers without decoding or re-encoding.
+
+One ``RTCPeerConnection`` per client. The client opens it (its offer carries its uplink audio);
+the server adds one send-only audio transceiver per talkgroup the client listens to, through
+server-initiated renegotiation (:meth:`VoiceRelay.set_downlinks` returns an offer, the client's
+answer comes back through :meth:`VoiceRelay.accept_answer`).
+
+Who hears whom is decided elsewhere (floor control): :meth:`VoiceRelay.set_route` says where a
+talker's packets go, :meth:`VoiceRelay.clear_route` stops them. The relay enforces it: a
+packet from a client without a route is dropped and counted (``dropped_not_holder``).
+
+Forwarding is one synchronous loop per talker packet, run inside aiortc's datagram handling
+(see ``aiortc_tap``): parse the TOC byte once, then per listener downlink re-timestamp
+(``ptt.rtp.Retimer``, so each downlink is one continuous stream across talkers and bursts) and
+append to the downlink's bounded queue, which aiortc's sender for that track drains. No task,
+future or copy per listener per packet beyond aiortc's own sender. The talker never hears
+itself, even if a route names it.
+
+Hooks: ``on_media(client_id, now)`` for every Opus packet from any client, routed or not (the
+floor's no-media timer and stuck-PTT detection decide what it means); ``on_packet(UplinkPacket)``
+for routed packets only, once per talker packet (recorder, WebSocket fan-out). Both run inside
+the forwarding loop: keep them quick. ``on_latency(seconds)`` (benchmarks) gets, per delivered
+packet, the time from arrival to aiortc having sent it.
+
+Errors (all ``RelayError``, under ``ptt.errors.PttError``): ``SignalingError`` the client sent
+an SDP we cannot use (the peer is closed, other peers are untouched); ``UnknownPeer`` no peer
+for that client id; ``RenegotiationPending`` downlinks changed while the previous server
+offer still waits for its answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.rtp import RtpPacket
+
+from ptt.errors import PttError, UsageError
+from ptt.media.aiortc_tap import PacketTrack, ReceiverTap, check_aiortc_hooks, opus_payload_types
+from ptt.oggopus import InvalidOpusPacket, packet_samples
+from ptt.rtp import Retimer
+
+__all__ = [
+    "RelayError",
+    "RelayMetrics",
+    "RenegotiationPending",
+    "SignalingError",
+    "UnknownPeer",
+    "UplinkPacket",
+    "VoiceRelay",
+]
+
+logger = logging.getLogger(__name__)
+
+ClientId = str
+TalkgroupId = int
+
+
+class RelayError(PttError):
+    """Root of the relay's errors."""
+
+
+class SignalingError(RelayError):
+    """A client's SDP offer or answer could not be used."""
+
+
+class UnknownPeer(RelayError, UsageError):
+    """No peer connection for this client id (a caller's bug or a race with a disconnect)."""
+
+
+class RenegotiationPending(RelayError):
+    """The previous server offer to this client has not been answered yet."""
+
+
+@dataclass(slots=True)
+class RelayMetrics:
+    """Plain counters, read by the metrics exporter."""
+
+    #: Packet deliveries queued to a listener's downlink.
+    forwarded: int = 0
+    #: Packets from a client that had no route (does not hold any floor).
+    dropped_not_holder: int = 0
+    #: Deliveries that pushed the oldest packet out of a full downlink queue.
+    dropped_backpressure: int = 0
+    #: Deliveries dropped as duplicate/late by the re-timestamping.
+    dropped_late: int = 0
+    #: Routed packets whose Opus TOC was invalid.
+    dropped_invalid: int = 0
+    peers_opened: int = 0
+    peers_failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UplinkPacket:
+    """A routed talker packet, as given to ``on_packet`` (recorder, WebSocket fan-out)."""
+
+    client_id: ClientId
+    payload: bytes
+    sequence: int
+    timestamp: int
+    samples: int
+    arrival: float
+
+
+@dataclass(eq=False, slots=True)
+class _Downlink:
+    listener: ClientId
+    talkgroup_id: TalkgroupId
+    transceiver: RTCRtpTransceiver
+    track: PacketTrack
+    retimer: Retimer
+    #: True once the client's answer including this downlink has been applied.
+    active: bool = False
+
+
+@dataclass(eq=False)
+class _Peer:
+    client_id: ClientId
+    pc: RTCPeerConnection
+    taps: list[ReceiverTap] = field(default_factory=list)
+    downlinks: dict[TalkgroupId, _Downlink] = field(default_factory=dict)
+    #: Downlinks switched off, kept to be reused (same transceiver, same RTP stream).
+    spare: list[_Downlink] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def _opus_capabilities() -> list[object]:
+    return [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/opus"]
+
+
+class VoiceRelay:
+    """See the module docstring. ``clock`` must be monotonic (seconds)."""
+
+    def __init__(
+        self,
+        *,
+        ice_servers: Sequence[RTCIceServer] = (),
+        queue_size: int = 8,
+        on_media: Callable[[ClientId, float], None] | None = None,
+        on_packet: Callable[[UplinkPacket], None] | None = None,
+        on_latency: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        setup_timeout: float = 10.0,
+    ) -> None:
+        check_aiortc_hooks()
+        # Always an explicit list: with None, aiortc would add a public STUN server.
+        self._ice_servers = list(ice_servers)
+        self._queue_size = queue_size
+        self.on_media = on_media
+        self.on_packet = on_packet
+        self._on_latency = on_latency
+        self._clock = clock
+        self._setup_timeout = setup_timeout
+        self._peers: dict[ClientId, _Peer] = {}
+        self._routes: dict[ClientId, list[tuple[ClientId, TalkgroupId]]] = {}
+        self._resolved: dict[ClientId, list[_Downlink]] = {}
+        self.metrics = RelayMetrics()
+
+    # --- peers -------------------------------------------------------------------------
+
+    @property
+    def clients(self) -> list[ClientId]:
+        return list(self._peers)
+
+    def peer_connection(self, client_id: ClientId) -> RTCPeerConnection:
+        return self._peer(client_id).pc
+
+    def _peer(self, client_id: ClientId) -> _Peer:
+        try:
+            return self._peers[client_id]
+        except KeyError:
+            raise UnknownPeer(f"no peer connection for client {client_id!r}") from None
+
+    async def open_peer(self, client_id: ClientId, offer_sdp: str) -> str:
+        """Answer a client's offer; its audio m-lines the client sends on become uplinks.
+
+        A client that already had a peer (reconnect) gets a new one; the old one is closed.
+        Returns the answer SDP with all ICE candidates (no trickle needed).
+        """
+        if client_id in self._peers:
+            await self.close_peer(client_id)
+        try:
+            if not offer_sdp.startswith("v=0"):
+                raise ValueError("it does not start with 'v=0'")
+            uplink_pts = opus_payload_types(offer_sdp)
+            if not uplink_pts:
+                raise ValueError("no audio m-line offers Opus")
+        except Exception as exc:
+            self.metrics.peers_failed += 1
+            raise SignalingError(f"client {client_id!r}: unusable SDP offer: {exc}") from exc
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self._ice_servers)))
+        peer = _Peer(client_id, pc)
+        self._peers[client_id] = peer
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState == "failed" and self._peers.get(client_id) is peer:
+                logger.info("peer %s failed; closing", client_id)
+                await self.close_peer(client_id)
+
+        try:
+            await asyncio.wait_for(
+                self._answer(peer, offer_sdp, uplink_pts), timeout=self._setup_timeout
+            )
+        except Exception as exc:
+            self.metrics.peers_failed += 1
+            if self._peers.get(client_id) is peer:
+                del self._peers[client_id]
+            await pc.close()
+            if isinstance(exc, RelayError):
+                raise
+            raise SignalingError(f"client {client_id!r}: cannot use SDP offer: {exc}") from exc
+        self.metrics.peers_opened += 1
+        return pc.localDescription.sdp
+
+    async def _answer(self, peer: _Peer, offer_sdp: str, uplink_pts: dict[str, int]) -> None:
+        pc = peer.pc
+        on_packet = functools.partial(self._on_uplink, peer.client_id)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        for transceiver in pc.getTransceivers():
+            pt = uplink_pts.get(transceiver.mid or "")
+            if transceiver.kind != "audio" or transceiver.receiver.track is None:
+                continue
+            if pt is None:
+                raise SignalingError(
+                    f"client {peer.client_id!r}: audio m-line {transceiver.mid} has no Opus"
+                )
+            peer.taps.append(ReceiverTap(transceiver.receiver, pt, on_packet))
+        await pc.setLocalDescription(await pc.createAnswer())
+
+    async def close_peer(self, client_id: ClientId) -> None:
+        """Close a client's peer connection; its routes as talker stay until cleared."""
+        peer = self._peers.pop(client_id, None)
+        if peer is None:
+            return
+        for downlink in [*peer.downlinks.values(), *peer.spare]:
+            downlink.track.stop()
+        self._resolve_all()
+        await peer.pc.close()
+
+    async def close(self) -> None:
+        for client_id in list(self._peers):
+            await self.close_peer(client_id)
+
+    # --- downlinks (server-initiated renegotiation) -------------------------------------
+
+    async def set_downlinks(
+        self, client_id: ClientId, talkgroup_ids: Iterable[TalkgroupId]
+    ) -> str | None:
+        """Give the client one receive track per talkgroup; return an offer, or None if same.
+
+        Existing downlinks keep flowing during the renegotiation; a removed one is made
+        inactive and kept for reuse, so adding a talkgroup later reuses its m-line (and its
+        RTP stream) instead of growing the SDP. The new downlinks carry audio once the
+        answer is accepted (:meth:`accept_answer`). :meth:`downlink_mids` tells the client
+        which m-line is which talkgroup.
+        """
+        peer = self._peer(client_id)
+        async with peer.lock:
+            if peer.pc.signalingState != "stable":
+                raise RenegotiationPending(f"client {client_id!r}: previous offer not answered yet")
+            wanted = list(dict.fromkeys(talkgroup_ids))
+            if set(wanted) == set(peer.downlinks):
+                return None
+            for tg in [tg for tg in peer.downlinks if tg not in wanted]:
+                downlink = peer.downlinks.pop(tg)
+                downlink.active = False
+                downlink.track.clear()
+                downlink.transceiver.direction = "inactive"
+                peer.spare.append(downlink)
+            for tg in wanted:
+                if tg in peer.downlinks:
+                    continue
+                if peer.spare:
+                    downlink = peer.spare.pop()
+                    downlink.talkgroup_id = tg
+                    downlink.transceiver.direction = "sendonly"
+                    downlink.retimer.start_burst()
+                else:
+                    downlink = self._new_downlink(peer, tg)
+                peer.downlinks[tg] = downlink
+            self._resolve_all()
+            await peer.pc.setLocalDescription(await peer.pc.createOffer())
+            return str(peer.pc.localDescription.sdp)
+
+    def _new_downlink(self, peer: _Peer, talkgroup_id: TalkgroupId) -> _Downlink:
+        track = PacketTrack(
+            maxlen=self._queue_size,
+            clock=self._clock if self._on_latency is not None else None,
+            on_latency=self._on_latency,
+        )
+        transceiver = peer.pc.addTransceiver(track, direction="sendonly")
+        transceiver.setCodecPreferences(_opus_capabilities())  # type: ignore[arg-type]
+        retimer = Retimer(
+            initial_sequence=random.randrange(1 << 16),
+            initial_timestamp=random.randrange(1 << 32),
+        )
+        return _Downlink(peer.client_id, talkgroup_id, transceiver, track, retimer)
+
+    async def accept_answer(self, client_id: ClientId, answer_sdp: str) -> None:
+        """Apply the client's answer to the last :meth:`set_downlinks` offer.
+
+        aiortc cannot roll an offer back: if the answer is refused (``SignalingError``) the
+        peer stays waiting for an answer, and the signaling layer should close it and let
+        the client reconnect.
+        """
+        peer = self._peer(client_id)
+        async with peer.lock:
+            if peer.pc.signalingState != "have-local-offer":
+                raise SignalingError(f"client {client_id!r}: answer without a pending offer")
+            try:
+                await peer.pc.setRemoteDescription(
+                    RTCSessionDescription(sdp=answer_sdp, type="answer")
+                )
+            except Exception as exc:
+                raise SignalingError(f"client {client_id!r}: cannot use SDP answer: {exc}") from exc
+            for downlink in peer.downlinks.values():
+                downlink.active = True
+            self._resolve_all()
+
+    def downlink_mids(self, client_id: ClientId) -> dict[TalkgroupId, str]:
+        """Which m-line (mid) of the client's SDP carries which talkgroup."""
+        peer = self._peer(client_id)
+        return {tg: d.transceiver.mid for tg, d in peer.downlinks.items() if d.transceiver.mid}
+
+    # --- routing ------------------------------------------------------------------------
+
+    def set_route(
+        self, talker: ClientId, deliveries: Iterable[tuple[ClientId, TalkgroupId]]
+    ) -> None:
+        """From now on, ``talker``'s packets go to each (listener, talkgroup) downlink.
+
+        Replaces the talker's previous route. Deliveries to a listener without that downlink
+        (yet) are skipped until it exists; to the talker itself, always.
+        """
+        self._routes[talker] = list(deliveries)
+        self._resolve(talker)
+
+    def clear_route(self, talker: ClientId) -> None:
+        """The talker no longer holds a floor: its packets are dropped from now on."""
+        self._routes.pop(talker, None)
+        self._resolved.pop(talker, None)
+
+    def _resolve(self, talker: ClientId) -> None:
+        downlinks: list[_Downlink] = []
+        for listener, tg in self._routes[talker]:
+            if listener == talker:
+                continue
+            peer = self._peers.get(listener)
+            downlink = peer.downlinks.get(tg) if peer is not None else None
+            if downlink is not None and downlink.active and downlink not in downlinks:
+                downlinks.append(downlink)
+        self._resolved[talker] = downlinks
+
+    def _resolve_all(self) -> None:
+        for talker in self._routes:
+            self._resolve(talker)
+
+    # --- the forwarding path ------------------------------------------------------------
+
+    def _on_uplink(self, client_id: ClientId, packet: RtpPacket) -> None:
+        now = self._clock()
+        if self.on_media is not None:
+            self.on_media(client_id, now)
+        downlinks = self._resolved.get(client_id)
+        metrics = self.metrics
+        if downlinks is None:
+            metrics.dropped_not_holder += 1
+            return
+        payload = packet.payload
+        try:
+            samples = packet_samples(payload)
+        except InvalidOpusPacket:
+            metrics.dropped_invalid += 1
+            return
+        sequence, timestamp, marker = packet.sequence_number, packet.timestamp, packet.marker
+        for downlink in downlinks:
+            out = downlink.retimer.rewrite(
+                client_id, sequence, timestamp, now, marker=bool(marker), samples=samples
+            )
+            if out is None:
+                metrics.dropped_late += 1
+                continue
+            if not downlink.track.push(out.pts, payload, now):
+                metrics.dropped_backpressure += 1
+            metrics.forwarded += 1
+        if self.on_packet is not None:
+            self.on_packet(UplinkPacket(client_id, payload, sequence, timestamp, samples, now))

@@ -1,0 +1,36 @@
+"""Fixtures for media tests: a VoiceRelay and real aiortc officers connected to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from ptt.media.relay import VoiceRelay
+
+from .officers import Officer
+
+
+@pytest.fixture
+async def relay() -> AsyncIterator[VoiceRelay]:
+    r = VoiceRelay()
+    yield r
+    await r.close()
+
+
+@pytest.fixture
+async def officers(
+    relay: VoiceRelay,
+) -> AsyncIterator[Callable[[str, float], Awaitable[Officer]]]:
+    """``await officers(name, tone_hz)``: a connected officer, closed after the test."""
+    created: list[Officer] = []
+
+    async def make(name: str, freq: float) -> Officer:
+        officer = Officer(name, freq)
+        created.append(officer)
+        await officer.connect(relay)
+        return officer
+
+    yield make
+    for officer in created:
+        await officer.close()

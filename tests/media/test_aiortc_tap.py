@@ -1,0 +1,189 @@
+"""The private aiortc hooks still work: if an aiortc upgrade breaks them, these fail loudly.
+
+``check_aiortc_hooks`` names the attribute that changed; the end-to-end test proves that the
+tap still sees every packet, bit-exact, and that aiortc's decoder path stays empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import aiortc
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtp import RtpPacket
+
+from ptt.media.aiortc_tap import (
+    TIME_BASE,
+    AiortcHookError,
+    PacketTrack,
+    ReceiverTap,
+    check_aiortc_hooks,
+    opus_payload_types,
+)
+
+from .audio import ToneEncoder
+from .officers import wait_for
+
+
+class TestHooksPresent:
+    def test_aiortc_version_is_the_tested_range(self) -> None:
+        major, minor = (int(x) for x in aiortc.__version__.split(".")[:2])
+        assert (major, minor) == (1, 16), (
+            f"aiortc {aiortc.__version__}: ptt/media/aiortc_tap.py was written against 1.16; "
+            "re-check RTCRtpReceiver._handle_rtp_packet and RTCDtlsTransport._handle_rtp_data"
+        )
+
+    def test_private_hooks_present(self) -> None:
+        check_aiortc_hooks()  # raises AiortcHookError naming the attribute otherwise
+
+    def test_missing_handler_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delattr(RTCRtpReceiver, "_handle_rtp_packet")
+        with pytest.raises(AiortcHookError, match=r"RTCRtpReceiver\._handle_rtp_packet"):
+            check_aiortc_hooks()
+
+    def test_changed_signature_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        async def handler(self, packet, arrival_time):  # type: ignore[no-untyped-def]
+            pass
+
+        monkeypatch.setattr(RTCRtpReceiver, "_handle_rtp_packet", handler)
+        with pytest.raises(AiortcHookError, match="signature"):
+            check_aiortc_hooks()
+
+    def test_dispatch_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        async def dispatch(self, data, arrival_time_ms):  # type: ignore[no-untyped-def]
+            pass
+
+        monkeypatch.setattr(RTCDtlsTransport, "_handle_rtp_data", dispatch)
+        with pytest.raises(AiortcHookError, match=r"RTCDtlsTransport\._handle_rtp_data"):
+            check_aiortc_hooks()
+
+
+class TestOpusPayloadType:
+    def test_browser_style_offer_uses_111(self) -> None:
+        sdp = (
+            "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+            "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"
+            "a=sendrecv\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:63 red/48000/2\r\n"
+            "a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\n"
+            "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n"
+            "a=rtpmap:0 PCMU/8000\r\n"
+        )
+        assert opus_payload_types(sdp) == {"0": 111}
+
+
+class TestReceiverTap:
+    """The tap on a stand-in receiver object: only the attribute it replaces matters."""
+
+    async def test_other_payload_types_and_empty_packets_dropped(self) -> None:
+        got: list[RtpPacket] = []
+        receiver = SimpleNamespace()
+        tap = ReceiverTap(receiver, 111, got.append)  # type: ignore[arg-type]
+        for pt, payload in [(111, b"\x78"), (0, b"\xff"), (13, b"\x00"), (111, b"")]:
+            await receiver._handle_rtp_packet(RtpPacket(payload_type=pt, payload=payload), 0)
+        assert [p.payload for p in got] == [b"\x78"]
+        assert (tap.received, tap.dropped_payload_type) == (1, 3)
+
+    async def test_callback_error_is_logged_not_raised_into_aiortc(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        def boom(packet: RtpPacket) -> None:
+            raise RuntimeError("bug")
+
+        receiver = SimpleNamespace()
+        ReceiverTap(receiver, 111, boom)  # type: ignore[arg-type]
+        await receiver._handle_rtp_packet(RtpPacket(payload_type=111, payload=b"\x78"), 0)
+        assert "RTP tap callback failed" in caplog.text
+
+
+class TestPacketTrack:
+    async def test_packets_carry_pts_and_48k_time_base(self) -> None:
+        track = PacketTrack()
+        track.push(960, b"\x78\x01")
+        packet = await track.recv()
+        assert bytes(packet) == b"\x78\x01"
+        assert packet.pts == 960 and packet.time_base == TIME_BASE
+
+    async def test_full_queue_drops_oldest_and_counts(self) -> None:
+        track = PacketTrack(maxlen=3)
+        results = [track.push(i * 960, bytes([0x78, i])) for i in range(5)]
+        assert results == [True, True, True, False, False]
+        assert track.dropped == 2 and track.queued == 3
+        assert [(await track.recv()).pts for _ in range(3)] == [1920, 2880, 3840]
+
+    async def test_recv_waits_for_push(self) -> None:
+        track = PacketTrack()
+        pending = asyncio.ensure_future(track.recv())
+        await asyncio.sleep(0.01)
+        assert not pending.done()
+        track.push(0, b"\x78")
+        assert bytes(await asyncio.wait_for(pending, 1)) == b"\x78"
+
+    async def test_stop_ends_a_waiting_recv(self) -> None:
+        track = PacketTrack()
+        pending = asyncio.ensure_future(track.recv())
+        await asyncio.sleep(0.01)
+        track.stop()
+        with pytest.raises(MediaStreamError):
+            await asyncio.wait_for(pending, 1)
+
+    async def test_is_truthy_even_when_empty(self) -> None:
+        """aiortc's sender loop skips a falsy track: a ``__len__`` would silence it."""
+        assert PacketTrack()
+
+    async def test_latency_measured_when_aiortc_comes_back(self) -> None:
+        now = [10.0]
+        seen: list[float] = []
+        track = PacketTrack(clock=lambda: now[0], on_latency=seen.append)
+        track.push(0, b"\x78", arrival=10.0)
+        track.push(960, b"\x78", arrival=10.02)
+        await track.recv()
+        now[0] = 10.004
+        await track.recv()
+        assert seen == [pytest.approx(0.004)]
+
+
+@pytest.mark.media
+async def test_tap_delivers_every_payload_bit_exact_without_decoder_path() -> None:
+    """A real aiortc sender (packet track) to a tapped aiortc receiver, over ICE/DTLS/SRTP."""
+    sender = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    receiver = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    track = PacketTrack(maxlen=200)
+    sender.addTransceiver(track, direction="sendonly")
+    taps: list[ReceiverTap] = []
+    got: list[RtpPacket] = []
+    try:
+        await sender.setLocalDescription(await sender.createOffer())
+        await receiver.setRemoteDescription(sender.localDescription)
+        (transceiver,) = receiver.getTransceivers()
+        pt = opus_payload_types(sender.localDescription.sdp)[transceiver.mid]
+        assert pt == 96  # aiortc's own offer
+        taps.append(ReceiverTap(transceiver.receiver, pt, got.append))
+        await receiver.setLocalDescription(await receiver.createAnswer())
+        await sender.setRemoteDescription(receiver.localDescription)
+        await wait_for(lambda: receiver.connectionState == "connected", "connected")
+
+        sent = ToneEncoder(440).packets(100)
+        for i, payload in enumerate(sent):
+            track.push(i * 960, payload)
+        await wait_for(lambda: len(got) == len(sent), "all packets tapped", timeout=5)
+
+        assert [p.payload for p in got] == sent  # bit-exact, in order, none stuck
+        assert [p.payload_type for p in got] == [pt] * len(sent)
+        timestamps = [p.timestamp for p in got]
+        assert [(t - timestamps[0]) % (1 << 32) for t in timestamps] == [
+            i * 960 for i in range(100)
+        ]
+        # aiortc's decoder path stayed empty: no jitter buffer output, nothing queued.
+        stock = transceiver.receiver
+        assert stock._RTCRtpReceiver__decoder_queue.qsize() == 0, (
+            "RTCRtpReceiver.__decoder_queue received frames: the tap no longer bypasses it"
+        )
+        assert stock.track._queue.qsize() == 0
+        assert taps[0].received == 100 and taps[0].dropped_payload_type == 0
+    finally:
+        await sender.close()
+        await receiver.close()

@@ -1,0 +1,215 @@
+"""VoiceRelay with real WebRTC peers: officers send Opus tones, listeners decode and check them.
+
+Each talker sends a distinct sine tone (440, 660, 880 Hz) encoded to Opus; listeners decode
+what they receive through aiortc's normal receive path and recognise the tone by FFT on each
+20 ms frame. Peers connect over this host's non-loopback address (aioice offers no 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+from ptt.media.relay import SignalingError, UplinkPacket, VoiceRelay
+
+from .audio import RATE
+from .officers import Officer
+
+pytestmark = pytest.mark.media
+
+A, B, C = 440.0, 660.0, 880.0
+TG1, TG2, TG3 = 1, 2, 3
+MAX_GAP = 0.100  # seconds of silence allowed at a talker change
+
+
+async def talk_for(seconds: float, *talkers: Officer) -> None:
+    for t in talkers:
+        t.uplink.talk()
+    await asyncio.sleep(seconds)
+
+
+def max_pts_gap(pts: list[int]) -> float:
+    """Longest stretch (seconds) without audio between consecutive frames of a track."""
+    steps = np.diff(np.asarray(pts, dtype=np.int64)) - 960
+    return float(steps.max()) / RATE if len(steps) else 0.0
+
+
+class TestRouting:
+    async def test_routed_talker_heard_by_all_listeners_never_by_itself_or_non_holder(
+        self, relay: VoiceRelay, officers
+    ) -> None:
+        a, b = await officers("a", A), await officers("b", B)
+        l1, l2 = await officers("l1", C), await officers("l2", C)
+        for o in (a, b, l1, l2):
+            await o.listen(relay, [TG1])
+        # The route names the talker itself too: the relay must leave it out.
+        relay.set_route("a", [("l1", TG1), ("l2", TG1), ("a", TG1), ("b", TG1)])
+
+        await talk_for(1.2, a, b)
+
+        for listener in (l1, l2, b):
+            heard = listener.on(relay, TG1)
+            assert heard.count(A) >= 40, (listener.name, heard.tones)
+            assert heard.count(B) == 0
+        assert a.on(relay, TG1).tones == []
+        assert relay.metrics.dropped_not_holder >= 40  # b's packets
+        assert relay.metrics.forwarded >= 3 * 40
+
+    async def test_talker_change_heard_without_gap(self, relay: VoiceRelay, officers) -> None:
+        a, b, listener = await officers("a", A), await officers("b", B), await officers("l", C)
+        await listener.listen(relay, [TG1])
+        a.uplink.talk()
+        b.uplink.talk()  # b keys up early: its packets are dropped until it gets the floor
+        relay.set_route("a", [("l", TG1)])
+        await asyncio.sleep(0.8)
+        relay.clear_route("a")
+        relay.set_route("b", [("l", TG1)])
+        await asyncio.sleep(0.8)
+
+        heard = listener.on(relay, TG1)
+        last_a, first_b = heard.last(A), heard.first(B)
+        assert last_a is not None and first_b is not None, heard.tones
+        assert last_a < first_b
+        assert heard.count(A) >= 25 and heard.count(B) >= 25
+        assert B not in heard.tones[:last_a] and A not in heard.tones[first_b:]
+        gap = (heard.pts[first_b] - heard.pts[last_a] - 960) / RATE
+        assert gap < MAX_GAP, f"{gap * 1000:.0f} ms of silence at the talker change"
+        assert max_pts_gap(heard.pts) < MAX_GAP  # and one continuous stream throughout
+
+    async def test_two_talkgroups_each_on_own_track(self, relay: VoiceRelay, officers) -> None:
+        a, b, dispatcher = await officers("a", A), await officers("b", B), await officers("d", C)
+        await dispatcher.listen(relay, [TG1, TG2])
+        assert set(relay.downlink_mids("d")) == {TG1, TG2}
+        relay.set_route("a", [("d", TG1)])
+        relay.set_route("b", [("d", TG2)])
+
+        await talk_for(1.0, a, b)
+
+        on_1, on_2 = dispatcher.on(relay, TG1), dispatcher.on(relay, TG2)
+        assert on_1.count(A) >= 35 and on_1.count(B) == 0
+        assert on_2.count(B) >= 35 and on_2.count(A) == 0
+
+    async def test_late_entry_and_renegotiation_keep_existing_track_flowing(
+        self, relay: VoiceRelay, officers
+    ) -> None:
+        a, l1, l2 = await officers("a", A), await officers("l1", C), await officers("l2", C)
+        await l1.listen(relay, [TG1])
+        relay.set_route("a", [("l1", TG1)])
+        await talk_for(0.6, a)
+
+        # Mid-transmission: l1 adds a talkgroup (renegotiation), l2 joins late.
+        await l1.listen(relay, [TG1, TG2])
+        await l2.listen(relay, [TG1])
+        joined = time.monotonic()
+        relay.set_route("a", [("l1", TG1), ("l2", TG1)])
+        await asyncio.sleep(0.8)
+
+        late = l2.on(relay, TG1)
+        first = late.first(A)
+        assert first is not None and late.count(A) >= 25
+        # Next packet after the route change, plus the listener's 80 ms jitter buffer.
+        assert late.wall[first] - joined < 0.5
+        kept = l1.on(relay, TG1)
+        assert kept.count(A) >= 55 and kept.count(B) == 0
+        assert max_pts_gap(kept.pts) < MAX_GAP
+        assert max(np.diff(kept.wall)) < 0.25  # the renegotiation did not stall the track
+
+    async def test_removed_downlink_is_reused_by_the_next_talkgroup(
+        self, relay: VoiceRelay, officers
+    ) -> None:
+        a, listener = await officers("a", A), await officers("l", C)
+        await listener.listen(relay, [TG1, TG2])
+        old_mid = relay.downlink_mids("l")[TG2]
+
+        offer = await relay.set_downlinks("l", [TG1])
+        assert offer is not None and offer.count("m=audio") == 3
+        assert "a=inactive" in offer
+        await listener.pc.setRemoteDescription(_desc(offer, "offer"))
+        await listener.pc.setLocalDescription(await listener.pc.createAnswer())
+        await relay.accept_answer("l", listener.pc.localDescription.sdp)
+        assert await relay.set_downlinks("l", [TG1]) is None  # nothing to change
+
+        await listener.listen(relay, [TG1, TG3])
+        assert relay.downlink_mids("l")[TG3] == old_mid
+        assert listener.pc.remoteDescription.sdp.count("m=audio") == 3
+        relay.set_route("a", [("l", TG3)])
+        await talk_for(0.8, a)
+        assert listener.on(relay, TG3).count(A) >= 25
+
+
+class TestRobustness:
+    async def test_garbage_sdp_gives_clear_error_and_others_continue(
+        self, relay: VoiceRelay, officers
+    ) -> None:
+        a, listener = await officers("a", A), await officers("l", C)
+        await listener.listen(relay, [TG1])
+        relay.set_route("a", [("l", TG1)])
+        a.uplink.talk()
+        await asyncio.sleep(0.3)
+
+        with pytest.raises(SignalingError, match="client 'x'.*SDP offer"):
+            await relay.open_peer("x", "this is not SDP\r\n")
+        offer_without_audio_codec = a.pc.localDescription.sdp.replace("opus/48000/2", "speex/48000")
+        with pytest.raises(SignalingError, match="client 'y'"):
+            await relay.open_peer("y", offer_without_audio_codec)
+        with pytest.raises(SignalingError, match="answer without a pending offer"):
+            await relay.accept_answer("l", "v=0\r\n")
+        assert set(relay.clients) == {"a", "l"}
+        assert relay.metrics.peers_failed == 2
+
+        before = listener.on(relay, TG1).count(A)
+        await asyncio.sleep(0.5)
+        heard = listener.on(relay, TG1)
+        assert heard.count(A) - before >= 18
+        assert max_pts_gap(heard.pts) < MAX_GAP
+
+    async def test_flood_from_non_holder_is_counted_and_dropped(
+        self, relay: VoiceRelay, officers
+    ) -> None:
+        a, rogue, listener = await officers("a", A), await officers("r", C), await officers("l", B)
+        await listener.listen(relay, [TG1])
+        relay.set_route("a", [("l", TG1)])
+        rogue.uplink.flood = True
+        await talk_for(1.0, a, rogue)
+        rogue.uplink.talk(False)
+        await asyncio.sleep(0.1)
+
+        assert rogue.uplink.sent > 200  # far beyond 50 packets/s
+        assert relay.metrics.dropped_not_holder >= 0.9 * rogue.uplink.sent
+        heard = listener.on(relay, TG1)
+        assert heard.count(C) == 0
+        assert heard.count(A) >= 35
+        assert max_pts_gap(heard.pts) < MAX_GAP
+
+    async def test_hooks_see_media_and_routed_packets_unchanged(
+        self, relay: VoiceRelay, officers
+    ) -> None:
+        media: list[str] = []
+        packets: list[UplinkPacket] = []
+        relay.on_media = lambda client, now: media.append(client)
+        relay.on_packet = packets.append
+        a, b, listener = await officers("a", A), await officers("b", B), await officers("l", C)
+        await listener.listen(relay, [TG1])
+        sent: list[bytes] = []
+        original = a.uplink.encoder.packet
+        a.uplink.encoder.packet = lambda *args: sent.append(original(*args)) or sent[-1]  # type: ignore[method-assign]
+        relay.set_route("a", [("l", TG1)])
+        await talk_for(0.5, a, b)
+
+        assert {"a", "b"} <= set(media)  # the floor's no-media timer sees everyone
+        assert {p.client_id for p in packets} == {"a"}  # the recorder only the holder
+        payloads = [p.payload for p in packets]
+        assert len(payloads) >= 20
+        # Forwarded without re-encoding: the talker's exact Opus bytes, in order.
+        start = sent.index(payloads[0])
+        assert payloads == sent[start : start + len(payloads)]
+        assert all(p.samples == 960 for p in packets)
+
+
+def _desc(sdp: str, kind: str):  # type: ignore[no-untyped-def]
+    from aiortc import RTCSessionDescription
+
+    return RTCSessionDescription(sdp=sdp, type=kind)
