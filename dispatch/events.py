@@ -1,0 +1,137 @@
+"""Domain events of SPGDT dispatch: what happened, in the past tense.
+
+Rules:
+
+1. The lifecycle core returns these; it never performs anything. The service appends them to
+   the audit trail in the same transaction as the new state, then acts on them after the
+   commit (publish to the console, send the SMS, ask for the next best unit).
+2. Every event carries its server-stamped time ``at`` (UTC, from the ``now`` passed to the
+   core) and the ids a consumer needs, so no consumer has to load a row to use one.
+3. Consumers ``match`` on :data:`DispatchEvent` and close with ``assert_never`` so a new event
+   type is a type error everywhere it is not handled yet (see :func:`describe`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import assert_never
+
+from dispatch.domain import (
+    AssignmentStatus,
+    CancelReason,
+    EscalationCause,
+    Label,
+    UnitStatus,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitDispatched:
+    """A unit was assigned to an incident; the crew SMS goes out after the commit."""
+
+    assignment_id: int
+    incident_id: int
+    unit_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentAdvanced:
+    """The crew (or the hospital) reported progress.
+
+    ``skipped`` lists the statuses the report jumped over, in order; they were never reported
+    and have no time stamp (see :mod:`dispatch.lifecycle`, rule 3).
+    """
+
+    assignment_id: int
+    incident_id: int
+    unit_id: int
+    previous: AssignmentStatus
+    status: AssignmentStatus
+    skipped: tuple[AssignmentStatus, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentCancelled:
+    """The dispatcher cancelled the assignment, or the crew declined it."""
+
+    assignment_id: int
+    incident_id: int
+    unit_id: int
+    previous: AssignmentStatus
+    reason: CancelReason
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UnitStatusChanged:
+    """The unit's board status changed (derived from its assignment, or set directly)."""
+
+    unit_id: int
+    previous: UnitStatus
+    status: UnitStatus
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationRaised:
+    """The incident needs another unit: the service recommends the next best one."""
+
+    assignment_id: int
+    incident_id: int
+    unit_id: int
+    cause: EscalationCause
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRaised:
+    """A crew has been in ``status`` since ``since`` without a report: remind them."""
+
+    assignment_id: int
+    incident_id: int
+    unit_id: int
+    status: AssignmentStatus
+    since: datetime
+    at: datetime
+
+
+DispatchEvent = (
+    UnitDispatched
+    | AssignmentAdvanced
+    | AssignmentCancelled
+    | UnitStatusChanged
+    | EscalationRaised
+    | ReminderRaised
+)
+
+
+def describe(event: DispatchEvent) -> Label:
+    """One line for the console timeline and the audit log."""
+    match event:
+        case UnitDispatched():
+            return Label("Unit ditugaskan", "Unit dispatched")
+        case AssignmentAdvanced(status=status, skipped=skipped):
+            if not skipped:
+                return status.label
+            gap_id = ", ".join(s.label.id for s in skipped)
+            gap_en = ", ".join(s.label.en for s in skipped)
+            return Label(
+                f"{status.label.id} (tanpa laporan: {gap_id})",
+                f"{status.label.en} (not reported: {gap_en})",
+            )
+        case AssignmentCancelled(reason=reason):
+            return reason.label
+        case UnitStatusChanged(status=status):
+            return Label(f"Status unit: {status.label.id}", f"Unit status: {status.label.en}")
+        case EscalationRaised(cause=cause):
+            return Label(f"Eskalasi: {cause.label.id}", f"Escalation: {cause.label.en}")
+        case ReminderRaised(status=status):
+            return Label(
+                f"Pengingat: belum ada laporan sejak {status.label.id.lower()}",
+                f"Reminder: no report since {status.label.en.lower()}",
+            )
+        case _:
+            assert_never(event)
