@@ -1,0 +1,412 @@
+"""The PTT control plane of the whole server: the one object the signaling adapter drives.
+
+It keeps the sessions, talkgroups, scan lists, patches and emergencies, and one `Floor` per
+talkgroup or patch, routes every command to the right floor and addresses every event.
+
+Rules:
+
+1. A command is a method taking the acting user's id and ``now``. It either changes state and
+   queues events (drain them with `events`, each in an `Envelope` listing its recipients), or
+   raises CommandRefused with a code and changes nothing. UsageError means the adapter named
+   a user who is not connected, or connected one twice. After every call the adapter re-arms
+   its one timer at `get_timer` and calls `handle_timer` when it fires.
+2. Membership and scan lists are kept by a `ptt.talkgroup.Roster` (see its rules); `roster`
+   answers queries (presence, scan lists, rights), the Radio's commands change it.
+3. Talking: `request_floor` needs the talkgroup joined (CommandRefused otherwise); the request
+   is then answered with FloorDenied if the user lacks TALK (NO_RIGHT), if an officer asks on
+   a group other than its selected one (NOT_SELECTED; DISPATCH talks on any group it hears),
+   if it asks for an override without DISPATCH (NO_RIGHT), or for an EMERGENCY call on a
+   talkgroup not in emergency (NO_EMERGENCY). A user holds or waits for one floor at a time
+   (one voice): asking elsewhere is denied ALREADY_HOLDER / ALREADY_QUEUED, and that is what
+   lets `media_received` tell which floor a packet belongs to. The priority is capped by role.
+   Leaving the talkgroup a request was made on, or disconnecting, ends it.
+4. Audience: who hears talkgroup X is every connected member of every talkgroup sharing X's
+   floor (X and the groups patched with it); a scanner counts once.
+5. Patches: DISPATCH on every group patches 2+ unpatched talkgroups into one floor with the
+   strictest settings of its groups. At most one of them may be busy (FLOOR_BUSY otherwise:
+   one conversation survives a patch, two cannot be merged without cutting one): the busy
+   floor, with its talker, queue and timers, becomes the patch floor and the other groups'
+   members get FloorTaken. Unpatching gives the floor back to its talker's own talkgroup (the
+   first one if idle); the other groups get fresh idle floors, their members FloorIdle if a
+   talker was on, and requests queued from them are cancelled (UNPATCHED).
+6. Emergency: a member with TALK raises it on a talkgroup: the group is marked, everyone who
+   hears it gets EmergencyRaised, every connected dispatcher and supervisor gets
+   EmergencyAlerted at once and every ``alert_interval`` seconds until someone with DISPATCH
+   acknowledges; only DISPATCH clears it. Raising also asks for the floor as an EMERGENCY call
+   at the raiser's top priority: it pre-empts a normal talker, upgrades the raiser's own grant,
+   and withdraws its request on any other floor. Raising again (another officer, or after an
+   acknowledgement) alerts again. A dispatcher who connects during an unacknowledged alarm is
+   alerted at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from ptt.errors import CommandRefused, ErrorCode, UsageError
+from ptt.events import (
+    CallType,
+    CancelReason,
+    DenyReason,
+    EmergencyAcknowledged,
+    EmergencyAlerted,
+    EmergencyCleared,
+    EmergencyRaised,
+    Envelope,
+    Event,
+    FloorDenied,
+    FloorIdle,
+    FloorTaken,
+    MemberJoined,
+    MemberLeft,
+    RevokeReason,
+    TalkgroupAdded,
+    TalkgroupJoined,
+    TalkgroupRemoved,
+    TalkgroupsPatched,
+    TalkgroupsUnpatched,
+    recipients,
+)
+from ptt.floor import Floor, FloorConfig, FloorState, FloorStatus
+from ptt.talkgroup import DISPATCH_ROLES, Identity, Right, Roster, Talkgroup, cap_priority
+
+
+@dataclass(frozen=True, slots=True)
+class RadioConfig:
+    """Server-wide settings (seconds); per-talkgroup ones live on `Talkgroup`."""
+
+    alert_interval: float = 10.0
+    no_media_timeout: float = 4.0
+    grant_accept_window: float = 2.0
+
+    def __post_init__(self) -> None:
+        if min(self.alert_interval, self.no_media_timeout, self.grant_accept_window) <= 0:
+            raise UsageError("radio timers must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class Emergency:
+    """An emergency on one talkgroup; ``next_alert`` is None once acknowledged."""
+
+    talkgroup: str
+    raised_by: Identity
+    raised_at: float
+    alerts: int
+    next_alert: float | None
+    acknowledged_by: Identity | None = None
+
+
+class Radio:
+    """The radio net as the server sees it (see the module docstring for its rules)."""
+
+    def __init__(self, talkgroups: Iterable[Talkgroup] = (),
+                 config: RadioConfig | None = None) -> None:
+        self.config = config if config is not None else RadioConfig()
+        self.roster = Roster(talkgroups)
+        self._seq = itertools.count()  # shared by all floors: arrivals stay comparable
+        self._floors: dict[str, Floor] = {}  # patched talkgroups share one Floor
+        self._emergencies: dict[str, Emergency] = {}
+        self._out: list[Envelope] = []
+        for tg in self.roster.talkgroups:
+            self._floors[tg] = Floor([tg], self._config(tg), sequence=self._seq)
+
+    # -- queries -----------------------------------------------------------------------
+
+    def floor_status(self, talkgroup: str) -> FloorStatus:
+        return self._floor(talkgroup).status()
+
+    def audience(self, talkgroup: str) -> frozenset[int]:
+        """The connected users who hear the talker of ``talkgroup`` (rule 4)."""
+        return self._audience(self._floor(talkgroup))
+
+    def emergency(self, talkgroup: str) -> Emergency | None:
+        return self._emergencies.get(self.roster.talkgroup(talkgroup).id)
+
+    def events(self) -> list[Envelope]:
+        """Drain the addressed events produced since the last call, in order."""
+        out, self._out = self._out, []
+        return out
+
+    # -- talkgroups, sessions, membership ----------------------------------------------
+
+    def add_talkgroup(self, talkgroup: Talkgroup, now: float) -> None:
+        """Open a talkgroup (an incident's, say); users who may listen are told."""
+        self.roster.add_talkgroup(talkgroup)
+        self._floors[talkgroup.id] = Floor([talkgroup.id], self._config(talkgroup.id),
+                                           sequence=self._seq)
+        self._send(self.roster.may_listen(talkgroup), TalkgroupAdded(talkgroup))
+
+    def remove_talkgroup(self, talkgroup: str, now: float) -> None:
+        """Close a dynamic talkgroup: its talker is revoked, its queue and emergency end."""
+        tg, floor = self.roster.talkgroup(talkgroup), self._floor(talkgroup)
+        if not tg.dynamic:
+            raise CommandRefused(ErrorCode.NOT_DYNAMIC, tg.id)
+        if len(floor.talkgroups) > 1:
+            raise CommandRefused(ErrorCode.PATCHED, tg.id)
+        floor.cancel_queued(floor.talkgroups, CancelReason.FLOOR_CLOSED)
+        if floor.state is not FloorState.IDLE:
+            floor.revoke(RevokeReason.FLOOR_CLOSED, now)
+        self._route(floor)
+        told = self.roster.may_listen(tg) | set(self.roster.remove_talkgroup(tg.id))
+        del self._floors[tg.id]
+        self._emergencies.pop(tg.id, None)
+        self._send(told, TalkgroupRemoved(tg.id))
+
+    def connect(self, identity: Identity, now: float) -> None:
+        self.roster.connect(identity)
+        if identity.role in DISPATCH_ROLES:
+            for e in self._emergencies.values():
+                if e.next_alert is not None:
+                    self._send({identity.user_id},
+                               EmergencyAlerted(e.talkgroup, e.raised_by, e.alerts))
+
+    def disconnect(self, user: int, now: float) -> None:
+        """The user is gone: it leaves every talkgroup, its floor request or grant ends."""
+        for tg in self.roster.disconnect(user):
+            self._left(user, tg, now)
+
+    def join(self, user: int, talkgroup: str, now: float) -> None:
+        self.roster.join(user, talkgroup)
+        self._joined(user, talkgroup)
+
+    def leave(self, user: int, talkgroup: str, now: float) -> None:
+        self.roster.leave(user, talkgroup)
+        self._left(user, talkgroup, now)
+
+    def set_scan(self, user: int, talkgroups: Iterable[str], selected: str | None,
+                 now: float) -> None:
+        """Hear exactly ``talkgroups`` and talk on ``selected`` (one of them, or None)."""
+        left, joined = self.roster.set_scan(user, talkgroups, selected)
+        for tg in left:
+            self._left(user, tg, now)
+        for tg in joined:
+            self._joined(user, tg)
+
+    # -- floor -------------------------------------------------------------------------
+
+    def request_floor(self, user: int, talkgroup: str | None, call_type: CallType,
+                      priority: int, now: float, *, override: bool = False) -> None:
+        """Ask for the floor on ``talkgroup`` (None: the selected one); answered at once by
+        FloorGranted, FloorQueued or FloorDenied (rule 3)."""
+        tg = self.roster.target(user, talkgroup)
+        reason = self._deny_reason(user, tg, call_type, override)
+        if reason is not None:
+            self._send({user}, FloorDenied(self._floors[tg].talkgroups, tg, user, reason))
+            return
+        self._ask(user, tg, call_type, priority, now, override=override)
+
+    def accept_grant(self, user: int, now: float) -> None:
+        """Take the queued grant on offer to ``user``."""
+        floor = self._engaged_floor(user, ErrorCode.NO_PENDING_GRANT)
+        floor.accept_grant(user, now)
+        self._route(floor)
+
+    def release_floor(self, user: int, now: float) -> None:
+        """Let go of the floor ``user`` holds, or withdraw its queued request."""
+        floor = self._engaged_floor(user, ErrorCode.NOT_HOLDER)
+        floor.release(user, now)
+        self._route(floor)
+
+    def revoke_floor(self, user: int, talkgroup: str, now: float) -> None:
+        """A dispatcher takes the floor of ``talkgroup`` from its talker."""
+        floor = self._floors[self.roster.require(user, talkgroup, Right.DISPATCH)]
+        floor.revoke(RevokeReason.DISPATCHER, now)
+        self._route(floor)
+
+    def media_received(self, user: int, now: float) -> tuple[str, ...] | None:
+        """A media packet from ``user``: the talkgroups to forward it to (its floor's), or
+        None to drop it. The first packet from a queued grantee accepts the grant."""
+        floor = self._find_engaged(user) if self.roster.is_connected(user) else None
+        if floor is None or not floor.media_received(user, now):
+            return None
+        return floor.talkgroups
+
+    # -- patches -----------------------------------------------------------------------
+
+    def patch(self, user: int, talkgroups: Iterable[str], now: float) -> None:
+        """Join 2+ talkgroups into one floor (rule 5)."""
+        groups = sorted({self.roster.require(user, tg, Right.DISPATCH) for tg in talkgroups})
+        if len(groups) < 2:
+            raise CommandRefused(ErrorCode.PATCH_TOO_SMALL, "a patch needs two talkgroups")
+        floors = [self._floors[tg] for tg in groups]
+        if any(len(f.talkgroups) > 1 for f in floors):
+            raise CommandRefused(ErrorCode.PATCHED, "unpatch first")
+        busy = [f for f in floors if f.state is not FloorState.IDLE]
+        if len(busy) > 1:
+            raise CommandRefused(ErrorCode.FLOOR_BUSY, "two of these talkgroups are busy")
+        floor = busy[0] if busy else Floor(groups, sequence=self._seq)
+        had = self._audience(floor)
+        floor.retarget(groups, FloorConfig.strictest(self._config(tg) for tg in groups))
+        for tg in groups:
+            self._floors[tg] = floor
+        self._send(self._audience(floor),
+                   TalkgroupsPatched(tuple(groups), self.roster.identity(user)))
+        if floor.holder is not None:
+            h = floor.holder
+            self._send(self._audience(floor) - had - {h.user_id},
+                       FloorTaken(floor.talkgroups, h.talkgroup, h.member, h.call_type,
+                                  h.priority))
+
+    def unpatch(self, user: int, talkgroup: str, now: float) -> None:
+        """Dissolve the patch ``talkgroup`` is in (rule 5)."""
+        floor = self._floor(talkgroup)
+        if len(floor.talkgroups) < 2:
+            raise CommandRefused(ErrorCode.NOT_PATCHED, talkgroup)
+        groups, holder = floor.talkgroups, floor.holder
+        for tg in groups:
+            self.roster.require(user, tg, Right.DISPATCH)
+        keep = holder.talkgroup if holder is not None else groups[0]
+        others = [tg for tg in groups if tg != keep]
+        told = self._audience(floor)
+        floor.cancel_queued(others, CancelReason.UNPATCHED)
+        self._route(floor)
+        floor.retarget([keep], self._config(keep))
+        for tg in others:
+            self._floors[tg] = Floor([tg], self._config(tg), sequence=self._seq)
+        self._send(told, TalkgroupsUnpatched(groups, self.roster.identity(user)))
+        for tg in others if holder is not None else []:
+            self._send(self.roster.members(tg), FloorIdle((tg,)))
+
+    # -- emergencies -------------------------------------------------------------------
+
+    def raise_emergency(self, user: int, talkgroup: str | None, now: float) -> None:
+        """The emergency button, on ``talkgroup`` (None: the selected one) (rule 6)."""
+        tg = self.roster.require(user, self.roster.target(user, talkgroup), Right.TALK)
+        who, previous = self.roster.identity(user), self._emergencies.get(tg)
+        e = Emergency(tg, who, now if previous is None else previous.raised_at,
+                      0 if previous is None else previous.alerts, None)
+        self._send(self._audience(self._floors[tg]) | self.roster.dispatchers(),
+                   EmergencyRaised(tg, who))
+        self._alert(e, now)
+        other = self._find_engaged(user)
+        if other is not None and other is not self._floors[tg]:
+            other.release(user, now)
+            self._route(other)
+        self._ask(user, tg, CallType.EMERGENCY, cap_priority(who.role, 99), now)
+
+    def acknowledge_emergency(self, user: int, talkgroup: str, now: float) -> None:
+        e = self._active_emergency(user, talkgroup)
+        if e.acknowledged_by is not None:
+            raise CommandRefused(ErrorCode.ALREADY_ACKNOWLEDGED, talkgroup)
+        who = self.roster.identity(user)
+        self._emergencies[e.talkgroup] = replace(e, next_alert=None, acknowledged_by=who)
+        self._tell_emergency(EmergencyAcknowledged(e.talkgroup, who))
+
+    def clear_emergency(self, user: int, talkgroup: str, now: float) -> None:
+        e = self._active_emergency(user, talkgroup)
+        del self._emergencies[e.talkgroup]
+        self._tell_emergency(EmergencyCleared(e.talkgroup, self.roster.identity(user)))
+
+    # -- timers ------------------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        """When `handle_timer` must next be called, or None."""
+        times = [t for f in self._unique_floors() if (t := f.get_timer()) is not None]
+        times += [e.next_alert for e in self._emergencies.values() if e.next_alert is not None]
+        return min(times, default=None)
+
+    def handle_timer(self, now: float) -> None:
+        for floor in self._unique_floors():
+            floor.handle_timer(now)
+            self._route(floor)
+        for e in list(self._emergencies.values()):
+            if e.next_alert is not None and e.next_alert <= now:
+                self._alert(e, now)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _floor(self, talkgroup: str) -> Floor:
+        return self._floors[self.roster.talkgroup(talkgroup).id]
+
+    def _config(self, talkgroup: str) -> FloorConfig:
+        tg = self.roster.talkgroups[talkgroup]
+        return FloorConfig(tg.max_talk_time, self.config.no_media_timeout,
+                           self.config.grant_accept_window, tg.queue_capacity)
+
+    def _joined(self, user: int, tg: str) -> None:
+        self._send(set(self.roster.members(tg)) - {user},
+                   MemberJoined(tg, self.roster.identity(user)))
+        floor = self._floors[tg]
+        self._send({user}, TalkgroupJoined(
+            tg, self.roster.presence(tg), None if floor.holder is None else floor.holder.member,
+            tuple(g for g in floor.talkgroups if g != tg), tg in self._emergencies))
+
+    def _left(self, user: int, tg: str, now: float) -> None:
+        floor = self._floors[tg]
+        request = floor.engaged(user)
+        if request is not None and request.talkgroup == tg:
+            floor.member_left(user, now)
+            self._route(floor)
+        self._send(self.roster.members(tg), MemberLeft(tg, user))
+
+    def _deny_reason(self, user: int, tg: str, call_type: CallType,
+                     override: bool) -> DenyReason | None:
+        rights = self.roster.rights(user, tg)
+        if Right.TALK not in rights or (override and Right.DISPATCH not in rights):
+            return DenyReason.NO_RIGHT
+        if tg != self.roster.selected(user) and Right.DISPATCH not in rights:
+            return DenyReason.NOT_SELECTED
+        if call_type is CallType.EMERGENCY and tg not in self._emergencies:
+            return DenyReason.NO_EMERGENCY
+        return None
+
+    def _ask(self, user: int, tg: str, call_type: CallType, priority: int, now: float, *,
+             override: bool = False) -> None:
+        """Hand a checked request to the floor, unless the user is engaged elsewhere."""
+        identity, floor = self.roster.identity(user), self._floors[tg]
+        other = self._find_engaged(user)
+        if other is not None and other is not floor:
+            holds = other.holder is not None and other.holder.user_id == user
+            reason = DenyReason.ALREADY_HOLDER if holds else DenyReason.ALREADY_QUEUED
+            self._send({user}, FloorDenied(floor.talkgroups, tg, user, reason))
+            return
+        floor.request(identity, call_type, cap_priority(identity.role, priority), now,
+                      override=override, talkgroup=tg)
+        self._route(floor)
+
+    def _find_engaged(self, user: int) -> Floor | None:
+        """The floor the user holds or waits for (its request was made on a joined group)."""
+        for tg in self.roster.groups(user):
+            if self._floors[tg].engaged(user) is not None:
+                return self._floors[tg]
+        return None
+
+    def _engaged_floor(self, user: int, code: ErrorCode) -> Floor:
+        floor = self._find_engaged(user)
+        if floor is None:
+            raise CommandRefused(code, "no floor held or asked for")
+        return floor
+
+    def _active_emergency(self, user: int, talkgroup: str) -> Emergency:
+        e = self._emergencies.get(self.roster.require(user, talkgroup, Right.DISPATCH))
+        if e is None:
+            raise CommandRefused(ErrorCode.NO_EMERGENCY, talkgroup)
+        return e
+
+    def _alert(self, e: Emergency, now: float) -> None:
+        e = replace(e, alerts=e.alerts + 1, next_alert=now + self.config.alert_interval)
+        self._emergencies[e.talkgroup] = e
+        self._send(self.roster.dispatchers(),
+                   EmergencyAlerted(e.talkgroup, e.raised_by, e.alerts))
+
+    def _tell_emergency(self, event: EmergencyAcknowledged | EmergencyCleared) -> None:
+        self._send(self._audience(self._floors[event.talkgroup]) | self.roster.dispatchers(),
+                   event)
+
+    def _route(self, floor: Floor) -> None:
+        audience = self._audience(floor)
+        for event in floor.events():
+            self._send(recipients(event, audience), event)
+
+    def _audience(self, floor: Floor) -> frozenset[int]:
+        return frozenset(u for tg in floor.talkgroups for u in self.roster.members(tg))
+
+    def _unique_floors(self) -> list[Floor]:
+        return list({id(f): f for f in self._floors.values()}.values())
+
+    def _send(self, to: Iterable[int], event: Event) -> None:
+        users = frozenset(u for u in to if self.roster.is_connected(u))
+        if users:
+            self._out.append(Envelope(users, event))
