@@ -1,42 +1,37 @@
 """The PTT control plane of the whole server: the one object the signaling adapter drives.
 
-It keeps the sessions, talkgroups, scan lists, patches and emergencies, and one `Floor` per
-talkgroup or patch, routes every command to the right floor and addresses every event.
+It keeps one `Floor` per talkgroup or patch, the patches and the emergencies, over a
+`ptt.talkgroup.Roster` (sessions, membership, scan lists); it routes every command to the
+right floor and addresses every event.
 
 Rules:
 
-1. A command is a method taking the acting user's id and ``now``. It either changes state and
-   queues events (drain them with `events`, each in an `Envelope` listing its recipients), or
-   raises CommandRefused with a code and changes nothing. UsageError means the adapter named
-   a user who is not connected, or connected one twice. After every call the adapter re-arms
-   its one timer at `get_timer` and calls `handle_timer` when it fires.
-2. Membership and scan lists are kept by a `ptt.talkgroup.Roster` (see its rules); `roster`
-   answers queries (presence, scan lists, rights), the Radio's commands change it.
-3. Talking: `request_floor` needs the talkgroup joined (CommandRefused otherwise); the request
-   is then answered with FloorDenied if the user lacks TALK (NO_RIGHT), if an officer asks on
-   a group other than its selected one (NOT_SELECTED; DISPATCH talks on any group it hears),
-   if it asks for an override without DISPATCH (NO_RIGHT), or for an EMERGENCY call on a
-   talkgroup not in emergency (NO_EMERGENCY). A user holds or waits for one floor at a time
-   (one voice): asking elsewhere is denied ALREADY_HOLDER / ALREADY_QUEUED, and that is what
-   lets `media_received` tell which floor a packet belongs to. The priority is capped by role.
-   Leaving the talkgroup a request was made on, or disconnecting, ends it.
-4. Audience: who hears talkgroup X is every connected member of every talkgroup sharing X's
-   floor (X and the groups patched with it); a scanner counts once.
-5. Patches: DISPATCH on every group patches 2+ unpatched talkgroups into one floor with the
-   strictest settings of its groups. At most one of them may be busy (FLOOR_BUSY otherwise:
-   one conversation survives a patch, two cannot be merged without cutting one): the busy
-   floor, with its talker, queue and timers, becomes the patch floor and the other groups'
-   members get FloorTaken. Unpatching gives the floor back to its talker's own talkgroup (the
-   first one if idle); the other groups get fresh idle floors, their members FloorIdle if a
-   talker was on, and requests queued from them are cancelled (UNPATCHED).
-6. Emergency: a member with TALK raises it on a talkgroup: the group is marked, everyone who
-   hears it gets EmergencyRaised, every connected dispatcher and supervisor gets
-   EmergencyAlerted at once and every ``alert_interval`` seconds until someone with DISPATCH
-   acknowledges; only DISPATCH clears it. Raising also asks for the floor as an EMERGENCY call
-   at the raiser's top priority: it pre-empts a normal talker, upgrades the raiser's own grant,
-   and withdraws its request on any other floor. Raising again (another officer, or after an
-   acknowledgement) alerts again. A dispatcher who connects during an unacknowledged alarm is
-   alerted at once.
+1. A command takes the acting user's id and ``now``; it changes state and queues events
+   (`events` drains them, each in an `Envelope` with its recipients), or raises CommandRefused
+   and changes nothing. UsageError: the adapter named a user not connected (or connected one
+   twice). After every call the adapter re-arms its one timer at `get_timer`.
+2. Talking: `request_floor` needs the talkgroup joined (else CommandRefused), then is answered
+   FloorDenied without TALK, or for an override without DISPATCH (NO_RIGHT); when an officer
+   asks off its selected group (NOT_SELECTED; DISPATCH talks on any group it hears); for an
+   EMERGENCY call without an emergency (NO_EMERGENCY). One voice: a user holds or waits for
+   one floor at a time (ALREADY_HOLDER / ALREADY_QUEUED elsewhere), which is how
+   `media_received` knows a packet's floor. Priority is capped by role. Leaving the group a
+   request was made on, or disconnecting, ends the request.
+3. Audience of talkgroup X: the connected members of every talkgroup sharing X's floor (X and
+   the groups patched with it); a scanner counts once.
+4. Patches (DISPATCH on every group): 2+ unpatched talkgroups share one floor with the
+   strictest settings. At most one may be busy (else FLOOR_BUSY: two conversations cannot be
+   merged without cutting one); its floor, with talker, queue and timers, becomes the patch's
+   and the other groups' members get FloorTaken. Unpatching leaves that floor to its talker's
+   own group (the first, if idle); the others get fresh idle floors, FloorIdle if a talker
+   was on, and their queued requests are cancelled (UNPATCHED).
+5. Emergency: a member with TALK raises it; everyone hearing the group gets EmergencyRaised,
+   every connected dispatcher and supervisor EmergencyAlerted now and every
+   ``alert_interval`` seconds until DISPATCH acknowledges (and on connecting, while
+   unacknowledged); only DISPATCH clears it. Raising asks for the floor as an EMERGENCY call
+   at the raiser's top priority: it pre-empts a normal talker, upgrades the raiser's own grant
+   and withdraws its request elsewhere. Raising again (another officer, or after an
+   acknowledgement) alerts again.
 """
 
 from __future__ import annotations
@@ -45,32 +40,18 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from ptt import events as ev
 from ptt.errors import CommandRefused, ErrorCode, UsageError
-from ptt.events import (
-    CallType,
-    CancelReason,
-    DenyReason,
-    EmergencyAcknowledged,
-    EmergencyAlerted,
-    EmergencyCleared,
-    EmergencyRaised,
-    Envelope,
-    Event,
-    FloorDenied,
-    FloorIdle,
-    FloorTaken,
-    MemberJoined,
-    MemberLeft,
-    RevokeReason,
-    TalkgroupAdded,
-    TalkgroupJoined,
-    TalkgroupRemoved,
-    TalkgroupsPatched,
-    TalkgroupsUnpatched,
-    recipients,
+from ptt.floor import Floor, FloorState, FloorStatus
+from ptt.talkgroup import (
+    DISPATCH_ROLES,
+    FloorConfig,
+    Identity,
+    Right,
+    Roster,
+    Talkgroup,
+    cap_priority,
 )
-from ptt.floor import Floor, FloorConfig, FloorState, FloorStatus
-from ptt.talkgroup import DISPATCH_ROLES, Identity, Right, Roster, Talkgroup, cap_priority
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +89,7 @@ class Radio:
         self._seq = itertools.count()  # shared by all floors: arrivals stay comparable
         self._floors: dict[str, Floor] = {}  # patched talkgroups share one Floor
         self._emergencies: dict[str, Emergency] = {}
-        self._out: list[Envelope] = []
+        self._out: list[ev.Envelope] = []
         for tg in self.roster.talkgroups:
             self._floors[tg] = Floor([tg], self._config(tg), sequence=self._seq)
 
@@ -118,13 +99,13 @@ class Radio:
         return self._floor(talkgroup).status()
 
     def audience(self, talkgroup: str) -> frozenset[int]:
-        """The connected users who hear the talker of ``talkgroup`` (rule 4)."""
+        """The connected users who hear the talker of ``talkgroup`` (rule 3)."""
         return self._audience(self._floor(talkgroup))
 
     def emergency(self, talkgroup: str) -> Emergency | None:
         return self._emergencies.get(self.roster.talkgroup(talkgroup).id)
 
-    def events(self) -> list[Envelope]:
+    def events(self) -> list[ev.Envelope]:
         """Drain the addressed events produced since the last call, in order."""
         out, self._out = self._out, []
         return out
@@ -136,7 +117,7 @@ class Radio:
         self.roster.add_talkgroup(talkgroup)
         self._floors[talkgroup.id] = Floor([talkgroup.id], self._config(talkgroup.id),
                                            sequence=self._seq)
-        self._send(self.roster.may_listen(talkgroup), TalkgroupAdded(talkgroup))
+        self._send(self.roster.may_listen(talkgroup), ev.TalkgroupAdded(talkgroup))
 
     def remove_talkgroup(self, talkgroup: str, now: float) -> None:
         """Close a dynamic talkgroup: its talker is revoked, its queue and emergency end."""
@@ -145,14 +126,14 @@ class Radio:
             raise CommandRefused(ErrorCode.NOT_DYNAMIC, tg.id)
         if len(floor.talkgroups) > 1:
             raise CommandRefused(ErrorCode.PATCHED, tg.id)
-        floor.cancel_queued(floor.talkgroups, CancelReason.FLOOR_CLOSED)
+        floor.cancel_queued(floor.talkgroups, ev.CancelReason.FLOOR_CLOSED)
         if floor.state is not FloorState.IDLE:
-            floor.revoke(RevokeReason.FLOOR_CLOSED, now)
+            floor.revoke(ev.RevokeReason.FLOOR_CLOSED, now)
         self._route(floor)
         told = self.roster.may_listen(tg) | set(self.roster.remove_talkgroup(tg.id))
         del self._floors[tg.id]
         self._emergencies.pop(tg.id, None)
-        self._send(told, TalkgroupRemoved(tg.id))
+        self._send(told, ev.TalkgroupRemoved(tg.id))
 
     def connect(self, identity: Identity, now: float) -> None:
         self.roster.connect(identity)
@@ -160,7 +141,7 @@ class Radio:
             for e in self._emergencies.values():
                 if e.next_alert is not None:
                     self._send({identity.user_id},
-                               EmergencyAlerted(e.talkgroup, e.raised_by, e.alerts))
+                               ev.EmergencyAlerted(e.talkgroup, e.raised_by, e.alerts))
 
     def disconnect(self, user: int, now: float) -> None:
         """The user is gone: it leaves every talkgroup, its floor request or grant ends."""
@@ -186,14 +167,14 @@ class Radio:
 
     # -- floor -------------------------------------------------------------------------
 
-    def request_floor(self, user: int, talkgroup: str | None, call_type: CallType,
+    def request_floor(self, user: int, talkgroup: str | None, call_type: ev.CallType,
                       priority: int, now: float, *, override: bool = False) -> None:
         """Ask for the floor on ``talkgroup`` (None: the selected one); answered at once by
-        FloorGranted, FloorQueued or FloorDenied (rule 3)."""
+        FloorGranted, FloorQueued or FloorDenied (rule 2)."""
         tg = self.roster.target(user, talkgroup)
         reason = self._deny_reason(user, tg, call_type, override)
         if reason is not None:
-            self._send({user}, FloorDenied(self._floors[tg].talkgroups, tg, user, reason))
+            self._send({user}, ev.FloorDenied(self._floors[tg].talkgroups, tg, user, reason))
             return
         self._ask(user, tg, call_type, priority, now, override=override)
 
@@ -212,7 +193,7 @@ class Radio:
     def revoke_floor(self, user: int, talkgroup: str, now: float) -> None:
         """A dispatcher takes the floor of ``talkgroup`` from its talker."""
         floor = self._floors[self.roster.require(user, talkgroup, Right.DISPATCH)]
-        floor.revoke(RevokeReason.DISPATCHER, now)
+        floor.revoke(ev.RevokeReason.DISPATCHER, now)
         self._route(floor)
 
     def media_received(self, user: int, now: float) -> tuple[str, ...] | None:
@@ -226,7 +207,7 @@ class Radio:
     # -- patches -----------------------------------------------------------------------
 
     def patch(self, user: int, talkgroups: Iterable[str], now: float) -> None:
-        """Join 2+ talkgroups into one floor (rule 5)."""
+        """Join 2+ talkgroups into one floor (rule 4)."""
         groups = sorted({self.roster.require(user, tg, Right.DISPATCH) for tg in talkgroups})
         if len(groups) < 2:
             raise CommandRefused(ErrorCode.PATCH_TOO_SMALL, "a patch needs two talkgroups")
@@ -242,15 +223,15 @@ class Radio:
         for tg in groups:
             self._floors[tg] = floor
         self._send(self._audience(floor),
-                   TalkgroupsPatched(tuple(groups), self.roster.identity(user)))
+                   ev.TalkgroupsPatched(tuple(groups), self.roster.identity(user)))
         if floor.holder is not None:
             h = floor.holder
             self._send(self._audience(floor) - had - {h.user_id},
-                       FloorTaken(floor.talkgroups, h.talkgroup, h.member, h.call_type,
+                       ev.FloorTaken(floor.talkgroups, h.talkgroup, h.member, h.call_type,
                                   h.priority))
 
     def unpatch(self, user: int, talkgroup: str, now: float) -> None:
-        """Dissolve the patch ``talkgroup`` is in (rule 5)."""
+        """Dissolve the patch ``talkgroup`` is in (rule 4)."""
         floor = self._floor(talkgroup)
         if len(floor.talkgroups) < 2:
             raise CommandRefused(ErrorCode.NOT_PATCHED, talkgroup)
@@ -260,31 +241,31 @@ class Radio:
         keep = holder.talkgroup if holder is not None else groups[0]
         others = [tg for tg in groups if tg != keep]
         told = self._audience(floor)
-        floor.cancel_queued(others, CancelReason.UNPATCHED)
+        floor.cancel_queued(others, ev.CancelReason.UNPATCHED)
         self._route(floor)
         floor.retarget([keep], self._config(keep))
         for tg in others:
             self._floors[tg] = Floor([tg], self._config(tg), sequence=self._seq)
-        self._send(told, TalkgroupsUnpatched(groups, self.roster.identity(user)))
+        self._send(told, ev.TalkgroupsUnpatched(groups, self.roster.identity(user)))
         for tg in others if holder is not None else []:
-            self._send(self.roster.members(tg), FloorIdle((tg,)))
+            self._send(self.roster.members(tg), ev.FloorIdle((tg,)))
 
     # -- emergencies -------------------------------------------------------------------
 
     def raise_emergency(self, user: int, talkgroup: str | None, now: float) -> None:
-        """The emergency button, on ``talkgroup`` (None: the selected one) (rule 6)."""
+        """The emergency button, on ``talkgroup`` (None: the selected one) (rule 5)."""
         tg = self.roster.require(user, self.roster.target(user, talkgroup), Right.TALK)
         who, previous = self.roster.identity(user), self._emergencies.get(tg)
         e = Emergency(tg, who, now if previous is None else previous.raised_at,
                       0 if previous is None else previous.alerts, None)
         self._send(self._audience(self._floors[tg]) | self.roster.dispatchers(),
-                   EmergencyRaised(tg, who))
+                   ev.EmergencyRaised(tg, who))
         self._alert(e, now)
         other = self._find_engaged(user)
         if other is not None and other is not self._floors[tg]:
             other.release(user, now)
             self._route(other)
-        self._ask(user, tg, CallType.EMERGENCY, cap_priority(who.role, 99), now)
+        self._ask(user, tg, ev.CallType.EMERGENCY, cap_priority(who.role, 99), now)
 
     def acknowledge_emergency(self, user: int, talkgroup: str, now: float) -> None:
         e = self._active_emergency(user, talkgroup)
@@ -292,12 +273,12 @@ class Radio:
             raise CommandRefused(ErrorCode.ALREADY_ACKNOWLEDGED, talkgroup)
         who = self.roster.identity(user)
         self._emergencies[e.talkgroup] = replace(e, next_alert=None, acknowledged_by=who)
-        self._tell_emergency(EmergencyAcknowledged(e.talkgroup, who))
+        self._tell_emergency(ev.EmergencyAcknowledged(e.talkgroup, who))
 
     def clear_emergency(self, user: int, talkgroup: str, now: float) -> None:
         e = self._active_emergency(user, talkgroup)
         del self._emergencies[e.talkgroup]
-        self._tell_emergency(EmergencyCleared(e.talkgroup, self.roster.identity(user)))
+        self._tell_emergency(ev.EmergencyCleared(e.talkgroup, self.roster.identity(user)))
 
     # -- timers ------------------------------------------------------------------------
 
@@ -321,15 +302,14 @@ class Radio:
         return self._floors[self.roster.talkgroup(talkgroup).id]
 
     def _config(self, talkgroup: str) -> FloorConfig:
-        tg = self.roster.talkgroups[talkgroup]
-        return FloorConfig(tg.max_talk_time, self.config.no_media_timeout,
-                           self.config.grant_accept_window, tg.queue_capacity)
+        return self.roster.talkgroups[talkgroup].floor_config(self.config.no_media_timeout,
+                                                              self.config.grant_accept_window)
 
     def _joined(self, user: int, tg: str) -> None:
         self._send(set(self.roster.members(tg)) - {user},
-                   MemberJoined(tg, self.roster.identity(user)))
+                   ev.MemberJoined(tg, self.roster.identity(user)))
         floor = self._floors[tg]
-        self._send({user}, TalkgroupJoined(
+        self._send({user}, ev.TalkgroupJoined(
             tg, self.roster.presence(tg), None if floor.holder is None else floor.holder.member,
             tuple(g for g in floor.talkgroups if g != tg), tg in self._emergencies))
 
@@ -339,28 +319,28 @@ class Radio:
         if request is not None and request.talkgroup == tg:
             floor.member_left(user, now)
             self._route(floor)
-        self._send(self.roster.members(tg), MemberLeft(tg, user))
+        self._send(self.roster.members(tg), ev.MemberLeft(tg, user))
 
-    def _deny_reason(self, user: int, tg: str, call_type: CallType,
-                     override: bool) -> DenyReason | None:
+    def _deny_reason(self, user: int, tg: str, call_type: ev.CallType,
+                     override: bool) -> ev.DenyReason | None:
         rights = self.roster.rights(user, tg)
         if Right.TALK not in rights or (override and Right.DISPATCH not in rights):
-            return DenyReason.NO_RIGHT
+            return ev.DenyReason.NO_RIGHT
         if tg != self.roster.selected(user) and Right.DISPATCH not in rights:
-            return DenyReason.NOT_SELECTED
-        if call_type is CallType.EMERGENCY and tg not in self._emergencies:
-            return DenyReason.NO_EMERGENCY
+            return ev.DenyReason.NOT_SELECTED
+        if call_type is ev.CallType.EMERGENCY and tg not in self._emergencies:
+            return ev.DenyReason.NO_EMERGENCY
         return None
 
-    def _ask(self, user: int, tg: str, call_type: CallType, priority: int, now: float, *,
+    def _ask(self, user: int, tg: str, call_type: ev.CallType, priority: int, now: float, *,
              override: bool = False) -> None:
         """Hand a checked request to the floor, unless the user is engaged elsewhere."""
         identity, floor = self.roster.identity(user), self._floors[tg]
         other = self._find_engaged(user)
         if other is not None and other is not floor:
             holds = other.holder is not None and other.holder.user_id == user
-            reason = DenyReason.ALREADY_HOLDER if holds else DenyReason.ALREADY_QUEUED
-            self._send({user}, FloorDenied(floor.talkgroups, tg, user, reason))
+            reason = ev.DenyReason.ALREADY_HOLDER if holds else ev.DenyReason.ALREADY_QUEUED
+            self._send({user}, ev.FloorDenied(floor.talkgroups, tg, user, reason))
             return
         floor.request(identity, call_type, cap_priority(identity.role, priority), now,
                       override=override, talkgroup=tg)
@@ -389,16 +369,16 @@ class Radio:
         e = replace(e, alerts=e.alerts + 1, next_alert=now + self.config.alert_interval)
         self._emergencies[e.talkgroup] = e
         self._send(self.roster.dispatchers(),
-                   EmergencyAlerted(e.talkgroup, e.raised_by, e.alerts))
+                   ev.EmergencyAlerted(e.talkgroup, e.raised_by, e.alerts))
 
-    def _tell_emergency(self, event: EmergencyAcknowledged | EmergencyCleared) -> None:
+    def _tell_emergency(self, event: ev.EmergencyAcknowledged | ev.EmergencyCleared) -> None:
         self._send(self._audience(self._floors[event.talkgroup]) | self.roster.dispatchers(),
                    event)
 
     def _route(self, floor: Floor) -> None:
         audience = self._audience(floor)
         for event in floor.events():
-            self._send(recipients(event, audience), event)
+            self._send(ev.recipients(event, audience), event)
 
     def _audience(self, floor: Floor) -> frozenset[int]:
         return frozenset(u for tg in floor.talkgroups for u in self.roster.members(tg))
@@ -406,7 +386,7 @@ class Radio:
     def _unique_floors(self) -> list[Floor]:
         return list({id(f): f for f in self._floors.values()}.values())
 
-    def _send(self, to: Iterable[int], event: Event) -> None:
+    def _send(self, to: Iterable[int], event: ev.Event) -> None:
         users = frozenset(u for u in to if self.roster.is_connected(u))
         if users:
-            self._out.append(Envelope(users, event))
+            self._out.append(ev.Envelope(users, event))

@@ -6,37 +6,33 @@ Rules:
    was offered to is the holder: its media is forwarded, it can be pre-empted, and nobody else
    is granted. Everything that changes the state goes through `TRANSITIONS`; an input the
    table does not list for the current state is refused with `IllegalTransition`.
-2. Every request gets exactly one answer, at once: FloorGranted, FloorQueued or FloorDenied.
-   A queued request later ends exactly once: FloorGranted, or FloorQueueCancelled. A grant
-   ends with FloorRevoked to the holder, or with the holder's own release (then FloorIdle, or
-   FloorTaken by the next talker, to everyone).
-3. Pre-emption (`preempts`): a request pre-empts the holder if its call type ranks higher
-   (EMERGENCY > IMMINENT_PERIL > NORMAL); or it is a dispatcher override and the holder's
-   call is neither EMERGENCY nor itself an override; or the call types are equal and its
-   priority is strictly higher. So a normal request, override or not, never pre-empts an
-   emergency. The pre-empted holder gets FloorRevoked(PREEMPTED) and is not queued; the winner
-   is granted at once. There is no "pending revoke" state: the server enforces the floor
-   itself (`media_received` refuses anyone but the holder), so it needs no Floor Release from
-   the pre-empted talker before granting.
-4. Otherwise a request on a held floor is queued, ordered by call type, then priority (higher
-   first), then arrival. A capacity of 0 denies (BUSY). When the queue is full, a request that
-   ranks above the last entry bumps it (FloorQueueCancelled(QUEUE_FULL)), else it is denied
-   (QUEUE_FULL): an emergency never waits behind a full queue of normal calls. Every queued
-   member whose position changed is told (FloorQueuePositionChanged).
-5. When the holder goes (release, revoke, timer, left) and the queue is not empty, the head is
-   offered the floor: FloorGranted(accept_within) to it, FloorTaken to everyone else. It takes
-   it by `accept_grant`, by asking again, or simply by sending media; otherwise after
-   ``grant_accept_window`` it is revoked (GRANT_NOT_ACCEPTED) and the next one is offered.
-   With an empty queue everyone gets FloorIdle.
-6. Timers (`get_timer`, `handle_timer`): max talk time counted from the grant (from the
-   acceptance for a queued grant); no media for ``no_media_timeout`` since the grant or the
-   last packet; the acceptance window. Each ends the grant with FloorRevoked.
-7. Asking again: the holder asking with a higher call type or priority upgrades its grant (a
-   new grant: FloorGranted, FloorTaken with the new call type, talk clock restarted), which is
-   how an emergency raised mid-transmission takes effect; otherwise FloorDenied
-   (ALREADY_HOLDER). A queued member asking again with a higher rank, or with a request that
-   would now pre-empt, replaces its queued request (FloorQueueCancelled(SUPERSEDED), then as
-   new); otherwise FloorDenied(ALREADY_QUEUED). A queued member releasing cancels its request.
+2. Every request gets exactly one answer, at once: FloorGranted, FloorQueued or FloorDenied;
+   a queued request later ends exactly once: FloorGranted or FloorQueueCancelled. A grant ends
+   with FloorRevoked, or with the holder's release (then FloorIdle or FloorTaken to all).
+3. Pre-emption (`preempts`): EMERGENCY > IMMINENT_PERIL > NORMAL; within a call type a
+   strictly higher priority wins; a dispatcher override beats a holder whose call is neither
+   EMERGENCY nor itself an override. So nothing but a higher emergency pre-empts an emergency.
+   The loser gets FloorRevoked(PREEMPTED) and is not queued; the winner is granted at once.
+   No "pending revoke" state: the server itself drops media from anyone but the holder
+   (`media_received`), so it needs no Floor Release from the pre-empted talker first.
+4. Otherwise a request on a held floor is queued by call type, then priority (higher first),
+   then arrival; capacity 0 denies it (BUSY). A full queue denies it (QUEUE_FULL) unless it
+   ranks above the last entry, which it then bumps (FloorQueueCancelled(QUEUE_FULL)): an
+   emergency never waits behind a full queue of normal calls. Every queued member whose
+   position changed is told (FloorQueuePositionChanged).
+5. When the holder goes (release, revoke, timer, left), the queue head is offered the floor:
+   FloorGranted(accept_within) to it, FloorTaken to the others. It takes it by `accept_grant`,
+   by asking again, or just by sending media; else after ``grant_accept_window`` it is
+   revoked (GRANT_NOT_ACCEPTED) and the next is offered. Empty queue: FloorIdle to everyone.
+6. Timers (`get_timer`, `handle_timer`), each ending the grant with FloorRevoked: max talk
+   time from the grant (from its acceptance, if queued); ``no_media_timeout`` without media
+   since the grant or the last packet; the acceptance window.
+7. Asking again: a holder asking with a higher call type or priority gets a new grant
+   (FloorGranted, FloorTaken with the new call type, talk clock restarted): how an emergency
+   raised mid-transmission takes effect; else FloorDenied(ALREADY_HOLDER). A queued member
+   asking with a higher rank, or in a way that would now pre-empt, replaces its request
+   (FloorQueueCancelled(SUPERSEDED), then as new); else FloorDenied(ALREADY_QUEUED). A queued
+   member releasing withdraws its request.
 8. The floor does not know its audience nor anyone's rights: the caller checks rights and
    addresses the events with `ptt.events.recipients`.
 """
@@ -46,7 +42,7 @@ from __future__ import annotations
 import bisect
 import enum
 import itertools
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
@@ -67,7 +63,7 @@ from ptt.events import (
     FloorTaken,
     RevokeReason,
 )
-from ptt.talkgroup import Identity
+from ptt.talkgroup import FloorConfig, Identity
 
 
 class FloorState(enum.Enum):
@@ -108,32 +104,7 @@ def next_state(state: FloorState, event: FloorInput) -> FloorState:
         return TRANSITIONS[state][event]
     except KeyError:
         code = _REFUSAL.get(event, ErrorCode.ILLEGAL_TRANSITION)
-        raise IllegalTransition(code, f"cannot {event.name} when the floor is {state.name}"
-                                ) from None
-
-
-@dataclass(frozen=True, slots=True)
-class FloorConfig:
-    """Floor settings (seconds); ``queue_capacity`` 0 means deny when busy."""
-
-    max_talk_time: float = 60.0
-    no_media_timeout: float = 4.0
-    grant_accept_window: float = 2.0
-    queue_capacity: int = 5
-
-    def __post_init__(self) -> None:
-        if min(self.max_talk_time, self.no_media_timeout, self.grant_accept_window) <= 0:
-            raise UsageError("floor timers must be positive")
-        if self.queue_capacity < 0:
-            raise UsageError("queue_capacity must be >= 0")
-
-    @staticmethod
-    def strictest(configs: Iterable[FloorConfig]) -> FloorConfig:
-        """The settings of a patch: the smallest of each setting of its talkgroups."""
-        cs = list(configs)
-        return FloorConfig(min(c.max_talk_time for c in cs), min(c.no_media_timeout for c in cs),
-                           min(c.grant_accept_window for c in cs),
-                           min(c.queue_capacity for c in cs))
+        raise IllegalTransition(code, f"cannot {event.name} when {state.name}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +136,7 @@ def outranks(a: FloorRequest, b: FloorRequest) -> bool:
 
 def preempts(request: FloorRequest, holder: FloorRequest) -> bool:
     """Whether ``request`` takes the floor from ``holder`` (rule 3)."""
-    if (request.override and not holder.override
-            and holder.call_type is not CallType.EMERGENCY):
+    if request.override and not holder.override and holder.call_type is not CallType.EMERGENCY:
         return True
     return outranks(request, holder)
 
@@ -184,9 +154,8 @@ class FloorStatus:
 class Floor:
     """The floor of one talkgroup or patch. Drive it with commands, drain `events`.
 
-    Members are identified by user id; only `request` needs the full identity (it is shown
-    to every listener). ``sequence`` numbers requests in arrival order; floors that may be
-    merged share one so that arrivals stay comparable.
+    Members are known by user id; only `request` takes the full identity (every listener is
+    shown the talker). ``sequence`` numbers requests in arrival order (shared by all floors).
     """
 
     def __init__(self, talkgroups: Sequence[str], config: FloorConfig | None = None, *,
@@ -203,8 +172,6 @@ class Floor:
         self._queue: list[FloorRequest] = []
         self._told: dict[int, int] = {}   # the queue position each queued member last heard
         self._events: list[FloorEvent] = []
-
-    # -- queries -----------------------------------------------------------------------
 
     @property
     def state(self) -> FloorState:
@@ -233,11 +200,8 @@ class Floor:
 
     def request(self, member: Identity, call_type: CallType, priority: int, now: float, *,
                 override: bool = False, talkgroup: str | None = None) -> None:
-        """A member asks for the floor; answered at once (rule 2).
-
-        ``override`` marks a dispatcher override (the caller checked the right);
-        ``talkgroup`` is the group asked on, by default the floor's first.
-        """
+        """A member asks for the floor on ``talkgroup`` (default: the floor's first); answered
+        at once (rule 2). ``override``: a dispatcher override, the caller checked the right."""
         origin = self.talkgroups[0] if talkgroup is None else talkgroup
         if origin not in self.talkgroups:
             raise UsageError(f"talkgroup {origin} is not served by this floor")
@@ -250,7 +214,7 @@ class Floor:
         if queued is not None:
             assert holder is not None  # nobody waits for an idle floor
             if not (outranks(req, queued) or preempts(req, holder)):
-                self._emit(self._denied(req, DenyReason.ALREADY_QUEUED))
+                self._events.append(self._denied(req, DenyReason.ALREADY_QUEUED))
                 return
             self._drop([queued], CancelReason.SUPERSEDED)
         if holder is None:
@@ -258,7 +222,7 @@ class Floor:
             self._grant(req, now, accept_within=None)
         elif preempts(req, holder):
             self._state = next_state(self._state, FloorInput.PREEMPT)
-            self._emit(self._revoked(holder, RevokeReason.PREEMPTED))
+            self._events.append(self._revoked(holder, RevokeReason.PREEMPTED))
             self._grant(req, now, accept_within=None)
         else:
             self._enqueue(req)
@@ -314,8 +278,6 @@ class Floor:
         self.talkgroups = kept
         self.config = config
 
-    # -- timers ------------------------------------------------------------------------
-
     def get_timer(self) -> float | None:
         """When `handle_timer` must next be called, or None."""
         if self._state is FloorState.IDLE:
@@ -342,41 +304,41 @@ class Floor:
         pending = self._state is FloorState.GRANT_PENDING
         upgrade = outranks(req, holder)
         if not (pending or upgrade):
-            self._emit(self._denied(req, DenyReason.ALREADY_HOLDER))
+            self._events.append(self._denied(req, DenyReason.ALREADY_HOLDER))
             return
         if pending:
             self._accept(now)
         if upgrade:
             self._holder = req
             self._granted_at = now
-            self._emit(self._granted(req, None))
-            self._emit(self._taken(req))
+            self._events.append(self._granted(req, None))
+            self._events.append(self._taken(req))
         else:
-            self._emit(self._granted(holder, None))
+            self._events.append(self._granted(holder, None))
 
     def _enqueue(self, req: FloorRequest) -> None:
         capacity = self.config.queue_capacity
         if capacity == 0:
-            self._emit(self._denied(req, DenyReason.BUSY))
+            self._events.append(self._denied(req, DenyReason.BUSY))
             return
         if len(self._queue) >= capacity:
             last = self._queue[-1]
             if req.queue_key > last.queue_key:
-                self._emit(self._denied(req, DenyReason.QUEUE_FULL))
+                self._events.append(self._denied(req, DenyReason.QUEUE_FULL))
                 return
             self._drop([last], CancelReason.QUEUE_FULL)
         self._state = next_state(self._state, FloorInput.QUEUE)
         index = bisect.bisect(self._queue, req.queue_key, key=lambda r: r.queue_key)
         self._queue.insert(index, req)
         self._told[req.user_id] = index + 1
-        self._emit(FloorQueued(self.talkgroups, req.talkgroup, req.user_id, index + 1))
+        self._events.append(FloorQueued(self.talkgroups, req.talkgroup, req.user_id, index + 1))
         self._tell_positions()
 
     def _grant(self, req: FloorRequest, now: float, accept_within: float | None) -> None:
         self._holder = req
         self._granted_at = self._last_media = now
-        self._emit(self._granted(req, accept_within))
-        self._emit(self._taken(req))
+        self._events.append(self._granted(req, accept_within))
+        self._events.append(self._taken(req))
 
     def _accept(self, now: float) -> None:
         self._state = next_state(self._state, FloorInput.ACCEPT)
@@ -388,10 +350,10 @@ class Floor:
         holder = self._holder
         assert holder is not None  # every state that accepts RELEASE/REVOKE has a holder
         if reason is not None:
-            self._emit(self._revoked(holder, reason))
+            self._events.append(self._revoked(holder, reason))
         self._state, self._holder = state, None
         if not self._queue:
-            self._emit(FloorIdle(self.talkgroups))
+            self._events.append(FloorIdle(self.talkgroups))
             return
         self._state = next_state(self._state, FloorInput.OFFER)
         head = self._queue.pop(0)
@@ -412,18 +374,16 @@ class Floor:
         for req in requests:
             self._queue.remove(req)
             del self._told[req.user_id]
-            self._emit(FloorQueueCancelled(self.talkgroups, req.talkgroup, req.user_id, reason))
+            self._events.append(FloorQueueCancelled(self.talkgroups, req.talkgroup, req.user_id,
+                                                    reason))
         self._tell_positions()
 
     def _tell_positions(self) -> None:
         for position, req in enumerate(self._queue, start=1):
             if self._told[req.user_id] != position:
                 self._told[req.user_id] = position
-                self._emit(FloorQueuePositionChanged(self.talkgroups, req.talkgroup,
+                self._events.append(FloorQueuePositionChanged(self.talkgroups, req.talkgroup,
                                                      req.user_id, position))
-
-    def _emit(self, event: FloorEvent) -> None:
-        self._events.append(event)
 
     def _granted(self, req: FloorRequest, accept_within: float | None) -> FloorGranted:
         return FloorGranted(self.talkgroups, req.talkgroup, req.member, req.call_type,

@@ -3,8 +3,7 @@
 Rules:
 
 1. Rights are computed, never stored: `Talkgroup.rights_of` derives them from the user's role
-   and agency and from the talkgroup's definition, so a change of either takes effect at once
-   and there is no second copy to drift.
+   and agency and from the talkgroup's definition, so there is no second copy to drift.
 
    - dispatcher, supervisor: LISTEN | TALK | DISPATCH on every talkgroup (they run the net).
    - admin: DISPATCH on every talkgroup (patch, revoke, acknowledge and clear emergencies)
@@ -97,6 +96,31 @@ class Identity:
 
 
 @dataclass(frozen=True, slots=True)
+class FloorConfig:
+    """The settings of one floor (seconds): those of its talkgroup (`Talkgroup.floor_config`)
+    or of a patch (`strictest`). ``queue_capacity`` 0 means deny when busy."""
+
+    max_talk_time: float = 60.0
+    no_media_timeout: float = 4.0
+    grant_accept_window: float = 2.0
+    queue_capacity: int = 5
+
+    def __post_init__(self) -> None:
+        if min(self.max_talk_time, self.no_media_timeout, self.grant_accept_window) <= 0:
+            raise UsageError("floor timers must be positive")
+        if self.queue_capacity < 0:
+            raise UsageError("queue_capacity must be >= 0")
+
+    @staticmethod
+    def strictest(configs: Iterable[FloorConfig]) -> FloorConfig:
+        """The settings of a patch: the smallest of each setting of its talkgroups."""
+        cs = list(configs)
+        return FloorConfig(min(c.max_talk_time for c in cs), min(c.no_media_timeout for c in cs),
+                           min(c.grant_accept_window for c in cs),
+                           min(c.queue_capacity for c in cs))
+
+
+@dataclass(frozen=True, slots=True)
 class Talkgroup:
     """One talkgroup (kanal) and the rules of who may use it.
 
@@ -125,6 +149,11 @@ class Talkgroup:
             raise UsageError(f"talkgroup {self.id}: an agency is both talking and listen-only")
         if self.members and not self.dynamic:
             raise UsageError(f"talkgroup {self.id}: only a dynamic talkgroup lists members")
+
+    def floor_config(self, no_media_timeout: float, grant_accept_window: float) -> FloorConfig:
+        """This talkgroup's floor settings, with the server-wide timers."""
+        return FloorConfig(self.max_talk_time, no_media_timeout, grant_accept_window,
+                           self.queue_capacity)
 
     def rights_of(self, who: Identity) -> Right:
         """The rights of ``who`` on this talkgroup (rule 1)."""

@@ -8,8 +8,8 @@ import pytest
 from helpers import Bench, dispatcher, officer
 
 from ptt.events import CallType, DenyReason, FloorGranted, RevokeReason
-from ptt.floor import Floor, FloorConfig, FloorRequest, preempts
-from ptt.talkgroup import Identity, Role
+from ptt.floor import Floor, FloorRequest, preempts
+from ptt.talkgroup import FloorConfig, Identity, Role
 
 N, IP, EM = CallType.NORMAL, CallType.IMMINENT_PERIL, CallType.EMERGENCY
 

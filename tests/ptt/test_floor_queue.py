@@ -15,8 +15,8 @@ from ptt.events import (
     FloorQueuePositionChanged,
     RevokeReason,
 )
-from ptt.floor import Floor, FloorConfig, FloorState
-from ptt.talkgroup import Identity, Talkgroup
+from ptt.floor import Floor, FloorState
+from ptt.talkgroup import FloorConfig, Identity, Talkgroup
 
 
 def test_a_request_on_a_busy_floor_is_queued_with_its_position(

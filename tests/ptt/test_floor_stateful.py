@@ -36,8 +36,8 @@ from ptt.events import (
     RevokeReason,
     recipients,
 )
-from ptt.floor import Floor, FloorConfig, FloorRequest, FloorState
-from ptt.talkgroup import Identity
+from ptt.floor import Floor, FloorRequest, FloorState
+from ptt.talkgroup import FloorConfig, Identity
 
 CONFIG = FloorConfig(max_talk_time=10.0, no_media_timeout=4.0, grant_accept_window=2.0,
                      queue_capacity=3)

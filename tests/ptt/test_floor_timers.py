@@ -5,8 +5,8 @@ from __future__ import annotations
 from helpers import SATPOL, Bench, officer
 
 from ptt.events import CallType, FloorGranted, FloorRevoked, RevokeReason
-from ptt.floor import Floor, FloorConfig, FloorState
-from ptt.talkgroup import Identity, Talkgroup
+from ptt.floor import Floor, FloorState
+from ptt.talkgroup import FloorConfig, Identity, Talkgroup
 
 
 def test_an_idle_radio_has_no_timer(bench: Bench, ani: Identity) -> None:

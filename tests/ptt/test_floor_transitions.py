@@ -11,7 +11,8 @@ from helpers import officer
 
 from ptt.errors import CommandRefused, ErrorCode, IllegalTransition, UsageError
 from ptt.events import CallType, RevokeReason
-from ptt.floor import TRANSITIONS, Floor, FloorConfig, FloorInput, FloorState, next_state
+from ptt.floor import TRANSITIONS, Floor, FloorInput, FloorState, next_state
+from ptt.talkgroup import FloorConfig
 
 ILLEGAL = [(s, i) for s, i in itertools.product(FloorState, FloorInput)
            if i not in TRANSITIONS[s]]

@@ -17,7 +17,6 @@ from ptt.events import (
     TalkgroupsPatched,
     TalkgroupsUnpatched,
 )
-from ptt.floor import FloorState
 from ptt.talkgroup import DISHUB, Identity, Talkgroup
 
 
@@ -141,25 +140,25 @@ def test_unpatching_restores_separate_floors(
 
 
 def test_unpatching_leaves_the_talker_on_its_own_group(
-        bench: Bench, ani: Identity, budi: Identity, dedi: Identity, eko: Identity,
-        dina: Identity) -> None:
+        bench: Bench, ani: Identity, budi: Identity, citra: Identity, dedi: Identity,
+        eko: Identity, dina: Identity) -> None:
     bench.do("patch", dina.user_id, ["satpol", "dishub"])
-    bench.request(dedi)
     bench.request(ani)
-    bench.request(eko)
+    bench.request(dedi)
+    bench.request(budi)
     bench.clear()
 
-    bench.do("unpatch", dina.user_id, "satpol")
+    bench.do("unpatch", dina.user_id, "dishub")
 
-    assert bench.radio.floor_status("dishub").holder is not None
-    bench.assert_cancelled(ani, CancelReason.UNPATCHED)   # asked on satpol
-    bench.assert_position(eko, 1)                          # asked on dishub: still waits
-    idle = bench.take(budi, FloorIdle)
-    assert idle.talkgroups == ("satpol",)
-    assert bench.radio.floor_status("satpol").state is FloorState.IDLE
-    bench.request(budi)
-    bench.assert_granted(budi)
-    assert bench.holder("dishub") == dedi
+    assert bench.holder("satpol") == ani
+    bench.assert_cancelled(dedi, CancelReason.UNPATCHED)   # asked on dishub
+    bench.assert_position(budi, 1)                          # asked on satpol: still waits
+    assert bench.take(eko, FloorIdle).talkgroups == ("dishub",)
+    assert bench.take(citra, TalkgroupsUnpatched).talkgroups == ("dishub", "satpol")
+    bench.assert_silent(citra)
+    bench.request(eko)
+    bench.assert_granted(eko)
+    assert bench.radio.media_received(ani.user_id, bench.now) == ("satpol",)
 
 
 def test_unpatching_an_unpatched_group_is_refused(bench: Bench, dina: Identity) -> None:

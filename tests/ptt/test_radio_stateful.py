@@ -50,8 +50,9 @@ TALKGROUPS = [
     Talkgroup("satpol", "Satpol PP", frozenset({SATPOL_PP}), max_talk_time=10, queue_capacity=2),
     Talkgroup("dishub", "Dishub", frozenset({DISHUB}), max_talk_time=15, queue_capacity=1),
     Talkgroup("gabungan", "Gabungan", frozenset({SATPOL_PP, DISHUB}), max_talk_time=20,
+              queue_capacity=3),
+    Talkgroup("medis", "PSC 119", frozenset({PSC119}), frozenset({SATPOL_PP}), max_talk_time=10,
               queue_capacity=0),
-    Talkgroup("medis", "PSC 119", frozenset({PSC119}), frozenset({SATPOL_PP}), max_talk_time=10),
 ]
 LONGEST_TALK = 20.0
 NAMES = [n.id for n in TALKGROUPS] + ["insiden"]
