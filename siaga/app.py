@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from siaga import __version__
 from siaga.api import router as core_router
+from siaga.bus import EventBus
 from siaga.config import Settings
 from siaga.errors import install_error_handlers
 from siaga.features import FEATURES
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         started = []
+        rt.services["bus"] = bus = EventBus()
         try:
             for feature in FEATURES:
                 await feature.start(rt)
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             for feature in reversed(started):
                 await feature.stop(rt)
+            await bus.close()
             await rt.engine.dispose()
 
     app = FastAPI(
@@ -105,6 +109,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(core_router)
     for feature in FEATURES:
         feature.mount(app, rt)
+    if rt.settings.mobile_dir.is_dir():
+        app.add_api_route("/app", lambda: RedirectResponse("app/"), include_in_schema=False)
+        app.mount("/app", StaticFiles(directory=rt.settings.mobile_dir, html=True), name="app")
     if rt.settings.webui_dir.is_dir():
         # Last, so that every API route wins over a static file of the same name.
         app.mount("/", StaticFiles(directory=rt.settings.webui_dir, html=True), name="webui")

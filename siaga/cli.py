@@ -12,7 +12,8 @@ import json
 import socket
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from sqlalchemy import select
@@ -28,6 +29,9 @@ from siaga.db import (
 )
 from siaga.identity import IdentityError, Role, User, add_user, set_disabled, set_password
 
+if TYPE_CHECKING:
+    from siaga.tls import TlsFiles
+
 T = TypeVar("T")
 
 app = typer.Typer(help="Siaga: push-to-talk radio and SPGDT dispatch server.",
@@ -36,10 +40,12 @@ config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Kota Probolinggo demo data.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+recordings_app = typer.Typer(help="Recorded transmissions.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(user_app, name="user")
+app.add_typer(recordings_app, name="recordings")
 
 
 class OperatorError(Exception):
@@ -97,6 +103,12 @@ def _upgrade(settings: Settings) -> None:
 @app.command()
 def serve(
     migrate: Annotated[bool, typer.Option(help="Apply pending migrations first.")] = True,
+    tls: Annotated[bool, typer.Option(
+        "--tls", help="Serve HTTPS (a self-signed certificate under data_dir/tls unless "
+        "--cert/--key are given); phones need it for the microphone.")] = False,
+    cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM); implies --tls.")
+                    ] = None,
+    key: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
 ) -> None:
     """Serve the console, the app, the API and the radio on one port."""
     import uvicorn
@@ -105,13 +117,18 @@ def serve(
     from siaga.logs import configure_logging
 
     settings = _settings()
+    files = _tls_files(settings, tls, cert, key)
     _check_port(settings.host, settings.port)
     if migrate:
         _upgrade(settings)
     else:
         _with_db(settings, _noop)
     configure_logging(settings.log_level, settings.log_format)
-    base = f"http://{settings.host}:{settings.port}"
+    base = f"{'https' if files else 'http'}://{settings.host}:{settings.port}"
+    if files is not None:
+        made = " (created now)" if files.created else ""
+        typer.echo(f"TLS certificate {files.cert}{made}\n"
+                   f"  SHA-256 fingerprint {files.fingerprint}")
     typer.echo(
         f"Siaga serving at {base}\n"
         f"  dispatcher console  {base}/\n"
@@ -122,8 +139,26 @@ def serve(
     config = uvicorn.Config(
         create_app(settings), host=settings.host, port=settings.port, ws="websockets-sansio",
         log_config=None, access_log=False, proxy_headers=True, ws_max_size=64 * 1024,
+        ssl_certfile=files.cert if files else None, ssl_keyfile=files.key if files else None,
     )
     uvicorn.Server(config).run()
+
+
+def _tls_files(settings: Settings, tls: bool, cert: Path | None,
+               key: Path | None) -> TlsFiles | None:
+    from siaga.tls import TlsError, ensure_self_signed, given, local_names
+
+    if cert is not None or key is not None:
+        if cert is None or key is None:
+            raise OperatorError("--cert and --key go together")
+        try:
+            return given(cert, key)
+        except TlsError as exc:
+            raise OperatorError(str(exc)) from None
+    if not tls:
+        return None
+    return ensure_self_signed(settings.data_dir,
+                              local_names(settings.host, settings.public_url))
 
 
 async def _noop(_sessions: object) -> None:
@@ -209,6 +244,31 @@ def user_disable(
     """Disable a user (their tokens stop working at once)."""
     _transact(lambda s: set_disabled(s, username, not enable))
     typer.echo(f"user {username} {'enabled' if enable else 'disabled'}")
+
+
+@recordings_app.command("purge")
+def recordings_purge(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would go")] = False,
+) -> None:
+    """Delete recordings (files and rows) older than their talkgroup's retention."""
+    from datetime import UTC, datetime
+
+    from ptt.server.recorder import PurgeReport, purge_expired
+
+    settings = _settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> PurgeReport:
+        return await purge_expired(sessions, settings.recordings_path, datetime.now(UTC),
+                                   dry_run=dry_run)
+
+    report = _with_db(settings, work)
+    verb = "would purge" if dry_run else "purged"
+    typer.echo(f"{verb} {report.rows} transmissions, {report.files} files"
+               + ("" if dry_run else f", {report.bytes} bytes"))
+    for error in report.errors:
+        typer.echo(f"siaga: cannot delete {error}", err=True)
+    if report.errors:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -79,10 +79,26 @@ class Settings(BaseSettings):
 
     webui_dir: Path = Field(default=Path(__file__).resolve().parent.parent / "webui",
                             description="Static files of the dispatcher console.")
+    mobile_dir: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "clients" / "mobile",
+        description="Static files of the officers' app (PWA), served at /app.")
+    map_tile_url: str | None = Field(
+        default=None,
+        description="Base map tiles for the console, a Leaflet URL template such as "
+        "https://tiles.example/{z}/{x}/{y}.png; unset, the console draws an offline map.",
+    )
+    map_tile_attribution: str = Field(
+        default="", description="Attribution the tile provider requires, shown on the map."
+    )
 
     # Voice.
     ice_servers: list[IceServer] = Field(default_factory=list)
     recordings_dir: Path | None = None
+    record_transmissions: bool = Field(
+        default=True, description="Record every transmission as Ogg Opus under recordings_dir.")
+    ws_audio_buffer_bytes: int = Field(
+        default=8192, ge=1024, le=1 << 20,
+        description="Audio bytes queued per WebSocket listener before new frames are dropped.")
 
     # Dispatch.
     osrm_url: str | None = None
@@ -120,6 +136,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unsupported driver {url.drivername!r}; use one of {', '.join(SUPPORTED_DRIVERS)}"
             )
+        return value
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _check_map_tile_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://", "/")):
+            raise ValueError("must start with http://, https:// or /")
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in value]
+        if missing:
+            raise ValueError(f"must contain {', '.join(missing)}")
         return value
 
     @field_validator("public_url")

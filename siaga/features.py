@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from ptt.wiring import RadioFeature
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -23,4 +25,4 @@ class Feature(Protocol):
     async def stop(self, runtime: Runtime) -> None: ...
 
 
-FEATURES: list[Feature] = []
+FEATURES: list[Feature] = [RadioFeature()]

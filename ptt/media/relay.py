@@ -19,8 +19,10 @@ itself, even if a route names it.
 Hooks: ``on_media(client_id, now)`` for every Opus packet from any client, routed or not (the
 floor's no-media timer and stuck-PTT detection decide what it means); ``on_packet(UplinkPacket)``
 for routed packets only, once per talker packet (recorder, WebSocket fan-out). Both run inside
-the forwarding loop: keep them quick. ``on_latency(seconds)`` (benchmarks) gets, per delivered
-packet, the time from arrival to aiortc having sent it.
+the forwarding loop: keep them quick. :meth:`VoiceRelay.forward` injects the packets of a talker
+on another transport (WebSocket audio) into the same loop, without calling either hook.
+``on_latency(seconds)`` (benchmarks) gets, per delivered packet, the time from arrival to
+aiortc having sent it.
 
 Errors (all ``RelayError``, under ``ptt.errors.PttError``): ``SignalingError`` the client sent
 an SDP we cannot use (the peer is closed, other peers are untouched); ``UnknownPeer`` no peer
@@ -386,10 +388,36 @@ class VoiceRelay:
         except InvalidOpusPacket:
             metrics.dropped_invalid += 1
             return
-        sequence, timestamp, marker = packet.sequence_number, packet.timestamp, packet.marker
+        sequence, timestamp = packet.sequence_number, packet.timestamp
+        self._fan_out(client_id, downlinks, payload, sequence, timestamp, bool(packet.marker),
+                      samples, now)
+        if self.on_packet is not None:
+            self.on_packet(UplinkPacket(client_id, payload, sequence, timestamp, samples, now))
+
+    def forward(
+        self, talker: ClientId, payload: bytes, sequence: int, timestamp: int, samples: int
+    ) -> int:
+        """Send a packet of a talker on another transport (WebSocket audio) to its route's
+        WebRTC listeners, through the same loop as a WebRTC talker's; return the deliveries.
+
+        The caller has checked the floor and the Opus TOC (``samples``); ``sequence`` is
+        taken modulo 2**16. Neither ``on_media`` nor ``on_packet`` is called: the caller is
+        the one that feeds the floor and the recorder. A talker without a route (no WebRTC
+        listener was ever routed) delivers nothing and is not counted as a drop.
+        """
+        downlinks = self._resolved.get(talker)
+        if not downlinks:
+            return 0
+        return self._fan_out(talker, downlinks, payload, sequence & 0xFFFF, timestamp, False,
+                             samples, self._clock())
+
+    def _fan_out(self, talker: ClientId, downlinks: list[_Downlink], payload: bytes,
+                 sequence: int, timestamp: int, marker: bool, samples: int, now: float) -> int:
+        metrics = self.metrics
+        delivered = 0
         for downlink in downlinks:
             out = downlink.retimer.rewrite(
-                client_id, sequence, timestamp, now, marker=bool(marker), samples=samples
+                talker, sequence, timestamp, now, marker=marker, samples=samples
             )
             if out is None:
                 metrics.dropped_late += 1
@@ -397,5 +425,5 @@ class VoiceRelay:
             if not downlink.track.push(out.pts, payload, now):
                 metrics.dropped_backpressure += 1
             metrics.forwarded += 1
-        if self.on_packet is not None:
-            self.on_packet(UplinkPacket(client_id, payload, sequence, timestamp, samples, now))
+            delivered += 1
+        return delivered

@@ -1,0 +1,1 @@
+"""Asyncio adapters of the radio: the service, the WebSocket endpoint, REST, storage."""

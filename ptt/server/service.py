@@ -1,0 +1,457 @@
+"""The radio service: drives the pure :class:`ptt.control.Radio` from the network.
+
+It owns the one timer of the core, the clients' outboxes, the resume window and the
+side effects of floor events (transmission records, media routes, bus events). Rules:
+
+1. After every command and timer the service *pumps*: it drains the core's envelopes,
+   encodes each event once, puts it into each recipient's outbox, records what must be
+   stored, and re-arms the timer at ``radio.get_timer()``.
+2. A socket that drops does not end the session at once: the user keeps its talkgroups
+   for ``resume_window`` seconds (its floor grant or queued request ends immediately, as
+   for any disconnect: a talker who cannot be heard must not keep the net), and messages
+   for it are kept (up to a limit). Reconnecting with the session id within the window
+   resumes: it gets what it missed and stays joined. After the window the core session
+   ends (the user leaves every talkgroup).
+3. A second connection of the same user without the session id starts afresh: the old
+   session ends and the old socket is closed with code 4002.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ptt import protocol as p
+from ptt.control import Radio
+from ptt.errors import CommandRefused, ErrorCode
+from ptt.events import (
+    EmergencyAcknowledged,
+    EmergencyCleared,
+    EmergencyRaised,
+    Envelope,
+    FloorGranted,
+    FloorIdle,
+    FloorRevoked,
+    TalkgroupsPatched,
+    TalkgroupsUnpatched,
+)
+from ptt.server.connection import Connection
+from ptt.talkgroup import Identity, Right, Talkgroup
+
+log = logging.getLogger("ptt.service")
+
+CLOSE_REPLACED = 4002
+BACKLOG_LIMIT = 200
+
+
+class RadioStore(Protocol):
+    """Where the service writes what happened (see :mod:`ptt.server.store`)."""
+
+    def transmission_started(self, key: object, talkgroup: str, talker: int, call_type: str,
+                             at: datetime) -> None: ...
+
+    def transmission_ended(self, key: object, reason: str, at: datetime) -> None: ...
+
+    def emergency(self, event: str, talkgroup: str, user: int, at: datetime,
+                  lat: float | None = None, lon: float | None = None) -> None: ...
+
+    def text(self, talkgroup: str, sender: int, body: str, at: datetime) -> None: ...
+
+    def position(self, user: int, lat: float, lon: float, accuracy: float | None,
+                 at: datetime) -> None: ...
+
+
+class BurstObserver(Protocol):
+    """Told when a transmission (burst) starts and ends (the recorder)."""
+
+    def burst_started(self, burst: Burst, at: datetime) -> None: ...
+
+    def burst_ended(self, burst: Burst, reason: str, at: datetime) -> None: ...
+
+
+class MediaPlane(Protocol):
+    """The voice transports, told who may be heard by whom."""
+
+    def route(self, talker: int, deliveries: dict[int, str]) -> None: ...
+
+    def unroute(self, talker: int) -> None: ...
+
+    def client_gone(self, user: int) -> None: ...
+
+    def membership_changed(self, user: int) -> None: ...
+
+
+@dataclass
+class Client:
+    identity: Identity
+    session_id: str
+    connection: Connection | None
+    backlog: deque[str] = field(default_factory=lambda: deque(maxlen=BACKLOG_LIMIT))
+    expiry: asyncio.TimerHandle | None = None
+    position: tuple[float, float, float | None, datetime] | None = None
+
+
+@dataclass(eq=False)
+class Burst:
+    """One transmission, from its floor grant to its end. Compared by identity: it is also
+    the key under which the store and the recorder know the transmission."""
+
+    talker: int
+    talkgroup: str
+    scope: tuple[str, ...] = ()
+    call_type: str = "normal"
+
+
+class RadioService:
+    def __init__(
+        self,
+        radio: Radio,
+        store: RadioStore,
+        *,
+        publish: Callable[[object], None] = lambda event: None,
+        resume_window: float = 30.0,
+        utcnow: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.radio = radio
+        self.store = store
+        self.publish = publish
+        self.resume_window = resume_window
+        self.utcnow = utcnow
+        self.media: list[MediaPlane] = []
+        self.observers: list[BurstObserver] = []
+        self.clients: dict[int, Client] = {}
+        #: Talkgroup code -> its number (the database id), used on the media wire.
+        self.numbers: dict[str, int] = {}
+        self._groups_seen: dict[int, tuple[str, ...]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._bursts: dict[tuple[str, ...], Burst] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- time ----------------------------------------------------------------------------
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def attach(self, identity: Identity, connection: Connection,
+               resume: str | None) -> tuple[Client, bool]:
+        """A socket authenticated as ``identity``: resume its session or start one."""
+        client = self.clients.get(identity.user_id)
+        if client is not None and resume is not None and secrets.compare_digest(
+                resume, client.session_id):
+            if client.expiry is not None:
+                client.expiry.cancel()
+                client.expiry = None
+            if client.connection is not None:
+                client.connection.close(CLOSE_REPLACED, "resumed elsewhere")
+            client.connection = connection
+            while client.backlog:
+                connection.send(client.backlog.popleft())
+            log.info("session resumed", extra={"user": identity.username})
+            return client, True
+        if client is not None:
+            if client.connection is not None:
+                client.connection.close(CLOSE_REPLACED, "connected elsewhere")
+            self._end(client)
+        client = Client(identity, secrets.token_urlsafe(16), connection)
+        self.clients[identity.user_id] = client
+        self.radio.connect(identity, self.now())
+        self._pump()
+        self._sync_membership()
+        self._announce_presence(identity, online=True)
+        log.info("session started", extra={"user": identity.username})
+        return client, False
+
+    def detach(self, client: Client, connection: Connection) -> None:
+        """The socket of ``client`` closed; keep its session for the resume window."""
+        if client.connection is not connection or self.clients.get(
+                client.identity.user_id) is not client:
+            return  # replaced already
+        client.connection = None
+        user = client.identity.user_id
+        for media in self.media:
+            media.client_gone(user)
+        try:
+            self.radio.release_floor(user, self.now())
+        except CommandRefused:
+            pass
+        self._pump()
+        client.expiry = self.loop.call_later(self.resume_window, self._expire, client)
+
+    def _expire(self, client: Client) -> None:
+        if self.clients.get(client.identity.user_id) is client and client.connection is None:
+            log.info("session expired", extra={"user": client.identity.username})
+            self._end(client)
+
+    def _end(self, client: Client) -> None:
+        if client.expiry is not None:
+            client.expiry.cancel()
+        del self.clients[client.identity.user_id]
+        self.radio.disconnect(client.identity.user_id, self.now())
+        self._pump()
+        self._sync_membership()
+        self._announce_presence(client.identity, online=False)
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for client in list(self.clients.values()):
+            if client.connection is not None:
+                await client.connection.aclose()
+        now = self.utcnow()
+        for scope in list(self._bursts):
+            self._end_burst(scope, "server_shutdown", now)
+
+    # -- commands ------------------------------------------------------------------------
+
+    def handle(self, client: Client, cmd: p.Command) -> None:
+        """Apply one parsed command; refusals go back to the client as ``error``."""
+        user, now = client.identity.user_id, self.now()
+        try:
+            self._apply(client, user, cmd, now)
+        except CommandRefused as exc:
+            self.send(client, p.error_message(exc.code.value, exc.detail or exc.code.value,
+                                              cmd.ref))
+        finally:
+            self._pump()
+            self._sync_membership()
+
+    def _apply(self, client: Client, user: int, cmd: p.Command, now: float) -> None:
+        r = self.radio
+        match cmd:
+            case p.Join():
+                r.join(user, cmd.talkgroup, now)
+            case p.Leave():
+                r.leave(user, cmd.talkgroup, now)
+            case p.Scan():
+                r.set_scan(user, cmd.talkgroups, cmd.selected, now)
+                groups, selected = r.roster.groups(user), r.roster.selected(user)
+                self.send(client, p.message("scan", cmd.ref, talkgroups=list(groups),
+                                            selected=selected))
+            case p.FloorRequest():
+                r.request_floor(user, cmd.talkgroup, cmd.call_type, cmd.priority, now,
+                                override=cmd.override)
+            case p.FloorRelease():
+                r.release_floor(user, now)
+            case p.FloorAccept():
+                r.accept_grant(user, now)
+            case p.FloorRevoke():
+                r.revoke_floor(user, cmd.talkgroup, now)
+            case p.Patch():
+                r.patch(user, cmd.talkgroups, now)
+            case p.Unpatch():
+                r.unpatch(user, cmd.talkgroup, now)
+            case p.EmergencyRaise():
+                tg = r.roster.target(user, cmd.talkgroup)
+                r.raise_emergency(user, tg, now)
+                lat, lon = cmd.lat, cmd.lon
+                if lat is None and client.position is not None:
+                    lat, lon = client.position[0], client.position[1]
+                self.store.emergency("raised", tg, user, self.utcnow(), lat, lon)
+                if lat is not None and lon is not None:
+                    self._share_position(client, lat, lon, None)
+            case p.EmergencyAck():
+                r.acknowledge_emergency(user, cmd.talkgroup, now)
+            case p.EmergencyClear():
+                r.clear_emergency(user, cmd.talkgroup, now)
+            case p.Location():
+                self._share_position(client, cmd.lat, cmd.lon, cmd.accuracy)
+            case p.Text():
+                self._text(client, cmd)
+            case p.Presence():
+                self.send(client, p.message("presence", cmd.ref, online=[
+                    p.identity(i) for i in r.roster.presence()]))
+            case p.Ping():
+                self.send(client, p.message("pong", cmd.ref))
+            case _:
+                # hello, WebRTC and replay messages are handled by their own adapters.
+                raise CommandRefused(ErrorCode.ILLEGAL_TRANSITION,
+                                     f"{cmd.type} is not accepted here")
+
+    def media_received(self, user: int) -> tuple[str, ...] | None:
+        """A voice packet from ``user``: the talkgroups it goes to, or None to drop it."""
+        result = self.radio.media_received(user, self.now())
+        self._pump()
+        return result
+
+    # -- outbound ------------------------------------------------------------------------
+
+    def send(self, client: Client, msg: dict[str, Any]) -> None:
+        self._deliver(client, p.dumps(msg))
+
+    def _deliver(self, client: Client, text: str) -> None:
+        if client.connection is not None and not client.connection.closed:
+            client.connection.send(text)
+        else:
+            client.backlog.append(text)
+
+    def send_to(self, users: frozenset[int] | set[int], msg: dict[str, Any]) -> None:
+        text = p.dumps(msg)
+        for user in users:
+            client = self.clients.get(user)
+            if client is not None:
+                self._deliver(client, text)
+
+    def _pump(self) -> None:
+        """Rule 1: deliver events, record their effects, re-arm the timer."""
+        for envelope in self.radio.events():
+            self._effects(envelope)
+            self.send_to(envelope.to, p.encode_event(envelope.event))
+        self._arm()
+
+    def _arm(self) -> None:
+        deadline = self.radio.get_timer()
+        if self._timer is not None:
+            # An earlier timer may stay: it fires, the core finds nothing due, we re-arm.
+            # This keeps the per-packet no-media refresh from churning timer handles.
+            if deadline is not None and self._timer.when() <= deadline:
+                return
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.radio.handle_timer(self.now())
+        self._pump()
+
+    def _effects(self, envelope: Envelope) -> None:
+        event, at = envelope.event, self.utcnow()
+        match event:
+            case FloorGranted():
+                self._end_burst(event.talkgroups, "preempted", at)
+                started = Burst(event.talker.user_id, event.talkgroup, event.talkgroups,
+                                event.call_type.value)
+                self._bursts[event.talkgroups] = started
+                self.store.transmission_started(started, event.talkgroup,
+                                                event.talker.user_id, event.call_type.value,
+                                                at)
+                for observer in self.observers:
+                    observer.burst_started(started, at)
+                self._route(event.talker.user_id, event.talkgroups)
+            case FloorRevoked():
+                burst = self._bursts.get(event.talkgroups)
+                if burst is not None and burst.talker == event.user_id:
+                    self._end_burst(event.talkgroups, event.reason.value, at)
+            case FloorIdle():
+                self._end_burst(event.talkgroups, "released", at)
+            case TalkgroupsPatched() | TalkgroupsUnpatched():
+                self._rescope()
+            case EmergencyRaised():
+                self.publish(event)
+            case EmergencyAcknowledged():
+                self.store.emergency("acknowledged", event.talkgroup, event.by.user_id, at)
+                self.publish(event)
+            case EmergencyCleared():
+                self.store.emergency("cleared", event.talkgroup, event.by.user_id, at)
+                self.publish(event)
+            case _:
+                pass
+
+    def _sync_membership(self) -> None:
+        """Tell the media planes whose joined talkgroups changed, and re-route the bursts
+        under way so that a listener who just joined hears the talker (late entry)."""
+        roster = self.radio.roster
+        changed = False
+        for user in list(self._groups_seen.keys() | self.clients.keys()):
+            groups = roster.groups(user) if roster.is_connected(user) else ()
+            if self._groups_seen.get(user, ()) != groups:
+                changed = True
+                if groups:
+                    self._groups_seen[user] = groups
+                else:
+                    self._groups_seen.pop(user, None)
+                for media in self.media:
+                    media.membership_changed(user)
+        if changed:
+            self.reroute()
+
+    def _rescope(self) -> None:
+        """A patch merged or split floors: file each burst under its floor's new scope
+        (the floor keeps its talker across a patch) and route it to the new audience."""
+        bursts = list(self._bursts.values())
+        self._bursts = {}
+        for burst in bursts:
+            burst.scope = self.radio.floor_status(burst.talkgroup).talkgroups
+            self._bursts[burst.scope] = burst
+        self.reroute()
+
+    def reroute(self) -> None:
+        for scope, burst in self._bursts.items():
+            self._route(burst.talker, scope)
+
+    def _end_burst(self, scope: tuple[str, ...], reason: str, at: datetime) -> None:
+        burst = self._bursts.pop(scope, None)
+        if burst is not None:
+            self.store.transmission_ended(burst, reason, at)
+            for observer in self.observers:
+                observer.burst_ended(burst, reason, at)
+            for media in self.media:
+                media.unroute(burst.talker)
+
+    def _route(self, talker: int, scope: tuple[str, ...]) -> None:
+        """Tell the media planes who hears ``talker``: each listener on the track of the
+        first talkgroup of the floor it has joined."""
+        if not self.media:
+            return
+        deliveries: dict[int, str] = {}
+        for listener in self.radio.audience(scope[0]) - {talker}:
+            joined = self.radio.roster.groups(listener)
+            deliveries[listener] = next(tg for tg in scope if tg in joined)
+        for media in self.media:
+            media.route(talker, deliveries)
+
+    # -- presence, positions, texts -----------------------------------------------------
+
+    def _announce_presence(self, who: Identity, *, online: bool) -> None:
+        # Dispatchers follow who is on the net; officers ask with ``presence`` (telling
+        # everyone about everyone would cost N^2 messages as the net grows).
+        others = self.radio.roster.dispatchers() - {who.user_id}
+        self.send_to(others, p.message("presence_changed", user=p.identity(who),
+                                       online=online))
+
+    def _share_position(self, client: Client, lat: float, lon: float,
+                        accuracy: float | None) -> None:
+        at = self.utcnow()
+        client.position = (lat, lon, accuracy, at)
+        self.store.position(client.identity.user_id, lat, lon, accuracy, at)
+        self.send_to(self.radio.roster.dispatchers() - {client.identity.user_id},
+                     p.message("location", user=p.identity(client.identity), lat=lat, lon=lon,
+                               accuracy=accuracy, at=at.isoformat()))
+
+    def _text(self, client: Client, cmd: p.Text) -> None:
+        user = client.identity.user_id
+        tg = self.radio.roster.target(user, cmd.talkgroup)
+        self.radio.roster.require(user, tg, Right.TALK)
+        at = self.utcnow()
+        self.store.text(tg, user, cmd.body, at)
+        self.send_to(self.radio.audience(tg) | {user},
+                     p.message("text", cmd.ref, talkgroup=tg, sender=p.identity(client.identity),
+                               body=cmd.body, at=at.isoformat()))
+
+    # -- talkgroups from the API ---------------------------------------------------------
+
+    def add_talkgroup(self, talkgroup: Talkgroup, number: int) -> None:
+        self.radio.add_talkgroup(talkgroup, self.now())
+        self.numbers[talkgroup.id] = number
+        self._pump()
+
+    def remove_talkgroup(self, talkgroup: str) -> None:
+        self.radio.remove_talkgroup(talkgroup, self.now())
+        self._pump()
+        self._sync_membership()
+        self.numbers.pop(talkgroup, None)

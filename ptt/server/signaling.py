@@ -1,0 +1,180 @@
+"""The ``/ws`` endpoint: one WebSocket per client, JSON signaling (``ptt.protocol``).
+
+Authentication: ``?token=`` in the URL, or a ``hello`` message within
+:data:`HELLO_TIMEOUT` seconds. ``?resume=`` / ``hello.resume`` carries the session id
+of a dropped connection (see :mod:`ptt.server.service`, rule 2). Close codes:
+4001 unauthorized, 4002 replaced by a newer connection, 4003 no hello in time,
+4008 message flood, 4009 too slow to read, 1009 frame larger than the server accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from ptt import protocol as p
+from ptt.flood import FloodGuard, Verdict
+from ptt.server.connection import Connection
+from ptt.server.service import Client, RadioService
+from ptt.talkgroup import Identity, Right
+
+log = logging.getLogger("ptt.signaling")
+
+HELLO_TIMEOUT = 10.0
+HEARTBEAT = 20.0
+CLOSE_UNAUTHORIZED = 4001
+CLOSE_HELLO_TIMEOUT = 4003
+CLOSE_FLOOD = 4008
+
+Authenticate = Callable[[str], Awaitable[Identity]]
+
+
+class AuthFailed(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class BinaryHandler:
+    """Receives binary frames (audio) of one client; the WebSocket audio transport
+    replaces the default, which refuses them."""
+
+    def __call__(self, client: Client, data: bytes) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Signaling:
+    def __init__(self, service: RadioService, authenticate: Authenticate,
+                 ice_servers: list[dict[str, Any]]) -> None:
+        self.service = service
+        self.authenticate = authenticate
+        self.ice_servers = ice_servers
+        self.on_binary: Callable[[Client, bytes], None] | None = None
+        self.on_command: dict[str, Callable[[Client, Any], Awaitable[None]]] = {}
+
+    async def endpoint(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            identity, resume, ref = await self._authenticate(websocket)
+        except AuthFailed as exc:
+            await _send_then_close(websocket, p.error_message(exc.code, exc.message),
+                                   CLOSE_UNAUTHORIZED if exc.code != "hello_timeout"
+                                   else CLOSE_HELLO_TIMEOUT)
+            return
+        except WebSocketDisconnect:
+            return
+        connection = Connection(websocket.send_text, websocket.close, name=identity.username)
+        client, resumed = self.service.attach(identity, connection, resume)
+        self.service.send(client, self._welcome(client, resumed, ref))
+        try:
+            await self._serve(websocket, client)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.service.detach(client, connection)
+            await connection.aclose()
+
+    async def _authenticate(self, ws: WebSocket) -> tuple[Identity, str | None, Any]:
+        token = ws.query_params.get("token")
+        resume = ws.query_params.get("resume")
+        ref = None
+        if token is None:
+            try:
+                raw = await asyncio.wait_for(ws.receive_text(), HELLO_TIMEOUT)
+            except TimeoutError:
+                raise AuthFailed("hello_timeout", "send hello with a token first") from None
+            except KeyError:
+                raise AuthFailed("unauthorized", "the first message must be a text hello") \
+                    from None
+            try:
+                cmd = p.parse_command(raw)
+            except p.ProtocolError as exc:
+                raise AuthFailed(exc.code, exc.message) from None
+            if not isinstance(cmd, p.Hello) or not cmd.token:
+                raise AuthFailed("unauthorized", "the first message must be hello with a token")
+            token, resume, ref = cmd.token, cmd.resume, cmd.ref
+        try:
+            return await self.authenticate(token), resume, ref
+        except AuthFailed:
+            raise
+        except Exception:
+            log.exception("authentication error")
+            raise AuthFailed("unauthorized", "authentication failed") from None
+
+    def _welcome(self, client: Client, resumed: bool, ref: Any) -> dict[str, Any]:
+        radio, user = self.service.radio, client.identity.user_id
+        talkgroups = []
+        for tg in radio.roster.talkgroups.values():
+            rights = tg.rights_of(client.identity)
+            if rights == Right.NONE:
+                continue
+            info = p.talkgroup_info(tg)
+            info["rights"] = p.right_names(rights)
+            talkgroups.append(info)
+        groups, selected = radio.roster.groups(user), radio.roster.selected(user)
+        return p.message("welcome", ref, session=client.session_id, resumed=resumed,
+                         user=p.identity(client.identity), talkgroups=talkgroups,
+                         joined=list(groups), selected=selected, ice_servers=self.ice_servers,
+                         heartbeat=HEARTBEAT)
+
+    async def _serve(self, ws: WebSocket, client: Client) -> None:
+        guard = FloodGuard()
+        loop = asyncio.get_running_loop()
+        while True:
+            frame = await ws.receive()
+            if frame["type"] == "websocket.disconnect":
+                return
+            data_bytes = frame.get("bytes")
+            if data_bytes is not None:
+                if self.on_binary is not None:
+                    self.on_binary(client, data_bytes)
+                else:
+                    self.service.send(client, p.error_message(
+                        "binary_not_accepted", "binary frames carry audio; use WebRTC"))
+                continue
+            verdict = guard.check(loop.time())
+            if verdict is Verdict.ABUSE:
+                log.warning("message flood; closing", extra={"user": client.identity.username})
+                client_conn = client.connection
+                if client_conn is not None:
+                    client_conn.send(p.dumps(p.error_message("flood", "too many messages")))
+                    client_conn.close(CLOSE_FLOOD, "message flood")
+                return
+            if verdict is Verdict.REFUSE:
+                self.service.send(client, p.error_message(
+                    "rate_limited", "too many messages; slow down"))
+                continue
+            await self._text(client, frame.get("text") or "")
+
+    async def _text(self, client: Client, raw: str) -> None:
+        try:
+            cmd = p.parse_command(raw)
+        except p.ProtocolError as exc:
+            log.info("bad message", extra={"user": client.identity.username, "code": exc.code,
+                                           "reason": exc.message})
+            self.service.send(client, p.error_message(exc.code, exc.message, exc.ref))
+            return
+        if isinstance(cmd, p.Hello):
+            self.service.send(client, p.error_message(
+                "already_authenticated", "hello is only accepted as the first message",
+                cmd.ref))
+            return
+        handler = self.on_command.get(cmd.type)
+        if handler is not None:
+            await handler(client, cmd)
+            return
+        self.service.handle(client, cmd)
+
+
+async def _send_then_close(ws: WebSocket, msg: dict[str, Any], code: int) -> None:
+    if ws.application_state == WebSocketState.CONNECTED:
+        try:
+            await ws.send_text(p.dumps(msg))
+            await ws.close(code)
+        except Exception:  # already gone
+            pass

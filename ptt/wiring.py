@@ -1,0 +1,167 @@
+"""The radio as a feature of the composition root: routes, start and stop.
+
+This is the one module of ``ptt`` that knows the composition root (tokens, settings,
+the session factory); everything else in ``ptt`` receives what it needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from starlette.websockets import WebSocket
+
+from ptt.control import Radio
+from ptt.server.api import identity_of
+from ptt.server.api import router as api_router
+from ptt.server.recorder import Recorder, purge_expired
+from ptt.server.replay import RecentHandler
+from ptt.server.replay import router as replay_router
+from ptt.server.service import RadioService
+from ptt.server.signaling import AuthFailed, Signaling
+from ptt.server.store import SqlRadioStore, load_talkgroups
+from ptt.server.voice import WebRtcVoice
+from ptt.server.wsaudio import WebSocketVoice
+from ptt.talkgroup import Identity
+from siaga.auth import TokenError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from siaga.runtime import Runtime
+
+log = logging.getLogger("ptt.wiring")
+
+#: Recordings are purged this long after start-up, then every day.
+PURGE_DELAY = 300.0
+PURGE_INTERVAL = 24 * 3600.0
+
+
+class MediaCollector:
+    """Exposes the voice counters (WebSocket audio, recorder, WebRTC relay) on /metrics."""
+
+    def __init__(self, services: dict[str, Any]) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[Metric]:
+        wsaudio: WebSocketVoice | None = self.services.get("wsaudio")
+        if wsaudio is not None:
+            for name, value in wsaudio.counters().items():
+                kind = GaugeMetricFamily if name == "listeners" else CounterMetricFamily
+                yield kind(f"siaga_wsaudio_{name}", f"WebSocket audio: {name}", value=value)
+        recorder: Recorder | None = self.services.get("recorder")
+        if recorder is not None:
+            for name in recorder.metrics.__slots__:
+                yield CounterMetricFamily(f"siaga_recorder_{name}", f"Recorder: {name}",
+                                          value=getattr(recorder.metrics, name))
+            yield GaugeMetricFamily("siaga_recorder_alarm", "1 while recordings fail",
+                                    value=int(recorder.alarm is not None))
+        webrtc: WebRtcVoice | None = self.services.get("webrtc")
+        if webrtc is not None:
+            m = webrtc.relay.metrics
+            for name in m.__slots__:
+                yield CounterMetricFamily(f"siaga_webrtc_{name}", f"WebRTC relay: {name}",
+                                          value=getattr(m, name))
+
+
+class RadioFeature:
+    def mount(self, app: FastAPI, runtime: Runtime) -> None:
+        async def ws_endpoint(websocket: WebSocket) -> None:
+            signaling: Signaling = runtime.services["signaling"]
+            wsaudio: WebSocketVoice | None = runtime.services.get("wsaudio")
+            if wsaudio is None:
+                await signaling.endpoint(websocket)
+            else:
+                await wsaudio.serve(websocket, signaling.endpoint)
+
+        app.add_api_websocket_route("/ws", ws_endpoint)
+        app.include_router(api_router)
+        app.include_router(replay_router)
+
+    async def start(self, runtime: Runtime) -> None:
+        talkgroups = await load_talkgroups(runtime.sessions)
+        store = SqlRadioStore(runtime.sessions)
+        store.start()
+        bus = runtime.services.get("bus")
+        service = RadioService(Radio(tg for tg, _ in talkgroups), store,
+                               publish=bus.publish if bus is not None else lambda e: None)
+        service.numbers.update({tg.id: number for tg, number in talkgroups})
+
+        async def authenticate(token: str) -> Identity:
+            async with runtime.sessions() as session:
+                try:
+                    principal = await runtime.tokens.authenticate(session, token, runtime.now())
+                except TokenError as exc:
+                    raise AuthFailed(exc.code, exc.message) from None
+            return identity_of(principal)
+
+        ice = [server.model_dump(mode="json") for server in runtime.settings.ice_servers]
+        for server in ice:  # clients need the credential; config show masks it
+            secret = next(s for s in runtime.settings.ice_servers if s.urls == server["urls"])
+            if secret.credential is not None:
+                server["credential"] = secret.credential.get_secret_value()
+        signaling = Signaling(service, authenticate, ice)
+        runtime.services["radio_store"] = store
+        runtime.services["radio"] = service
+        runtime.services["signaling"] = signaling
+        runtime.services["webrtc"] = webrtc = WebRtcVoice(service, signaling, ice)
+        recorder = None
+        if runtime.settings.record_transmissions:
+            recorder = Recorder(runtime.settings.recordings_path, store)
+            recorder.start()
+            service.observers.append(recorder)
+            store.on_transmission_started = recorder.transmission_stored
+            runtime.services["recorder"] = recorder
+        wsaudio = WebSocketVoice(service, signaling, relay=webrtc.relay, recorder=recorder,
+                                 buffer_limit=runtime.settings.ws_audio_buffer_bytes)
+        runtime.services["wsaudio"] = wsaudio
+        signaling.on_command["recent"] = RecentHandler(service, runtime.sessions)
+        collector = MediaCollector(runtime.services)
+        runtime.metrics.registry.register(collector)
+        runtime.services["media_collector"] = collector
+        if recorder is not None:
+            runtime.services["recordings_purger"] = asyncio.create_task(
+                self._purge_daily(runtime), name="ptt-purge")
+
+    async def _purge_daily(self, runtime: Runtime) -> None:
+        await asyncio.sleep(PURGE_DELAY)
+        while True:
+            try:
+                await purge_expired(runtime.sessions, runtime.settings.recordings_path,
+                                    datetime.now(UTC))
+            except Exception:
+                log.exception("recordings purge failed")
+            await asyncio.sleep(PURGE_INTERVAL)
+
+    async def stop(self, runtime: Runtime) -> None:
+        purger: asyncio.Task[None] | None = runtime.services.pop("recordings_purger", None)
+        if purger is not None:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
+        collector: MediaCollector | None = runtime.services.pop("media_collector", None)
+        if collector is not None:
+            runtime.metrics.registry.unregister(collector)
+        voice: WebRtcVoice | None = runtime.services.pop("webrtc", None)
+        if voice is not None:
+            await voice.close()
+        wsaudio: WebSocketVoice | None = runtime.services.pop("wsaudio", None)
+        if wsaudio is not None:
+            await wsaudio.close()
+        service: RadioService | None = runtime.services.pop("radio", None)
+        if service is not None:
+            await service.close()
+        store: SqlRadioStore | None = runtime.services.pop("radio_store", None)
+        recorder: Recorder | None = runtime.services.pop("recorder", None)
+        if store is not None:
+            await store.flush()  # the last transmissions' ids name their recordings
+        if recorder is not None:
+            await recorder.close()
+        if store is not None:
+            await store.stop()
+        runtime.services.pop("signaling", None)
