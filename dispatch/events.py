@@ -9,6 +9,10 @@ Rules:
    core) and the ids a consumer needs, so no consumer has to load a row to use one.
 3. Consumers ``match`` on :data:`DispatchEvent` and close with ``assert_never`` so a new event
    type is a type error everywhere it is not handled yet (see :func:`describe`).
+4. :data:`Announcement` events are not returned by a core: the service builds them after a
+   commit, for consumers outside the package (the SMS sender, the composition root opening an
+   incident talkgroup). They carry copies of everything such a consumer needs, so it never
+   has to query dispatch tables (nor import dispatch internals) to act on one.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ from typing import assert_never
 from dispatch.domain import (
     AssignmentStatus,
     CancelReason,
+    Complaint,
     EscalationCause,
     Label,
+    Triage,
     UnitStatus,
+    UnitType,
 )
 
 
@@ -106,6 +113,60 @@ DispatchEvent = (
     | EscalationRaised
     | ReminderRaised
 )
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentDispatched:
+    """A unit was assigned (rule 4): what the crew's dispatch SMS and the hospital's
+    pre-arrival SMS are composed from (see :func:`dispatch.sms_text.compose_dispatch_sms`).
+
+    ``crew_phones`` are E.164; ``scene_lat``/``scene_lon`` WGS84; ``eta_seconds`` is the
+    estimated drive from the unit to the scene (``None`` when unknown).
+    """
+
+    assignment_id: int
+    incident_id: int
+    number: str
+    unit_id: int
+    callsign: str
+    unit_type: UnitType
+    crew_phones: tuple[str, ...]
+    triage: Triage
+    complaint: Complaint
+    patients: int
+    address: str
+    kelurahan: str
+    scene_lat: float
+    scene_lon: float
+    notes: str
+    hospital_id: int | None
+    hospital_name: str | None
+    hospital_phone: str | None
+    eta_seconds: float | None
+    dispatched_by: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentTalkgroupRequested:
+    """An assignment was made: the composition root may open (or extend) a dynamic talkgroup
+    for the incident with these members (the responding crew's users and the dispatcher).
+
+    ``code`` is a talkgroup code derived from the incident number (``psc-20261128-0007``);
+    the request repeats for every unit added, with the members known so far.
+    """
+
+    incident_id: int
+    number: str
+    code: str
+    name: str
+    member_user_ids: tuple[int, ...]
+    member_usernames: tuple[str, ...]
+    requested_by: str
+    at: datetime
+
+
+Announcement = IncidentDispatched | IncidentTalkgroupRequested
 
 
 def describe(event: DispatchEvent) -> Label:

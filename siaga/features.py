@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from dispatch.wiring import DispatchFeature
 from ptt.wiring import RadioFeature
+from siaga.bridge import BridgeFeature
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -25,4 +27,4 @@ class Feature(Protocol):
     async def stop(self, runtime: Runtime) -> None: ...
 
 
-FEATURES: list[Feature] = [RadioFeature()]
+FEATURES: list[Feature] = [RadioFeature(), DispatchFeature(), BridgeFeature()]

@@ -1,14 +1,31 @@
-"""Reference tables of dispatch: places, hospitals and their beds, ambulances.
+"""Tables of dispatch: places, hospitals and beds, ambulances, incidents and their work.
 
-Statuses and types are stored as their enum names (strings) so that the pure cores in
-:mod:`dispatch` stay the only place that knows what a value means.
+Statuses, types and categories are stored as their enum *names* (strings, see
+:mod:`dispatch.domain` rule 1) so that the pure cores in :mod:`dispatch` stay the only place
+that knows what a value means.
+
+Concurrency: ``units.status`` changes only through a conditional ``UPDATE ... WHERE status =
+:expected`` and ``incidents``/``assignments``/``units`` carry a ``version`` bumped on every
+write; a writer that finds the row changed under it gets no row back and gives up or retries
+(see :mod:`dispatch.store.repo`). ``audit_events`` is append-only: the application never
+updates or deletes a row and the migration adds triggers that refuse both.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siaga.db import Base, UTCDateTime, utcnow
@@ -50,6 +67,7 @@ class HospitalRow(Base):
     capabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
     accepting: Mapped[bool] = mapped_column(Boolean, default=True)
     phone: Mapped[str | None] = mapped_column(String(20), default=None)
+    accepting_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class HospitalBedsRow(Base):
@@ -78,3 +96,119 @@ class UnitRow(Base):
     last_lon: Mapped[float | None] = mapped_column(Float, default=None)
     last_position_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_position_source: Mapped[str | None] = mapped_column(String(20), default=None)
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class IncidentCounterRow(Base):
+    """The last sequence handed out per WIB day; bumped atomically (upsert ... returning)."""
+
+    __tablename__ = "incident_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)  # YYYYMMDD (WIB)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        UniqueConstraint("day", "sequence"),
+        Index("ix_incidents_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # PSC-YYYYMMDD-NNNN
+    day: Mapped[str] = mapped_column(String(8))
+    sequence: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(12))
+    caller_name: Mapped[str] = mapped_column(String(120), default="")
+    caller_phone: Mapped[str | None] = mapped_column(String(20), default=None)  # E.164
+    address: Mapped[str] = mapped_column(String(300), default="")
+    kelurahan_id: Mapped[int] = mapped_column(ForeignKey("kelurahan.id"))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    location_approximate: Mapped[bool] = mapped_column(Boolean, default=False)
+    complaint: Mapped[str] = mapped_column(String(20))
+    triage: Mapped[str] = mapped_column(String(10))
+    patients: Mapped[int] = mapped_column(Integer, default=1)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    determinant: Mapped[str | None] = mapped_column(String(20), default=None)
+    status: Mapped[str] = mapped_column(String(20), default="NEW")
+    radio_alert_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AssignmentRow(Base):
+    """One unit on one incident; the ``*_at`` columns are the NEMSIS-style time chain."""
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    hospital_id: Mapped[int | None] = mapped_column(ForeignKey("hospitals.id"), default=None)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(20), default=None)
+    dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    en_route_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    on_scene_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    transporting_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    at_hospital_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    handover_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    back_in_service_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    dispatched_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    version: Mapped[int] = mapped_column(Integer)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AuditEventRow(Base):
+    """One change to one entity, with the entity's full state before and after it.
+
+    ``actor`` is a username, ``system`` (timers) or ``sms:+62...`` (a crew's reply);
+    ``actor_user_id`` is set when a logged-in user acted.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    actor: Mapped[str] = mapped_column(String(80))
+    entity_type: Mapped[str] = mapped_column(String(20))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    incident_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    before: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
+    after: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
+
+
+class RadioAlertRow(Base):
+    """An officer's PTT emergency, as it reached dispatch: open until converted or dismissed."""
+
+    __tablename__ = "radio_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    talkgroup: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(120))
+    unit: Mapped[str | None] = mapped_column(String(40), default=None)
+    lat: Mapped[float | None] = mapped_column(Float, default=None)
+    lon: Mapped[float | None] = mapped_column(Float, default=None)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(12), default="OPEN", index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), default=None)
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -1,0 +1,115 @@
+"""Request bodies of the dispatch API (responses are :mod:`dispatch.service.views`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from dispatch.domain import BedCategory, Complaint, Source, Triage
+from dispatch.lifecycle import Trigger
+
+Name = Field(default="", max_length=120)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IncidentIn(_Body):
+    source: Source = Field(default=Source.CALL_119, description="119, 112, radio or walk_in")
+    caller_name: str = Name
+    caller_phone: str | None = Field(default=None, max_length=32,
+                                     description="E.164, or Indonesian local form (0812...)")
+    address: str = Field(default="", max_length=300)
+    kelurahan: str = Field(min_length=1, max_length=40, description="Kelurahan code")
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    complaint: Complaint
+    triage: Triage
+    patients: int = Field(default=1, ge=1, le=500)
+    notes: str = Field(default="", max_length=2000)
+    determinant: str | None = Field(default=None, max_length=20, pattern=r"^[0-9A-Za-z-]+$",
+                                    description="Optional dispatch determinant code")
+
+
+class IncidentPatch(_Body):
+    version: int | None = Field(default=None, description="Refuse (409) if no longer current")
+    source: Source | None = None
+    caller_name: str | None = Field(default=None, max_length=120)
+    caller_phone: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=300)
+    kelurahan: str | None = Field(default=None, min_length=1, max_length=40)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    complaint: Complaint | None = None
+    triage: Triage | None = None
+    patients: int | None = Field(default=None, ge=1, le=500)
+    notes: str | None = Field(default=None, max_length=2000)
+    determinant: str | None = Field(default=None, max_length=20, pattern=r"^[0-9A-Za-z-]*$")
+
+    @model_validator(mode="after")
+    def _no_null_where_a_value_is_needed(self) -> IncidentPatch:
+        for name in sorted(self.model_fields_set & NOT_NULL):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent; ``null`` lat/lon/phone/determinant clear them."""
+        return {k: v for k, v in self.model_dump(exclude_unset=True).items() if k != "version"}
+
+
+NOT_NULL = frozenset({"source", "caller_name", "address", "kelurahan", "complaint", "triage",
+                      "patients", "notes"})
+
+
+class AssignIn(_Body):
+    unit_id: int
+    hospital_id: int | None = None
+
+
+class ReassignIn(_Body):
+    unit_id: int
+
+
+class DestinationIn(_Body):
+    hospital_id: int | None
+
+
+class StatusIn(_Body):
+    trigger: Trigger = Field(description="acknowledge, depart, arrive, transport, "
+                                         "reach_hospital, hand_over, clear, decline, cancel")
+
+
+class UnitServiceIn(_Body):
+    in_service: bool
+
+
+class BedIn(_Body):
+    category: BedCategory
+    total: int = Field(ge=0, le=10_000)
+    free: int = Field(ge=0, le=10_000)
+
+
+class BedsIn(_Body):
+    beds: list[BedIn] = Field(min_length=1, max_length=len(BedCategory))
+
+
+class AcceptingIn(_Body):
+    accepting: bool
+
+
+class AlertIncidentIn(_Body):
+    complaint: Complaint
+    triage: Triage
+    kelurahan: str | None = Field(default=None, min_length=1, max_length=40,
+                                  description="Default: nearest to the alert's position")
+    caller_name: str | None = Field(default=None, max_length=120)
+    caller_phone: str | None = Field(default=None, max_length=32)
+    address: str = Field(default="", max_length=300)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    patients: int = Field(default=1, ge=1, le=500)
+    notes: str | None = Field(default=None, max_length=2000)
+    determinant: str | None = Field(default=None, max_length=20, pattern=r"^[0-9A-Za-z-]+$")

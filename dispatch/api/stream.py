@@ -1,0 +1,131 @@
+"""``/api/dispatch/stream``: the console's live feed over a WebSocket.
+
+Authentication as on the radio's ``/ws``: ``?token=`` in the URL, or a first text message
+``{"token": "..."}`` within :data:`HELLO_TIMEOUT` seconds. Only dispatch roles (dispatcher,
+supervisor, admin) are served. The server then sends ``{"type": "welcome", ...}`` and one
+JSON text message per event (types in ``docs/dispatch.md``). The client may send
+``{"type": "ping"}`` (answered with ``pong``); anything else is ignored.
+
+Close codes: 4001 unauthorized, 4003 no token in time, 4030 role not allowed,
+4009 too slow to read (dropped, see :mod:`dispatch.service.stream`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from dispatch.api.deps import DISPATCH_ROLES
+from dispatch.service.stream import Dropped, Subscription
+from siaga.auth import Principal, TokenError
+
+if TYPE_CHECKING:
+    from dispatch.service import DispatchService
+    from siaga.runtime import Runtime
+
+log = logging.getLogger("dispatch.stream")
+
+HELLO_TIMEOUT = 10.0
+CLOSE_UNAUTHORIZED = 4001
+CLOSE_HELLO_TIMEOUT = 4003
+CLOSE_TOO_SLOW = 4009
+CLOSE_FORBIDDEN = 4030
+
+
+class _Refused(Exception):
+    def __init__(self, close_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.close_code, self.code, self.message = close_code, code, message
+
+
+async def stream_endpoint(websocket: WebSocket, runtime: Runtime) -> None:
+    await websocket.accept()
+    try:
+        principal = await _authenticate(websocket, runtime)
+        if principal.role not in DISPATCH_ROLES:
+            raise _Refused(CLOSE_FORBIDDEN, "forbidden", "the stream is for dispatch roles")
+    except _Refused as exc:
+        await _close(websocket, exc.close_code, {"type": "error", "code": exc.code,
+                                                 "message": exc.message})
+        return
+    except WebSocketDisconnect:
+        return
+    service: DispatchService = runtime.services["dispatch"]
+    sub = service.hub.subscribe(principal.username)
+    try:
+        await websocket.send_text(json.dumps({
+            "type": "welcome", "user": principal.username, "role": principal.role.value,
+            "backlog": service.hub.backlog,
+        }))
+        await _serve(websocket, sub)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        sub.close()
+
+
+async def _serve(websocket: WebSocket, sub: Subscription) -> None:
+    sender = asyncio.create_task(_pump(websocket, sub))
+    receiver = asyncio.create_task(_listen(websocket))
+    try:
+        done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sender, receiver):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
+                await task
+    if sender in done and isinstance(sender.exception(), Dropped):
+        await _close(websocket, CLOSE_TOO_SLOW, {"type": "error", "code": "too_slow",
+                                                 "message": "dropped: reconnect and reload"})
+
+
+async def _pump(websocket: WebSocket, sub: Subscription) -> None:
+    while True:
+        await websocket.send_text(await sub.get())
+
+
+async def _listen(websocket: WebSocket) -> None:
+    while True:
+        raw = await websocket.receive_text()
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            if json.loads(raw).get("type") == "ping":
+                await websocket.send_text('{"type":"pong"}')
+
+
+async def _authenticate(websocket: WebSocket, runtime: Runtime) -> Principal:
+    token = websocket.query_params.get("token")
+    if token is None:
+        try:
+            raw = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT)
+        except TimeoutError:
+            raise _Refused(CLOSE_HELLO_TIMEOUT, "hello_timeout",
+                           'send {"token": ...} first') from None
+        except KeyError:  # a binary frame
+            raise _Refused(CLOSE_UNAUTHORIZED, "unauthorized",
+                           "the first message must be a text message with a token") from None
+        try:
+            message: Any = json.loads(raw)
+            token = message.get("token") if isinstance(message, dict) else None
+        except ValueError:
+            token = None
+        if not isinstance(token, str) or not token:
+            raise _Refused(CLOSE_UNAUTHORIZED, "unauthorized",
+                           'the first message must be {"token": "..."}')
+    async with runtime.sessions() as session:
+        try:
+            return await runtime.tokens.authenticate(session, token, runtime.now())
+        except TokenError as exc:
+            raise _Refused(CLOSE_UNAUTHORIZED, exc.code, exc.message) from None
+
+
+async def _close(websocket: WebSocket, code: int, message: dict[str, Any]) -> None:
+    if websocket.application_state != WebSocketState.CONNECTED:
+        return
+    with contextlib.suppress(Exception):
+        await websocket.send_text(json.dumps(message))
+        await websocket.close(code)

@@ -1,0 +1,208 @@
+"""Incidents: record a call, correct it, cancel it.
+
+Every input is checked before the first write (unknown kelurahan, phone that is not a
+valid Indonesian/E.164 number, coordinates outside the service area), so a refused request
+leaves no trace, not even a consumed incident number. Without coordinates the scene is the
+kelurahan's centre, flagged ``location_approximate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.domain import Complaint, Label, Source, Triage, incident_number
+from dispatch.lifecycle import Trigger
+from dispatch.service.actor import Actor
+from dispatch.service.assignments import Assignments
+from dispatch.service.base import Outbox
+from dispatch.service.errors import Conflict, InvalidInput
+from dispatch.service.validation import coordinates, e164
+from dispatch.service.views import IncidentView
+from dispatch.sms_text import WIB
+from dispatch.store import repo
+from dispatch.store.models import IncidentRow, KelurahanRow
+from dispatch.store.records import snapshot
+from dispatch.travel import LatLon
+
+EDITABLE = frozenset({
+    "source", "caller_name", "caller_phone", "address", "kelurahan", "lat", "lon",
+    "complaint", "triage", "patients", "notes", "determinant",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentInput:
+    source: Source
+    kelurahan: str
+    complaint: Complaint
+    triage: Triage
+    caller_name: str = ""
+    caller_phone: str | None = None
+    address: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    patients: int = 1
+    notes: str = ""
+    determinant: str | None = None
+
+
+class Incidents(Assignments):
+    async def create_incident(
+        self, data: IncidentInput, *, actor: Actor, now: datetime | None = None
+    ) -> IncidentView:
+        at = now or self.now()
+
+        async def command(s: AsyncSession, out: Outbox) -> IncidentView:
+            row = await self.insert_incident(s, out, data, actor, at)
+            return self.incident_view(row)
+
+        return await self.run(command)
+
+    async def update_incident(
+        self, incident_id: int, changes: Mapping[str, Any], *, actor: Actor,
+        expected_version: int | None = None, now: datetime | None = None,
+    ) -> IncidentView:
+        """Apply ``changes`` (a subset of :data:`EDITABLE`); 409 if ``expected_version``
+        is given and the incident has moved on (someone else edited it)."""
+        unknown = set(changes) - EDITABLE
+        if unknown:
+            raise InvalidInput("not_editable", Label(
+                f"Tidak bisa diubah: {', '.join(sorted(unknown))}",
+                f"Cannot be changed: {', '.join(sorted(unknown))}"))
+        at = now or self.now()
+
+        async def command(s: AsyncSession, out: Outbox) -> IncidentView:
+            row = await self.need_incident(s, incident_id)
+            if expected_version is not None and row.version != expected_version:
+                raise Conflict("version_conflict", Label(
+                    "Kejadian sudah diubah orang lain; muat ulang",
+                    "The incident was changed by someone else; reload it"),
+                    {"incident": self.incident_view(row).model_dump(mode="json")})
+            if row.status == "CANCELLED":
+                self.check_open(row)
+            values = await self.validated_changes(s, row, changes)
+            values = {k: v for k, v in values.items() if getattr(row, k) != v}
+            if not values:
+                return self.incident_view(row)
+            before = snapshot(row)
+            for key, value in values.items():
+                setattr(row, key, value)
+            row.updated_at = at
+            await s.flush()
+            self.audit(s, actor, at, "incident", row.id, "updated", before, snapshot(row), row.id)
+            view = self.incident_view(row)
+            out.message("incident.updated", at, incident=view.model_dump(mode="json"),
+                        changed=sorted(values))
+            return view
+
+        return await self.run(command)
+
+    async def cancel_incident(
+        self, incident_id: int, *, actor: Actor, now: datetime | None = None
+    ) -> IncidentView:
+        """Cancel the incident and every active assignment on it (false call, duplicate)."""
+        at = now or self.now()
+
+        async def command(s: AsyncSession, out: Outbox) -> IncidentView:
+            row = await self.need_incident(s, incident_id)
+            self.check_open(row)
+            before = snapshot(row)
+            row.status = "CANCELLED"
+            row.updated_at = at
+            await s.flush()
+            self.audit(s, actor, at, "incident", row.id, "cancelled", before, snapshot(row),
+                       row.id)
+            for assignment in await repo.active_assignments(s):
+                if assignment.incident_id == row.id:
+                    await self.apply_trigger(s, out, assignment, Trigger.CANCEL, actor, at)
+            view = self.incident_view(row)
+            out.message("incident.updated", at, incident=view.model_dump(mode="json"))
+            return view
+
+        return await self.run(command)
+
+    # --- shared steps -------------------------------------------------------------------
+
+    async def insert_incident(
+        self, s: AsyncSession, out: Outbox, data: IncidentInput, actor: Actor, now: datetime,
+        radio_alert_id: int | None = None,
+    ) -> IncidentRow:
+        kelurahan = await self.need_kelurahan(s, data.kelurahan)
+        scene, approximate = self.scene(kelurahan, data.lat, data.lon)
+        phone = e164(data.caller_phone) if data.caller_phone else None
+        day = now.astimezone(WIB).date()
+        sequence = await repo.next_sequence(s, f"{day:%Y%m%d}")
+        row = IncidentRow(
+            number=incident_number(day, sequence), day=f"{day:%Y%m%d}", sequence=sequence,
+            source=data.source.name, caller_name=data.caller_name.strip(), caller_phone=phone,
+            address=data.address.strip(), kelurahan_id=kelurahan.id, lat=scene.lat,
+            lon=scene.lon, location_approximate=approximate, complaint=data.complaint.name,
+            triage=data.triage.name, patients=data.patients, notes=data.notes.strip(),
+            determinant=data.determinant or None, status="NEW", radio_alert_id=radio_alert_id,
+            created_at=now, created_by_id=actor.user_id, created_by=actor.name,
+            updated_at=now,
+        )
+        s.add(row)
+        await s.flush()
+        self.audit(s, actor, now, "incident", row.id, "created", None, snapshot(row), row.id)
+        out.message("incident.created", now,
+                    incident=self.incident_view(row).model_dump(mode="json"))
+        return row
+
+    async def need_kelurahan(self, s: AsyncSession, code: str) -> KelurahanRow:
+        row = await repo.kelurahan_by_code(s, code)
+        if row is None:
+            raise InvalidInput(
+                "unknown_kelurahan",
+                Label(f"Kelurahan tidak dikenal: {code!r}", f"Unknown kelurahan: {code!r}"),
+                {"kelurahan": code, "known": sorted(p.kelurahan_code
+                                                    for p, _ in self.places().values())})
+        if row.id not in self.places():  # added after start: refresh the cache and area
+            await self.load_places()
+        return row
+
+    def scene(
+        self, kelurahan: KelurahanRow, lat: float | None, lon: float | None
+    ) -> tuple[LatLon, bool]:
+        point = coordinates(lat, lon)
+        if point is None:
+            return LatLon(kelurahan.lat, kelurahan.lon), True
+        if self.area is not None:
+            self.area.check(point)
+        return point, False
+
+    async def validated_changes(
+        self, s: AsyncSession, row: IncidentRow, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for key in ("caller_name", "address", "notes"):
+            if key in changes:
+                values[key] = str(changes[key] or "").strip()
+        for key, enum in (("source", Source), ("complaint", Complaint), ("triage", Triage)):
+            if key in changes:
+                values[key] = enum(changes[key]).name if not isinstance(
+                    changes[key], enum) else changes[key].name
+        if "patients" in changes:
+            values["patients"] = int(changes["patients"])
+        if "determinant" in changes:
+            values["determinant"] = changes["determinant"] or None
+        if "caller_phone" in changes:
+            raw = changes["caller_phone"]
+            values["caller_phone"] = e164(raw) if raw else None
+        kelurahan_id = row.kelurahan_id
+        if "kelurahan" in changes:
+            kelurahan = await self.need_kelurahan(s, changes["kelurahan"])
+            kelurahan_id = values["kelurahan_id"] = kelurahan.id
+        if "lat" in changes or "lon" in changes:
+            home = await s.get(KelurahanRow, kelurahan_id)
+            assert home is not None
+            scene, approximate = self.scene(home, changes.get("lat"), changes.get("lon"))
+            values.update(lat=scene.lat, lon=scene.lon, location_approximate=approximate)
+        elif "kelurahan" in changes and row.location_approximate:
+            values.update(lat=kelurahan.lat, lon=kelurahan.lon)  # still its centre
+        return values

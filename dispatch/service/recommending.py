@@ -1,0 +1,115 @@
+"""Recommendations: load candidates, fetch routed times when OSRM is configured, rank.
+
+The ranking and every reason are :mod:`dispatch.recommend`'s; this layer only feeds it.
+Routed times are fetched for the eligible units only (the same filter the ranking applies),
+so an OSRM table never carries an ambulance that cannot be sent anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import datetime
+
+from dispatch.domain import Complaint, Triage
+from dispatch.recommend import (
+    HospitalCandidate,
+    RankedHospital,
+    RankedUnit,
+    UnitCandidate,
+    eligible_units,
+    rank_hospitals,
+    rank_units,
+)
+from dispatch.service.base import ServiceBase
+from dispatch.service.present import hospital_ref, unit_ref
+from dispatch.service.views import (
+    HospitalRecommendation,
+    Recommendations,
+    Text,
+    TravelView,
+    UnitRecommendation,
+)
+from dispatch.store import repo
+from dispatch.store.models import HospitalRow, UnitRow
+from dispatch.store.records import hospital_candidate, unit_candidate
+from dispatch.travel import LatLon
+
+log = logging.getLogger("dispatch.service")
+
+
+class Recommending(ServiceBase):
+    async def recommend(
+        self, incident_id: int, *, limit: int | None = None, now: datetime | None = None,
+        exclude: Collection[int] = (),
+    ) -> Recommendations:
+        """Ranked units and hospitals for the incident, each with its reason."""
+        now = now or self.now()
+        limit = limit or self.config.recommend_limit
+        async with self.sessions() as s:
+            incident = await self.need_incident(s, incident_id)
+            units = [u for u in await repo.units(s) if u.id not in exclude]
+            hospitals = await repo.hospitals_with_beds(s)
+        scene = LatLon(incident.lat, incident.lon)
+        triage, complaint = Triage[incident.triage], Complaint[incident.complaint]
+        ranked_units, unit_rows = await self.rank_units(units, scene, triage, now, limit)
+        hospital_rows = {h.id: h for h, _ in hospitals}
+        candidates = [hospital_candidate(h, beds) for h, beds in hospitals]
+        ranked_hospitals = await self.rank_hospitals(
+            candidates, scene, complaint, triage, now, limit)
+        return Recommendations(
+            incident_id=incident_id, at=now,
+            units=[_unit_entry(r, unit_rows[r.unit.id]) for r in ranked_units],
+            hospitals=[_hospital_entry(r, hospital_rows[r.hospital.id])
+                       for r in ranked_hospitals],
+        )
+
+    async def rank_units(
+        self, units: list[UnitRow], scene: LatLon, triage: Triage, now: datetime, limit: int
+    ) -> tuple[list[RankedUnit], dict[int, UnitRow]]:
+        candidates: list[UnitCandidate] = []
+        for row in units:
+            home = self.places().get(row.home_kelurahan_id or -1)
+            try:
+                candidates.append(unit_candidate(row, home[1] if home else None))
+            except ValueError as exc:  # a unit nobody can place cannot be ranked
+                log.warning("unit skipped: %s", exc)
+        times = None
+        if self.osrm is not None:
+            eligible = eligible_units(candidates, triage, self.config.rank)
+            times = await self.osrm.to_point({u.id: u.position for u in eligible}, scene)
+        ranked = rank_units(candidates, scene, triage, now=now, times=times, model=self.model,
+                            policy=self.config.rank, limit=limit)
+        return ranked, {u.id: u for u in units}
+
+    async def rank_hospitals(
+        self, candidates: list[HospitalCandidate], scene: LatLon, complaint: Complaint,
+        triage: Triage, now: datetime, limit: int,
+    ) -> list[RankedHospital]:
+        times = None
+        if self.osrm is not None and candidates:
+            times = await self.osrm.from_point(scene, {h.id: h.position for h in candidates})
+        return rank_hospitals(candidates, scene, complaint, triage, now=now, times=times,
+                              model=self.model, policy=self.config.rank, limit=limit)
+
+
+def _travel(seconds: float, method: Text) -> TravelView:
+    return TravelView(seconds=round(seconds, 1), method=method)
+
+
+def _unit_entry(entry: RankedUnit, row: UnitRow) -> UnitRecommendation:
+    return UnitRecommendation(
+        rank=entry.rank, unit=unit_ref(row), fit=entry.fit.value,
+        within_window=entry.within_window,
+        travel=_travel(entry.travel.seconds, Text.of(entry.travel.method)),
+        reason=Text.of(entry.reason),
+    )
+
+
+def _hospital_entry(entry: RankedHospital, row: HospitalRow) -> HospitalRecommendation:
+    return HospitalRecommendation(
+        rank=entry.rank, hospital=hospital_ref(row), missing=list(entry.missing),
+        bed_band=entry.band.name.lower(), believed_free=round(entry.believed_free, 2),
+        travel=_travel(entry.travel.seconds, Text.of(entry.travel.method)),
+        reason=Text.of(entry.reason),
+    )

@@ -1,0 +1,115 @@
+"""The lifecycle core's timers on the event loop: one ``loop.call_at``, never a sleep loop.
+
+After every command that touches an assignment (and at start) the service asks the core for
+the earliest deadline of all active assignments (:func:`dispatch.lifecycle.next_deadline`)
+and arms a single timer for it. When it fires, :meth:`Timers.run_timers` applies
+:func:`dispatch.lifecycle.handle_timer` to each active assignment *at the given time*: an
+unacknowledged dispatch raises an escalation (with the next best units on the console), a
+crew too long on scene a reminder. Tests call ``run_timers(now=...)`` with a stepped time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch import lifecycle
+from dispatch.events import DispatchEvent, EscalationRaised
+from dispatch.service.actor import Actor
+from dispatch.service.base import Outbox
+from dispatch.service.hospitals import Hospitals
+from dispatch.store import repo
+from dispatch.store.records import assignment_record
+
+log = logging.getLogger("dispatch.timers")
+
+
+class Timers(Hospitals):
+    next_deadline: datetime | None = None
+    _handle: asyncio.TimerHandle | None = None
+    _rearm_task: asyncio.Task[None] | None = None
+    _dirty = False
+    _closed = False
+
+    async def start(self) -> None:
+        await self.load_places()
+        await self.rearm()
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._handle is not None:
+            self._handle.cancel()
+        tasks = [t for t in (self._rearm_task, *self._fire_tasks) if t]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def run_timers(self, now: datetime | None = None) -> list[DispatchEvent]:
+        """Fire whatever is due at ``now`` (default: the clock); returns the core's events."""
+        at = now or self.now()
+
+        async def command(s: AsyncSession, out: Outbox) -> list[DispatchEvent]:
+            fired: list[DispatchEvent] = []
+            for row in await repo.active_assignments(s):
+                outcome = lifecycle.handle_timer(assignment_record(row), at, self.config.timers)
+                if not outcome.events:
+                    continue
+                escalated = any(isinstance(e, EscalationRaised) for e in outcome.events)
+                await self.write_outcome(s, out, row, outcome, Actor.system(), at,
+                                         "escalated" if escalated else "reminded")
+                fired.extend(outcome.events)
+            out.rearm = True
+            return fired
+
+        return await self.run(command)
+
+    async def rearm(self) -> datetime | None:
+        """Arm the one timer at the earliest deadline of the active assignments."""
+        async with self.sessions() as s:
+            rows = await repo.active_assignments(s)
+        deadline = lifecycle.next_deadline([assignment_record(r) for r in rows],
+                                           self.config.timers)
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self.next_deadline = deadline
+        if deadline is not None and not self._closed:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, (deadline - self.now()).total_seconds())
+            self._handle = loop.call_at(loop.time() + delay, self._fire)
+        return deadline
+
+    def rearm_soon(self) -> None:
+        """Coalesce re-arming: one task at a time, re-run while commands keep arriving."""
+        self._dirty = True
+        if self._closed or (self._rearm_task is not None and not self._rearm_task.done()):
+            return
+        self._rearm_task = asyncio.create_task(self._rearm_loop())
+
+    async def _rearm_loop(self) -> None:
+        while self._dirty and not self._closed:
+            self._dirty = False
+            try:
+                await self.rearm()
+            except Exception:
+                log.exception("could not re-arm the dispatch timer")
+
+    def _fire(self) -> None:
+        self._handle = None
+        task: asyncio.Task[object] = asyncio.create_task(self._run_due())
+        self._fire_tasks.add(task)
+        task.add_done_callback(self._fire_tasks.discard)
+
+    async def _run_due(self) -> object:
+        try:
+            return await self.run_timers()
+        except Exception:
+            log.exception("dispatch timers failed")
+            self.rearm_soon()
+            return None

@@ -1,0 +1,57 @@
+"""Dispatch as a feature of the composition root: routes, start and stop.
+
+The one module of ``dispatch`` that knows the runtime. It builds the
+:class:`~dispatch.service.DispatchService` with the runtime's sessions and clock, the bus's
+``publish`` (so the SMS sender and the composition root hear :mod:`dispatch.events`), the
+console stream, and the OSRM adapter when ``settings.osrm_url`` is set. The service is
+``runtime.services["dispatch"]``; the composition root wires the radio's emergencies to its
+``record_radio_alert``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from starlette.websockets import WebSocket
+
+from dispatch.api import dispatch_error_handler, router, stream_endpoint
+from dispatch.errors import DispatchError
+from dispatch.osrm import OsrmTravelTimes
+from dispatch.service import DispatchService, StreamHub
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from siaga.runtime import Runtime
+
+
+class DispatchFeature:
+    def mount(self, app: FastAPI, runtime: Runtime) -> None:
+        async def stream(websocket: WebSocket) -> None:
+            await stream_endpoint(websocket, runtime)
+
+        app.add_api_websocket_route("/api/dispatch/stream", stream)
+        app.add_exception_handler(DispatchError, dispatch_error_handler)
+        app.include_router(router)
+
+    async def start(self, runtime: Runtime) -> None:
+        bus = runtime.services.get("bus")
+        osrm_url = runtime.settings.osrm_url
+        service = DispatchService(
+            runtime.sessions,
+            clock=lambda: datetime.fromtimestamp(runtime.now(), UTC),
+            publish=bus.publish if bus is not None else None,
+            hub=StreamHub(),
+            osrm=OsrmTravelTimes(osrm_url) if osrm_url else None,
+        )
+        await service.start()
+        runtime.services["dispatch"] = service
+
+    async def stop(self, runtime: Runtime) -> None:
+        service: DispatchService | None = runtime.services.pop("dispatch", None)
+        if service is None:
+            return
+        await service.close()
+        if service.osrm is not None:
+            await service.osrm.aclose()

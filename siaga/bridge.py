@@ -1,0 +1,66 @@
+"""Where the radio and dispatch meet: domain events on the bus, translated here.
+
+``ptt`` and ``dispatch`` never import each other. This feature, started after both, wires:
+
+- an officer's PTT emergency (:class:`ptt.events.EmergencyRaised`) → a radio alert on the
+  dispatch console (:meth:`DispatchService.record_radio_alert`), with the officer's last
+  known position, which a dispatcher can turn into an incident;
+- an assignment's request for an incident talkgroup
+  (:class:`dispatch.events.IncidentTalkgroupRequested`) → a dynamic talkgroup on the radio
+  for the responders and the dispatcher. Later requests for the same incident find the
+  talkgroup open and leave it as it is (members are not added to a running group).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from dispatch.events import IncidentTalkgroupRequested
+from ptt.events import EmergencyRaised
+from ptt.server.dynamic import TalkgroupExists, open_talkgroup
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from siaga.runtime import Runtime
+
+log = logging.getLogger("siaga.bridge")
+
+
+class BridgeFeature:
+    def mount(self, app: FastAPI, runtime: Runtime) -> None:
+        return None
+
+    async def start(self, runtime: Runtime) -> None:
+        bus = runtime.services["bus"]
+        radio = runtime.services["radio"]
+        dispatch = runtime.services["dispatch"]
+
+        async def on_emergency(event: EmergencyRaised) -> None:
+            who = event.raised_by
+            client = radio.clients.get(who.user_id)
+            position = client.position if client is not None else None
+            await dispatch.record_radio_alert(
+                event.talkgroup, who.user_id, who.username, who.display_name, who.unit,
+                position[0] if position else None, position[1] if position else None,
+                datetime.now(UTC),
+            )
+
+        async def on_talkgroup(request: IncidentTalkgroupRequested) -> None:
+            try:
+                await open_talkgroup(runtime.sessions, radio, code=request.code,
+                                     name=request.name, members=request.member_user_ids,
+                                     incident_ref=request.number)
+            except TalkgroupExists:
+                log.info("incident talkgroup already open", extra={"code": request.code})
+                return
+            log.info("incident talkgroup opened", extra={"code": request.code,
+                                                         "incident": request.number})
+
+        bus.subscribe(EmergencyRaised, on_emergency)
+        bus.subscribe(IncidentTalkgroupRequested, on_talkgroup)
+
+    async def stop(self, runtime: Runtime) -> None:
+        return None
