@@ -22,6 +22,7 @@ from siaga import __version__
 from siaga.api import router as core_router
 from siaga.bus import EventBus
 from siaga.config import Settings
+from siaga.console import router as console_router
 from siaga.errors import install_error_handlers
 from siaga.features import FEATURES
 from siaga.logs import request_id
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = rt
     install_error_handlers(app)
     app.include_router(core_router)
+    app.include_router(console_router)
     for feature in FEATURES:
         feature.mount(app, rt)
     if rt.settings.mobile_dir.is_dir():

@@ -1,0 +1,166 @@
+/**
+ * The dispatcher console: login, then one screen (radio, map, incidents, units,
+ * hospitals), live over two WebSockets (radio /ws, dispatch stream).
+ *
+ * Test and diagnostic switch: `?audio=raw` captures the microphone without echo
+ * cancellation, noise suppression or gain control (a test tone arrives at its level);
+ * the default keeps the browser's processing, which is what a dispatcher needs.
+ */
+import { t, applyI18n, toggleLang, onLangChange, getLang } from "./i18n.js";
+import { api, auth, login, ApiError } from "./api.js";
+import { RadioClient, RAW_AUDIO } from "../shared/radio.js";
+import { RadioPanel } from "./radio-panel.js";
+import { Alerts } from "./alerts.js";
+import { ConsoleMap } from "./map.js";
+import { DispatchConsole } from "./dispatch.js";
+import * as tones from "./tones.js";
+import { time } from "./fmt.js";
+import { selectTab, toast } from "./ui.js";
+
+const $ = (id) => document.getElementById(id);
+
+async function loadConfig() {
+  try {
+    return await api("/api/console/config");
+  } catch {
+    return { tile_url: null, tile_attribution: "", features: {} };
+  }
+}
+
+function show(view) {
+  document.body.dataset.view = view;
+  $("login-view").hidden = view !== "login";
+  $("console-view").hidden = view !== "console";
+}
+
+function showLogin(config, message = null) {
+  show("login");
+  const err = $("login-error");
+  err.hidden = !message;
+  err.textContent = message ?? "";
+  const form = $("login-form");
+  form.onsubmit = async (ev) => {
+    ev.preventDefault();
+    tones.unlock();  // a user gesture: later sounds may play
+    const data = new FormData(form);
+    $("login-submit").disabled = true;
+    try {
+      await login(String(data.get("username")), String(data.get("password")));
+      await start(config);
+    } catch (e) {
+      err.hidden = false;
+      err.textContent = e instanceof ApiError && e.status === 401 ? t("login.failed")
+        : e instanceof ApiError && e.status === 429 ? t("login.throttled") : t("login.error");
+    } finally {
+      $("login-submit").disabled = false;
+    }
+  };
+}
+
+function setConn(id, state) {
+  const el = $(id);
+  el.dataset.state = state;
+  el.querySelector(".conn-text").textContent = t(`conn.state.${state}`);
+}
+
+async function start(config) {
+  let me;
+  try {
+    me = await api("/api/me");
+  } catch {
+    auth.token = null;
+    showLogin(config);
+    return;
+  }
+  show("console");
+  $("user-name").textContent = `${me.display_name} (${me.username})`;
+
+  const params = new URLSearchParams(location.search);
+  const saved = (() => {
+    try { return JSON.parse(localStorage.getItem(`siaga.radio.${me.username}`) ?? "{}"); } catch { return {}; }
+  })();
+  const radio = new RadioClient({
+    token: auth.token,
+    talkgroups: saved.monitored ?? null,
+    selected: saved.selected ?? null,
+    audio: params.get("audio") === "raw" ? RAW_AUDIO : true,
+    audioContainer: $("downlinks"),
+  });
+  const panel = new RadioPanel(radio, { username: me.username, features: config.features });
+  const alerts = new Alerts(radio);
+  const map = new ConsoleMap($("map"), { tileUrl: config.tile_url, attribution: config.tile_attribution });
+  const dispatch = new DispatchConsole({ config, map, alerts, toast, me });
+  globalThis.siaga = { radio, map, dispatch, panel, alerts, tones };
+
+  radio.addEventListener("state", (ev) => {
+    setConn("conn-radio", ev.detail.state);
+    panel.updatePtt();
+    if (ev.detail.state === "unauthorized") logout(t("login.expired"));
+    if (ev.detail.state === "replaced") toast(t("conn.replaced"));
+  });
+  radio.addEventListener("media", (ev) => setConn("conn-audio", ev.detail.state));
+  radio.addEventListener("autoplay", (ev) => { $("audio-blocked").hidden = !ev.detail.blocked; });
+  // Any click or key press may unblock audio the browser refused to autoplay.
+  const unblock = () => { tones.unlock(); radio.resumeAudio(); };
+  window.addEventListener("pointerdown", unblock, true);
+  window.addEventListener("keydown", unblock, true);
+  radio.addEventListener("location", (ev) => { map.setOfficer(ev.detail); dispatch.officerMoved(ev.detail); });
+  radio.addEventListener("error", (ev) => {
+    if (ev.detail.code && ev.detail.code !== "media") toast(`${t("radio.error")}: ${ev.detail.message}`);
+  });
+  dispatch.addEventListener("state", (ev) => {
+    setConn("conn-dispatch", ev.detail.state);
+    if (ev.detail.state === "unauthorized") logout(t("login.expired"));
+  });
+  setConn("conn-radio", radio.state);
+  setConn("conn-audio", radio.mediaState);
+  setConn("conn-dispatch", dispatch.state);
+  onLangChange(() => {
+    setConn("conn-radio", radio.state);
+    setConn("conn-audio", radio.mediaState);
+    setConn("conn-dispatch", dispatch.state);
+  });
+
+  auth.onUnauthorized = () => logout(t("login.expired"));
+  $("logout").onclick = () => logout();
+  function logout(message = null) {
+    radio.close();
+    dispatch.close();
+    tones.alarm.stop();
+    auth.token = null;
+    if (message) sessionStorage.setItem("siaga.message", message);
+    location.reload();
+  }
+
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    tab.addEventListener("click", () => selectTab(tab.dataset.tab));
+  }
+
+  const tick = () => {
+    $("clock").textContent = time(new Date());
+    panel.tick();
+    dispatch.tick();
+  };
+  tick();
+  setInterval(tick, 1000);
+
+  radio.connect();
+  await dispatch.start();
+  map.invalidate();
+}
+
+async function main() {
+  applyI18n(document);
+  for (const el of document.querySelectorAll(".lang-toggle")) {
+    el.addEventListener("click", () => toggleLang());
+  }
+  onLangChange(() => applyI18n(document));
+  document.documentElement.lang = getLang();
+  const config = await loadConfig();
+  const message = sessionStorage.getItem("siaga.message");
+  sessionStorage.removeItem("siaga.message");
+  if (auth.token) await start(config);
+  else showLogin(config, message);
+}
+
+main();

@@ -1,0 +1,100 @@
+/**
+ * Console sounds, synthesised with WebAudio (no audio files to ship or to fail loading):
+ * the talk-permit chirp on a floor grant, the busy tone on a denial, and the emergency
+ * alarm, which sounds until every emergency is acknowledged.
+ *
+ * `document.body.dataset.alarm` is "on" while the alarm sounds: the screen styles itself
+ * from it and tests read it.
+ */
+let ctx = null;
+
+function audio() {
+  if (!ctx) ctx = new AudioContext();
+  if (ctx.state === "suspended") ctx.resume().catch(() => {});
+  return ctx;
+}
+
+/** Call from a user gesture (the login click) so that later sounds may play. */
+export function unlock() {
+  try { audio(); } catch { /* no WebAudio: the console stays silent */ }
+}
+
+function beep(freq, start, length, gain = 0.2, type = "sine") {
+  const c = audio();
+  const osc = c.createOscillator();
+  const g = c.createGain();
+  osc.type = type;
+  osc.frequency.value = freq;
+  const t = c.currentTime + start;
+  g.gain.setValueAtTime(0, t);
+  g.gain.linearRampToValueAtTime(gain, t + 0.005);
+  g.gain.setValueAtTime(gain, t + length - 0.01);
+  g.gain.linearRampToValueAtTime(0, t + length);
+  osc.connect(g).connect(c.destination);
+  osc.start(t);
+  osc.stop(t + length + 0.02);
+}
+
+/** Talk permit: two short rising beeps ("you may speak"). */
+export function permitTone() {
+  try { beep(1200, 0, 0.06); beep(1600, 0.08, 0.08); } catch { /* silent */ }
+}
+
+/** Busy / denied: three low beeps. */
+export function busyTone() {
+  try { for (let i = 0; i < 3; i += 1) beep(420, i * 0.18, 0.12, 0.2, "square"); } catch { /* silent */ }
+}
+
+/** End of a talk burst heard from others (a short low "roger" blip). */
+export function endTone() {
+  try { beep(900, 0, 0.05, 0.08); } catch { /* silent */ }
+}
+
+class Alarm {
+  constructor() {
+    this.nodes = null;
+    this.timer = null;
+  }
+
+  get on() { return this.nodes !== null; }
+
+  /** A two-tone siren (850/1250 Hz alternating every 0.4 s) until stop(). */
+  start() {
+    if (this.nodes) return;
+    document.body.dataset.alarm = "on";
+    try {
+      const c = audio();
+      const osc = c.createOscillator();
+      const g = c.createGain();
+      osc.type = "triangle";
+      g.gain.value = 0.18;
+      osc.connect(g).connect(c.destination);
+      let high = false;
+      const step = () => {
+        high = !high;
+        osc.frequency.setValueAtTime(high ? 1250 : 850, c.currentTime);
+      };
+      step();
+      osc.start();
+      this.timer = setInterval(step, 400);
+      this.nodes = { osc, g };
+    } catch {
+      this.nodes = {};  // no WebAudio: the visual alarm still runs
+    }
+  }
+
+  stop() {
+    if (!this.nodes) return;
+    clearInterval(this.timer);
+    try { this.nodes.osc?.stop(); this.nodes.g?.disconnect(); } catch { /* already stopped */ }
+    this.nodes = null;
+    document.body.dataset.alarm = "off";
+  }
+}
+
+export const alarm = new Alarm();
+
+/** For tests and diagnostics: is the WebAudio context running? */
+export function contextState() {
+  return ctx ? ctx.state : "none";
+}
