@@ -7,6 +7,7 @@ COPY pyproject.toml README.md ./
 COPY siaga ./siaga
 COPY ptt ./ptt
 COPY dispatch ./dispatch
+COPY clients/python ./clients/python
 RUN python -m venv /opt/siaga && /opt/siaga/bin/pip install .
 
 # Runtime stage: libopus for the Opus binding, a non-root user, state in /app/var.
@@ -17,10 +18,12 @@ RUN apt-get update \
     && useradd --system --create-home --home-dir /app --uid 10001 siaga
 COPY --from=build /opt/siaga /opt/siaga
 COPY webui /app/webui
+COPY clients/mobile /app/mobile
 ENV PATH=/opt/siaga/bin:$PATH \
     SIAGA_HOST=0.0.0.0 \
     SIAGA_DATA_DIR=/app/var \
     SIAGA_WEBUI_DIR=/app/webui \
+    SIAGA_MOBILE_DIR=/app/mobile \
     SIAGA_DATABASE_URL=sqlite+aiosqlite:////app/var/siaga.db \
     PYTHONUNBUFFERED=1
 WORKDIR /app

@@ -40,17 +40,44 @@ class TlsFiles:
     self_signed: bool
 
 
+def interface_addresses() -> set[str]:
+    """The machine's own IPv4/IPv6 addresses, read from the kernel (Linux), not from DNS.
+
+    Link-local IPv6 addresses are left out: a certificate cannot name their zone.
+    """
+    found: set[str] = set()
+    try:
+        import fcntl
+        import struct
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            for _, name in socket.if_nameindex():
+                try:
+                    raw = fcntl.ioctl(probe.fileno(), 0x8915,  # SIOCGIFADDR
+                                      struct.pack("256s", name.encode()[:15]))
+                except OSError:
+                    continue  # no IPv4 address on this interface
+                found.add(socket.inet_ntoa(raw[20:24]))
+    except (ImportError, OSError):
+        pass
+    try:
+        with open("/proc/net/if_inet6") as table:
+            for line in table:
+                hexaddr = line.split()[0]
+                address = ipaddress.IPv6Address(bytes.fromhex(hexaddr))
+                if not address.is_link_local:
+                    found.add(str(address))
+    except (OSError, ValueError):
+        pass
+    return found
+
+
 def local_names(host: str, public_url: str) -> list[str]:
     """Names and addresses this server is likely reached at (no network traffic)."""
-    names = {"localhost", "127.0.0.1", "::1"}
+    names = {"localhost", "127.0.0.1", "::1"} | interface_addresses()
     hostname = socket.gethostname()
     if hostname:
         names.add(hostname)
-        try:
-            for info in socket.getaddrinfo(hostname, None):
-                names.add(str(info[4][0]).split("%")[0])
-        except OSError:
-            pass
     for candidate in (host, urlsplit(public_url).hostname or ""):
         if candidate and candidate not in ("0.0.0.0", "::"):
             names.add(candidate)

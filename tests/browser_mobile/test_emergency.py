@@ -1,0 +1,79 @@
+"""The emergency button on a phone: a deliberate hold starts a 5-second countdown that can
+be cancelled; when it runs out, the dispatcher is alerted with the officer's position and
+the officer's microphone is open on the talkgroup."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from playwright.async_api import expect
+
+from tests.browser_mobile.conftest import Phone
+from tests.browser_mobile.helpers import POSITION, Finger, body_data, sign_in
+from tests.conftest import LiveServer
+from tests.radio.client import RadioClient as Dispatcher
+
+pytestmark = [pytest.mark.browser, pytest.mark.media]
+
+
+async def test_a_cancelled_countdown_sends_nothing(live_server: LiveServer, phone: Phone) -> None:
+    page = await (await phone()).new_page()
+    await sign_in(page, live_server, "satpol1", media=False)
+    dispatcher = await Dispatcher.connect(live_server, "dispatcher1")
+    try:
+        finger = Finger(page)
+        await finger.press("#sos")
+        await asyncio.sleep(0.2)
+        await finger.lift()  # a brush against the button is not an emergency
+        await asyncio.sleep(1.0)
+        await expect(page.locator("#sos-overlay")).to_be_hidden()
+
+        await finger.press("#sos")
+        overlay = page.locator("#sos-overlay")
+        await expect(overlay).to_have_attribute("data-phase", "countdown")
+        await finger.lift()
+        await expect(page.locator("#sos-count")).to_have_text("4")  # counting down
+        await page.tap("#sos-cancel")
+        await expect(overlay).to_be_hidden()
+        assert await body_data(page, "sosResult") == "cancelled"
+        await dispatcher.expect_nothing("emergency_raised", wait=1.0)
+    finally:
+        await dispatcher.close()
+
+
+async def test_the_emergency_reaches_the_dispatcher_with_the_position(
+    live_server: LiveServer, phone: Phone,
+) -> None:
+    page = await (await phone()).new_page()
+    await sign_in(page, live_server, "satpol1")
+    await page.tap("#duty")  # off duty: the only position sent is the emergency's own
+    await expect(page.locator("#duty")).to_have_attribute("aria-pressed", "false")
+    dispatcher = await Dispatcher.connect(live_server, "dispatcher1")
+    try:
+        await dispatcher.send("join", talkgroup="satpolpp")
+        await dispatcher.expect("joined", talkgroup="satpolpp")
+        finger = Finger(page)
+        await finger.press("#sos")
+        await expect(page.locator("#sos-overlay")).to_have_attribute("data-phase", "countdown")
+        await finger.lift()
+        raised = await dispatcher.expect("emergency_raised", timeout=9)
+        assert raised["talkgroup"] == "satpolpp"
+        assert raised["raised_by"]["username"] == "satpol1"
+        await dispatcher.expect("emergency_alert", talkgroup="satpolpp")
+        where = await dispatcher.expect("location")
+        assert where["user"]["username"] == "satpol1"
+        assert (where["lat"], where["lon"]) == (POSITION["latitude"], POSITION["longitude"])
+
+        # The microphone is open on an emergency call.
+        taken = await dispatcher.expect("floor_taken", talkgroup="satpolpp")
+        assert taken["call_type"] == "emergency" and taken["talker"]["username"] == "satpol1"
+        await expect(page.locator("#sos-overlay")).to_have_attribute("data-phase", "active")
+        await expect(page.locator("#ptt")).to_have_attribute("data-state", "talking")
+        await page.tap("#sos-cancel")  # "Selesai": end the open microphone early
+        await expect(page.locator("#ptt")).to_have_attribute("data-state", "idle")
+        await dispatcher.expect("floor_idle")
+        assert await body_data(page, "sosResult") == "raised"
+        await expect(page.locator("#emergency-banner")).to_be_visible()
+    finally:
+        await dispatcher.close()
