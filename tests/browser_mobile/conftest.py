@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, Playwright, async_playwright
 
-from tests.browser_mobile.helpers import CHROMIUM, PHONE, POSITION, chromium_args, write_tone
+from tests.browser.helpers import CHROMIUM, chromium_args, write_tone
+from tests.browser_mobile.helpers import PHONE, POSITION
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
