@@ -6,8 +6,11 @@ host's non-loopback address) and drives the server over a JSON-lines RPC on 127.
 
 Modes, measured in the same run:
 
-* ``relay``  ``ptt.media.relay.VoiceRelay``: receive tap, one synchronous fan-out loop,
-  re-timestamping, a packet track per listener. The talker sends 50 packets/s.
+* ``fast``   ``ptt.media.relay.VoiceRelay`` (the default, ``fast_path=True``): receive tap,
+  one synchronous fan-out loop that re-timestamps, builds the RTP header, SRTP-protects and
+  sends each listener's datagram itself. The talker sends 50 packets/s.
+* ``track``  ``VoiceRelay(fast_path=False)``: the same loop, but it queues each packet on the
+  listener's packet track and aiortc's sender task per listener packetizes, protects, sends.
 * ``sender`` baseline: aiortc's own sender fed encoded packets (a packet track per listener,
   pushed by a 20 ms timer in the server, no receive side, no routing): aiortc's floor for
   pass-through; relay / sender shows what the relay adds.
@@ -15,12 +18,15 @@ Modes, measured in the same run:
   ``MediaRelay`` -> re-encode per listener; relay / stock shows what not re-encoding saves.
 
 Figures: server CPU per delivered packet (packets counted by the listeners' receivers),
-delivered packets/s per core, server-added latency p50/p99 (packet in -> aiortc back for
-the next one, i.e. after it sent this one; measured inside the server), peer set-up time
-p50/p95 (offer -> ICE/DTLS connected; and with the downlink renegotiation), server memory per
-peer (RSS delta / peers).
+delivered packets/s per core, server-added latency p50/p99 (packet in -> datagram handed to
+the socket (fast) or aiortc back for the next packet, i.e. after it sent this one (track,
+sender); measured inside the server), peer set-up time p50/p95 (offer -> ICE/DTLS connected;
+and with the downlink renegotiation), server memory per peer (RSS delta / peers), and for the
+relay modes late entry: an extra listener routed mid-transmission, route request sent ->
+its first packet received (client side, so it includes the RPC and up to one 20 ms talker
+packet interval; median and max of ``LATE_TRIALS``).
 
-Usage: ``python -m bench.bench_webrtc [--quick] [--n 10,50] [--seconds 5]``;
+Usage: ``python -m bench.bench_webrtc [--quick] [--n 10,50] [--seconds 5] [--modes fast,track]``;
 ``SIAGA_BENCH_MAX_N`` caps N (e.g. 50 on a busy machine).
 """
 
@@ -40,6 +46,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_N = (10, 50, 100, 200)
+RELAY_MODES = ("fast", "track")
+LATE_TRIALS = 7
 QUICK_N = (5,)
 TIME_BASE = fractions.Fraction(1, 48000)
 
@@ -94,10 +102,10 @@ class Server:
 
         import ptt.media.aiortc_tap  # noqa: F401
 
-        if mode == "relay":
+        if mode in RELAY_MODES:
             from ptt.media.relay import VoiceRelay
 
-            self.relay = VoiceRelay(on_latency=self._latency)
+            self.relay = VoiceRelay(on_latency=self._latency, fast_path=mode == "fast")
         elif mode == "stock":
             from aiortc.contrib.media import MediaRelay
 
@@ -110,7 +118,7 @@ class Server:
     async def handle(self, req: dict[str, Any]) -> dict[str, Any]:
         op = req["op"]
         if op == "open":
-            if self.mode == "relay":
+            if self.mode in RELAY_MODES:
                 return {"sdp": await self.relay.open_peer(req["id"], req["sdp"])}
             return {"sdp": await self._open_plain(req["sdp"], talker=req.get("talker", False))}
         if op == "downlinks":
@@ -135,12 +143,13 @@ class Server:
             cpu, wall = time.process_time() - self._cpu0, time.monotonic() - self._wall0
             self._wall0 = 0.0
             metrics = {}
-            if self.mode == "relay":
+            if self.mode in RELAY_MODES:
                 m = self.relay.metrics
                 metrics = {
                     "forwarded": m.forwarded,
                     "dropped_backpressure": m.dropped_backpressure,
                     "dropped_not_holder": m.dropped_not_holder,
+                    "dropped_not_connected": m.dropped_not_connected,
                 }
             return {
                 "cpu": cpu,
@@ -193,7 +202,7 @@ class Server:
     async def close(self) -> None:
         if self._pacer:
             self._pacer.cancel()
-        if self.mode == "relay":
+        if self.mode in RELAY_MODES:
             await self.relay.close()
         for pc in self.pcs:
             await pc.close()
@@ -318,19 +327,19 @@ async def connect_peer(
     t0 = time.perf_counter()
     if talker:
         pc.addTransceiver(talker_track(), direction="sendonly")
-    elif mode == "relay":
+    elif mode in RELAY_MODES:
         pc.addTransceiver(idle_track(), direction="sendonly")
     else:
         pc.addTransceiver("audio", direction="recvonly")
     await pc.setLocalDescription(await pc.createOffer())
     answer = (await rpc("open", id=name, sdp=pc.localDescription.sdp, talker=talker))["sdp"]
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-    if not talker and mode != "relay":
+    if not talker and mode not in RELAY_MODES:
         (t,) = pc.getTransceivers()
         peers.taps.append(ReceiverTap(t.receiver, opus_payload_types(answer)[str(t.mid)], _count))
     await _wait(lambda: pc.connectionState == "connected", f"{name} connected")
     peers.connect_times.append(time.perf_counter() - t0)
-    if not talker and mode == "relay":
+    if not talker and mode in RELAY_MODES:
         offer = (await rpc("downlinks", id=name, tgs=[1]))["sdp"]
         pts = opus_payload_types(offer)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
@@ -359,10 +368,20 @@ class Result:
     setup: list[float]
     mem_per_peer_kib: float
     dropped_backpressure: int = 0
+    late_entry: list[float] = field(default_factory=list)
+    #: Relay modes: server CPU seconds per second with everyone connected but nothing routed.
+    idle_cpu_rate: float = float("nan")
 
     @property
     def us_per_packet(self) -> float:
         return self.cpu / self.delivered * 1e6 if self.delivered else float("nan")
+
+    @property
+    def forwarding_us_per_packet(self) -> float:
+        """CPU per delivered packet above the background (idle_cpu_rate)."""
+        if not self.delivered or self.idle_cpu_rate != self.idle_cpu_rate:
+            return float("nan")
+        return (self.cpu - self.idle_cpu_rate * self.seconds) / self.delivered * 1e6
 
     @property
     def packets_per_core(self) -> float:
@@ -382,14 +401,26 @@ async def run_scenario(mode: str, n: int, seconds: float) -> Result:
     peers = Peers()
     try:
         rss0 = (await rpc("rss"))["rss"]
-        if mode in ("relay", "stock"):
+        relay = mode in RELAY_MODES
+        if relay or mode == "stock":
             await connect_peer(rpc, peers, mode, "talker", talker=True)
         talker_setup = len(peers.setup_times)
         for i in range(n):
             await connect_peer(rpc, peers, mode, f"l{i}")
         rss1 = (await rpc("rss"))["rss"]
-        if mode == "relay":
-            await rpc("route", talker="talker", to=[[f"l{i}", 1] for i in range(n)])
+        listener_peers = len(peers.pcs)
+        route = [[f"l{i}", 1] for i in range(n)]
+        if relay:
+            await connect_peer(rpc, peers, mode, "late")  # after the RSS: not in memory/peer
+            late_tap = peers.taps.pop()  # not counted in the delivered packets
+            # Background: every peer connected, the talker sending, nothing routed (RTCP,
+            # ICE consent checks, the talker's receive side, the event loop).
+            await asyncio.sleep(0.5)
+            await rpc("measure_start")
+            await asyncio.sleep(min(seconds, 3.0))
+            idle = await rpc("measure_stop")
+            idle_cpu_rate = idle["cpu"] / idle["wall"]
+            await rpc("route", talker="talker", to=route)
         await rpc("start")
         await asyncio.sleep(1.0)  # warm-up: jitter buffers fill, encoders start
         received0 = peers.received()
@@ -397,6 +428,18 @@ async def run_scenario(mode: str, n: int, seconds: float) -> Result:
         await asyncio.sleep(seconds)
         stats = await rpc("measure_stop")
         delivered = peers.received() - received0
+        late_entry: list[float] = []
+        if relay:
+            for _ in range(LATE_TRIALS):
+                await asyncio.sleep(0.1 + 0.013 * len(late_entry))  # spread over the 20 ms
+                arrivals: list[float] = []
+                late_tap.on_packet = lambda _p, a=arrivals: a.append(time.perf_counter())
+                t0 = time.perf_counter()
+                await rpc("route", talker="talker", to=[*route, ["late", 1]])
+                await _wait(lambda a=arrivals: bool(a), "late listener", timeout=5)
+                late_entry.append(arrivals[0] - t0)
+                await rpc("route", talker="talker", to=route)
+                late_tap.on_packet = _count
         return Result(
             mode=mode,
             n=n,
@@ -407,8 +450,10 @@ async def run_scenario(mode: str, n: int, seconds: float) -> Result:
             lat_p99=stats["lat_p99"],
             connect=peers.connect_times[talker_setup:],
             setup=peers.setup_times[talker_setup:],
-            mem_per_peer_kib=(rss1 - rss0) / max(1, len(peers.pcs)),
+            mem_per_peer_kib=(rss1 - rss0) / max(1, listener_peers),
             dropped_backpressure=stats["metrics"].get("dropped_backpressure", 0),
+            late_entry=late_entry,
+            idle_cpu_rate=idle_cpu_rate if relay else float("nan"),
         )
     finally:
         with contextlib.suppress(Exception):
@@ -428,29 +473,37 @@ def _ms(v: float) -> str:
 
 def print_table(results: list[Result]) -> None:
     head = (
-        f"{'mode':<7}{'N':>5}{'out pkt/s':>11}{'CPU us/pkt':>12}{'pkt/s/core':>12}"
+        f"{'mode':<7}{'N':>5}{'out pkt/s':>11}{'CPU us/pkt':>12}{'fwd us':>8}{'pkt/s/core':>12}"
         f"{'lat p50':>9}{'p99 ms':>8}{'conn p50':>10}{'p95 ms':>8}{'+dl p50':>9}"
-        f"{'p95 ms':>8}{'KiB/peer':>10}{'q drops':>9}"
+        f"{'p95 ms':>8}{'KiB/peer':>10}{'q drops':>9}{'late p50':>10}{'max ms':>8}"
     )
     print(head)
     print("-" * len(head))
     for r in results:
         print(
             f"{r.mode:<7}{r.n:>5}{r.delivered / r.seconds:>11.0f}{r.us_per_packet:>12.1f}"
+            f"{r.forwarding_us_per_packet:>8.1f}"
             f"{r.packets_per_core:>12.0f}{_ms(r.lat_p50):>9}{_ms(r.lat_p99):>8}"
             f"{_ms(statistics.median(r.connect)):>10}{_ms(percentile(r.connect, 0.95)):>8}"
             f"{_ms(statistics.median(r.setup)):>9}{_ms(percentile(r.setup, 0.95)):>8}"
             f"{r.mem_per_peer_kib:>10.0f}{r.dropped_backpressure:>9}"
+            f"{_ms(statistics.median(r.late_entry) if r.late_entry else float('nan')):>10}"
+            f"{_ms(max(r.late_entry) if r.late_entry else float('nan')):>8}"
         )
 
 
 def print_ratios(results: list[Result]) -> None:
-    relay = {r.n: r for r in results if r.mode == "relay"}
-    print("\nCPU per delivered packet, ratios at equal N (lower is better for relay):")
+    by_mode: dict[str, dict[int, Result]] = {}
     for r in results:
-        if r.mode != "relay" and r.n in relay:
-            ratio = relay[r.n].us_per_packet / r.us_per_packet
-            print(f"  relay / {r.mode:<6} at N={r.n:<4} {ratio:5.2f}x")
+        by_mode.setdefault(r.mode, {})[r.n] = r
+    print("\nCPU per delivered packet, ratios at equal N (below 1: the first one is cheaper):")
+    for mode in RELAY_MODES:
+        for n, r in sorted(by_mode.get(mode, {}).items()):
+            for other in ("track", "sender", "stock"):
+                o = by_mode.get(other, {}).get(n)
+                if other != mode and o is not None:
+                    ratio = r.us_per_packet / o.us_per_packet
+                    print(f"  {mode} / {other:<6} at N={n:<4} {ratio:5.2f}x")
 
 
 async def run_all(args: argparse.Namespace) -> None:
@@ -463,10 +516,12 @@ async def run_all(args: argparse.Namespace) -> None:
     if cap:
         ns = [n for n in ns if n <= cap] or [cap]
     seconds = args.seconds or (1.5 if args.quick else 5.0)
-    plan: list[tuple[str, int]] = [("relay", n) for n in ns]
+    plan: list[tuple[str, int]] = [(mode, n) for n in ns for mode in RELAY_MODES]
     base_n = [n for n in ns if n <= 10] or [min(ns)]
     plan += [("sender", n) for n in sorted({base_n[-1], *[n for n in ns if n == 100]})]
     plan += [("stock", base_n[-1])]
+    if args.modes:
+        plan = [(mode, n) for mode, n in plan if mode in args.modes.split(",")]
     print(
         f"1 talker -> N listeners, 20 ms Opus at 50 packets/s, {seconds:.1f} s measured per run; "
         f"server in its own process; {os.cpu_count()} CPUs",
@@ -486,9 +541,14 @@ async def run_all(args: argparse.Namespace) -> None:
         raise SystemExit(f"no packet reached the listeners in: {', '.join(failed)}")
     print(
         "\nCPU: server process_time (all threads) / packets received by the listeners.\n"
-        "lat: packet in (after SRTP) -> aiortc asks for the next one (after sending it).\n"
+        "fwd: the same minus the background (all peers connected, talker sending, nothing\n"
+        "     routed: RTCP, ICE consent, receive side), i.e. the forwarding itself.\n"
+        "lat: packet in (after SRTP) -> handed to the socket (fast) / aiortc asks for the next\n"
+        "     one, after sending it (track, sender).\n"
         "conn: offer -> ICE+DTLS connected; +dl: plus the downlink renegotiation.\n"
-        "q drops: deliveries that overflowed a listener's queue (server saturated)."
+        "q drops: deliveries that overflowed a listener's queue (server saturated).\n"
+        "late: route request -> first packet at a listener routed mid-transmission (client\n"
+        "      side: includes the RPC and the wait for the talker's next 20 ms packet)."
     )
 
 
@@ -497,7 +557,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short smoke run (CI)")
     parser.add_argument("--n", help="comma-separated listener counts")
     parser.add_argument("--seconds", type=float, help="measured seconds per run")
-    parser.add_argument("--serve", choices=["relay", "sender", "stock"], help=argparse.SUPPRESS)
+    parser.add_argument("--modes", help="comma-separated subset of fast,track,sender,stock")
+    parser.add_argument("--serve", choices=[*RELAY_MODES, "sender", "stock"],
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         asyncio.run(serve(args.serve))

@@ -14,6 +14,20 @@ that forwards Opus without re-encoding wants none of that. Two things live here:
   stopped by aiortc on close. Lost for this stream: receiver-report statistics (audio has no
   NACK in aiortc). Packets whose payload type is not the negotiated Opus one (PCMU, PCMA,
   comfort noise...) are counted and dropped.
+* :class:`FastRtpSender` sends one downlink's RTP without aiortc's sender task: once the
+  downlink's sender has been started (negotiated payload type, SSRC, mid, header extensions
+  known) and its DTLS transport is connected, :meth:`FastRtpSender.send` builds the RTP header
+  from a per-downlink template (``struct.pack`` of marker/payload type, sequence, timestamp;
+  the rest, SSRC and the mid extension, fixed), protects it with the transport's SRTP session
+  (``RTCDtlsTransport._tx_srtp``) and hands the datagram to the nominated ICE pair's asyncio
+  datagram transport (``sendto``, a plain function call, no coroutine). It also keeps the
+  counters aiortc's RTCP task reads for its sender reports (packet and octet counts, the last
+  RTP/NTP timestamp pair) current, so receivers get correct SRs; that task, the RTCP receive
+  side (receiver reports, stats) and the RTCP BYE on close stay aiortc's. The sender's own RTP
+  task stays alive, blocked on its (never fed) :class:`PacketTrack`. Not usable, and then said
+  so once (:attr:`FastRtpSender.usable` is False), when a negotiated header extension changes
+  per packet (abs-send-time, transport-wide sequence numbers): the caller falls back to the
+  packet track. A TURN-relayed pair is sent through aioice's coroutine (one task per packet).
 * :class:`PacketTrack`, a ``MediaStreamTrack`` whose ``recv()`` returns ``av.Packet`` objects
   (``pts`` in 48 kHz samples, ``time_base = 1/48000``): this is aiortc's public path for
   pre-encoded media; its sender only packetizes (``OpusEncoder.pack``). The track holds a
@@ -31,24 +45,31 @@ import asyncio
 import fractions
 import inspect
 import logging
+import struct
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import av
-from aiortc import RTCRtpReceiver
+from aioice.ice import StunProtocol
+from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
-from aiortc.rtp import RtpPacket
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcrtpparameters import RTCRtpSendParameters
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from ptt.errors import PttError
 
 __all__ = [
     "TIME_BASE",
     "AiortcHookError",
+    "FastRtpSender",
     "PacketTrack",
     "ReceiverTap",
     "check_aiortc_hooks",
+    "ntp_time",
     "opus_payload_types",
 ]
 
@@ -89,6 +110,81 @@ def check_aiortc_hooks() -> None:
     for name in ("payload_type", "sequence_number", "timestamp", "marker", "payload"):
         if not hasattr(sample, name):
             raise AiortcHookError(f"aiortc {aiortc.__version__}: RtpPacket.{name} is gone")
+    _check_send_hooks(aiortc.__version__)
+
+
+#: The sender attributes (name-mangled) that aiortc's RTCP task puts in its sender reports.
+_SR_FIELDS = ("ntp_timestamp", "rtp_timestamp", "packet_count", "octet_count")
+#: Header extensions whose value changes per packet: the fixed-template fast path cannot send them.
+_PER_PACKET_EXTENSIONS = frozenset(
+    {
+        "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+        "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+        "urn:ietf:params:rtp-hdrext:toffset",
+    }
+)
+
+
+def _check_send_hooks(version: str) -> None:
+    """The internals :class:`FastRtpSender` relies on (see the module docstring)."""
+
+    def fail(what: str) -> AiortcHookError:
+        return AiortcHookError(f"aiortc {version}: {what}; FastRtpSender cannot bypass the sender")
+
+    send = getattr(RTCRtpSender, "send", None)
+    if send is None or list(inspect.signature(send).parameters)[:2] != ["self", "parameters"]:
+        raise fail("RTCRtpSender.send(self, parameters) changed")
+    from aiortc import RTCPeerConnection
+
+    if ".sender.send(" not in inspect.getsource(RTCPeerConnection):
+        raise fail("RTCPeerConnection no longer starts senders with sender.send(parameters)")
+    send_rtp = getattr(RTCDtlsTransport, "_send_rtp", None)
+    source = inspect.getsource(send_rtp) if send_rtp is not None else ""
+    if "self._tx_srtp.protect(" not in source or "self.transport._send(" not in source:
+        raise fail("RTCDtlsTransport._send_rtp no longer protects with _tx_srtp and sends")
+    init = inspect.getsource(RTCDtlsTransport.__init__)
+    for name in ("self._tx_srtp", "self._state", "self._transport", "self.__tx_bytes",
+                 "self.__tx_packets"):
+        if name not in init:
+            raise fail(f"RTCDtlsTransport.__init__ no longer sets {name}")
+    if not hasattr(DtlsState, "CONNECTED"):
+        raise fail("rtcdtlstransport.State.CONNECTED is gone")
+    rtcp = inspect.getsource(RTCRtpSender._run_rtcp)
+    sender_init = inspect.getsource(RTCRtpSender.__init__)
+    for name in _SR_FIELDS:
+        if f"self.__{name}" not in rtcp or f"self.__{name} = 0" not in sender_init:
+            raise fail(f"RTCRtpSender's sender reports no longer use self.__{name}")
+    from aiortc.codecs import HEADER_EXTENSIONS
+    from aiortc.rtcicetransport import RTCIceTransport
+
+    if "self._connection" not in inspect.getsource(RTCIceTransport):
+        raise fail("RTCIceTransport._connection (the aioice Connection) is gone")
+    per_packet = {e.uri for e in HEADER_EXTENSIONS.get("audio", [])} & _PER_PACKET_EXTENSIONS
+    if per_packet:
+        raise fail(f"audio now offers per-packet header extensions {sorted(per_packet)}")
+    from aioice.ice import CandidatePair, Connection
+
+    if "self._nominated" not in inspect.getsource(Connection.__init__):
+        raise fail("aioice Connection._nominated (the selected pairs) is gone")
+    for name in ("protocol", "remote_addr"):
+        if name not in inspect.getsource(CandidatePair):
+            raise fail(f"aioice CandidatePair.{name} is gone")
+    if "self.transport.sendto(" not in inspect.getsource(StunProtocol.send_data):
+        raise fail("aioice StunProtocol.send_data no longer calls transport.sendto")
+
+
+_NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
+
+
+def ntp_time(wall: float | None = None) -> int:
+    """64-bit NTP timestamp of ``wall`` (``time.time()`` if None), as in RTCP sender reports.
+
+    aiortc's own ``clock.current_ntp_time`` goes through ``datetime`` (a few microseconds);
+    the fan-out computes this once per talker packet.
+    """
+    if wall is None:
+        wall = time.time()
+    return int((wall + _NTP_EPOCH_OFFSET) * 4294967296.0)
 
 
 def opus_payload_types(sdp_text: str) -> dict[str, int]:
@@ -140,6 +236,155 @@ class ReceiverTap:
             self.on_packet(packet)
         except Exception:  # never let a bug here kill aiortc's receive loop
             logger.exception("RTP tap callback failed")
+
+
+_FIXED_HEADER = struct.Struct("!BBHI")  # V/P/X/CC, M/PT, sequence number, timestamp
+
+
+class FastRtpSender:
+    """Sends one downlink's RTP packets synchronously, bypassing aiortc's sender task.
+
+    Create it right after ``addTransceiver`` (before negotiation): it wraps the sender's
+    ``send(parameters)`` (an instance attribute) to learn what was negotiated. :meth:`send`
+    returns False while the downlink is not ready (not negotiated, DTLS not connected, no
+    selected ICE pair): the packet is not sent. :attr:`usable` is None until the parameters
+    are known, then True, or False if the fast path cannot carry this stream (see the module
+    docstring): the caller must then use the packet track instead, for good.
+    """
+
+    __slots__ = (
+        "sender",
+        "usable",
+        "parameters",
+        "payload_type",
+        "sent",
+        "failed",
+        "_dtls",
+        "_srtp",
+        "_connection",
+        "_pair",
+        "_socket",
+        "_addr",
+        "_async_send",
+        "_byte0",
+        "_tail",
+    )
+
+    def __init__(self, sender: RTCRtpSender) -> None:
+        self.sender = sender
+        self.usable: bool | None = None
+        self.parameters: RTCRtpSendParameters | None = None
+        self.payload_type = 0
+        #: Packets sent by this path.
+        self.sent = 0
+        #: Packets lost to an unexpected error (SRTP, socket); the first one is logged.
+        self.failed = 0
+        self._dtls: Any = None
+        self._srtp: Any = None
+        self._connection: Any = None
+        self._pair: Any = None
+        self._socket: Any = None
+        self._addr: Any = None
+        self._async_send: Any = None
+        self._byte0 = 0
+        self._tail = b""
+        original = sender.send
+
+        async def send(parameters: RTCRtpSendParameters) -> None:
+            if self.parameters is None:
+                self._configure(parameters)
+            await original(parameters)
+
+        sender.send = send  # type: ignore[method-assign]
+
+    def _configure(self, parameters: RTCRtpSendParameters) -> None:
+        self.parameters = parameters
+        uris = {ext.uri for ext in parameters.headerExtensions}
+        payload_type = parameters.codecs[0].payloadType if parameters.codecs else None
+        if uris & _PER_PACKET_EXTENSIONS or payload_type is None:
+            self.usable = False
+            logger.info("fast RTP path not usable for mid %s: extensions %s", parameters.muxId,
+                        sorted(uris))
+            return
+        self.payload_type = payload_type
+        extensions_map = HeaderExtensionsMap()
+        extensions_map.configure(parameters)
+        template = RtpPacket(payload_type=self.payload_type, ssrc=self.sender._ssrc)
+        template.extensions.mid = parameters.muxId
+        header = template.serialize(extensions_map)
+        self._byte0 = header[0]
+        self._tail = header[8:]  # SSRC, then the (fixed) header extension block
+        self.usable = True
+
+    def _connect(self) -> bool:
+        """Find the SRTP session and the socket once the transport is up."""
+        dtls = self.sender.transport
+        if dtls._state is not DtlsState.CONNECTED or dtls._tx_srtp is None:
+            return False
+        self._dtls = dtls
+        self._srtp = dtls._tx_srtp
+        self._connection = dtls.transport._connection
+        return True
+
+    def _select_pair(self) -> bool:
+        pair = self._connection._nominated.get(1)
+        if pair is None:
+            return False
+        self._pair = pair
+        protocol = pair.protocol
+        self._addr = pair.remote_addr
+        if type(protocol) is StunProtocol:
+            self._socket = protocol.transport
+            self._async_send = None
+        else:  # TURN relay: aioice's send is a coroutine
+            self._socket = None
+            self._async_send = protocol.send_data
+        return True
+
+    def send(self, sequence: int, timestamp: int, marker: bool, payload: bytes, ntp: int) -> bool:
+        """Send one packet now; False if the downlink is not ready (nothing was sent).
+
+        ``ntp`` (:func:`ntp_time`) is when the packet's timestamp was sampled, for the
+        sender reports.
+        """
+        srtp = self._srtp
+        if srtp is None:
+            if not self.usable or not self._connect():
+                return False
+            srtp = self._srtp
+        dtls = self._dtls
+        if dtls._state is not DtlsState.CONNECTED:
+            return False
+        pair = self._connection._nominated.get(1)
+        if pair is not self._pair and (pair is None or not self._select_pair()):
+            return False
+        try:
+            data = srtp.protect(
+                _FIXED_HEADER.pack(self._byte0, (marker << 7) | self.payload_type, sequence,
+                                   timestamp)
+                + self._tail
+                + payload
+            )
+            socket = self._socket
+            if socket is not None:
+                socket.sendto(data, self._addr)  # OSErrors go to the protocol, as aioice's
+            else:
+                asyncio.ensure_future(self._async_send(data, self._addr))
+        except Exception:  # one broken downlink must not cost the other listeners the packet
+            self.failed += 1
+            if self.failed == 1:  # once per downlink, not 50 times a second
+                logger.exception("fast RTP send failed (mid %s)", self.parameters and
+                                 self.parameters.muxId)
+            return False
+        self.sent += 1
+        dtls._RTCDtlsTransport__tx_bytes += len(data)
+        dtls._RTCDtlsTransport__tx_packets += 1
+        sender: Any = self.sender
+        sender._RTCRtpSender__ntp_timestamp = ntp
+        sender._RTCRtpSender__rtp_timestamp = timestamp
+        sender._RTCRtpSender__packet_count += 1
+        sender._RTCRtpSender__octet_count += len(payload)
+        return True
 
 
 class PacketTrack(MediaStreamTrack):

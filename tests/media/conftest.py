@@ -11,9 +11,11 @@ from ptt.media.relay import VoiceRelay
 from .officers import Officer
 
 
-@pytest.fixture
-async def relay() -> AsyncIterator[VoiceRelay]:
-    r = VoiceRelay()
+@pytest.fixture(params=[True, False], ids=["fast", "track"])
+async def relay(request: pytest.FixtureRequest) -> AsyncIterator[VoiceRelay]:
+    """Each relay test runs on both downlink paths: the fast path (the default) and aiortc's
+    own sender per listener (``fast_path=False``)."""
+    r = VoiceRelay(fast_path=request.param)
     yield r
     await r.close()
 

@@ -1,0 +1,285 @@
+"""The downlink fast path: what goes on the wire, sender reports, late entry, both paths.
+
+A listener here reads its downlink at the RTP level (``ReceiverTap`` on its receiver, after
+SRTP): the relay's packets must look like a normal RTP stream of the negotiated Opus payload
+type, on the SSRC and mid its SDP announced, carrying the talker's exact Opus bytes. The same
+checks run on the fast path and on aiortc's own sender (``fast_path=False``), which must stay
+interchangeable on the wire; only the marker bit differs (aiortc marks every audio packet, the
+fast path the first packet of each burst, as RFC 3551 says).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import re
+import time
+
+import pytest
+from aiortc import RTCPeerConnection, RTCRtpCodecParameters, RTCRtpSender
+from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpSendParameters
+from aiortc.rtp import RtpPacket
+
+from ptt.media import aiortc_tap
+from ptt.media.aiortc_tap import (
+    AiortcHookError,
+    FastRtpSender,
+    PacketTrack,
+    ReceiverTap,
+    check_aiortc_hooks,
+    ntp_time,
+    opus_payload_types,
+)
+from ptt.media.relay import VoiceRelay
+
+from .officers import Officer, wait_for
+
+pytestmark = pytest.mark.media
+
+A, C = 440.0, 880.0
+TG1 = 1
+
+
+class Wire:
+    """The RTP packets (after SRTP) one listener got on one downlink, with arrival times."""
+
+    def __init__(self, officer: Officer, relay: VoiceRelay, talkgroup: int) -> None:
+        self.mid = relay.downlink_mids(officer.name)[talkgroup]
+        offer = officer.pc.remoteDescription.sdp
+        self.payload_type = opus_payload_types(offer)[self.mid]
+        section = offer.split(f"a=mid:{self.mid}\r\n")[1].split("m=")[0]
+        self.ssrc = int(re.search(r"a=ssrc:(\d+) ", section).group(1))  # type: ignore[union-attr]
+        (self.receiver,) = (
+            t.receiver for t in officer.pc.getTransceivers() if t.mid == self.mid
+        )
+        self.packets: list[RtpPacket] = []
+        self.wall: list[float] = []
+        self.tap = ReceiverTap(self.receiver, self.payload_type, self._on_packet)
+
+    def _on_packet(self, packet: RtpPacket) -> None:
+        self.packets.append(packet)
+        self.wall.append(time.monotonic())
+
+
+async def heard_on_wire(officer: Officer, relay: VoiceRelay, talkgroup: int) -> Wire:
+    await officer.listen(relay, [talkgroup])
+    return Wire(officer, relay, talkgroup)
+
+
+def record_sent(talker: Officer) -> list[bytes]:
+    sent: list[bytes] = []
+    original = talker.uplink.encoder.packet
+    talker.uplink.encoder.packet = lambda *a: sent.append(original(*a)) or sent[-1]  # type: ignore[method-assign]
+    return sent
+
+
+class TestOnTheWire:
+    async def test_stream_is_the_announced_one_carrying_the_talkers_bytes(
+        self, relay: VoiceRelay, officers
+    ) -> None:
+        a, listener = await officers("a", A), await officers("l", C)
+        wire = await heard_on_wire(listener, relay, TG1)
+        sent = record_sent(a)
+        relay.set_route("a", [("l", TG1)])
+        a.uplink.talk()
+        await wait_for(lambda: len(wire.packets) >= 30, "30 packets", timeout=10)
+
+        packets = wire.packets
+        assert {p.ssrc for p in packets} == {wire.ssrc}
+        assert {p.payload_type for p in packets} == {wire.payload_type}
+        assert {p.extensions.mid for p in packets} == {wire.mid}
+        assert all(p.version == 2 and not p.csrc and not p.padding_size for p in packets)
+        seqs = [p.sequence_number for p in packets]
+        assert all((b - a_) % 65536 == 1 for a_, b in zip(seqs, seqs[1:], strict=False))
+        stamps = [p.timestamp for p in packets]
+        assert all((b - a_) % 2**32 == 960 for a_, b in zip(stamps, stamps[1:], strict=False))
+        payloads = [p.payload for p in packets]
+        start = sent.index(payloads[0])
+        assert payloads == sent[start : start + len(payloads)]  # not re-encoded
+        if relay.fast_path:
+            assert packets[0].marker and not any(p.marker for p in packets[1:])
+            assert relay.metrics.dropped_not_connected == 0
+
+    async def test_sender_reports_count_what_was_sent(self, relay: VoiceRelay, officers) -> None:
+        a, listener = await officers("a", A), await officers("l", C)
+        wire = await heard_on_wire(listener, relay, TG1)
+        relay.set_route("a", [("l", TG1)])
+        a.uplink.talk()
+
+        def remote_outbound() -> list[object]:
+            return [s for s in stats.values() if s.type == "remote-outbound-rtp"]
+
+        stats: dict[str, object] = {}
+        deadline = time.monotonic() + 6
+        while not any(s.packetsSent > 0 for s in remote_outbound()):  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline, "no sender report with packets"
+            await asyncio.sleep(0.2)
+            stats = dict(await wire.receiver.getStats())
+        (report,) = (s for s in remote_outbound() if s.ssrc == wire.ssrc)  # type: ignore[attr-defined]
+
+        count = report.packetsSent  # type: ignore[attr-defined]
+        assert 0 < count <= len(wire.packets)
+        assert report.bytesSent == sum(len(p.payload) for p in wire.packets[:count])  # type: ignore[attr-defined]
+        age = datetime.datetime.now(datetime.UTC) - report.remoteTimestamp  # type: ignore[attr-defined]
+        assert datetime.timedelta(0) <= age < datetime.timedelta(seconds=2)
+
+
+class TestLateEntry:
+    async def test_listener_routed_mid_transmission_gets_the_next_packet(
+        self, relay: VoiceRelay, officers
+    ) -> None:
+        a, l1, l2 = await officers("a", A), await officers("l1", C), await officers("l2", C)
+        first = await heard_on_wire(l1, relay, TG1)
+        late = await heard_on_wire(l2, relay, TG1)
+        relay.set_route("a", [("l1", TG1)])
+        a.uplink.talk()
+        await wait_for(lambda: len(first.packets) >= 10, "l1 hears a", timeout=10)
+
+        joined = time.monotonic()
+        relay.set_route("a", [("l1", TG1), ("l2", TG1)])
+        await wait_for(lambda: bool(late.packets), "l2 hears a", timeout=5)
+        # One talker packet interval (20 ms) plus scheduling on a loaded 2-core machine.
+        assert late.wall[0] - joined < 0.25
+        assert late.packets[0].marker  # a new burst for that listener's stream
+        assert late.packets[0].payload_type == late.payload_type
+
+
+@pytest.mark.parametrize("relay", [True], ids=["fast"], indirect=True)
+class TestFallbackAndIsolation:
+    async def test_unusable_negotiation_falls_back_to_aiortcs_sender(
+        self, relay: VoiceRelay, officers, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Pretend mid were a per-packet extension: the template cannot carry it.
+        monkeypatch.setattr(
+            aiortc_tap, "_PER_PACKET_EXTENSIONS",
+            aiortc_tap._PER_PACKET_EXTENSIONS | {"urn:ietf:params:rtp-hdrext:sdes:mid"},
+        )
+        a, listener = await officers("a", A), await officers("l", C)
+        wire = await heard_on_wire(listener, relay, TG1)
+        relay.set_route("a", [("l", TG1)])
+        a.uplink.talk()
+        await wait_for(lambda: len(wire.packets) >= 20, "20 packets", timeout=10)
+        assert all(p.marker for p in wire.packets)  # aiortc's sender marks every packet
+        assert {p.ssrc for p in wire.packets} == {wire.ssrc}
+        assert relay.metrics.dropped_not_connected == 0
+
+    async def test_a_broken_downlink_does_not_cost_the_others_their_packets(
+        self, relay: VoiceRelay, officers, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        a, l1, l2 = await officers("a", A), await officers("l1", C), await officers("l2", C)
+        broken, ok = await heard_on_wire(l1, relay, TG1), await heard_on_wire(l2, relay, TG1)
+        relay.set_route("a", [("l1", TG1), ("l2", TG1)])
+        a.uplink.talk()
+        await wait_for(lambda: len(broken.packets) >= 5, "l1 hears a", timeout=10)
+
+        class BrokenSrtp:
+            def protect(self, data: bytes) -> bytes:
+                raise RuntimeError("SRTP session gone bad")
+
+        fast = relay._peers["l1"].downlinks[TG1].fast
+        assert fast is not None
+        fast._srtp = BrokenSrtp()
+        before_broken, before_ok = len(broken.packets), len(ok.packets)
+        await asyncio.sleep(0.5)
+        assert len(ok.packets) - before_ok >= 18
+        assert len(broken.packets) - before_broken <= 1  # one may have been in flight
+        assert fast.failed >= 18
+        assert sum("fast RTP send failed" in r.message for r in caplog.records) == 1
+        assert relay.metrics.dropped_not_connected >= 18
+
+
+class TestFastRtpSender:
+    async def test_not_ready_before_negotiation(self) -> None:
+        pc = RTCPeerConnection()
+        try:
+            transceiver = pc.addTransceiver(PacketTrack(), direction="sendonly")
+            fast = FastRtpSender(transceiver.sender)
+            assert fast.usable is None
+            assert fast.send(1, 2, True, b"\x78\x01", ntp_time()) is False
+            assert fast.sent == 0
+        finally:
+            await pc.close()
+
+    async def test_per_packet_header_extension_makes_it_unusable(self) -> None:
+        pc = RTCPeerConnection()
+        try:
+            transceiver = pc.addTransceiver(PacketTrack(), direction="sendonly")
+            fast = FastRtpSender(transceiver.sender)
+            parameters = RTCRtpSendParameters(
+                codecs=[RTCRtpCodecParameters("audio/opus", 48000, 2, payloadType=111)],
+                headerExtensions=[
+                    RTCRtpHeaderExtensionParameters(
+                        id=3, uri="http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+                    )
+                ],
+                muxId="0",
+            )
+            fast._configure(parameters)
+            assert fast.usable is False
+            assert fast.send(1, 2, True, b"\x78\x01", ntp_time()) is False
+        finally:
+            await pc.close()
+
+    async def test_template_carries_payload_type_ssrc_and_mid(self) -> None:
+        from aiortc.rtp import HeaderExtensionsMap
+
+        pc = RTCPeerConnection()
+        try:
+            transceiver = pc.addTransceiver(PacketTrack(), direction="sendonly")
+            fast = FastRtpSender(transceiver.sender)
+            mid_ext = RTCRtpHeaderExtensionParameters(
+                id=1, uri="urn:ietf:params:rtp-hdrext:sdes:mid"
+            )
+            parameters = RTCRtpSendParameters(
+                codecs=[RTCRtpCodecParameters("audio/opus", 48000, 2, payloadType=111)],
+                headerExtensions=[mid_ext],
+                muxId="7",
+            )
+            fast._configure(parameters)
+            assert fast.usable is True and fast.payload_type == 111
+            header = aiortc_tap._FIXED_HEADER.pack(fast._byte0, 0x80 | 111, 65535, 2**32 - 1)
+            extensions_map = HeaderExtensionsMap()
+            extensions_map.configure(parameters)
+            packet = RtpPacket.parse(header + fast._tail + b"\x78\x01", extensions_map)
+            assert (packet.payload_type, packet.marker) == (111, 1)
+            assert (packet.sequence_number, packet.timestamp) == (65535, 2**32 - 1)
+            assert packet.ssrc == transceiver.sender._ssrc
+            assert packet.extensions.mid == "7"
+            assert packet.payload == b"\x78\x01"
+        finally:
+            await pc.close()
+
+    def test_ntp_time_is_seconds_since_1900_in_32_32_fixed_point(self) -> None:
+        assert ntp_time(0.0) == 2208988800 << 32
+        assert ntp_time(1.5) == (2208988801 << 32) + (1 << 31)
+
+
+class TestSendHooksChecked:
+    def test_send_rtp_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+        async def _send_rtp(self, data: bytes) -> None:  # type: ignore[no-untyped-def]
+            await self.transport._send(data)
+
+        monkeypatch.setattr(RTCDtlsTransport, "_send_rtp", _send_rtp)
+        with pytest.raises(AiortcHookError, match="_send_rtp"):
+            check_aiortc_hooks()
+
+    def test_sender_report_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        async def _run_rtcp(self) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        monkeypatch.setattr(RTCRtpSender, "_run_rtcp", _run_rtcp)
+        with pytest.raises(AiortcHookError, match="sender reports"):
+            check_aiortc_hooks()
+
+    def test_per_packet_audio_extension_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from aiortc import codecs
+
+        extra = RTCRtpHeaderExtensionParameters(
+            id=5, uri="http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+        )
+        audio = [*codecs.HEADER_EXTENSIONS["audio"], extra]
+        monkeypatch.setitem(codecs.HEADER_EXTENSIONS, "audio", audio)
+        with pytest.raises(AiortcHookError, match="per-packet"):
+            check_aiortc_hooks()
