@@ -5,20 +5,24 @@ The one module of ``dispatch`` that knows the runtime. It builds the
 ``publish`` (so the SMS sender and the composition root hear :mod:`dispatch.events`), the
 console stream, and the OSRM adapter when ``settings.osrm_url`` is set. The service is
 ``runtime.services["dispatch"]``; the composition root wires the radio's emergencies to its
-``record_radio_alert``.
+``record_radio_alert``. The crews' SMS (:mod:`dispatch.sms.wiring`) start after the service
+and stop before it.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket
 
 from dispatch.api import dispatch_error_handler, router, stream_endpoint
 from dispatch.errors import DispatchError
+from dispatch.lifecycle import DEFAULT_TIMERS
 from dispatch.osrm import OsrmTravelTimes
-from dispatch.service import DispatchService, StreamHub
+from dispatch.service import DispatchConfig, DispatchService, StreamHub
+from dispatch.sms.wiring import SmsFeature
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -27,6 +31,9 @@ if TYPE_CHECKING:
 
 
 class DispatchFeature:
+    def __init__(self) -> None:
+        self.sms = SmsFeature()
+
     def mount(self, app: FastAPI, runtime: Runtime) -> None:
         async def stream(websocket: WebSocket) -> None:
             await stream_endpoint(websocket, runtime)
@@ -34,21 +41,27 @@ class DispatchFeature:
         app.add_api_websocket_route("/api/dispatch/stream", stream)
         app.add_exception_handler(DispatchError, dispatch_error_handler)
         app.include_router(router)
+        self.sms.mount(app, runtime)
 
     async def start(self, runtime: Runtime) -> None:
         bus = runtime.services.get("bus")
         osrm_url = runtime.settings.osrm_url
+        ack = timedelta(seconds=runtime.settings.sms_ack_timeout_seconds)
         service = DispatchService(
             runtime.sessions,
             clock=lambda: datetime.fromtimestamp(runtime.now(), UTC),
             publish=bus.publish if bus is not None else None,
             hub=StreamHub(),
             osrm=OsrmTravelTimes(osrm_url) if osrm_url else None,
+            config=DispatchConfig(
+                timers=dataclasses.replace(DEFAULT_TIMERS, acknowledge_within=ack)),
         )
         await service.start()
         runtime.services["dispatch"] = service
+        await self.sms.start(runtime)
 
     async def stop(self, runtime: Runtime) -> None:
+        await self.sms.stop(runtime)
         service: DispatchService | None = runtime.services.pop("dispatch", None)
         if service is None:
             return

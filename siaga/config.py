@@ -76,6 +76,19 @@ class Settings(BaseSettings):
     )
     http_gateway_url: str | None = None
     http_gateway_secret: SecretStr | None = None
+    sms_ack_timeout_seconds: int = Field(
+        default=120, ge=10, le=3600,
+        description="A crew that has not acknowledged a dispatch (SMS, link or radio) within "
+        "this time raises an escalation on the console.")
+    sms_retry_seconds: int = Field(
+        default=60, ge=5, le=3600,
+        description="Wait before retrying an SMS whose outcome was unknown (same dedup key).")
+    tap_link_ttl_seconds: int = Field(
+        default=12 * 3600, ge=300, le=7 * 24 * 3600,
+        description="How long the status link in a dispatch SMS works.")
+    hospital_prearrival_sms: bool = Field(
+        default=False,
+        description="Send the destination hospital's phone a pre-arrival SMS on dispatch.")
 
     webui_dir: Path = Field(default=Path(__file__).resolve().parent.parent / "webui",
                             description="Static files of the dispatcher console.")

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -212,3 +213,55 @@ class RadioAlertRow(Base):
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), default=None)
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class SmsMessageRow(Base):
+    """One SMS, sent or received, and what became of it (see :mod:`dispatch.sms.outbox`).
+
+    The same rows are the console's SMS thread of an incident, the gateways' durable dedup
+    store (``dedup_key`` and the ``outcome`` of the latest attempt, so a restart never pages a
+    crew twice) and the queue of work: outbound rows ``queued``/``retrying`` and inbound rows
+    ``received`` are picked up again after a restart. A provider's inbound id is unique per
+    gateway (the partial index), so a webhook delivered twice is stored and applied once.
+    """
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (
+        Index("uq_sms_messages_inbound", "gateway", "provider_id", unique=True,
+              sqlite_where=text("direction = 'in'"), postgresql_where=text("direction = 'in'")),
+        Index("ix_sms_messages_state_next", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3))  # out | in
+    kind: Mapped[str] = mapped_column(String(12))  # dispatch | prearrival | reply | crew
+    gateway: Mapped[str] = mapped_column(String(12))
+    phone: Mapped[str] = mapped_column(String(20))  # E.164: the recipient, or the sender
+    body: Mapped[str] = mapped_column(Text)
+    parts: Mapped[int] = mapped_column(Integer)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), default=None,
+                                                    index=True)
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"),
+                                                      default=None)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), default=None)
+    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("sms_messages.id"), default=None)
+    # Ours: out queued -> sending -> sent | retrying | failed | cancelled; in received ->
+    # processing -> done (``result`` says how).
+    state: Mapped[str] = mapped_column(String(12))
+    result: Mapped[str | None] = mapped_column(String(24), default=None)
+    dedup_key: Mapped[str | None] = mapped_column(String(80), unique=True, default=None)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
+    outcome: Mapped[str | None] = mapped_column(String(10), default=None)  # SendOutcome
+    retryable: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    provider_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    error_code: Mapped[str | None] = mapped_column(String(40), default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
