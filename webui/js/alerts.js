@@ -64,6 +64,7 @@ export class Alerts {
       const card = document.createElement("div");
       card.className = "alert escalation";
       card.dataset.key = key;
+      if (a.kind) card.dataset.kind = a.kind;
       card.innerHTML = `<div class="alert-text"><strong>${esc(a.title())}</strong><span>${esc(a.body())}</span></div>
         <div class="alert-actions"></div>`;
       if (a.action) {
@@ -72,6 +73,14 @@ export class Alerts {
         button.className = "primary";
         button.textContent = a.action.label();
         button.addEventListener("click", a.action.run);
+        card.querySelector(".alert-actions").appendChild(button);
+      }
+      if (a.dismiss) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "alert-dismiss";
+        button.textContent = t("alert.dismiss");
+        button.addEventListener("click", a.dismiss);
         card.querySelector(".alert-actions").appendChild(button);
       }
       cards.push(card);

@@ -34,6 +34,8 @@ export class DispatchConsole extends EventTarget {
     this.hospitals = new Map();     // id -> HospitalView
     this.radioAlerts = new Map();   // id -> RadioAlertView (open ones)
     this.escalations = new Map();   // assignment id -> escalation message
+    this.smsEscalations = new Map(); // assignment id -> escalation.sms message
+    this.smsAlerts = new Map();     // key -> sms.failed / sms.opt_out message (until dismissed)
     this.officers = new Map();      // user_id -> radio position
     this.kelurahan = [];
     this.ws = null;
@@ -192,6 +194,20 @@ export class DispatchConsole extends EventTarget {
       case "escalation":
         this.escalations.set(msg.assignment_id, msg);
         break;
+      case "escalation.sms":
+        // May arrive before or after its `escalation`: matched on the assignment id.
+        this.smsEscalations.set(msg.assignment_id, msg);
+        if (!this.escalations.has(msg.assignment_id)) {
+          this.escalations.set(msg.assignment_id, { assignment_id: msg.assignment_id, incident_id: msg.incident_id,
+                                                    unit_id: msg.unit_id, label: null, next_best: [] });
+        }
+        break;
+      case "sms.failed":
+        this.smsAlerts.set(`sms-failed-${msg.message_id ?? `${msg.assignment_id}-${msg.status}`}`, msg);
+        break;
+      case "sms.opt_out":
+        this.smsAlerts.set(`sms-optout-${msg.message_id ?? msg.phone}`, msg);
+        break;
       case "reminder":
         this.toast(tx(msg.label));
         break;
@@ -214,19 +230,43 @@ export class DispatchConsole extends EventTarget {
       keys.add(key);
       const incident = this.incidents.get(esc.incident_id);
       const next = esc.next_best?.[0];
+      const sms = this.smsEscalations.get(id);
       this.alerts.setEscalation(key, {
         title: () => t("alert.escalation", { number: incident?.number ?? esc.incident_id,
                                              unit: a?.unit.callsign ?? "" }),
-        body: () => (esc.label ? tx(esc.label) : t("incidents.escalated")),
+        body: () => [esc.label ? tx(esc.label) : t("incidents.escalated"),
+                     ...(sms ? [tx(sms.label), tx(sms.advice)] : [])].join(" — "),
         action: next
           ? { label: () => t("alert.assign_next", { unit: next.unit.callsign }),
               run: () => this.views.reassign(id, next.unit.id) }
           : { label: () => t("alert.open_incident"), run: () => this.views.select(esc.incident_id) },
       });
     }
-    for (const key of [...this.alerts.escalations.keys()]) {
-      if (key.startsWith("escalation-") && !keys.has(key)) this.alerts.setEscalation(key, null);
+    for (const id of this.smsEscalations.keys()) if (!this.escalations.has(id)) this.smsEscalations.delete(id);
+    for (const [key, msg] of this.smsAlerts) {
+      keys.add(key);
+      const failed = msg.type === "sms.failed";
+      const number = msg.number ?? this.incidents.get(msg.incident_id)?.number ?? "";
+      this.alerts.setEscalation(key, {
+        kind: failed ? "sms-failed" : "sms-opt-out",
+        title: () => (failed ? t("alert.sms_failed", { number, unit: msg.callsign ?? "" })
+                             : t("alert.sms_opt_out", { phone: msg.phone })),
+        body: () => [tx(msg.label), failed ? tx(msg.advice) : ""].filter(Boolean).join(" — "),
+        action: msg.incident_id != null
+          ? { label: () => t("alert.open_incident"), run: () => this.views.select(msg.incident_id) } : null,
+        dismiss: () => { this.smsAlerts.delete(key); this.syncEscalations(); this.render(); },
+      });
     }
+    for (const key of [...this.alerts.escalations.keys()]) {
+      if ((key.startsWith("escalation-") || key.startsWith("sms-")) && !keys.has(key)) {
+        this.alerts.setEscalation(key, null);
+      }
+    }
+  }
+
+  /** Incidents with an SMS failure not yet dismissed (the board flags them). */
+  smsFailedIncidents() {
+    return new Set([...this.smsAlerts.values()].filter((m) => m.type === "sms.failed").map((m) => m.incident_id));
   }
 
   /** A radio talkgroup's name (radio alerts carry its code). */

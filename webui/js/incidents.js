@@ -38,6 +38,7 @@ export class IncidentViews {
     this.mode = "none";         // none | detail | intake
     this.detail = null;         // IncidentDetail of the selected incident
     this.recs = null;           // Recommendations of the selected incident
+    this.sms = null;            // SMS thread of the selected incident (oldest first)
     this.reassigning = null;    // assignment id whose replacement is being chosen
     this.intake = null;         // {lat, lon, fromAlert}
     this.refreshTimer = null;
@@ -58,6 +59,7 @@ export class IncidentViews {
 
   attention(incident, cur) {
     if (cur.assignment && this.d.escalations.has(cur.assignment.id)) return "escalated";
+    if (this.d.smsFailedIncidents().has(incident.id)) return "escalated";
     if (incident.status === "new" && since(incident.created_at) > CALL_PROCESSING_TARGET) return "late";
     return "";
   }
@@ -148,6 +150,7 @@ export class IncidentViews {
     if (inc) this.d.map.focus(inc.lat, inc.lon);
     this.detail = null;
     this.recs = null;
+    this.sms = null;
     this.render();
     await this.refreshSelected();
   }
@@ -156,8 +159,12 @@ export class IncidentViews {
     if (this.mode !== "detail" || this.selected == null) return;
     const id = this.selected;
     try {
-      const detail = await api(`/api/incidents/${id}`);
+      const [detail, sms] = await Promise.all([
+        api(`/api/incidents/${id}`),
+        api(`/api/incidents/${id}/sms`).catch(() => null),   // null: no SMS side on this server
+      ]);
       if (this.selected !== id) return;
+      this.sms = sms;
       this.detail = detail;
       this.d.incidents.set(id, detail.incident);
       for (const a of detail.assignments) this.d.assignments.set(a.id, a);
@@ -173,6 +180,16 @@ export class IncidentViews {
   /** Stream messages about the selected incident refresh it (debounced). */
   onMessage(msg) {
     if (this.mode !== "detail" || this.selected == null) return;
+    if (msg.type === "sms.message") {
+      // Whole message views: replace the one held, or add it (no refetch needed).
+      const m = msg.message;
+      if (m.incident_id !== this.selected || !this.sms) return;
+      const i = this.sms.findIndex((x) => x.id === m.id);
+      if (i >= 0) this.sms[i] = m; else this.sms.push(m);
+      this.sms.sort((a, b) => new Date(a.created_at) - new Date(b.created_at) || a.id - b.id);
+      this.renderDetail();
+      return;
+    }
     const id = msg.incident?.id ?? msg.assignment?.incident_id ?? msg.incident_id;
     const unitMoved = msg.type === "unit.status" && this.recs;
     if (id !== this.selected && !unitMoved) return;
@@ -207,6 +224,7 @@ export class IncidentViews {
     if (!assignments.length) html += `<p class="hint">${esc(t("detail.no_assignments"))}</p>`;
     for (const a of assignments) html += this.assignmentHtml(inc, a);
     html += "</section>";
+    if (this.sms) html += this.smsHtml();
     if (d?.audit?.length) {
       html += `<details class="audit"><summary>${esc(t("detail.audit"))} (${d.audit.length})</summary><ol>`;
       for (const e of d.audit) {
@@ -248,6 +266,29 @@ export class IncidentViews {
       html += `<li><label><input type="radio" name="rec-hospital" value=""> ${esc(t("detail.no_hospital"))}</label></li></ol>`;
     }
     return html + "</section>";
+  }
+
+  /** The incident's SMS: dispatch and pre-arrival pages with their delivery state, the
+   * crew's replies with what they did, and our answers. */
+  smsHtml() {
+    let html = `<section class="sms-thread"><h3>${esc(t("sms.thread"))}</h3>`;
+    if (!this.sms.length) return `${html}<p class="hint">${esc(t("sms.none"))}</p></section>`;
+    html += "<ol>";
+    for (const m of this.sms) {
+      // An outbound message the provider took follows its delivery reports.
+      const delivery = m.direction === "out"
+        ? (m.state === "sent" && m.provider_status ? m.provider_status : m.state) : (m.result ?? m.state);
+      const bad = ["failed", "undelivered", "opt_out", "refused", "bad_reply"].includes(delivery);
+      html += `<li class="sms" data-id="${m.id}" data-direction="${esc(m.direction)}" data-kind="${esc(m.kind)}"
+          data-state="${esc(delivery)}">
+        <div class="sms-head"><span class="when">${esc(time(m.created_at))}</span>
+          <b>${esc(m.direction === "out" ? t("sms.to", { phone: m.phone }) : t("sms.from", { phone: m.phone }))}</b>
+          <small>${esc(tOr(`sms.kind.${m.kind}`, m.kind))}</small>
+          <span class="badge ${bad ? "red" : ""} sms-state">${esc(tOr(`sms.state.${delivery}`, delivery))}</span></div>
+        <div class="sms-body">${esc(m.body)}</div>
+        <small class="sms-summary">${esc(tx(m.summary))}${m.error_code ? ` (${esc(m.error_code)})` : ""}</small></li>`;
+    }
+    return html + "</ol></section>";
   }
 
   assignmentHtml(inc, a) {
