@@ -65,6 +65,7 @@ async def serve_siaga(n: int, directory: Path, asgi: bool) -> None:
     from siaga.identity import Agency, Role, User, _hasher
     from siaga.migrate import upgrade_async
     from siaga.runtime import Runtime
+    from siaga.server import uvicorn_config
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -86,9 +87,7 @@ async def serve_siaga(n: int, directory: Path, asgi: bool) -> None:
     tokens = {"talker": runtime.tokens.issue(users["satpol1"], now),
               "listeners": [runtime.tokens.issue(users[f"bench{i}"], now) for i in range(n)]}
     (directory / "tokens.json").write_text(json.dumps(tokens))
-    config = uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1", port=port,
-                            ws="websockets-sansio", log_config=None, lifespan="on",
-                            access_log=False, ws_max_size=64 * 1024, backlog=4096)
+    config = uvicorn_config(create_app(runtime=runtime), "127.0.0.1", port, backlog=4096)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

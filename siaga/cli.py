@@ -115,6 +115,7 @@ def serve(
 
     from siaga.app import create_app
     from siaga.logs import configure_logging
+    from siaga.server import uvicorn_config
 
     settings = _settings()
     files = _tls_files(settings, tls, cert, key)
@@ -136,9 +137,8 @@ def serve(
         f"  API docs            {base}/api/docs\n"
         f"  health              {base}/healthz"
     )
-    config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, ws="websockets-sansio",
-        log_config=None, access_log=False, proxy_headers=True, ws_max_size=64 * 1024,
+    config = uvicorn_config(
+        create_app(settings), settings.host, settings.port, proxy_headers=True,
         ssl_certfile=files.cert if files else None, ssl_keyfile=files.key if files else None,
     )
     uvicorn.Server(config).run()

@@ -27,6 +27,7 @@ from siaga.config import Settings
 from siaga.demo.loader import load_demo
 from siaga.migrate import upgrade_async
 from siaga.runtime import Runtime
+from siaga.server import uvicorn_config
 
 PG_ENV = "SIAGA_TEST_DATABASE_URL"
 
@@ -173,9 +174,7 @@ async def live_server_for(settings: Settings, *, demo: bool = True) -> AsyncIter
     if demo:
         await load_demo(runtime.sessions)
     app = create_app(runtime=runtime)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port,
-                            ws="websockets-sansio", log_config=None, lifespan="on",
-                            ws_max_size=64 * 1024)
+    config = uvicorn_config(app, settings.host, settings.port)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -38,6 +38,9 @@ from ptt.events import (
     FloorGranted,
     FloorIdle,
     FloorRevoked,
+    MemberLeft,
+    TalkgroupJoined,
+    TalkgroupRemoved,
     TalkgroupsPatched,
     TalkgroupsUnpatched,
 )
@@ -129,6 +132,7 @@ class RadioService:
         #: Talkgroup code -> its number (the database id), used on the media wire.
         self.numbers: dict[str, int] = {}
         self._groups_seen: dict[int, tuple[str, ...]] = {}
+        self._membership_dirty: set[int] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._bursts: dict[tuple[str, ...], Burst] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -201,6 +205,7 @@ class RadioService:
             client.expiry.cancel()
         del self.clients[client.identity.user_id]
         self.radio.disconnect(client.identity.user_id, self.now())
+        self._membership_dirty.add(client.identity.user_id)
         self._pump()
         self._sync_membership()
         self._announce_presence(client.identity, online=False)
@@ -226,6 +231,8 @@ class RadioService:
             self.send(client, p.error_message(exc.code.value, exc.detail or exc.code.value,
                                               cmd.ref))
         finally:
+            # The actor's own groups may have changed even when nobody else was told.
+            self._membership_dirty.add(user)
             self._pump()
             self._sync_membership()
 
@@ -351,6 +358,10 @@ class RadioService:
                 self._end_burst(event.talkgroups, "released", at)
             case TalkgroupsPatched() | TalkgroupsUnpatched():
                 self._rescope()
+            case TalkgroupJoined() | TalkgroupRemoved():
+                self._membership_dirty.update(envelope.to)
+            case MemberLeft():
+                self._membership_dirty.add(event.user_id)
             case EmergencyRaised():
                 self.publish(event)
             case EmergencyAcknowledged():
@@ -364,10 +375,15 @@ class RadioService:
 
     def _sync_membership(self) -> None:
         """Tell the media planes whose joined talkgroups changed, and re-route the bursts
-        under way so that a listener who just joined hears the talker (late entry)."""
+        under way so that a listener who just joined hears the talker (late entry).
+
+        Only users named by a membership event since the last call are looked at
+        (``_membership_dirty``, filled by ``_effects``), so a command costs the same with
+        ten clients or a thousand."""
         roster = self.radio.roster
         changed = False
-        for user in list(self._groups_seen.keys() | self.clients.keys()):
+        dirty, self._membership_dirty = self._membership_dirty, set()
+        for user in dirty:
             groups = roster.groups(user) if roster.is_connected(user) else ()
             if self._groups_seen.get(user, ()) != groups:
                 changed = True

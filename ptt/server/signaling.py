@@ -56,6 +56,9 @@ class Signaling:
         self.ice_servers = ice_servers
         self.on_binary: Callable[[Client, bytes], None] | None = None
         self.on_command: dict[str, Callable[[Client, Any], Awaitable[None]]] = {}
+        #: Benchmarks only (off when None): called after each text message is handled with
+        #: (seconds since its frame arrived, the text); its answers are in the outboxes by then.
+        self.latency_probe: Callable[[float, str], None] | None = None
 
     async def endpoint(self, websocket: WebSocket) -> None:
         await websocket.accept()
@@ -137,7 +140,7 @@ class Signaling:
                     self.service.send(client, p.error_message(
                         "binary_not_accepted", "binary frames carry audio; use WebRTC"))
                 continue
-            verdict = guard.check(loop.time())
+            verdict = guard.check(received := loop.time())
             if verdict is Verdict.ABUSE:
                 log.warning("message flood; closing", extra={"user": client.identity.username})
                 client_conn = client.connection
@@ -150,6 +153,8 @@ class Signaling:
                     "rate_limited", "too many messages; slow down"))
                 continue
             await self._text(client, frame.get("text") or "")
+            if self.latency_probe is not None:
+                self.latency_probe(loop.time() - received, frame.get("text") or "")
 
     async def _text(self, client: Client, raw: str) -> None:
         try:
