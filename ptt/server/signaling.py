@@ -40,14 +40,6 @@ class AuthFailed(Exception):
         self.message = message
 
 
-class BinaryHandler:
-    """Receives binary frames (audio) of one client; the WebSocket audio transport
-    replaces the default, which refuses them."""
-
-    def __call__(self, client: Client, data: bytes) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
 class Signaling:
     def __init__(self, service: RadioService, authenticate: Authenticate,
                  ice_servers: list[dict[str, Any]]) -> None:
