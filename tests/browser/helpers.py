@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 from playwright.async_api import Page, Route, expect
 
-from tests.conftest import LiveServer
+from tests.conftest import (
+    LiveServer,
+)
 
-CHROMIUM = "/usr/bin/chromium"
 RATE = 48000
 WEBUI = Path(__file__).resolve().parents[2] / "webui"
 WEBUI_ORIGIN = "http://webui.siaga.test"
