@@ -9,7 +9,8 @@
 const CACHE = "siaga-app-v1";
 const SHELL = [
   "./", "index.html", "manifest.webmanifest", "css/app.css",
-  "js/app.js", "js/i18n.js", "js/tones.js", "js/duty.js", "../shared/radio.js",
+  "js/app.js", "js/i18n.js", "js/tones.js", "js/duty.js",
+  "../shared/radio.js", "../shared/tones.js",
   "icons/icon.svg", "icons/icon-192.png", "icons/icon-512.png", "icons/icon-maskable-512.png",
 ];
 const SHELL_URLS = new Set(SHELL.map((path) => new URL(path, self.registration.scope).href));

@@ -94,7 +94,7 @@ async def test_the_app_installs_and_opens_offline(live_server: LiveServer, phone
         const cache = await caches.open("siaga-app-v1");
         return (await cache.keys()).map((r) => new URL(r.url).pathname);
     }""")
-    assert "/app/" in cached and "/shared/radio.js" in cached
+    assert {"/app/", "/shared/radio.js", "/shared/tones.js"} <= set(cached)
 
     await context.set_offline(True)
     await page.reload()

@@ -1,39 +1,15 @@
 /**
  * Console sounds, synthesised with WebAudio (no audio files to ship or to fail loading):
  * the talk-permit chirp on a floor grant, the busy tone on a denial, and the emergency
- * alarm, which sounds until every emergency is acknowledged.
+ * alarm, which sounds until every emergency is acknowledged. The audio context and
+ * `beep()` are shared with the officers' app (`/shared/tones.js`).
  *
  * `document.body.dataset.alarm` is "on" while the alarm sounds: the screen styles itself
  * from it and tests read it.
  */
-let ctx = null;
+import { audioContext, beep } from "../shared/tones.js";
 
-function audio() {
-  if (!ctx) ctx = new AudioContext();
-  if (ctx.state === "suspended") ctx.resume().catch(() => {});
-  return ctx;
-}
-
-/** Call from a user gesture (the login click) so that later sounds may play. */
-export function unlock() {
-  try { audio(); } catch { /* no WebAudio: the console stays silent */ }
-}
-
-function beep(freq, start, length, gain = 0.2, type = "sine") {
-  const c = audio();
-  const osc = c.createOscillator();
-  const g = c.createGain();
-  osc.type = type;
-  osc.frequency.value = freq;
-  const t = c.currentTime + start;
-  g.gain.setValueAtTime(0, t);
-  g.gain.linearRampToValueAtTime(gain, t + 0.005);
-  g.gain.setValueAtTime(gain, t + length - 0.01);
-  g.gain.linearRampToValueAtTime(0, t + length);
-  osc.connect(g).connect(c.destination);
-  osc.start(t);
-  osc.stop(t + length + 0.02);
-}
+export { contextState, unlock } from "../shared/tones.js";
 
 /** Talk permit: two short rising beeps ("you may speak"). */
 export function permitTone() {
@@ -63,7 +39,7 @@ class Alarm {
     if (this.nodes) return;
     document.body.dataset.alarm = "on";
     try {
-      const c = audio();
+      const c = audioContext();
       const osc = c.createOscillator();
       const g = c.createGain();
       osc.type = "triangle";
@@ -93,8 +69,3 @@ class Alarm {
 }
 
 export const alarm = new Alarm();
-
-/** For tests and diagnostics: is the WebAudio context running? */
-export function contextState() {
-  return ctx ? ctx.state : "none";
-}
