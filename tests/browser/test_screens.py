@@ -1,8 +1,16 @@
 """The main screens in both languages: every visible string is translated, times are in
-WIB, and the screenshots in docs/screenshots/ (for the README) are taken from here."""
+WIB, and the screenshots in docs/screenshots/ (for the README) are taken from here.
+
+Each run writes its screenshots into the test's ``tmp_path``, so that a test run leaves
+the checkout clean. To refresh the tracked images in docs/screenshots/, run it with
+``SIAGA_UPDATE_SCREENSHOTS=1``::
+
+    SIAGA_UPDATE_SCREENSHOTS=1 scripts/pytest.sh tests/browser/test_screens.py
+"""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -16,7 +24,11 @@ from tests.radio.client import RadioClient
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Read at import: the autouse fixture in tests/conftest.py removes SIAGA_* variables
+# before each test runs.
+UPDATE_SHOTS = os.environ.get("SIAGA_UPDATE_SCREENSHOTS") == "1"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 async def _busy_day(server: LiveServer) -> None:
@@ -54,15 +66,17 @@ async def _no_untranslated_keys(page: Page) -> None:
     assert not words & keys, f"untranslated: {sorted(words & keys)}"
 
 
-async def test_main_screens_in_both_languages(live_server: LiveServer, page: Page) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
+async def test_main_screens_in_both_languages(live_server: LiveServer, page: Page,
+                                              tmp_path: Path) -> None:
+    shots = DOCS_SHOTS if UPDATE_SHOTS else tmp_path / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
     await page.set_viewport_size({"width": 1600, "height": 950})
     await page.goto(live_server.http_url + "/")
     await expect(page.locator("#login-submit")).to_have_text("Masuk")
-    await page.screenshot(path=SHOTS / "login-id.png")
+    await page.screenshot(path=shots / "login-id.png")
     await page.click("#login-form .lang-toggle")
     await expect(page.locator("#login-submit")).to_have_text("Sign in")
-    await page.screenshot(path=SHOTS / "login-en.png")
+    await page.screenshot(path=shots / "login-en.png")
     await page.click("#login-form .lang-toggle")
 
     await _busy_day(live_server)
@@ -84,13 +98,13 @@ async def test_main_screens_in_both_languages(live_server: LiveServer, page: Pag
         await expect(page.locator(".incident-detail .rec-unit").first).to_be_visible()
         await expect(page.locator("#clock")).to_contain_text("WIB")
         await _no_untranslated_keys(page)
-        await page.screenshot(path=SHOTS / "console-id.png")
+        await page.screenshot(path=shots / "console-id.png")
 
         await page.click("#lang-toggle")
         await expect(page.locator("#ptt .ptt-label")).to_have_text("PUSH TO TALK")
         await expect(page.locator(".incident-detail")).to_contain_text("Recommendations")
         await _no_untranslated_keys(page)
-        await page.screenshot(path=SHOTS / "console-en.png")
+        await page.screenshot(path=shots / "console-en.png")
 
         await page.click("[role=tab][data-tab=hospitals]")
         await expect(page.locator("#hospitals-pane .hospital")).to_have_count(2)
@@ -99,6 +113,8 @@ async def test_main_screens_in_both_languages(live_server: LiveServer, page: Pag
         await expect(page.locator("#intake-form")).to_be_visible()
         await page.locator("#map").click(position={"x": 420, "y": 160})
         await _no_untranslated_keys(page)
-        await page.screenshot(path=SHOTS / "intake-en.png")
+        await page.screenshot(path=shots / "intake-en.png")
     finally:
         await officer.close()
+    for name in ("login-id", "login-en", "console-id", "console-en", "intake-en"):
+        assert (shots / f"{name}.png").read_bytes().startswith(PNG_SIGNATURE), name
