@@ -1,8 +1,10 @@
-"""REST endpoints of the radio: talkgroups (incl. dynamic ones) and presence."""
+"""REST endpoints of the radio: talkgroups (incl. dynamic ones), presence, and the
+officers' last known positions."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -14,7 +16,7 @@ from ptt.protocol import identity as identity_json
 from ptt.protocol import right_names
 from ptt.server.dynamic import TalkgroupExists, open_talkgroup
 from ptt.server.service import RadioService
-from ptt.store.models import TalkgroupRow
+from ptt.store.models import PositionRow, TalkgroupRow
 from ptt.talkgroup import Identity, Right
 from ptt.talkgroup import Role as RadioRole
 from siaga.api import PrincipalDep, RuntimeDep, require_role
@@ -50,6 +52,18 @@ class TalkgroupOut(BaseModel):
     emergency: bool
     online: int
     patched_with: list[str]
+
+
+class PositionOut(BaseModel):
+    """A user's last known position: the fields of the ``location`` message, plus
+    whether the user has a radio session now."""
+
+    user: dict[str, object]
+    lat: float
+    lon: float
+    accuracy: float | None
+    at: datetime
+    online: bool
 
 
 class TalkgroupIn(BaseModel):
@@ -134,6 +148,26 @@ async def delete_talkgroup(code: str, principal: DispatcherDep, rt: RuntimeDep,
 async def presence(principal: PrincipalDep, service: ServiceDep) -> list[dict[str, object]]:
     """Who is connected to the radio now."""
     return [identity_json(i) for i in service.radio.roster.presence()]
+
+
+@router.get("/radio/positions", response_model=list[PositionOut])
+async def positions(principal: DispatcherDep, rt: RuntimeDep,
+                    service: ServiceDep) -> list[PositionOut]:
+    """The last known position of every enabled user, newest first.
+
+    The ``location`` messages reach only the dispatchers connected when they are sent;
+    this lets a console that has just opened place everyone at once. Dispatchers only,
+    as for those messages.
+    """
+    online = {who.user_id for who in service.radio.roster.presence()}
+    async with rt.sessions() as s:
+        rows = (await s.execute(
+            select(PositionRow, User).join(User, User.id == PositionRow.user_id)
+            .where(User.disabled.is_(False)).order_by(PositionRow.at.desc(), User.id))).all()
+    return [PositionOut(user=identity_json(identity_of(Principal.of(user))), lat=pos.lat,
+                        lon=pos.lon, accuracy=pos.accuracy_m, at=pos.at,
+                        online=user.id in online)
+            for pos, user in rows]
 
 
 def _slug(name: str) -> str:

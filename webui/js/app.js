@@ -104,7 +104,17 @@ async function start(config) {
   const unblock = () => { tones.unlock(); radio.resumeAudio(); };
   window.addEventListener("pointerdown", unblock, true);
   window.addEventListener("keydown", unblock, true);
-  radio.addEventListener("location", (ev) => { map.setOfficer(ev.detail); dispatch.officerMoved(ev.detail); });
+  // Officers' positions: the last known ones at start and after each radio reconnection
+  // (`location` messages reach only a connected console), then the live ones.
+  const showOfficers = (list) => dispatch.officersMoved(list.filter((pos) => map.setOfficer(pos)));
+  const loadPositions = () => api("/api/radio/positions").then(showOfficers).catch(() => {});
+  radio.addEventListener("location", (ev) => showOfficers([ev.detail]));
+  let radioWasOpen = false;
+  radio.addEventListener("state", (ev) => {
+    if (ev.detail.state !== "open") return;
+    if (radioWasOpen) loadPositions();
+    radioWasOpen = true;
+  });
   radio.addEventListener("error", (ev) => {
     if (ev.detail.code && ev.detail.code !== "media") toast(`${t("radio.error")}: ${ev.detail.message}`);
   });
@@ -140,11 +150,13 @@ async function start(config) {
     $("clock").textContent = time(new Date());
     panel.tick();
     dispatch.tick();
+    map.tick();
   };
   tick();
   setInterval(tick, 1000);
 
   radio.connect();
+  loadPositions();
   await dispatch.start();
   map.invalidate();
 }

@@ -280,9 +280,10 @@ export class DispatchConsole extends EventTarget {
       .sort((a, b) => a.id - b.id);
   }
 
-  officerMoved(pos) {
-    this.officers.set(pos.user.user_id, pos);
-    this.resources.renderUnits();
+  /** Officers' positions (radio `location` messages, or the last known ones from REST). */
+  officersMoved(list) {
+    for (const pos of list) this.officers.set(pos.user.user_id, pos);
+    if (list.length) this.resources.renderUnits();
   }
 
   render() {

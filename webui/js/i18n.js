@@ -117,6 +117,7 @@ const DICT = {
     "map.layer.incidents": "Insiden",
     "map.layer.units": "Ambulans",
     "map.layer.officers": "Petugas",
+    "map.officer_stale": "Posisi terakhir:",
     "map.layer.hospitals": "Rumah sakit",
     "map.layer.kelurahan": "Kelurahan (perkiraan)",
     "map.legend": "Klik peta untuk mengisi lokasi insiden baru.",
@@ -261,6 +262,7 @@ const DICT = {
     "units.officers": "Posisi petugas (radio)",
     "units.officers_none": "Belum ada posisi petugas.",
     "units.ago": "{t} lalu",
+    "units.position_stale": "posisi lama",
     "units.out_of_service": "Tarik dari layanan",
     "units.in_service": "Kembalikan ke layanan",
 
@@ -459,6 +461,7 @@ const DICT = {
     "map.layer.incidents": "Incidents",
     "map.layer.units": "Ambulances",
     "map.layer.officers": "Officers",
+    "map.officer_stale": "Last known:",
     "map.layer.hospitals": "Hospitals",
     "map.layer.kelurahan": "Kelurahan (approximate)",
     "map.legend": "Click the map to set a new incident's location.",
@@ -603,6 +606,7 @@ const DICT = {
     "units.officers": "Officers' positions (radio)",
     "units.officers_none": "No officer positions yet.",
     "units.ago": "{t} ago",
+    "units.position_stale": "stale",
     "units.out_of_service": "Take out of service",
     "units.in_service": "Return to service",
 

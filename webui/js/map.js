@@ -7,13 +7,20 @@
  * computed here (each kelurahan gets the part of a 1.6 km circle around its centre that
  * is closer to it than to any other centre: a clipped Voronoi cell). The outlines are
  * estimates and the map says so.
+ *
+ * Officers are placed from their last known position (`GET /api/radio/positions`, loaded
+ * when the console opens) and then from live radio `location` messages. A position older
+ * than `STALE_POSITION` is drawn grey, with its date and time: the officer may be
+ * anywhere by now.
  */
 import { t, onLangChange } from "./i18n.js";
-import { esc, time } from "./fmt.js";
+import { dateTime, esc, since, time } from "./fmt.js";
 
 const L = globalThis.L;
 const CELL_RADIUS_KM = 1.6;
 const CIRCLE_SIDES = 28;
+/** Seconds after which an officer's position is stale: the officers' app reports every 30 s. */
+export const STALE_POSITION = 5 * 60;
 
 // Icons are inline SVG: a headless or minimal system may have no emoji font.
 const AMBULANCE = '<svg viewBox="0 0 16 16" width="11" height="11"><path d="M6 2h4v4h4v4h-4v4H6v-4H2V6h4z" fill="#c62828"/></svg>';
@@ -39,7 +46,7 @@ export class ConsoleMap {
       officers: L.layerGroup().addTo(this.map),
       incidents: L.layerGroup().addTo(this.map),
     };
-    this.officers = new Map();   // user_id -> marker
+    this.officers = new Map();   // user_id -> {pos, marker, stale}
     this.pick = null;            // the marker of a location being picked
     this.clickHandlers = [];
     this.userMoved = false;
@@ -56,7 +63,11 @@ export class ConsoleMap {
     this.buildControl();
     this.note = document.getElementById("map-note");
     this.showNote();
-    onLangChange(() => { this.buildControl(); this.showNote(); });
+    onLangChange(() => {
+      this.buildControl();
+      this.showNote();
+      for (const o of this.officers.values()) this.drawOfficer(o);
+    });
   }
 
   buildControl() {
@@ -135,18 +146,41 @@ export class ConsoleMap {
     }
   }
 
-  /** An officer's position from a radio `location` message. */
+  /**
+   * An officer's position (a radio `location` message or an item of
+   * `GET /api/radio/positions`). Returns false, and changes nothing, when the position is
+   * older than the one already shown (a REST answer that crossed a live message).
+   */
   setOfficer(pos) {
     const id = pos.user.user_id;
-    let m = this.officers.get(id);
-    const label = pos.user.unit || pos.user.name;
-    if (!m) {
-      m = L.marker([pos.lat, pos.lon], { icon: badge(PERSON, "officer", ""), title: label });
-      m.addTo(this.layers.officers);
-      this.officers.set(id, m);
+    let o = this.officers.get(id);
+    if (o && Date.parse(pos.at) < Date.parse(o.pos.at)) return false;
+    if (!o) {
+      const marker = L.marker([pos.lat, pos.lon], { title: pos.user.unit || pos.user.name });
+      marker.addTo(this.layers.officers);
+      o = { pos, marker, stale: null };
+      this.officers.set(id, o);
     }
-    m.setLatLng([pos.lat, pos.lon]);
-    m.bindTooltip(`<b>${esc(label)}</b><br>${esc(pos.user.name)}<br>${esc(time(pos.at))}`);
+    o.pos = pos;
+    o.marker.setLatLng([pos.lat, pos.lon]);
+    this.drawOfficer(o);
+    return true;
+  }
+
+  /** Redraw an officer whose position has just become stale (call every few seconds). */
+  tick(now = Date.now()) {
+    for (const o of this.officers.values()) {
+      if (isStale(o.pos, now) !== o.stale) this.drawOfficer(o, now);
+    }
+  }
+
+  drawOfficer(o, now = Date.now()) {
+    const { pos, marker } = o;
+    o.stale = isStale(pos, now);
+    marker.setIcon(badge(PERSON, "officer", o.stale ? "stale" : ""));
+    const label = pos.user.unit || pos.user.name;
+    const when = o.stale ? `${esc(t("map.officer_stale"))} ${esc(dateTime(pos.at))}` : esc(time(pos.at));
+    marker.bindTooltip(`<b>${esc(label)}</b><br>${esc(pos.user.name)}<br>${when}`);
   }
 
   setIncidents(list, onSelect) {
@@ -181,6 +215,10 @@ export class ConsoleMap {
     this.map.invalidateSize();
     if (this.home && !this.userMoved) this.map.fitBounds(this.home);
   }
+}
+
+export function isStale(pos, now = Date.now()) {
+  return since(pos.at, now) > STALE_POSITION;
 }
 
 function badge(text, kind, state) {

@@ -1,11 +1,13 @@
 /**
  * Units and hospitals boards: ambulance status with how long it has held it, officers'
- * radio positions with their age, and hospital beds with the age of each count (bed
- * counts go stale; a count older than an hour is marked).
+ * radio positions with their age (stale after `STALE_POSITION`, as on the map), and
+ * hospital beds with the age of each count (bed counts go stale; a count older than an
+ * hour is marked).
  */
 import { api } from "./api.js";
 import { t, tx, tOr } from "./i18n.js";
 import { esc, duration, since, time } from "./fmt.js";
+import { isStale } from "./map.js";
 
 const STALE_BEDS = 3600;         // seconds
 const STATUS_ORDER = ["dispatched", "acknowledged", "en_route", "on_scene", "transporting",
@@ -55,10 +57,10 @@ export class ResourceViews {
     else {
       html += `<ul class="officers">`;
       for (const p of officers) {
-        html += `<li data-user-id="${p.user.user_id}"><b>${esc(p.user.unit ?? p.user.name)}</b> ${esc(p.user.name)}
+        html += `<li data-user-id="${p.user.user_id}" data-at="${esc(p.at)}" data-stale="${isStale(p)}"><b>${esc(p.user.unit ?? p.user.name)}</b> ${esc(p.user.name)}
           · ${p.lat.toFixed(5)}, ${p.lon.toFixed(5)}${p.accuracy != null ? ` ±${Math.round(p.accuracy)} m` : ""}
           · <span class="pos-age" data-since="${esc(p.at)}">${esc(t("units.ago", { t: duration(since(p.at)) }))}</span>
-          <small>(${esc(time(p.at))})</small></li>`;
+          <small>(${esc(time(p.at))})</small> <span class="badge grey">${esc(t("units.position_stale"))}</span></li>`;
       }
       html += "</ul>";
     }
@@ -102,6 +104,9 @@ export class ResourceViews {
     }
     for (const el of document.querySelectorAll(".pos-age[data-since]")) {
       if (el.dataset.since) el.textContent = t("units.ago", { t: duration(since(el.dataset.since)) });
+    }
+    for (const el of this.unitsPane.querySelectorAll(".officers li[data-at]")) {
+      el.dataset.stale = String(isStale({ at: el.dataset.at }));
     }
     for (const el of this.hospitalsPane.querySelectorAll("td.age[data-since]")) {
       el.textContent = t("hospitals.updated", { t: duration(since(el.dataset.since)) });
