@@ -28,6 +28,13 @@ that forwards Opus without re-encoding wants none of that. Two things live here:
   so once (:attr:`FastRtpSender.usable` is False), when a negotiated header extension changes
   per packet (abs-send-time, transport-wide sequence numbers): the caller falls back to the
   packet track. A TURN-relayed pair is sent through aioice's coroutine (one task per packet).
+* :func:`create_renegotiation_offer`: aiortc's ``createOffer`` resets every transceiver's
+  negotiated codecs and header extensions (``RTCRtpTransceiver._codecs`` and
+  ``_headerExtensions``) to its defaults before writing the offer. A sender that aiortc
+  starts after that (its start is a task scheduled by the previous answer) would then send
+  under aiortc's default numbering instead of the negotiated one. The wrapper puts the
+  negotiated values back once the offer is written; the offer text itself is renumbered by
+  ``ptt.media.numbering``.
 * :class:`PacketTrack`, a ``MediaStreamTrack`` whose ``recv()`` returns ``av.Packet`` objects
   (``pts`` in 48 kHz samples, ``time_base = 1/48000``): this is aiortc's public path for
   pre-encoded media; its sender only packetizes (``OpusEncoder.pack``). The track holds a
@@ -53,7 +60,12 @@ from typing import Any
 
 import av
 from aioice.ice import StunProtocol
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import (
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
@@ -69,6 +81,7 @@ __all__ = [
     "PacketTrack",
     "ReceiverTap",
     "check_aiortc_hooks",
+    "create_renegotiation_offer",
     "ntp_time",
     "opus_payload_types",
 ]
@@ -111,6 +124,21 @@ def check_aiortc_hooks() -> None:
         if not hasattr(sample, name):
             raise AiortcHookError(f"aiortc {aiortc.__version__}: RtpPacket.{name} is gone")
     _check_send_hooks(aiortc.__version__)
+    _check_offer_hooks(aiortc.__version__)
+
+
+def _check_offer_hooks(version: str) -> None:
+    """What :func:`create_renegotiation_offer` relies on."""
+    from aiortc import RTCRtpTransceiver
+
+    init = inspect.getsource(RTCRtpTransceiver.__init__)
+    offer = inspect.getsource(RTCPeerConnection.createOffer)
+    for name in ("_codecs", "_headerExtensions"):
+        if f"self.{name}" not in init or f"transceiver.{name} =" not in offer:
+            raise AiortcHookError(
+                f"aiortc {version}: RTCRtpTransceiver.{name} is no longer what createOffer "
+                "resets; create_renegotiation_offer cannot keep the negotiated numbering"
+            )
 
 
 #: The sender attributes (name-mangled) that aiortc's RTCP task puts in its sender reports.
@@ -134,7 +162,7 @@ def _check_send_hooks(version: str) -> None:
     send = getattr(RTCRtpSender, "send", None)
     if send is None or list(inspect.signature(send).parameters)[:2] != ["self", "parameters"]:
         raise fail("RTCRtpSender.send(self, parameters) changed")
-    from aiortc import RTCPeerConnection
+
 
     if ".sender.send(" not in inspect.getsource(RTCPeerConnection):
         raise fail("RTCPeerConnection no longer starts senders with sender.send(parameters)")
@@ -171,6 +199,24 @@ def _check_send_hooks(version: str) -> None:
             raise fail(f"aioice CandidatePair.{name} is gone")
     if "self.transport.sendto(" not in inspect.getsource(StunProtocol.send_data):
         raise fail("aioice StunProtocol.send_data no longer calls transport.sendto")
+
+
+async def create_renegotiation_offer(pc: RTCPeerConnection) -> RTCSessionDescription:
+    """``pc.createOffer()``, leaving negotiated transceivers' codecs and extensions as they were.
+
+    See the module docstring: without this, a sender started right after the offer is
+    created sends with aiortc's default payload type and extension ids.
+    """
+    negotiated = [
+        (t, t._codecs, t._headerExtensions)
+        for t in pc.getTransceivers()
+        if t.currentDirection is not None
+    ]
+    offer = await pc.createOffer()
+    for transceiver, codecs, extensions in negotiated:
+        transceiver._codecs = codecs
+        transceiver._headerExtensions = extensions
+    return offer
 
 
 _NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01

@@ -70,9 +70,11 @@ from ptt.media.aiortc_tap import (
     PacketTrack,
     ReceiverTap,
     check_aiortc_hooks,
+    create_renegotiation_offer,
     ntp_time,
     opus_payload_types,
 )
+from ptt.media.numbering import keep_numbering
 from ptt.oggopus import InvalidOpusPacket, packet_samples
 from ptt.rtp import Retimer
 
@@ -163,6 +165,11 @@ class _Peer:
     #: Downlinks switched off, kept to be reused (same transceiver, same RTP stream).
     spare: list[_Downlink] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def _descriptions(pc: RTCPeerConnection) -> list[str]:
+    """The session's current SDPs, the client's first (its numbering wins)."""
+    return [d.sdp for d in (pc.remoteDescription, pc.localDescription) if d is not None]
 
 
 def _opus_capabilities() -> list[object]:
@@ -323,7 +330,10 @@ class VoiceRelay:
                     downlink = self._new_downlink(peer, tg)
                 peer.downlinks[tg] = downlink
             self._resolve_all()
-            await peer.pc.setLocalDescription(await peer.pc.createOffer())
+            offer = await create_renegotiation_offer(peer.pc)
+            # aiortc numbers each offer from its defaults: keep what the client agreed to.
+            sdp = keep_numbering(offer.sdp, _descriptions(peer.pc))
+            await peer.pc.setLocalDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             return str(peer.pc.localDescription.sdp)
 
     def _new_downlink(self, peer: _Peer, talkgroup_id: TalkgroupId) -> _Downlink:

@@ -9,34 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from playwright.async_api import Page, Route, expect
+from playwright.async_api import Page, expect
 
 from tests.conftest import (
     LiveServer,
 )
 
 RATE = 48000
-WEBUI = Path(__file__).resolve().parents[2] / "webui"
-WEBUI_ORIGIN = "http://webui.siaga.test"
-_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css",
-          ".png": "image/png"}
-
-
-async def serve_webui(page: Page) -> None:
-    """Serve webui/ to ``page`` at :data:`WEBUI_ORIGIN` without a server (pure modules)."""
-
-    async def files(route: Route) -> None:
-        relative = route.request.url.removeprefix(WEBUI_ORIGIN + "/").split("?")[0]
-        path = (WEBUI / relative).resolve()
-        if not path.is_file() or WEBUI not in path.parents:
-            await route.fulfill(status=404, body="")
-            return
-        await route.fulfill(status=200, body=path.read_bytes(),
-                            content_type=_TYPES.get(path.suffix, "application/octet-stream"))
-
-    await page.route(f"{WEBUI_ORIGIN}/**", files)
-
-
 def chromium_args(fake_audio: Path | None, *, autoplay: bool = True,
                   microphone: bool = True) -> list[str]:
     """The flags shown to work for WebRTC audio in headless Debian Chromium (MEDIA.md).

@@ -12,12 +12,10 @@ from playwright.async_api import Page, expect
 
 from tests.browser.conftest import LaunchBrowser
 from tests.browser.helpers import (
-    WEBUI_ORIGIN,
     downlink_peaks,
     inbound_audio,
     median_loud_frequency,
     open_console,
-    serve_webui,
     wait_audio_connected,
 )
 from tests.conftest import LiveServer
@@ -253,39 +251,3 @@ async def test_reconnect_resumes_the_session_and_restores_the_view(
         await expect(page.locator("audio[data-talkgroup=dishub]")).to_have_count(0)
     finally:
         await officer.close()
-
-
-# What an aiortc server's renegotiation offer looks like after a browser's first offer
-# (Opus 111, audio level extension 1, mid extension 4): aiortc numbers from its defaults.
-NEGOTIATED = "\r\n".join([
-    "v=0", "m=audio 9 UDP/TLS/RTP/SAVPF 111 0 8", "a=mid:0",
-    "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
-    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid",
-    "a=rtpmap:111 opus/48000/2", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000", ""])
-RE_OFFER = "\r\n".join([
-    "v=0", "a=group:BUNDLE 0 1",
-    "m=audio 9 UDP/TLS/RTP/SAVPF 96 0 8", "a=mid:0",
-    "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid",
-    "a=extmap:2 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
-    "a=rtcp-fb:96 nack", "a=rtpmap:96 opus/48000/2", "a=fmtp:96 useinbandfec=1",
-    "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000",
-    "m=audio 9 UDP/TLS/RTP/SAVPF 96 0 8", "a=mid:1", "a=sendonly",
-    "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid",
-    "a=extmap:3 urn:example:new-extension",
-    "a=rtpmap:96 opus/48000/2", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000", ""])
-
-
-async def test_server_reoffers_keep_the_numbering_already_negotiated(page: Page) -> None:
-    await serve_webui(page)
-    await page.goto(f"{WEBUI_ORIGIN}/index.html")
-    sdp = await page.evaluate(
-        "([o, n]) => import('/shared/radio.js').then(m => m.keepNumbering(o, n))",
-        [RE_OFFER, NEGOTIATED])
-    lines = sdp.split("\r\n")
-    assert lines.count("m=audio 9 UDP/TLS/RTP/SAVPF 111 0 8") == 2
-    assert "a=rtpmap:111 opus/48000/2" in lines and "a=rtpmap:96 opus/48000/2" not in lines
-    assert "a=fmtp:111 useinbandfec=1" in lines and "a=rtcp-fb:111 nack" in lines
-    assert lines.count("a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid") == 2
-    assert "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level" in lines
-    # A new extension gets an id nobody uses.
-    assert "a=extmap:2 urn:example:new-extension" in lines

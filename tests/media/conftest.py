@@ -23,12 +23,14 @@ async def relay(request: pytest.FixtureRequest) -> AsyncIterator[VoiceRelay]:
 @pytest.fixture
 async def officers(
     relay: VoiceRelay,
-) -> AsyncIterator[Callable[[str, float], Awaitable[Officer]]]:
-    """``await officers(name, tone_hz)``: a connected officer, closed after the test."""
+) -> AsyncIterator[Callable[..., Awaitable[Officer]]]:
+    """``await officers(name, tone_hz)``: a connected officer, closed after the test
+    (``browser_numbering=True``: its offer numbers payload types and extensions as
+    Chromium does)."""
     created: list[Officer] = []
 
-    async def make(name: str, freq: float) -> Officer:
-        officer = Officer(name, freq)
+    async def make(name: str, freq: float, *, browser_numbering: bool = False) -> Officer:
+        officer = Officer(name, freq, browser_numbering=browser_numbering)
         created.append(officer)
         await officer.connect(relay)
         return officer

@@ -88,9 +88,10 @@ class Officer:
 
     TONES = (440.0, 660.0, 880.0, 1100.0)
 
-    def __init__(self, name: str, freq: float) -> None:
+    def __init__(self, name: str, freq: float, *, browser_numbering: bool = False) -> None:
         self.name = name
         self.freq = freq
+        self.browser_numbering = browser_numbering
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.uplink = ToneTrack(freq)
         self.pc.addTransceiver(self.uplink, direction="sendonly")
@@ -113,7 +114,10 @@ class Officer:
                 heard.tones.append(classify(np.asarray(pcm), self.TONES))
 
     async def connect(self, relay: VoiceRelay) -> None:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
+        offer = await self.pc.createOffer()
+        if self.browser_numbering:
+            offer = RTCSessionDescription(sdp=browser_numbered(offer.sdp), type="offer")
+        await self.pc.setLocalDescription(offer)
         answer = await relay.open_peer(self.name, self.pc.localDescription.sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         await wait_for(lambda: self.pc.connectionState == "connected", f"{self.name} connected")
@@ -150,3 +154,20 @@ async def wait_for(predicate, what: str, timeout: float = 5.0) -> None:  # type:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+def browser_numbered(sdp: str) -> str:
+    """An aiortc offer numbered as Chromium numbers its own: Opus 111, audio level
+    extension 1, mid extension 4 (aiortc: Opus 96, mid 1, audio level 2)."""
+    out = []
+    for line in sdp.split("\r\n"):
+        if line.startswith("m=audio"):
+            line = " ".join("111" if part == "96" else part for part in line.split(" "))
+        line = line.replace("a=rtpmap:96 ", "a=rtpmap:111 ").replace("a=fmtp:96 ", "a=fmtp:111 ")
+        line = line.replace("a=rtcp-fb:96 ", "a=rtcp-fb:111 ")
+        line = line.replace("a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid",
+                            "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid")
+        line = line.replace("a=extmap:2 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+                            "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level")
+        out.append(line)
+    return "\r\n".join(out)

@@ -283,3 +283,46 @@ class TestSendHooksChecked:
         monkeypatch.setitem(codecs.HEADER_EXTENSIONS, "audio", audio)
         with pytest.raises(AiortcHookError, match="per-packet"):
             check_aiortc_hooks()
+
+    def test_create_offer_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from aiortc import RTCPeerConnection
+
+        async def createOffer(self):  # type: ignore[no-untyped-def]  # noqa: N802
+            return None
+
+        monkeypatch.setattr(RTCPeerConnection, "createOffer", createOffer)
+        with pytest.raises(AiortcHookError, match="_codecs"):
+            check_aiortc_hooks()
+
+
+class TestRenegotiationOffer:
+    async def test_negotiated_transceivers_keep_their_numbering_after_a_new_offer(self) -> None:
+        """aiortc's createOffer resets negotiated codecs to its defaults; the wrapper does not."""
+        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+        from ptt.media.aiortc_tap import create_renegotiation_offer
+
+        from .officers import browser_numbered
+
+        server, client = (RTCPeerConnection(RTCConfiguration(iceServers=[])) for _ in range(2))
+        try:
+            client.addTransceiver("audio", direction="sendonly")
+            offer = await client.createOffer()
+            await client.setLocalDescription(
+                RTCSessionDescription(sdp=browser_numbered(offer.sdp), type="offer"))
+            await server.setRemoteDescription(client.localDescription)
+            await server.setLocalDescription(await server.createAnswer())
+            (transceiver,) = server.getTransceivers()
+            assert [c.payloadType for c in transceiver._codecs][:1] == [111]
+            server.addTransceiver("audio", direction="sendonly")
+
+            await create_renegotiation_offer(server)
+            assert [c.payloadType for c in transceiver._codecs][:1] == [111]
+            assert {e.uri: e.id for e in transceiver._headerExtensions}[
+                "urn:ietf:params:rtp-hdrext:sdes:mid"] == 4
+            # Plain createOffer is what the wrapper guards against.
+            await server.createOffer()
+            assert [c.payloadType for c in transceiver._codecs][:1] == [96]
+        finally:
+            await server.close()
+            await client.close()

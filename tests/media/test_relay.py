@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from aiortc import RTCSessionDescription
 
 from ptt.media.relay import SignalingError, UplinkPacket, VoiceRelay
 
@@ -138,6 +139,40 @@ class TestRouting:
         relay.set_route("a", [("l", TG3)])
         await talk_for(0.8, a)
         assert listener.on(relay, TG3).count(A) >= 25
+
+
+class TestRenegotiationNumbering:
+    async def test_reoffers_keep_the_browsers_numbering_and_voice_flows_both_ways(
+        self, relay: VoiceRelay, officers
+    ) -> None:
+        # Chromium numbers Opus 111, audio level 1, mid 4; aiortc's defaults are 96, 2, 1.
+        a = await officers("a", A, browser_numbering=True)
+        listener = await officers("l", C, browser_numbering=True)
+        offers = []
+        for officer, groups in ((a, [TG1]), (listener, [TG1]), (listener, [TG1, TG2])):
+            offer = await relay.set_downlinks(officer.name, groups)
+            assert offer is not None
+            offers.append(offer)
+            await officer.pc.setRemoteDescription(
+                RTCSessionDescription(sdp=offer, type="offer"))
+            await officer.pc.setLocalDescription(await officer.pc.createAnswer())
+            await relay.accept_answer(officer.name, officer.pc.localDescription.sdp)
+
+        for offer in offers:
+            lines = offer.split("\r\n")
+            sections = sum(1 for line in lines if line.startswith("m=audio"))
+            assert sections >= 2
+            assert lines.count("a=rtpmap:111 opus/48000/2") == sections
+            assert not any(line.startswith("a=rtpmap:96 ") for line in lines)
+            assert lines.count("a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid") == sections
+            assert lines.count(
+                "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level") == sections
+        # The talker's uplink (payload type 111, tapped as negotiated first) still reaches the
+        # listener after both renegotiated, on the downlink numbered as the browser's.
+        relay.set_route("a", [("l", TG1)])
+        await talk_for(1.0, a)
+        assert listener.on(relay, TG1).count(A) >= 30
+        assert relay.metrics.dropped_not_holder == 0
 
 
 class TestRobustness:

@@ -567,8 +567,8 @@ export class RadioClient extends EventTarget {
     this._queue(async () => {
       const pc = this._pc;
       if (!pc || this.state !== "open") return;
-      const current = `${pc.currentRemoteDescription?.sdp ?? ""}\n${pc.currentLocalDescription?.sdp ?? ""}`;
-      await pc.setRemoteDescription({ type: "offer", sdp: keepNumbering(msg.sdp, current) });
+      // The server keeps the negotiated payload types and extension ids in its re-offers.
+      await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
       await pc.setLocalDescription(await pc.createAnswer());
       await gathered(pc);
       await this.send("rtc_answer", { sdp: pc.localDescription.sdp });
@@ -660,87 +660,6 @@ export class RadioClient extends EventTarget {
 
   /** The RTCPeerConnection (diagnostics and tests: getStats()). */
   get peerConnection() { return this._pc; }
-}
-
-/**
- * The server's re-offer numbered as what is already negotiated: RTP header extension ids
- * and codec payload types.
- *
- * An aiortc server numbers every new offer from its defaults (Opus 96, mid extension 1),
- * whatever the first negotiation agreed (a browser offers Opus as 111). A browser refuses
- * an extension id given to another extension ("RTP extension ID reassignment not
- * supported"), and accepts a new payload type, but then sends its voice under a number
- * the server's first negotiation did not expect. Renumbering the offer here is safe: the
- * answer carries these numbers and aiortc adopts the answer's numbers.
- */
-export function keepNumbering(offer, negotiated) {
-  return keepPayloadTypes(keepExtmapIds(offer, negotiated), negotiated);
-}
-
-/** Codecs (by "name/clock/channels") keep the payload type they were negotiated with. */
-export function keepPayloadTypes(offer, negotiated) {
-  const RTPMAP = /^a=rtpmap:(\d+) (\S+)$/;
-  const known = new Map();
-  for (const line of negotiated.split(/\r?\n/)) {
-    const m = RTPMAP.exec(line);
-    if (m && !known.has(m[2].toLowerCase())) known.set(m[2].toLowerCase(), m[1]);
-  }
-  if (!known.size) return offer;
-  const [head, ...sections] = offer.split(/\r\n(?=m=)/);
-  const renumbered = sections.map((section) => {
-    const lines = section.split("\r\n");
-    const codecs = new Map();   // pt -> codec
-    for (const line of lines) {
-      const m = RTPMAP.exec(line);
-      if (m) codecs.set(m[1], m[2].toLowerCase());
-    }
-    const remap = new Map();
-    const taken = new Set(codecs.keys());
-    for (const [pt, codec] of codecs) {
-      const want = known.get(codec);
-      if (want && want !== pt && (!taken.has(want) || codecs.get(want) === codec)) {
-        remap.set(pt, want);
-        taken.add(want);
-      }
-    }
-    if (!remap.size) return section;
-    const pt = (x) => remap.get(x) ?? x;
-    return lines.map((line) => {
-      if (line.startsWith("m=")) {
-        const parts = line.split(" ");
-        return [...parts.slice(0, 3), ...parts.slice(3).map(pt)].join(" ");
-      }
-      return line.replace(/^a=(rtpmap|fmtp|rtcp-fb):(\d+)/, (all, attr, x) => `a=${attr}:${pt(x)}`);
-    }).join("\r\n");
-  });
-  return [head, ...renumbered].join("\r\n");
-}
-
-/** Header extensions keep their negotiated ids; new ones get free ids. */
-export function keepExtmapIds(offer, negotiated) {
-  const EXTMAP = /^a=extmap:(\d+)(\/\w+)? (\S+)(.*)$/;
-  const known = new Map();
-  for (const line of negotiated.split(/\r?\n/)) {
-    const m = EXTMAP.exec(line);
-    if (m && !known.has(m[3])) known.set(m[3], Number(m[1]));
-  }
-  if (!known.size) return offer;
-  const used = new Set(known.values());
-  const fresh = new Map();
-  const idFor = (uri) => {
-    if (known.has(uri)) return known.get(uri);
-    if (!fresh.has(uri)) {
-      let id = 1;
-      while (used.has(id)) id += 1;
-      used.add(id);
-      fresh.set(uri, id);
-    }
-    return fresh.get(uri);
-  };
-  return offer.split("\r\n").map((line) => {
-    const m = EXTMAP.exec(line);
-    return m ? `a=extmap:${idFor(m[3])}${m[2] ?? ""} ${m[3]}${m[4]}` : line;
-  }).join("\r\n");
 }
 
 /** Wait until ICE gathering is complete (no trickle in this protocol), or a timeout. */
