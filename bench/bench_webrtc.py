@@ -26,6 +26,10 @@ relay modes late entry: an extra listener routed mid-transmission, route request
 its first packet received (client side, so it includes the RPC and up to one 20 ms talker
 packet interval; median and max of ``LATE_TRIALS``).
 
+The peers send RTCP reports every ~5 s (``relax_peer_rtcp``), as browsers do for audio
+(libwebrtc's default), and so does the relay; aiortc's own default is ~1 s, which the
+``sender`` and ``stock`` baselines keep on the server side.
+
 Usage: ``python -m bench.bench_webrtc [--quick] [--n 10,50] [--seconds 5] [--modes fast,track]``;
 ``SIAGA_BENCH_MAX_N`` caps N (e.g. 50 on a busy machine).
 """
@@ -319,7 +323,7 @@ async def connect_peer(
 ) -> None:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-    from ptt.media.aiortc_tap import ReceiverTap, opus_payload_types
+    from ptt.media.aiortc_tap import ReceiverTap, opus_payload_types, relax_peer_rtcp
 
     idle_track, talker_track = _tracks()
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -331,6 +335,7 @@ async def connect_peer(
         pc.addTransceiver(idle_track(), direction="sendonly")
     else:
         pc.addTransceiver("audio", direction="recvonly")
+    relax_peer_rtcp(pc)  # clients report every ~5 s, as browsers do for audio
     await pc.setLocalDescription(await pc.createOffer())
     answer = (await rpc("open", id=name, sdp=pc.localDescription.sdp, talker=talker))["sdp"]
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
@@ -343,6 +348,7 @@ async def connect_peer(
         offer = (await rpc("downlinks", id=name, tgs=[1]))["sdp"]
         pts = opus_payload_types(offer)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        relax_peer_rtcp(pc)
         for t in pc.getTransceivers():
             if t.receiver.track is not None and t.mid in pts:
                 peers.taps.append(ReceiverTap(t.receiver, pts[t.mid], _count))

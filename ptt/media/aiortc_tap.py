@@ -35,6 +35,11 @@ that forwards Opus without re-encoding wants none of that. Two things live here:
   under aiortc's default numbering instead of the negotiated one. The wrapper puts the
   negotiated values back once the offer is written; the offer text itself is renumbered by
   ``ptt.media.numbering``.
+* :func:`relax_rtcp`: aiortc sends RTCP reports every 0.5-1.5 s from every sender and
+  receiver, which for a relay with a hundred idle listeners costs more CPU than forwarding
+  the voice. RFC 3550 recommends at least 5 s between reports, and browsers (libwebrtc)
+  report audio every 5 s. The function runs aiortc's own RTCP loop (the same code object)
+  with a longer interval, for one sender or receiver: nothing of the loop is rewritten here.
 * :class:`PacketTrack`, a ``MediaStreamTrack`` whose ``recv()`` returns ``av.Packet`` objects
   (``pts`` in 48 kHz samples, ``time_base = 1/48000``): this is aiortc's public path for
   pre-encoded media; its sender only packetizes (``OpusEncoder.pack``). The track holds a
@@ -52,8 +57,11 @@ import asyncio
 import fractions
 import inspect
 import logging
+import random as random_module
 import struct
+import sys
 import time
+import types
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -84,6 +92,8 @@ __all__ = [
     "create_renegotiation_offer",
     "ntp_time",
     "opus_payload_types",
+    "relax_peer_rtcp",
+    "relax_rtcp",
 ]
 
 logger = logging.getLogger(__name__)
@@ -125,6 +135,12 @@ def check_aiortc_hooks() -> None:
             raise AiortcHookError(f"aiortc {aiortc.__version__}: RtpPacket.{name} is gone")
     _check_send_hooks(aiortc.__version__)
     _check_offer_hooks(aiortc.__version__)
+    for cls in (RTCRtpSender, RTCRtpReceiver):
+        if _RTCP_SLEEP not in inspect.getsource(cls._run_rtcp):
+            raise AiortcHookError(
+                f"aiortc {aiortc.__version__}: {cls.__name__}._run_rtcp no longer waits "
+                f"`{_RTCP_SLEEP}` between reports; relax_rtcp cannot set the interval"
+            )
 
 
 def _check_offer_hooks(version: str) -> None:
@@ -217,6 +233,62 @@ async def create_renegotiation_offer(pc: RTCPeerConnection) -> RTCSessionDescrip
         transceiver._codecs = codecs
         transceiver._headerExtensions = extensions
     return offer
+
+
+#: RTCP report interval for audio: RFC 3550's recommended minimum, libwebrtc's audio default.
+RTCP_INTERVAL = 5.0
+#: How aiortc's RTCP loops wait between reports (0.5-1.5 s).
+_RTCP_SLEEP = "await asyncio.sleep(0.5 + random.random())"
+
+
+class _ScaledRandom:
+    """Stands in for the ``random`` module in a copy of aiortc's RTCP loop: the loop sleeps
+    ``0.5 + random.random()``, which becomes ``interval * (0.5 + U)`` (RFC 3550's
+    randomisation of the interval, scaled)."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._random = random_module.Random()
+
+    def random(self) -> float:
+        return self._interval * (0.5 + self._random.random()) - 0.5
+
+
+_RELAXED_LOOPS: dict[tuple[str, float], Callable[..., Any]] = {}
+
+
+def _relaxed_loop(cls: type, interval: float) -> Callable[..., Any]:
+    """aiortc's ``cls._run_rtcp`` code with the scaled ``random`` (one copy per class)."""
+    key = (cls.__qualname__, interval)
+    loop = _RELAXED_LOOPS.get(key)
+    if loop is None:
+        original = cls._run_rtcp  # type: ignore[attr-defined]
+        module = sys.modules[original.__module__]
+        scope = {**vars(module), "random": _ScaledRandom(interval)}
+        loop = _RELAXED_LOOPS[key] = types.FunctionType(
+            original.__code__, scope, original.__name__, original.__defaults__,
+            original.__closure__)
+    return loop
+
+
+def relax_rtcp(endpoint: RTCRtpSender | RTCRtpReceiver, interval: float = RTCP_INTERVAL) -> None:
+    """Make this sender's or receiver's RTCP reports ``interval`` seconds apart (on average).
+
+    Call it before aiortc starts the sender or receiver (before the answer is applied):
+    the loop is started by ``send()`` / ``receive()``.
+    """
+    if interval < 1.0:
+        raise ValueError(f"RTCP interval {interval} s is shorter than aiortc's own")
+    loop = _relaxed_loop(type(endpoint), interval)
+    endpoint._run_rtcp = types.MethodType(loop, endpoint)  # type: ignore[method-assign]
+
+
+def relax_peer_rtcp(pc: RTCPeerConnection, interval: float = RTCP_INTERVAL) -> None:
+    """:func:`relax_rtcp` for every sender and receiver of ``pc`` (idempotent)."""
+    for transceiver in pc.getTransceivers():
+        for endpoint in (transceiver.sender, transceiver.receiver):
+            if "_run_rtcp" not in vars(endpoint):
+                relax_rtcp(endpoint, interval)
 
 
 _NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01

@@ -73,6 +73,7 @@ from ptt.media.aiortc_tap import (
     create_renegotiation_offer,
     ntp_time,
     opus_payload_types,
+    relax_peer_rtcp,
 )
 from ptt.media.numbering import keep_numbering
 from ptt.oggopus import InvalidOpusPacket, packet_samples
@@ -267,6 +268,7 @@ class VoiceRelay:
         pc = peer.pc
         on_packet = functools.partial(self._on_uplink, peer.client_id)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        relax_peer_rtcp(pc)
         for transceiver in pc.getTransceivers():
             pt = uplink_pts.get(transceiver.mid or "")
             if transceiver.kind != "audio" or transceiver.receiver.track is None:
@@ -343,6 +345,7 @@ class VoiceRelay:
             on_latency=self._on_latency,
         )
         transceiver = peer.pc.addTransceiver(track, direction="sendonly")
+        relax_peer_rtcp(peer.pc)
         transceiver.setCodecPreferences(_opus_capabilities())  # type: ignore[arg-type]
         retimer = Retimer(
             # Lower half, as aiortc does: some receivers' SRTP mishandle an early wraparound.

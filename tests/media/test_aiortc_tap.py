@@ -23,6 +23,8 @@ from ptt.media.aiortc_tap import (
     ReceiverTap,
     check_aiortc_hooks,
     opus_payload_types,
+    relax_peer_rtcp,
+    relax_rtcp,
 )
 
 from .audio import ToneEncoder
@@ -59,6 +61,65 @@ class TestHooksPresent:
 
         monkeypatch.setattr(RTCDtlsTransport, "_handle_rtp_data", dispatch)
         with pytest.raises(AiortcHookError, match=r"RTCDtlsTransport\._handle_rtp_data"):
+            check_aiortc_hooks()
+
+
+class TestRelaxedRtcp:
+    """aiortc's own RTCP loop, run with RFC 3550's 5 s interval instead of aiortc's 1 s."""
+
+    @staticmethod
+    async def slept(endpoint: object, monkeypatch: pytest.MonkeyPatch, runs: int) -> list[float]:
+        """The waits the endpoint's RTCP loop asks for, one per run (each run is cancelled
+        at its first wait; aiortc's loop then ends as on close)."""
+        delays: list[float] = []
+
+        async def sleep(delay: float, *args: object) -> None:
+            delays.append(delay)
+            raise asyncio.CancelledError
+
+        with monkeypatch.context() as patch:
+            patch.setattr(asyncio, "sleep", sleep)
+            for _ in range(runs):
+                await endpoint._run_rtcp()  # type: ignore[attr-defined]
+        return delays
+
+    async def test_sender_and_receiver_wait_half_to_one_and_a_half_intervals(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        try:
+            transceiver = pc.addTransceiver("audio")
+            stock = await self.slept(transceiver.sender, monkeypatch, 50)
+            assert all(0.5 <= d <= 1.5 for d in stock)  # aiortc's own interval
+            relax_peer_rtcp(pc)
+            for endpoint in (transceiver.sender, transceiver.receiver):
+                delays = await self.slept(endpoint, monkeypatch, 200)
+                assert all(2.5 <= d <= 7.5 for d in delays)
+                assert min(delays) < 3.5 and max(delays) > 6.5  # randomised, not fixed
+                assert 4.5 < sum(delays) / len(delays) < 5.5
+        finally:
+            await pc.close()
+
+    async def test_one_endpoint_only_and_a_custom_interval(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        try:
+            first, second = pc.addTransceiver("audio"), pc.addTransceiver("audio")
+            relax_rtcp(first.sender, 2.0)
+            assert all(1.0 <= d <= 3.0 for d in await self.slept(first.sender, monkeypatch, 50))
+            assert all(d <= 1.5 for d in await self.slept(second.sender, monkeypatch, 50))
+            with pytest.raises(ValueError, match="shorter"):
+                relax_rtcp(second.sender, 0.2)
+        finally:
+            await pc.close()
+
+    def test_changed_rtcp_loop_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        async def _run_rtcp(self) -> None:  # type: ignore[no-untyped-def]
+            await asyncio.sleep(1.0)
+
+        monkeypatch.setattr(RTCRtpReceiver, "_run_rtcp", _run_rtcp)
+        with pytest.raises(AiortcHookError, match="RTCRtpReceiver._run_rtcp.*relax_rtcp"):
             check_aiortc_hooks()
 
 
