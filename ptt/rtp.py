@@ -84,6 +84,11 @@ class Rewritten(NamedTuple):
     """Unwrapped outgoing timestamp counted from the first packet (for ``av.Packet.pts``)."""
 
 
+_TS_HALF = TS_MOD >> 1
+#: ``Rewritten`` without NamedTuple's keyword-handling ``__new__`` (the hot path's one object).
+_new_rewritten = tuple.__new__
+
+
 class Retimer:
     """Maps the packets of successive sources onto one continuous outgoing RTP stream.
 
@@ -169,15 +174,15 @@ class Retimer:
         ``timestamp`` and ``marker`` are from its RTP header; ``samples`` is the packet's
         duration in clock-rate samples (from the Opus TOC byte); ``now`` the arrival time.
         """
-        if not 0 <= sequence < SEQ_MOD:
-            raise UsageError(f"sequence out of range: {sequence}")
-        if not 0 <= timestamp < TS_MOD:
-            raise UsageError(f"timestamp out of range: {timestamp}")
-        if samples <= 0:
-            raise UsageError(f"samples must be positive: {samples}")
+        # Written for speed (once per listener per packet): no helper calls, no max().
+        if not (0 <= sequence < SEQ_MOD and 0 <= timestamp < TS_MOD and samples > 0):
+            raise UsageError(
+                f"out of range: sequence {sequence}, timestamp {timestamp}, samples {samples}")
 
         last_out = self._last_out
-        elapsed = max(0.0, now - self._last_now)
+        elapsed = now - self._last_now
+        if elapsed < 0.0:
+            elapsed = 0.0
         same_source = last_out is not None and source == self._source
         dseq = (sequence - self._in_sequence) % SEQ_MOD
         if same_source and (dseq == 0 or dseq >= SEQ_MOD - REORDER_WINDOW):
@@ -186,7 +191,7 @@ class Retimer:
         new_burst = not same_source or self._force_burst
         gap = False
         if not new_burst:
-            dts = ts_distance(self._in_timestamp, timestamp)
+            dts = ((timestamp - self._in_timestamp + _TS_HALF) % TS_MOD) - _TS_HALF
             limit = round(elapsed * self._clock_rate) + self._tolerance_samples
             if dseq > MAX_SEQUENCE_JUMP or dts <= 0 or dts > limit:
                 new_burst = True
@@ -213,9 +218,8 @@ class Retimer:
         self._in_sequence = sequence
         self._in_timestamp = timestamp
         self.packets += 1
-        return Rewritten(
-            sequence=sequence_out,
-            timestamp=(self._initial_timestamp + out) % TS_MOD,
-            marker=new_burst or (marker and gap),
-            pts=out,
+        return _new_rewritten(
+            Rewritten,
+            (sequence_out, (self._initial_timestamp + out) % TS_MOD,
+             new_burst or (marker and gap), out),
         )

@@ -19,15 +19,17 @@ that forwards Opus without re-encoding wants none of that. Two things live here:
   known) and its DTLS transport is connected, :meth:`FastRtpSender.send` builds the RTP header
   from a per-downlink template (``struct.pack`` of marker/payload type, sequence, timestamp;
   the rest, SSRC and the mid extension, fixed), protects it with the transport's SRTP session
-  (``RTCDtlsTransport._tx_srtp``) and hands the datagram to the nominated ICE pair's asyncio
-  datagram transport (``sendto``, a plain function call, no coroutine). It also keeps the
-  counters aiortc's RTCP task reads for its sender reports (packet and octet counts, the last
-  RTP/NTP timestamp pair) current, so receivers get correct SRs; that task, the RTCP receive
-  side (receiver reports, stats) and the RTCP BYE on close stay aiortc's. The sender's own RTP
-  task stays alive, blocked on its (never fed) :class:`PacketTrack`. Not usable, and then said
-  so once (:attr:`FastRtpSender.usable` is False), when a negotiated header extension changes
-  per packet (abs-send-time, transport-wide sequence numbers): the caller falls back to the
-  packet track. A TURN-relayed pair is sent through aioice's coroutine (one task per packet).
+  (``RTCDtlsTransport._tx_srtp``; libsrtp's ``srtp_protect`` called on pylibsrtp's own context
+  and buffer, which saves pylibsrtp's per-call allocation) and hands the datagram to the
+  nominated ICE pair's asyncio datagram transport (``sendto``, a plain function call, no
+  coroutine). It also keeps the counters aiortc's RTCP task reads for its sender reports
+  (packet and octet counts, the last RTP/NTP timestamp pair) current, so receivers get correct
+  SRs; that task, the RTCP receive side (receiver reports, stats) and the RTCP BYE on close
+  stay aiortc's. The sender's own RTP task stays alive, blocked on its (never fed)
+  :class:`PacketTrack`. Not usable, and then said so once (:attr:`FastRtpSender.usable` is
+  False), when a negotiated header extension changes per packet (abs-send-time, transport-wide
+  sequence numbers): the caller falls back to the packet track. A TURN-relayed pair is sent
+  through aioice's coroutine (one task per packet).
 * :func:`create_renegotiation_offer`: aiortc's ``createOffer`` resets every transceiver's
   negotiated codecs and header extensions (``RTCRtpTransceiver._codecs`` and
   ``_headerExtensions``) to its defaults before writing the offer. A sender that aiortc
@@ -79,6 +81,9 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from pylibsrtp import SRTP_MAX_TRAILER_LEN
+from pylibsrtp._binding import ffi as srtp_ffi
+from pylibsrtp._binding import lib as srtp_lib
 
 from ptt.errors import PttError
 
@@ -129,12 +134,19 @@ def check_aiortc_hooks() -> None:
             f"aiortc {aiortc.__version__}: RTCDtlsTransport._handle_rtp_data no longer calls "
             "receiver._handle_rtp_packet(); the receive tap would never see a packet"
         )
+    receive = inspect.getsource(RTCRtpReceiver.receive)
+    if "self.__decoder_queue" not in receive or "self.__decoder_thread.start()" not in receive:
+        raise AiortcHookError(
+            f"aiortc {aiortc.__version__}: RTCRtpReceiver.receive no longer starts a decoder "
+            "thread fed by self.__decoder_queue; ReceiverTap cannot end it"
+        )
     sample = RtpPacket()
     for name in ("payload_type", "sequence_number", "timestamp", "marker", "payload"):
         if not hasattr(sample, name):
             raise AiortcHookError(f"aiortc {aiortc.__version__}: RtpPacket.{name} is gone")
     _check_send_hooks(aiortc.__version__)
     _check_offer_hooks(aiortc.__version__)
+    _check_srtp_hooks()
     for cls in (RTCRtpSender, RTCRtpReceiver):
         if _RTCP_SLEEP not in inspect.getsource(cls._run_rtcp):
             raise AiortcHookError(
@@ -344,6 +356,16 @@ class ReceiverTap:
         self.dropped_payload_type = 0
         # The hook: an instance attribute shadows RTCRtpReceiver._handle_rtp_packet.
         receiver._handle_rtp_packet = self._handle_rtp_packet  # type: ignore[method-assign]
+        original_receive = receiver.receive
+
+        async def receive(parameters: Any) -> None:
+            await original_receive(parameters)
+            # Nothing will reach the decoder thread aiortc has just started: end it now
+            # (its exit sign, as aiortc's own stop gives it) instead of keeping one idle
+            # thread per peer. aiortc's stop later finds it ended.
+            receiver._RTCRtpReceiver__decoder_queue.put(None)  # type: ignore[attr-defined]
+
+        receiver.receive = receive  # type: ignore[method-assign]
 
     async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
         if packet.payload_type != self.payload_type or not packet.payload:
@@ -354,6 +376,29 @@ class ReceiverTap:
             self.on_packet(packet)
         except Exception:  # never let a bug here kill aiortc's receive loop
             logger.exception("RTP tap callback failed")
+
+
+class SrtpError(PttError):
+    """libsrtp refused to protect a packet."""
+
+
+srtp_protect = srtp_lib.srtp_protect
+#: The largest RTP packet protected in pylibsrtp's 1,500-byte buffer, room left for the tag.
+_SRTP_MAX_PLAIN = 1500 - SRTP_MAX_TRAILER_LEN
+
+
+def _check_srtp_hooks() -> None:
+    """The pylibsrtp internals :class:`FastRtpSender` protects with."""
+    import pylibsrtp
+
+    source = inspect.getsource(pylibsrtp.Session)
+    for name in ('self._cdata = ffi.new("char[]", 1500)', "self._buffer = ffi.buffer(",
+                 "self._srtp = ffi.gc(", "func(self._srtp[0], self._cdata, len_p)"):
+        if name not in source:
+            raise AiortcHookError(
+                f"pylibsrtp {pylibsrtp.__version__}: Session no longer has `{name}`; "
+                "FastRtpSender cannot protect in place"
+            )
 
 
 _FIXED_HEADER = struct.Struct("!BBHI")  # V/P/X/CC, M/PT, sequence number, timestamp
@@ -379,6 +424,10 @@ class FastRtpSender:
         "failed",
         "_dtls",
         "_srtp",
+        "_srtp_ctx",
+        "_srtp_cdata",
+        "_srtp_buffer",
+        "_srtp_len",
         "_connection",
         "_pair",
         "_socket",
@@ -399,6 +448,10 @@ class FastRtpSender:
         self.failed = 0
         self._dtls: Any = None
         self._srtp: Any = None
+        self._srtp_ctx: Any = None
+        self._srtp_cdata: Any = None
+        self._srtp_buffer: Any = None
+        self._srtp_len: Any = srtp_ffi.new("int *")
         self._connection: Any = None
         self._pair: Any = None
         self._socket: Any = None
@@ -440,7 +493,12 @@ class FastRtpSender:
         if dtls._state is not DtlsState.CONNECTED or dtls._tx_srtp is None:
             return False
         self._dtls = dtls
-        self._srtp = dtls._tx_srtp
+        self._srtp = session = dtls._tx_srtp
+        # pylibsrtp's protect() in two steps less (see _check_srtp_hooks): its context, and
+        # the 1,500-byte buffer it protects in place.
+        self._srtp_ctx = session._srtp[0]
+        self._srtp_cdata = session._cdata
+        self._srtp_buffer = session._buffer
         self._connection = dtls.transport._connection
         return True
 
@@ -477,12 +535,23 @@ class FastRtpSender:
         if pair is not self._pair and (pair is None or not self._select_pair()):
             return False
         try:
-            data = srtp.protect(
+            packet = (
                 _FIXED_HEADER.pack(self._byte0, (marker << 7) | self.payload_type, sequence,
                                    timestamp)
                 + self._tail
                 + payload
             )
+            size = len(packet)
+            if size > _SRTP_MAX_PLAIN:
+                data = srtp.protect(packet)  # raises pylibsrtp's "packet is too long"
+            else:
+                buffer, length = self._srtp_buffer, self._srtp_len
+                buffer[0:size] = packet
+                length[0] = size
+                status = srtp_protect(self._srtp_ctx, self._srtp_cdata, length)
+                if status:
+                    raise SrtpError(f"srtp_protect failed with status {status}")
+                data = buffer[0:length[0]]
             socket = self._socket
             if socket is not None:
                 socket.sendto(data, self._addr)  # OSErrors go to the protocol, as aioice's

@@ -66,6 +66,7 @@ from aiortc.rtp import RtpPacket
 
 from ptt.errors import PttError, UsageError
 from ptt.media.aiortc_tap import (
+    RTCP_INTERVAL,
     FastRtpSender,
     PacketTrack,
     ReceiverTap,
@@ -191,9 +192,12 @@ class VoiceRelay:
         clock: Callable[[], float] = time.monotonic,
         setup_timeout: float = 10.0,
         fast_path: bool = True,
+        rtcp_interval: float = RTCP_INTERVAL,
     ) -> None:
         check_aiortc_hooks()
         self.fast_path = fast_path
+        #: Seconds between RTCP reports of peers opened from now on (``relax_rtcp``).
+        self.rtcp_interval = rtcp_interval
         # Always an explicit list: with None, aiortc would add a public STUN server.
         self._ice_servers = list(ice_servers)
         self._queue_size = queue_size
@@ -268,7 +272,7 @@ class VoiceRelay:
         pc = peer.pc
         on_packet = functools.partial(self._on_uplink, peer.client_id)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        relax_peer_rtcp(pc)
+        relax_peer_rtcp(pc, self.rtcp_interval)
         for transceiver in pc.getTransceivers():
             pt = uplink_pts.get(transceiver.mid or "")
             if transceiver.kind != "audio" or transceiver.receiver.track is None:
@@ -345,7 +349,7 @@ class VoiceRelay:
             on_latency=self._on_latency,
         )
         transceiver = peer.pc.addTransceiver(track, direction="sendonly")
-        relax_peer_rtcp(peer.pc)
+        relax_peer_rtcp(peer.pc, self.rtcp_interval)
         transceiver.setCodecPreferences(_opus_capabilities())  # type: ignore[arg-type]
         retimer = Retimer(
             # Lower half, as aiortc does: some receivers' SRTP mishandle an early wraparound.

@@ -55,6 +55,14 @@ class TestHooksPresent:
         with pytest.raises(AiortcHookError, match="signature"):
             check_aiortc_hooks()
 
+    def test_decoder_thread_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        async def receive(self, parameters) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        monkeypatch.setattr(RTCRtpReceiver, "receive", receive)
+        with pytest.raises(AiortcHookError, match="decoder thread"):
+            check_aiortc_hooks()
+
     def test_dispatch_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
         async def dispatch(self, data, arrival_time_ms):  # type: ignore[no-untyped-def]
             pass
@@ -141,7 +149,7 @@ class TestReceiverTap:
 
     async def test_other_payload_types_and_empty_packets_dropped(self) -> None:
         got: list[RtpPacket] = []
-        receiver = SimpleNamespace()
+        receiver = SimpleNamespace(receive=None)
         tap = ReceiverTap(receiver, 111, got.append)  # type: ignore[arg-type]
         for pt, payload in [(111, b"\x78"), (0, b"\xff"), (13, b"\x00"), (111, b"")]:
             await receiver._handle_rtp_packet(RtpPacket(payload_type=pt, payload=payload), 0)
@@ -154,7 +162,7 @@ class TestReceiverTap:
         def boom(packet: RtpPacket) -> None:
             raise RuntimeError("bug")
 
-        receiver = SimpleNamespace()
+        receiver = SimpleNamespace(receive=None)
         ReceiverTap(receiver, 111, boom)  # type: ignore[arg-type]
         await receiver._handle_rtp_packet(RtpPacket(payload_type=111, payload=b"\x78"), 0)
         assert "RTP tap callback failed" in caplog.text
@@ -243,7 +251,12 @@ async def test_tap_delivers_every_payload_bit_exact_without_decoder_path() -> No
         assert stock._RTCRtpReceiver__decoder_queue.qsize() == 0, (
             "RTCRtpReceiver.__decoder_queue received frames: the tap no longer bypasses it"
         )
-        assert stock.track._queue.qsize() == 0
+        # The decoder thread aiortc started was ended at once; the track only got its end.
+        thread = stock._RTCRtpReceiver__decoder_thread
+        assert thread is not None
+        thread.join(timeout=2)
+        assert not thread.is_alive()
+        assert stock.track._queue.qsize() <= 1
         assert taps[0].received == 100 and taps[0].dropped_payload_type == 0
     finally:
         await sender.close()

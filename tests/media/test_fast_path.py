@@ -101,6 +101,7 @@ class TestOnTheWire:
             assert relay.metrics.dropped_not_connected == 0
 
     async def test_sender_reports_count_what_was_sent(self, relay: VoiceRelay, officers) -> None:
+        relay.rtcp_interval = 1.0  # a report within the test's 6 s (the default is ~5 s)
         a, listener = await officers("a", A), await officers("l", C)
         wire = await heard_on_wire(listener, relay, TG1)
         relay.set_route("a", [("l", TG1)])
@@ -164,7 +165,8 @@ class TestFallbackAndIsolation:
         assert relay.metrics.dropped_not_connected == 0
 
     async def test_a_broken_downlink_does_not_cost_the_others_their_packets(
-        self, relay: VoiceRelay, officers, caplog: pytest.LogCaptureFixture
+        self, relay: VoiceRelay, officers, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         a, l1, l2 = await officers("a", A), await officers("l1", C), await officers("l2", C)
         broken, ok = await heard_on_wire(l1, relay, TG1), await heard_on_wire(l2, relay, TG1)
@@ -172,13 +174,15 @@ class TestFallbackAndIsolation:
         a.uplink.talk()
         await wait_for(lambda: len(broken.packets) >= 5, "l1 hears a", timeout=10)
 
-        class BrokenSrtp:
-            def protect(self, data: bytes) -> bytes:
-                raise RuntimeError("SRTP session gone bad")
-
         fast = relay._peers["l1"].downlinks[TG1].fast
         assert fast is not None
-        fast._srtp = BrokenSrtp()
+        real_protect = aiortc_tap.srtp_protect
+
+        def protect(context, buffer, length):  # type: ignore[no-untyped-def]
+            """libsrtp fails for l1's session only (srtp_err_status_fail)."""
+            return 1 if context == fast._srtp_ctx else real_protect(context, buffer, length)
+
+        monkeypatch.setattr(aiortc_tap, "srtp_protect", protect)
         before_broken, before_ok = len(broken.packets), len(ok.packets)
         await asyncio.sleep(0.5)
         assert len(ok.packets) - before_ok >= 18
@@ -282,6 +286,17 @@ class TestSendHooksChecked:
         audio = [*codecs.HEADER_EXTENSIONS["audio"], extra]
         monkeypatch.setitem(codecs.HEADER_EXTENSIONS, "audio", audio)
         with pytest.raises(AiortcHookError, match="per-packet"):
+            check_aiortc_hooks()
+
+    def test_pylibsrtp_session_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import pylibsrtp
+
+        class Session:
+            def protect(self, packet: bytes) -> bytes:
+                return packet
+
+        monkeypatch.setattr(pylibsrtp, "Session", Session)
+        with pytest.raises(AiortcHookError, match="pylibsrtp.*Session"):
             check_aiortc_hooks()
 
     def test_create_offer_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
