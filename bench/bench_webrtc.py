@@ -238,6 +238,54 @@ async def serve(mode: str) -> None:
     srv.close()
 
 
+# --- platform reference ------------------------------------------------------------------
+
+_WAKEUP_PROBE = r"""
+import asyncio, sys, time
+async def main():
+    class Count(asyncio.DatagramProtocol):
+        n = 0
+        def datagram_received(self, data, addr):
+            Count.n += 1
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(Count, local_addr=(sys.argv[1], 0))
+    print(transport.get_extra_info("sockname")[1], flush=True)
+    await asyncio.sleep(0.5)
+    cpu, wall, n = time.process_time(), time.monotonic(), Count.n
+    await asyncio.sleep(float(sys.argv[2]))
+    print(Count.n - n, time.process_time() - cpu, time.monotonic() - wall, flush=True)
+asyncio.run(main())
+"""
+
+
+async def wakeup_cost(seconds: float = 3.0) -> tuple[float, float]:
+    """CPU of a bare asyncio process woken by one 100-byte datagram every 20 ms: (CPU
+    seconds per second, CPU seconds per wakeup). On a virtual machine this fixed cost per
+    wakeup dominates every sparse event (ICE consent checks, RTCP, a talker's packet)."""
+    import socket
+
+    from aioice.ice import get_host_addresses
+
+    address = next(iter(get_host_addresses(use_ipv4=True, use_ipv6=False)), "127.0.0.1")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _WAKEUP_PROBE, address, str(seconds),
+        stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    port = int(await proc.stdout.readline())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    loop = asyncio.get_running_loop()
+    start, i = loop.time(), 0
+    reading = asyncio.ensure_future(proc.stdout.readline())
+    while not reading.done():
+        sock.sendto(b"x" * 100, (address, port))
+        i += 1
+        await asyncio.wait([reading], timeout=max(0.0, start + i * 0.02 - loop.time()))
+    sock.close()
+    await proc.wait()
+    received, cpu, wall = (float(x) for x in reading.result().split())
+    return cpu / wall, cpu / received if received else float("nan")
+
+
 # --- peers (this process) ---------------------------------------------------------------
 
 
@@ -533,6 +581,12 @@ async def run_all(args: argparse.Namespace) -> None:
         f"server in its own process; {os.cpu_count()} CPUs",
         flush=True,
     )
+    rate, per_wakeup = await wakeup_cost()
+    print(
+        f"platform: a bare asyncio process woken by 50 datagrams/s uses {rate * 1000:.1f} ms "
+        f"of CPU per second, {per_wakeup * 1e6:.0f} us per wakeup",
+        flush=True,
+    )
     results = []
     for mode, n in plan:
         t0 = time.monotonic()
@@ -542,6 +596,13 @@ async def run_all(args: argparse.Namespace) -> None:
     print()
     print_table(results)
     print_ratios(results)
+    print("\nBackground (all peers connected, the talker sending, nothing routed):")
+    for r in results:
+        if r.mode in RELAY_MODES:
+            peers = r.n + 2  # the listeners, the talker, the late listener
+            print(f"  {r.mode:<6} N={r.n:<4} {r.idle_cpu_rate * 1000:6.1f} ms of CPU per second"
+                  f" ({r.idle_cpu_rate / per_wakeup:4.0f} platform wakeups' worth) for {peers}"
+                  " peers")
     failed = [f"{r.mode} N={r.n}" for r in results if r.delivered == 0]
     if failed:
         raise SystemExit(f"no packet reached the listeners in: {', '.join(failed)}")

@@ -69,18 +69,20 @@ from collections.abc import Callable
 from typing import Any
 
 import av
+import pylibsrtp
 from aioice.ice import StunProtocol
 from aiortc import (
     RTCPeerConnection,
     RTCRtpReceiver,
     RTCRtpSender,
     RTCSessionDescription,
+    clock,
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
-from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket, is_rtcp
 from pylibsrtp import SRTP_MAX_TRAILER_LEN
 from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
@@ -147,6 +149,7 @@ def check_aiortc_hooks() -> None:
     _check_send_hooks(aiortc.__version__)
     _check_offer_hooks(aiortc.__version__)
     _check_srtp_hooks()
+    _check_receive_hooks(aiortc.__version__)
     for cls in (RTCRtpSender, RTCRtpReceiver):
         if _RTCP_SLEEP not in inspect.getsource(cls._run_rtcp):
             raise AiortcHookError(
@@ -356,6 +359,9 @@ class ReceiverTap:
         self.dropped_payload_type = 0
         # The hook: an instance attribute shadows RTCRtpReceiver._handle_rtp_packet.
         receiver._handle_rtp_packet = self._handle_rtp_packet  # type: ignore[method-assign]
+        receiver._siaga_tap = self  # type: ignore[attr-defined]  # for the direct path
+        #: Of ``received``, those that came the direct way (:func:`_install_direct_rtp`).
+        self.direct = 0
         original_receive = receiver.receive
 
         async def receive(parameters: Any) -> None:
@@ -364,10 +370,16 @@ class ReceiverTap:
             # (its exit sign, as aiortc's own stop gives it) instead of keeping one idle
             # thread per peer. aiortc's stop later finds it ended.
             receiver._RTCRtpReceiver__decoder_queue.put(None)  # type: ignore[attr-defined]
+            # aiortc starts a receiver once DTLS is connected: the SRTP keys are known.
+            _install_direct_rtp(receiver.transport)
 
         receiver.receive = receive  # type: ignore[method-assign]
 
     async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        self.deliver(packet)
+
+    def deliver(self, packet: RtpPacket) -> None:
+        """One packet for this receiver (called synchronously by the direct path)."""
         if packet.payload_type != self.payload_type or not packet.payload:
             self.dropped_payload_type += 1
             return
@@ -376,6 +388,76 @@ class ReceiverTap:
             self.on_packet(packet)
         except Exception:  # never let a bug here kill aiortc's receive loop
             logger.exception("RTP tap callback failed")
+
+
+def _install_direct_rtp(dtls: RTCDtlsTransport) -> None:
+    """Hand this transport's SRTP packets to their taps without aiortc's queue and task.
+
+    aioice queues every datagram that is not STUN (``Connection.data_received``) for
+    aiortc's DTLS transport task, which unprotects, parses and routes it: at 50 packets per
+    second per talker that queue, task switch and coroutine chain cost several hundred
+    microseconds per packet. The replacement (an instance attribute of the aioice
+    connection) does the same for RTP synchronously, as the datagram arrives: counts it,
+    unprotects it with the transport's receive session, parses it with the negotiated
+    extensions, routes it with aiortc's router, and hands it to the receiver's tap (a
+    receiver without a tap gets it through its own handler, as a task). DTLS and RTCP
+    datagrams, and everything before the keys exist, still take aiortc's path.
+    """
+    connection = dtls.transport._connection
+    if "data_received" in vars(connection):
+        return  # BUNDLE: one transport, one connection for all the peer's receivers
+    queued = connection.data_received
+    transport: Any = dtls
+
+    def data_received(data: bytes, component: int) -> None:
+        first = data[0]
+        srtp = transport._rx_srtp
+        if not (127 < first < 192) or srtp is None or is_rtcp(data):
+            queued(data, component)
+            return
+        transport._RTCDtlsTransport__rx_bytes += len(data)
+        transport._RTCDtlsTransport__rx_packets += 1
+        try:
+            packet = RtpPacket.parse(srtp.unprotect(data), transport._rtp_header_extensions_map)
+        except (pylibsrtp.Error, ValueError):
+            return  # as aiortc: a packet that does not decrypt or parse is dropped
+        receiver = transport._rtp_router.route_rtp(packet)
+        if receiver is None:
+            return
+        tap = vars(receiver).get("_siaga_tap")
+        if tap is not None:
+            tap.direct += 1
+            tap.deliver(packet)
+        else:
+            asyncio.ensure_future(
+                receiver._handle_rtp_packet(packet, arrival_time_ms=clock.current_ms()))
+
+    connection.data_received = data_received  # type: ignore[method-assign]
+
+
+def _check_receive_hooks(version: str) -> None:
+    """What :func:`_install_direct_rtp` relies on."""
+    from aioice.ice import Connection
+
+    def fail(what: str) -> AiortcHookError:
+        return AiortcHookError(f"{what}; the direct RTP receive path cannot replace it")
+
+    if list(inspect.signature(Connection.data_received).parameters) != [
+        "self", "data", "component"
+    ]:
+        raise fail("aioice Connection.data_received(self, data, component) changed")
+    if "self.receiver.data_received(" not in inspect.getsource(StunProtocol.datagram_received):
+        raise fail("aioice StunProtocol.datagram_received no longer calls data_received")
+    recv_next = inspect.getsource(RTCDtlsTransport._recv_next)
+    for needle in ("self.__rx_bytes += len(data)", "self.__rx_packets += 1",
+                   "self._rx_srtp.unprotect(data)", "await self._handle_rtp_data("):
+        if needle not in recv_next:
+            raise fail(f"aiortc {version}: RTCDtlsTransport._recv_next lost `{needle}`")
+    handle = inspect.getsource(RTCDtlsTransport._handle_rtp_data)
+    for needle in ("RtpPacket.parse(data, self._rtp_header_extensions_map)",
+                   "self._rtp_router.route_rtp(packet)"):
+        if needle not in handle:
+            raise fail(f"aiortc {version}: RTCDtlsTransport._handle_rtp_data lost `{needle}`")
 
 
 class SrtpError(PttError):

@@ -63,6 +63,16 @@ class TestHooksPresent:
         with pytest.raises(AiortcHookError, match="decoder thread"):
             check_aiortc_hooks()
 
+    def test_aioice_receive_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from aioice.ice import Connection
+
+        def data_received(self, data: bytes) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        monkeypatch.setattr(Connection, "data_received", data_received)
+        with pytest.raises(AiortcHookError, match="data_received"):
+            check_aiortc_hooks()
+
     def test_dispatch_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
         async def dispatch(self, data, arrival_time_ms):  # type: ignore[no-untyped-def]
             pass
@@ -258,6 +268,11 @@ async def test_tap_delivers_every_payload_bit_exact_without_decoder_path() -> No
         assert not thread.is_alive()
         assert stock.track._queue.qsize() <= 1
         assert taps[0].received == 100 and taps[0].dropped_payload_type == 0
+        # Once connected, packets skip aiortc's queue and task (the first may still queue).
+        assert taps[0].direct >= 95
+        stats = await receiver.getStats()
+        (transport,) = (v for v in stats.values() if v.type == "transport")
+        assert transport.packetsReceived >= 100  # aiortc's transport counters kept
     finally:
         await sender.close()
         await receiver.close()
