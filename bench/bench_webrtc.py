@@ -26,9 +26,10 @@ relay modes late entry: an extra listener routed mid-transmission, route request
 its first packet received (client side, so it includes the RPC and up to one 20 ms talker
 packet interval; median and max of ``LATE_TRIALS``).
 
-The peers send RTCP reports every ~5 s (``relax_peer_rtcp``), as browsers do for audio
-(libwebrtc's default), and so does the relay; aiortc's own default is ~1 s, which the
-``sender`` and ``stock`` baselines keep on the server side.
+The peers send RTCP reports every ~5 s at random moments (``relax_peer_rtcp(grid=None)``),
+as browsers do for audio (libwebrtc's default); the relay does too, its timers on a 100 ms
+grid so that they share wakeups. aiortc's own default is ~1 s, which the ``sender`` and
+``stock`` baselines keep on the server side.
 
 Usage: ``python -m bench.bench_webrtc [--quick] [--n 10,50] [--seconds 5] [--modes fast,track]``;
 ``SIAGA_BENCH_MAX_N`` caps N (e.g. 50 on a busy machine).
@@ -383,7 +384,8 @@ async def connect_peer(
         pc.addTransceiver(idle_track(), direction="sendonly")
     else:
         pc.addTransceiver("audio", direction="recvonly")
-    relax_peer_rtcp(pc)  # clients report every ~5 s, as browsers do for audio
+    # Clients report every ~5 s at random moments, as browsers do for audio (no grid).
+    relax_peer_rtcp(pc, grid=None)
     await pc.setLocalDescription(await pc.createOffer())
     answer = (await rpc("open", id=name, sdp=pc.localDescription.sdp, talker=talker))["sdp"]
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
@@ -396,7 +398,7 @@ async def connect_peer(
         offer = (await rpc("downlinks", id=name, tgs=[1]))["sdp"]
         pts = opus_payload_types(offer)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-        relax_peer_rtcp(pc)
+        relax_peer_rtcp(pc, grid=None)
         for t in pc.getTransceivers():
             if t.receiver.track is not None and t.mid in pts:
                 peers.taps.append(ReceiverTap(t.receiver, pts[t.mid], _count))

@@ -42,6 +42,9 @@ that forwards Opus without re-encoding wants none of that. Two things live here:
   the voice. RFC 3550 recommends at least 5 s between reports, and browsers (libwebrtc)
   report audio every 5 s. The function runs aiortc's own RTCP loop (the same code object)
   with a longer interval, for one sender or receiver: nothing of the loop is rewritten here.
+  Each wait ends on a 100 ms grid (:func:`on_grid`), and :func:`align_consent_checks` does
+  the same for aioice's ICE consent checks: on a virtual machine, waking the process costs
+  about as much as the work it wakes up for, and timers on a grid share their wakeups.
 * :class:`PacketTrack`, a ``MediaStreamTrack`` whose ``recv()`` returns ``av.Packet`` objects
   (``pts`` in 48 kHz samples, ``time_base = 1/48000``): this is aiortc's public path for
   pre-encoded media; its sender only packetizes (``OpusEncoder.pack``). The track holds a
@@ -59,6 +62,7 @@ import asyncio
 import fractions
 import inspect
 import logging
+import math
 import random as random_module
 import struct
 import sys
@@ -90,14 +94,17 @@ from pylibsrtp._binding import lib as srtp_lib
 from ptt.errors import PttError
 
 __all__ = [
+    "TIMER_GRID",
     "TIME_BASE",
     "AiortcHookError",
     "FastRtpSender",
     "PacketTrack",
     "ReceiverTap",
+    "align_consent_checks",
     "check_aiortc_hooks",
     "create_renegotiation_offer",
     "ntp_time",
+    "on_grid",
     "opus_payload_types",
     "relax_peer_rtcp",
     "relax_rtcp",
@@ -150,6 +157,18 @@ def check_aiortc_hooks() -> None:
     _check_offer_hooks(aiortc.__version__)
     _check_srtp_hooks()
     _check_receive_hooks(aiortc.__version__)
+    import aioice
+    from aioice import ice
+
+    consent = inspect.getsource(ice.Connection.query_consent)
+    if _CONSENT_SLEEP not in consent or "self.query_consent()" not in inspect.getsource(
+        ice.Connection.connect
+    ):
+        raise AiortcHookError(
+            f"aioice {aioice.__version__}: Connection.query_consent no longer waits "
+            f"`{_CONSENT_SLEEP}` or is no longer started by connect(); "
+            "align_consent_checks cannot put the checks on the timer grid"
+        )
     for cls in (RTCRtpSender, RTCRtpReceiver):
         if _RTCP_SLEEP not in inspect.getsource(cls._run_rtcp):
             raise AiortcHookError(
@@ -256,54 +275,106 @@ RTCP_INTERVAL = 5.0
 _RTCP_SLEEP = "await asyncio.sleep(0.5 + random.random())"
 
 
-class _ScaledRandom:
-    """Stands in for the ``random`` module in a copy of aiortc's RTCP loop: the loop sleeps
-    ``0.5 + random.random()``, which becomes ``interval * (0.5 + U)`` (RFC 3550's
-    randomisation of the interval, scaled)."""
+#: Timers of the relaxed loops fire on this grid (seconds of the event loop's clock), so
+#: that the reports and checks of many peers share a wakeup instead of one each.
+TIMER_GRID = 0.1
 
-    def __init__(self, interval: float) -> None:
-        self._interval = interval
+
+def on_grid(now: float, delay: float, grid: float = TIMER_GRID) -> float:
+    """``delay`` lengthened so that ``now + delay`` falls on a multiple of ``grid``."""
+    return math.ceil((now + delay) / grid - 1e-9) * grid - now
+
+
+class _AlignedRandom:
+    """Stands in for the ``random`` module in a copy of a timer loop that sleeps
+    ``base + spread * random.random()``: the sleep becomes ``low + (high - low) * U``,
+    lengthened to end on ``grid`` unless it is None."""
+
+    def __init__(self, base: float, spread: float, low: float, high: float,
+                 grid: float | None) -> None:
+        self._base, self._spread = base, spread
+        self._low, self._high = low, high
+        self._grid = grid
         self._random = random_module.Random()
 
     def random(self) -> float:
-        return self._interval * (0.5 + self._random.random()) - 0.5
+        wait = self._low + (self._high - self._low) * self._random.random()
+        if self._grid is not None:
+            try:
+                wait = on_grid(asyncio.get_running_loop().time(), wait, self._grid)
+            except RuntimeError:  # no running loop: nothing to align with
+                pass
+        return (wait - self._base) / self._spread
 
 
-_RELAXED_LOOPS: dict[tuple[str, float], Callable[..., Any]] = {}
+_RELAXED_LOOPS: dict[tuple[str, float, float | None], Callable[..., Any]] = {}
 
 
-def _relaxed_loop(cls: type, interval: float) -> Callable[..., Any]:
+def _relaxed_loop(cls: type, interval: float, grid: float | None) -> Callable[..., Any]:
     """aiortc's ``cls._run_rtcp`` code with the scaled ``random`` (one copy per class)."""
-    key = (cls.__qualname__, interval)
+    key = (cls.__qualname__, interval, grid)
     loop = _RELAXED_LOOPS.get(key)
     if loop is None:
         original = cls._run_rtcp  # type: ignore[attr-defined]
         module = sys.modules[original.__module__]
-        scope = {**vars(module), "random": _ScaledRandom(interval)}
+        # aiortc sleeps 0.5 + random.random(): RFC 3550's 0.5-1.5 times the interval.
+        scope = {**vars(module), "random": _AlignedRandom(0.5, 1.0, interval * 0.5,
+                                                          interval * 1.5, grid)}
         loop = _RELAXED_LOOPS[key] = types.FunctionType(
             original.__code__, scope, original.__name__, original.__defaults__,
             original.__closure__)
     return loop
 
 
-def relax_rtcp(endpoint: RTCRtpSender | RTCRtpReceiver, interval: float = RTCP_INTERVAL) -> None:
-    """Make this sender's or receiver's RTCP reports ``interval`` seconds apart (on average).
+def relax_rtcp(endpoint: RTCRtpSender | RTCRtpReceiver, interval: float = RTCP_INTERVAL, *,
+               grid: float | None = TIMER_GRID) -> None:
+    """Make this sender's or receiver's RTCP reports ``interval`` seconds apart (on average),
+    each wait ending on ``grid`` (None: anywhere, as a browser's).
 
     Call it before aiortc starts the sender or receiver (before the answer is applied):
     the loop is started by ``send()`` / ``receive()``.
     """
     if interval < 1.0:
         raise ValueError(f"RTCP interval {interval} s is shorter than aiortc's own")
-    loop = _relaxed_loop(type(endpoint), interval)
+    loop = _relaxed_loop(type(endpoint), interval, grid)
     endpoint._run_rtcp = types.MethodType(loop, endpoint)  # type: ignore[method-assign]
 
 
-def relax_peer_rtcp(pc: RTCPeerConnection, interval: float = RTCP_INTERVAL) -> None:
-    """:func:`relax_rtcp` for every sender and receiver of ``pc`` (idempotent)."""
+def relax_peer_rtcp(pc: RTCPeerConnection, interval: float = RTCP_INTERVAL, *,
+                    grid: float | None = TIMER_GRID) -> None:
+    """:func:`relax_rtcp` for every sender and receiver of ``pc``, and with a ``grid``, its
+    ICE consent checks on that grid too (:func:`align_consent_checks`); idempotent."""
     for transceiver in pc.getTransceivers():
         for endpoint in (transceiver.sender, transceiver.receiver):
             if "_run_rtcp" not in vars(endpoint):
-                relax_rtcp(endpoint, interval)
+                relax_rtcp(endpoint, interval, grid=grid)
+        if grid is not None:
+            align_consent_checks(transceiver.receiver.transport.transport._connection)
+
+
+_CONSENT_SLEEP = "await asyncio.sleep(CONSENT_INTERVAL * (0.8 + 0.4 * random.random()))"
+_ALIGNED_CONSENT: list[Callable[..., Any]] = []
+
+
+def align_consent_checks(connection: Any) -> None:
+    """Run this aioice connection's ICE consent checks (RFC 7675: every 4-6 s) with aioice's
+    own loop code, each wait lengthened to end on :data:`TIMER_GRID` (at most 0.1 s later).
+
+    Call it before ICE connects (the loop starts then). Idempotent.
+    """
+    from aioice import ice
+
+    if "query_consent" in vars(connection):
+        return
+    if not _ALIGNED_CONSENT:
+        original = ice.Connection.query_consent
+        interval = ice.CONSENT_INTERVAL
+        scope = {**vars(ice), "random": _AlignedRandom(
+            interval * 0.8, interval * 0.4, interval * 0.8, interval * 1.2, TIMER_GRID)}
+        _ALIGNED_CONSENT.append(types.FunctionType(
+            original.__code__, scope, original.__name__, original.__defaults__,
+            original.__closure__))
+    connection.query_consent = types.MethodType(_ALIGNED_CONSENT[0], connection)
 
 
 _NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01

@@ -7,7 +7,10 @@ tap still sees every packet, bit-exact, and that aiortc's decoder path stays emp
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
+from typing import Any
 
 import aiortc
 import pytest
@@ -18,10 +21,13 @@ from aiortc.rtp import RtpPacket
 
 from ptt.media.aiortc_tap import (
     TIME_BASE,
+    TIMER_GRID,
     AiortcHookError,
     PacketTrack,
     ReceiverTap,
+    align_consent_checks,
     check_aiortc_hooks,
+    on_grid,
     opus_payload_types,
     relax_peer_rtcp,
     relax_rtcp,
@@ -83,23 +89,71 @@ class TestHooksPresent:
 
 
 class TestRelaxedRtcp:
-    """aiortc's own RTCP loop, run with RFC 3550's 5 s interval instead of aiortc's 1 s."""
+    """aiortc's own RTCP loop, run with RFC 3550's 5 s interval instead of aiortc's 1 s,
+    and the relay's timers on a 100 ms grid so that many peers share a wakeup."""
 
     @staticmethod
-    async def slept(endpoint: object, monkeypatch: pytest.MonkeyPatch, runs: int) -> list[float]:
-        """The waits the endpoint's RTCP loop asks for, one per run (each run is cancelled
-        at its first wait; aiortc's loop then ends as on close)."""
-        delays: list[float] = []
+    async def waits(
+        run: Callable[[], Awaitable[object]], monkeypatch: pytest.MonkeyPatch, runs: int
+    ) -> list[tuple[float, float]]:
+        """(loop time, wait) of the first wait of each run; each run is cancelled there
+        (aiortc's loops then end as on close, aioice's raise)."""
+        found: list[tuple[float, float]] = []
 
         async def sleep(delay: float, *args: object) -> None:
-            delays.append(delay)
+            found.append((asyncio.get_running_loop().time(), delay))
             raise asyncio.CancelledError
 
         with monkeypatch.context() as patch:
             patch.setattr(asyncio, "sleep", sleep)
             for _ in range(runs):
-                await endpoint._run_rtcp()  # type: ignore[attr-defined]
-        return delays
+                with contextlib.suppress(asyncio.CancelledError):
+                    await run()
+        return found
+
+    async def slept(self, endpoint: Any, monkeypatch: pytest.MonkeyPatch, runs: int
+                    ) -> list[float]:
+        return [wait for _, wait in await self.waits(endpoint._run_rtcp, monkeypatch, runs)]
+
+    @staticmethod
+    def on_the_grid(waits: list[tuple[float, float]]) -> list[bool]:
+        # Within a millisecond of a 100 ms boundary (the loop's clock moves on a little
+        # between the wait being chosen and being taken).
+        return [abs((t + w) / TIMER_GRID - round((t + w) / TIMER_GRID)) < 0.01 for t, w in waits]
+
+    async def test_waits_end_on_the_timer_grid(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        try:
+            relaxed, browser_like = pc.addTransceiver("audio"), pc.addTransceiver("audio")
+            relax_rtcp(relaxed.sender)
+            relax_rtcp(browser_like.sender, grid=None)
+            assert all(self.on_the_grid(
+                await self.waits(relaxed.sender._run_rtcp, monkeypatch, 20)))
+            # Without a grid (the benchmark's browser-like peers): anywhere.
+            anywhere = await self.waits(browser_like.sender._run_rtcp, monkeypatch, 20)
+            assert self.on_the_grid(anywhere).count(False) > 10
+        finally:
+            await pc.close()
+
+    async def test_consent_checks_every_four_to_six_seconds_on_the_grid(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from aioice.ice import Connection
+
+        connection = Connection(ice_controlling=True)
+        connection.remote_password = "password"
+        align_consent_checks(connection)
+        waits = await self.waits(connection.query_consent, monkeypatch, 100)
+        assert len(waits) == 100
+        assert all(4.0 <= wait <= 6.0 + TIMER_GRID for _, wait in waits)
+        assert all(self.on_the_grid(waits))
+        await connection.close()
+
+    def test_on_grid_lengthens_to_the_next_boundary(self) -> None:
+        assert on_grid(10.03, 1.0) == pytest.approx(1.07)
+        assert on_grid(10.0, 1.0) == pytest.approx(1.0)  # already on it
+        assert on_grid(10.0, 1.0, grid=0.25) == pytest.approx(1.0)
+        assert on_grid(7.31, 0.0, grid=0.5) == pytest.approx(0.19)
 
     async def test_sender_and_receiver_wait_half_to_one_and_a_half_intervals(
         self, monkeypatch: pytest.MonkeyPatch
@@ -112,7 +166,7 @@ class TestRelaxedRtcp:
             relax_peer_rtcp(pc)
             for endpoint in (transceiver.sender, transceiver.receiver):
                 delays = await self.slept(endpoint, monkeypatch, 200)
-                assert all(2.5 <= d <= 7.5 for d in delays)
+                assert all(2.5 <= d <= 7.5 + TIMER_GRID for d in delays)  # then to the grid
                 assert min(delays) < 3.5 and max(delays) > 6.5  # randomised, not fixed
                 assert 4.5 < sum(delays) / len(delays) < 5.5
         finally:
@@ -125,19 +179,29 @@ class TestRelaxedRtcp:
         try:
             first, second = pc.addTransceiver("audio"), pc.addTransceiver("audio")
             relax_rtcp(first.sender, 2.0)
-            assert all(1.0 <= d <= 3.0 for d in await self.slept(first.sender, monkeypatch, 50))
+            delays = await self.slept(first.sender, monkeypatch, 50)
+            assert all(1.0 <= d <= 3.0 + TIMER_GRID for d in delays)
             assert all(d <= 1.5 for d in await self.slept(second.sender, monkeypatch, 50))
             with pytest.raises(ValueError, match="shorter"):
                 relax_rtcp(second.sender, 0.2)
         finally:
             await pc.close()
 
-    def test_changed_rtcp_loop_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        async def _run_rtcp(self) -> None:  # type: ignore[no-untyped-def]
+    @pytest.mark.parametrize(
+        ("owner", "name", "message"),
+        [
+            ("aiortc.RTCRtpReceiver", "_run_rtcp", "RTCRtpReceiver._run_rtcp.*relax_rtcp"),
+            ("aioice.ice.Connection", "query_consent", "query_consent.*align_consent_checks"),
+        ],
+    )
+    def test_changed_timer_loop_is_named(
+        self, monkeypatch: pytest.MonkeyPatch, owner: str, name: str, message: str
+    ) -> None:
+        async def loop(self) -> None:  # type: ignore[no-untyped-def]
             await asyncio.sleep(1.0)
 
-        monkeypatch.setattr(RTCRtpReceiver, "_run_rtcp", _run_rtcp)
-        with pytest.raises(AiortcHookError, match="RTCRtpReceiver._run_rtcp.*relax_rtcp"):
+        monkeypatch.setattr(f"{owner}.{name}", loop)
+        with pytest.raises(AiortcHookError, match=message):
             check_aiortc_hooks()
 
 
