@@ -102,6 +102,13 @@ class Radio:
         """The connected users who hear the talker of ``talkgroup`` (rule 3)."""
         return self._audience(self._floor(talkgroup))
 
+    def whereabouts_audience(self, user: int) -> frozenset[int]:
+        """Who is told when ``user`` comes online, goes offline or moves: the connected
+        dispatchers and supervisors, never the user itself. Officers ask for presence
+        themselves; telling everyone about everyone would cost N^2 messages as the net
+        grows, and an officer's position is for the command center, not for the net."""
+        return self.roster.dispatchers() - {user}
+
     def emergency(self, talkgroup: str) -> Emergency | None:
         return self._emergencies.get(self.roster.talkgroup(talkgroup).id)
 

@@ -434,18 +434,15 @@ class RadioService:
     # -- presence, positions, texts -----------------------------------------------------
 
     def _announce_presence(self, who: Identity, *, online: bool) -> None:
-        # Dispatchers follow who is on the net; officers ask with ``presence`` (telling
-        # everyone about everyone would cost N^2 messages as the net grows).
-        others = self.radio.roster.dispatchers() - {who.user_id}
-        self.send_to(others, p.message("presence_changed", user=p.identity(who),
-                                       online=online))
+        self.send_to(self.radio.whereabouts_audience(who.user_id),
+                     p.message("presence_changed", user=p.identity(who), online=online))
 
     def _share_position(self, client: Client, lat: float, lon: float,
                         accuracy: float | None) -> None:
         at = self.utcnow()
         client.position = (lat, lon, accuracy, at)
         self.store.position(client.identity.user_id, lat, lon, accuracy, at)
-        self.send_to(self.radio.roster.dispatchers() - {client.identity.user_id},
+        self.send_to(self.radio.whereabouts_audience(client.identity.user_id),
                      p.message("location", user=p.identity(client.identity), lat=lat, lon=lon,
                                accuracy=accuracy, at=at.isoformat()))
 

@@ -269,3 +269,16 @@ def test_an_incident_group_queue_closes_with_it(bench: Bench, dina: Identity) ->
 
     bench.assert_cancelled(dina, CancelReason.FLOOR_CLOSED)
     bench.assert_revoked(sari, RevokeReason.FLOOR_CLOSED)
+
+
+def test_whereabouts_go_to_the_command_center_only() -> None:
+    bench = Bench()
+    eko = bench.online(person(Role.OFFICER, SATPOL_PP, "Eko"), SATPOL.id)
+    budi = bench.online(person(Role.OFFICER, DISHUB, "Budi"), DISHUB_TG.id)
+    dina = bench.online(dispatcher("Dina"))
+    sari = bench.online(dispatcher("Sari", Role.SUPERVISOR))
+    assert bench.radio.whereabouts_audience(eko.user_id) == {dina.user_id, sari.user_id}
+    # A dispatcher's own whereabouts go to the other dispatchers, not back to itself.
+    assert bench.radio.whereabouts_audience(dina.user_id) == {sari.user_id}
+    bench.do("disconnect", sari.user_id)
+    assert bench.radio.whereabouts_audience(budi.user_id) == {dina.user_id}
