@@ -102,6 +102,7 @@ __all__ = [
     "ReceiverTap",
     "align_consent_checks",
     "check_aiortc_hooks",
+    "install_direct_rtp",
     "create_renegotiation_offer",
     "ntp_time",
     "on_grid",
@@ -431,7 +432,7 @@ class ReceiverTap:
         # The hook: an instance attribute shadows RTCRtpReceiver._handle_rtp_packet.
         receiver._handle_rtp_packet = self._handle_rtp_packet  # type: ignore[method-assign]
         receiver._siaga_tap = self  # type: ignore[attr-defined]  # for the direct path
-        #: Of ``received``, those that came the direct way (:func:`_install_direct_rtp`).
+        #: Of ``received``, those that came the direct way (:func:`install_direct_rtp`).
         self.direct = 0
         original_receive = receiver.receive
 
@@ -441,8 +442,8 @@ class ReceiverTap:
             # (its exit sign, as aiortc's own stop gives it) instead of keeping one idle
             # thread per peer. aiortc's stop later finds it ended.
             receiver._RTCRtpReceiver__decoder_queue.put(None)  # type: ignore[attr-defined]
-            # aiortc starts a receiver once DTLS is connected: the SRTP keys are known.
-            _install_direct_rtp(receiver.transport)
+            # aiortc starts a receiver once DTLS is up (the relay installs it earlier).
+            install_direct_rtp(receiver.transport)
 
         receiver.receive = receive  # type: ignore[method-assign]
 
@@ -461,8 +462,12 @@ class ReceiverTap:
             logger.exception("RTP tap callback failed")
 
 
-def _install_direct_rtp(dtls: RTCDtlsTransport) -> None:
+def install_direct_rtp(dtls: RTCDtlsTransport) -> None:
     """Hand this transport's SRTP packets to their taps without aiortc's queue and task.
+
+    :class:`ReceiverTap` installs it when aiortc starts the receiver; the relay installs it
+    as soon as it has a peer's transport, so that the port is guarded from empty datagrams
+    (below) during ICE and DTLS too. Idempotent.
 
     aioice queues every datagram that is not STUN (``Connection.data_received``) for
     aiortc's DTLS transport task, which unprotects, parses and routes it: at 50 packets per
@@ -473,6 +478,10 @@ def _install_direct_rtp(dtls: RTCDtlsTransport) -> None:
     extensions, routes it with aiortc's router, and hands it to the receiver's tap (a
     receiver without a tap gets it through its own handler, as a task). DTLS and RTCP
     datagrams, and everything before the keys exist, still take aiortc's path.
+
+    An empty datagram is dropped here: aiortc's transport task would fail on it and close
+    the peer's DTLS transport, so anyone who can reach the port could hang up a call with
+    one empty UDP packet.
     """
     connection = dtls.transport._connection
     if "data_received" in vars(connection):
@@ -481,6 +490,8 @@ def _install_direct_rtp(dtls: RTCDtlsTransport) -> None:
     transport: Any = dtls
 
     def data_received(data: bytes, component: int) -> None:
+        if not data:
+            return
         first = data[0]
         srtp = transport._rx_srtp
         if not (127 < first < 192) or srtp is None or is_rtcp(data):
@@ -507,7 +518,7 @@ def _install_direct_rtp(dtls: RTCDtlsTransport) -> None:
 
 
 def _check_receive_hooks(version: str) -> None:
-    """What :func:`_install_direct_rtp` relies on."""
+    """What :func:`install_direct_rtp` relies on."""
     from aioice.ice import Connection
 
     def fail(what: str) -> AiortcHookError:

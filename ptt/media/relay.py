@@ -72,6 +72,7 @@ from ptt.media.aiortc_tap import (
     ReceiverTap,
     check_aiortc_hooks,
     create_renegotiation_offer,
+    install_direct_rtp,
     ntp_time,
     opus_payload_types,
     relax_peer_rtcp,
@@ -274,6 +275,7 @@ class VoiceRelay:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         relax_peer_rtcp(pc, self.rtcp_interval)
         for transceiver in pc.getTransceivers():
+            install_direct_rtp(transceiver.receiver.transport)  # also guards the port
             pt = uplink_pts.get(transceiver.mid or "")
             if transceiver.kind != "audio" or transceiver.receiver.track is None:
                 continue

@@ -8,6 +8,7 @@ what they receive through aiortc's normal receive path and recognise the tone by
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import numpy as np
@@ -199,6 +200,34 @@ class TestRobustness:
         await asyncio.sleep(0.5)
         heard = listener.on(relay, TG1)
         assert heard.count(A) - before >= 18
+        assert max_pts_gap(heard.pts) < MAX_GAP
+
+    async def test_stray_datagrams_at_a_peers_port_do_not_hang_up_the_call(
+        self, relay: VoiceRelay, officers
+    ) -> None:
+        """Anyone who can reach the server's UDP port may send anything: an empty datagram
+        (which would close aiortc's DTLS transport), a truncated or forged RTP packet."""
+        a, listener = await officers("a", A), await officers("l", C)
+        await listener.listen(relay, [TG1])
+        relay.set_route("a", [("l", TG1)])
+        a.uplink.talk()
+        await asyncio.sleep(0.3)
+
+        connection = relay.peer_connection("a").getTransceivers()[0].receiver.transport \
+            .transport._connection
+        pair = connection._nominated[1]
+        family = socket.AF_INET6 if ":" in pair.local_candidate.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as stray:
+            target = (pair.local_candidate.host, pair.local_candidate.port)
+            for datagram in (b"", b"\x80", b"\x80\x6f" + bytes(10), bytes([0x90]) * 200):
+                for _ in range(5):
+                    stray.sendto(datagram, target)
+        before = listener.on(relay, TG1).count(A)
+        await asyncio.sleep(0.6)
+
+        assert relay.peer_connection("a").connectionState == "connected"
+        heard = listener.on(relay, TG1)
+        assert heard.count(A) - before >= 20
         assert max_pts_gap(heard.pts) < MAX_GAP
 
     async def test_flood_from_non_holder_is_counted_and_dropped(
