@@ -102,8 +102,8 @@ __all__ = [
     "ReceiverTap",
     "align_consent_checks",
     "check_aiortc_hooks",
-    "install_direct_rtp",
     "create_renegotiation_offer",
+    "install_direct_rtp",
     "ntp_time",
     "on_grid",
     "opus_payload_types",
@@ -158,6 +158,11 @@ def check_aiortc_hooks() -> None:
     _check_offer_hooks(aiortc.__version__)
     _check_srtp_hooks()
     _check_receive_hooks(aiortc.__version__)
+    _check_timer_hooks(aiortc.__version__)
+
+
+def _check_timer_hooks(version: str) -> None:
+    """What :func:`relax_rtcp` and :func:`align_consent_checks` rely on."""
     import aioice
     from aioice import ice
 
@@ -173,7 +178,7 @@ def check_aiortc_hooks() -> None:
     for cls in (RTCRtpSender, RTCRtpReceiver):
         if _RTCP_SLEEP not in inspect.getsource(cls._run_rtcp):
             raise AiortcHookError(
-                f"aiortc {aiortc.__version__}: {cls.__name__}._run_rtcp no longer waits "
+                f"aiortc {version}: {cls.__name__}._run_rtcp no longer waits "
                 f"`{_RTCP_SLEEP}` between reports; relax_rtcp cannot set the interval"
             )
 
@@ -213,8 +218,6 @@ def _check_send_hooks(version: str) -> None:
     send = getattr(RTCRtpSender, "send", None)
     if send is None or list(inspect.signature(send).parameters)[:2] != ["self", "parameters"]:
         raise fail("RTCRtpSender.send(self, parameters) changed")
-
-
     if ".sender.send(" not in inspect.getsource(RTCPeerConnection):
         raise fail("RTCPeerConnection no longer starts senders with sender.send(parameters)")
     send_rtp = getattr(RTCDtlsTransport, "_send_rtp", None)
@@ -308,20 +311,17 @@ class _AlignedRandom:
         return (wait - self._base) / self._spread
 
 
-_RELAXED_LOOPS: dict[tuple[str, float, float | None], Callable[..., Any]] = {}
+_TIMER_LOOPS: dict[tuple[object, ...], Callable[..., Any]] = {}
 
 
-def _relaxed_loop(cls: type, interval: float, grid: float | None) -> Callable[..., Any]:
-    """aiortc's ``cls._run_rtcp`` code with the scaled ``random`` (one copy per class)."""
-    key = (cls.__qualname__, interval, grid)
-    loop = _RELAXED_LOOPS.get(key)
+def _timer_loop(original: Callable[..., Any], stand_in: Callable[[], _AlignedRandom],
+                key: tuple[object, ...]) -> Callable[..., Any]:
+    """``original``'s own code, run with ``stand_in()`` as its module's ``random`` (one copy
+    per ``key``, shared by every peer)."""
+    loop = _TIMER_LOOPS.get(key)
     if loop is None:
-        original = cls._run_rtcp  # type: ignore[attr-defined]
-        module = sys.modules[original.__module__]
-        # aiortc sleeps 0.5 + random.random(): RFC 3550's 0.5-1.5 times the interval.
-        scope = {**vars(module), "random": _AlignedRandom(0.5, 1.0, interval * 0.5,
-                                                          interval * 1.5, grid)}
-        loop = _RELAXED_LOOPS[key] = types.FunctionType(
+        scope = {**vars(sys.modules[original.__module__]), "random": stand_in()}
+        loop = _TIMER_LOOPS[key] = types.FunctionType(
             original.__code__, scope, original.__name__, original.__defaults__,
             original.__closure__)
     return loop
@@ -337,7 +337,12 @@ def relax_rtcp(endpoint: RTCRtpSender | RTCRtpReceiver, interval: float = RTCP_I
     """
     if interval < 1.0:
         raise ValueError(f"RTCP interval {interval} s is shorter than aiortc's own")
-    loop = _relaxed_loop(type(endpoint), interval, grid)
+    cls = type(endpoint)
+    # aiortc sleeps 0.5 + random.random(): RFC 3550's 0.5-1.5 times the interval.
+    loop = _timer_loop(
+        cls._run_rtcp,
+        lambda: _AlignedRandom(0.5, 1.0, interval * 0.5, interval * 1.5, grid),
+        (cls.__qualname__, interval, grid))
     endpoint._run_rtcp = types.MethodType(loop, endpoint)  # type: ignore[method-assign]
 
 
@@ -354,7 +359,6 @@ def relax_peer_rtcp(pc: RTCPeerConnection, interval: float = RTCP_INTERVAL, *,
 
 
 _CONSENT_SLEEP = "await asyncio.sleep(CONSENT_INTERVAL * (0.8 + 0.4 * random.random()))"
-_ALIGNED_CONSENT: list[Callable[..., Any]] = []
 
 
 def align_consent_checks(connection: Any) -> None:
@@ -367,15 +371,13 @@ def align_consent_checks(connection: Any) -> None:
 
     if "query_consent" in vars(connection):
         return
-    if not _ALIGNED_CONSENT:
-        original = ice.Connection.query_consent
-        interval = ice.CONSENT_INTERVAL
-        scope = {**vars(ice), "random": _AlignedRandom(
-            interval * 0.8, interval * 0.4, interval * 0.8, interval * 1.2, TIMER_GRID)}
-        _ALIGNED_CONSENT.append(types.FunctionType(
-            original.__code__, scope, original.__name__, original.__defaults__,
-            original.__closure__))
-    connection.query_consent = types.MethodType(_ALIGNED_CONSENT[0], connection)
+    interval = ice.CONSENT_INTERVAL
+    loop = _timer_loop(
+        ice.Connection.query_consent,
+        lambda: _AlignedRandom(interval * 0.8, interval * 0.4, interval * 0.8, interval * 1.2,
+                               TIMER_GRID),
+        ("Connection.query_consent",))
+    connection.query_consent = types.MethodType(loop, connection)
 
 
 _NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
@@ -553,8 +555,6 @@ _SRTP_MAX_PLAIN = 1500 - SRTP_MAX_TRAILER_LEN
 
 def _check_srtp_hooks() -> None:
     """The pylibsrtp internals :class:`FastRtpSender` protects with."""
-    import pylibsrtp
-
     source = inspect.getsource(pylibsrtp.Session)
     for name in ('self._cdata = ffi.new("char[]", 1500)', "self._buffer = ffi.buffer(",
                  "self._srtp = ffi.gc(", "func(self._srtp[0], self._cdata, len_p)"):
