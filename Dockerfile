@@ -3,7 +3,13 @@
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# A C compiler for the WebRTC fan-out's extension (ptt/media/_rtpout.c; optional, but
+# without it every listener's packet is built in Python).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml setup.py README.md ./
 COPY siaga ./siaga
 COPY ptt ./ptt
 COPY dispatch ./dispatch

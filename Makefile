@@ -3,14 +3,15 @@ SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Reinstalled when the dependencies or the C extension (built by the install) change.
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py ptt/media/_rtpout.c | cksum | cut -d' ' -f1)
 
 .PHONY: run test lint bench setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml setup.py ptt/media/_rtpout.c | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	rm -f $(VENV)/.installed-*

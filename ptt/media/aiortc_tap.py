@@ -64,10 +64,13 @@ import inspect
 import logging
 import math
 import random as random_module
+import select
+import socket as socket_module
 import struct
 import sys
 import time
 import types
+from asyncio import selector_events
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -98,6 +101,7 @@ __all__ = [
     "TIME_BASE",
     "AiortcHookError",
     "FastRtpSender",
+    "IdleReads",
     "PacketTrack",
     "ReceiverTap",
     "align_consent_checks",
@@ -159,6 +163,29 @@ def check_aiortc_hooks() -> None:
     _check_srtp_hooks()
     _check_receive_hooks(aiortc.__version__)
     _check_timer_hooks(aiortc.__version__)
+    _check_idle_hooks()
+
+
+def _check_idle_hooks() -> None:
+    """What :class:`IdleReads` relies on: asyncio's selector datagram transport and the
+    sockets of an aioice connection."""
+    from aioice import ice
+
+    transport = _SELECTOR_DATAGRAM_TRANSPORT
+    missing = [name for name in ("pause_reading", "resume_reading", "is_closing", "max_size")
+               if not hasattr(transport, name)]
+    if transport is not None and not missing:
+        init = inspect.getsource(selector_events._SelectorTransport.__init__)  # type: ignore[attr-defined]
+        missing = [name for name in ("self._sock = sock", "self._sock_fd = sock.fileno()",
+                                     "self._protocol") if name not in init]
+    if transport is None or missing:
+        raise AiortcHookError(
+            f"Python {sys.version.split()[0]}: asyncio's _SelectorDatagramTransport lacks "
+            f"{missing or 'itself'}; IdleReads cannot read idle peers' sockets"
+        )
+    if "self._protocols" not in inspect.getsource(ice.Connection.__init__):
+        raise AiortcHookError("aioice: Connection no longer keeps its sockets' protocols in "
+                              "_protocols; IdleReads cannot find them")
 
 
 def _check_timer_hooks(version: str) -> None:
@@ -551,6 +578,20 @@ class SrtpError(PttError):
 srtp_protect = srtp_lib.srtp_protect
 #: The largest RTP packet protected in pylibsrtp's 1,500-byte buffer, room left for the tag.
 _SRTP_MAX_PLAIN = 1500 - SRTP_MAX_TRAILER_LEN
+#: libsrtp 2.x's srtp_protect as the C extension calls it (see _check_srtp_hooks).
+_SRTP_PROTECT_TYPE = "srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)"
+
+try:  # the optional C extension (setup.py); without it the packets are built in Python
+    from ptt.media._rtpout import RtpOut as _RtpOut
+except ImportError:  # pragma: no cover - depends on the install having had a C compiler
+    _RtpOut = None
+
+_SELECTOR_DATAGRAM_TRANSPORT: Any = getattr(selector_events, "_SelectorDatagramTransport", None)
+
+#: True when the C extension that builds, protects and sends a downlink's packets is installed.
+NATIVE_SEND = _RtpOut is not None
+#: The longest payload the extension's buffer takes with any header (longer: built in Python).
+_NATIVE_MAX_PAYLOAD = 1500
 
 
 def _check_srtp_hooks() -> None:
@@ -563,6 +604,39 @@ def _check_srtp_hooks() -> None:
                 f"pylibsrtp {pylibsrtp.__version__}: Session no longer has `{name}`; "
                 "FastRtpSender cannot protect in place"
             )
+    # The C extension calls srtp_protect through its address: the C type must be libsrtp 2's.
+    found = srtp_ffi.typeof(srtp_ffi.addressof(srtp_lib, "srtp_protect")).cname
+    if found != _SRTP_PROTECT_TYPE or srtp_ffi.sizeof("srtp_err_status_t") != 4:
+        raise AiortcHookError(
+            f"pylibsrtp {pylibsrtp.__version__}: srtp_protect is now `{found}`, expected "
+            f"`{_SRTP_PROTECT_TYPE}` returning a 4-byte status; ptt/media/_rtpout.c cannot "
+            "call it"
+        )
+
+
+def _native_sender(
+    sock: socket_module.socket, addr: tuple[Any, ...], context: Any, byte0: int,
+    payload_type: int, tail: bytes,
+) -> Any:
+    """The C extension's sender for one downlink on ``sock`` to ``addr``, or None where it
+    cannot be used (not installed, a host name instead of an address, another family)."""
+    if _RtpOut is None:
+        return None
+    host, port = addr[0], addr[1]
+    family = sock.family
+    scope_id = 0
+    if family == socket_module.AF_INET6 and "%" in host:
+        host, _, zone = host.partition("%")
+        scope_id = int(zone) if zone.isdigit() else socket_module.if_nametoindex(zone)
+    if len(addr) >= 4:
+        scope_id = addr[3]
+    try:
+        packed = socket_module.inet_pton(family, host)
+    except (OSError, ValueError):
+        return None
+    protect = int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect")))
+    return _RtpOut(sock.fileno(), int(family), packed, port, scope_id, protect,
+                   int(srtp_ffi.cast("uintptr_t", context)), byte0, payload_type, tail)
 
 
 _FIXED_HEADER = struct.Struct("!BBHI")  # V/P/X/CC, M/PT, sequence number, timestamp
@@ -599,9 +673,12 @@ class FastRtpSender:
         "_async_send",
         "_byte0",
         "_tail",
+        "_native_wanted",
+        "_native",
+        "_transport",
     )
 
-    def __init__(self, sender: RTCRtpSender) -> None:
+    def __init__(self, sender: RTCRtpSender, *, native: bool = True) -> None:
         self.sender = sender
         self.usable: bool | None = None
         self.parameters: RTCRtpSendParameters | None = None
@@ -623,6 +700,10 @@ class FastRtpSender:
         self._async_send: Any = None
         self._byte0 = 0
         self._tail = b""
+        #: Use the C extension (:data:`NATIVE_SEND`) where it can carry the selected pair.
+        self._native_wanted = native and NATIVE_SEND
+        self._native: Any = None
+        self._transport: Any = None
         original = sender.send
 
         async def send(parameters: RTCRtpSendParameters) -> None:
@@ -673,13 +754,23 @@ class FastRtpSender:
         self._pair = pair
         protocol = pair.protocol
         self._addr = pair.remote_addr
+        self._native = None
         if type(protocol) is StunProtocol:
-            self._socket = protocol.transport
+            self._socket = self._transport = transport = protocol.transport
             self._async_send = None
+            sock = transport.get_extra_info("socket")
+            if self._native_wanted and sock is not None:
+                self._native = _native_sender(sock, pair.remote_addr, self._srtp_ctx,
+                                              self._byte0, self.payload_type, self._tail)
         else:  # TURN relay: aioice's send is a coroutine
             self._socket = None
             self._async_send = protocol.send_data
         return True
+
+    @property
+    def native(self) -> bool:
+        """True while packets are built, protected and sent by the C extension."""
+        return self._native is not None
 
     def send(self, sequence: int, timestamp: int, marker: bool, payload: bytes, ntp: int) -> bool:
         """Send one packet now; False if the downlink is not ready (nothing was sent).
@@ -698,29 +789,38 @@ class FastRtpSender:
         pair = self._connection._nominated.get(1)
         if pair is not self._pair and (pair is None or not self._select_pair()):
             return False
+        native = self._native
         try:
-            packet = (
-                _FIXED_HEADER.pack(self._byte0, (marker << 7) | self.payload_type, sequence,
-                                   timestamp)
-                + self._tail
-                + payload
-            )
-            size = len(packet)
-            if size > _SRTP_MAX_PLAIN:
-                data = srtp.protect(packet)  # raises pylibsrtp's "packet is too long"
+            if native is not None and len(payload) <= _NATIVE_MAX_PAYLOAD:
+                if self._transport.is_closing():  # its socket may be closed, its fd reused
+                    return False
+                # Header, protect and sendto in one C call; a full socket buffer raises
+                # BlockingIOError and drops the packet (late voice is no use).
+                size = native.send(sequence, timestamp, marker, payload)
             else:
-                buffer, length = self._srtp_buffer, self._srtp_len
-                buffer[0:size] = packet
-                length[0] = size
-                status = srtp_protect(self._srtp_ctx, self._srtp_cdata, length)
-                if status:
-                    raise SrtpError(f"srtp_protect failed with status {status}")
-                data = buffer[0:length[0]]
-            socket = self._socket
-            if socket is not None:
-                socket.sendto(data, self._addr)  # OSErrors go to the protocol, as aioice's
-            else:
-                asyncio.ensure_future(self._async_send(data, self._addr))
+                packet = (
+                    _FIXED_HEADER.pack(self._byte0, (marker << 7) | self.payload_type,
+                                       sequence, timestamp)
+                    + self._tail
+                    + payload
+                )
+                size = len(packet)
+                if size > _SRTP_MAX_PLAIN:
+                    data = srtp.protect(packet)  # raises pylibsrtp's "packet is too long"
+                else:
+                    buffer, length = self._srtp_buffer, self._srtp_len
+                    buffer[0:size] = packet
+                    length[0] = size
+                    status = srtp_protect(self._srtp_ctx, self._srtp_cdata, length)
+                    if status:
+                        raise SrtpError(f"srtp_protect failed with status {status}")
+                    data = buffer[0:length[0]]
+                size = len(data)
+                socket = self._socket
+                if socket is not None:
+                    socket.sendto(data, self._addr)  # OSErrors go to the protocol, as aioice's
+                else:
+                    asyncio.ensure_future(self._async_send(data, self._addr))
         except Exception:  # one broken downlink must not cost the other listeners the packet
             self.failed += 1
             if self.failed == 1:  # once per downlink, not 50 times a second
@@ -728,7 +828,7 @@ class FastRtpSender:
                                  self.parameters.muxId)
             return False
         self.sent += 1
-        dtls._RTCDtlsTransport__tx_bytes += len(data)
+        dtls._RTCDtlsTransport__tx_bytes += size
         dtls._RTCDtlsTransport__tx_packets += 1
         sender: Any = self.sender
         sender._RTCRtpSender__ntp_timestamp = ntp
@@ -736,6 +836,155 @@ class FastRtpSender:
         sender._RTCRtpSender__packet_count += 1
         sender._RTCRtpSender__octet_count += len(payload)
         return True
+
+
+def ice_connections(pc: RTCPeerConnection) -> list[Any]:
+    """The aioice connections under a peer connection's transceivers (one with BUNDLE)."""
+    found: dict[int, Any] = {}
+    for transceiver in pc.getTransceivers():
+        for dtls in (transceiver.receiver.transport, transceiver.sender.transport):
+            connection = getattr(getattr(dtls, "transport", None), "_connection", None)
+            if connection is not None:
+                found[id(connection)] = connection
+    return list(found.values())
+
+
+class IdleReads:
+    """Reads the sockets of idle peers on a timer grid instead of as each datagram arrives.
+
+    Why: a connected peer that is not talking still sends a few datagrams a second (RTCP
+    reports for each stream, ICE consent checks and the answers to ours), at random moments.
+    Each one wakes the server, and on our virtual machines a wakeup costs ~200-250 us of CPU,
+    far more than handling the datagram; a hundred idle officers cost more CPU than relaying
+    a talker to them. :meth:`idle` takes a connection's sockets out of the event loop
+    (``transport.pause_reading()``) and watches them with a separate epoll that is polled,
+    without waiting, once per ``grid`` (100 ms), half a grid after the relay's own timers
+    (whose consent checks the peers answer in that time): all idle peers' datagrams are then
+    read in one wakeup, by the transport's protocol as usual. :meth:`wake` puts the sockets
+    back in the event loop and reads what waited: the relay does that for a talker (its
+    voice must not wait) and before closing a peer.
+
+    An idle peer that sends RTP (media: it started talking before its route was set, or it
+    talks without the floor) is woken by its first packet: its media is handled, counted and
+    dropped as it arrives, never held back. What waits is only RTCP, STUN and DTLS, up to one
+    grid, which RTCP (reports every ~5 s) and ICE consent (30 s to expire, 0.5 s per check)
+    do not notice. Linux only (epoll) and asyncio's selector loop only; elsewhere
+    :meth:`idle` does nothing.
+    """
+
+    def __init__(self, grid: float = TIMER_GRID) -> None:
+        self.grid = grid
+        self._epoll: Any = select.epoll() if hasattr(select, "epoll") else None
+        self._idle: dict[int, Any] = {}  # fd -> asyncio datagram transport
+        self._connections: dict[int, Any] = {}  # fd -> its aioice connection
+        self._timer: asyncio.TimerHandle | None = None
+        #: Polls that found something to read, and datagrams read by polls (for tests).
+        self.polls = 0
+        self.datagrams = 0
+
+    def __len__(self) -> int:
+        return len(self._idle)
+
+    @staticmethod
+    def _transports(connection: Any) -> list[tuple[int, Any]]:
+        found = []
+        for protocol in getattr(connection, "_protocols", ()):
+            transport = protocol.transport
+            if (type(transport) is _SELECTOR_DATAGRAM_TRANSPORT and transport._sock is not None
+                    and not transport.is_closing()):
+                found.append((transport._sock_fd, transport))
+        return found
+
+    def idle(self, connection: Any) -> None:
+        """Read this aioice connection's sockets on the grid from now on."""
+        if self._epoll is None:
+            return
+        for fd, transport in self._transports(connection):
+            if self._idle.get(fd) is transport:
+                continue
+            if fd in self._idle:  # a closed socket's number, reused: forget the old one
+                self._forget(fd)
+            transport.pause_reading()
+            self._epoll.register(fd, select.EPOLLIN)
+            self._idle[fd] = transport
+            self._connections[fd] = connection
+        self._arm()
+
+    def wake(self, connection: Any) -> None:
+        """Read this connection's sockets as datagrams arrive again; read what waited."""
+        for fd, transport in self._transports(connection):
+            if fd not in self._idle or self._idle[fd] is not transport:
+                continue
+            self._forget(fd)
+            transport.resume_reading()
+            self._read(transport)  # up to its first RTP packet; the event loop reads the rest
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for fd, transport in list(self._idle.items()):
+            self._forget(fd)
+            if not transport.is_closing():
+                transport.resume_reading()
+        if self._epoll is not None:
+            self._epoll.close()
+            self._epoll = None
+
+    def _forget(self, fd: int) -> None:
+        del self._idle[fd]
+        del self._connections[fd]
+        try:
+            self._epoll.unregister(fd)
+        except (OSError, ValueError):
+            pass  # the socket was closed: epoll dropped it already
+
+    def _arm(self) -> None:
+        if self._timer is not None or not self._idle:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        # Half a grid after the relay's own (grid-aligned) timers.
+        at = math.floor((now - self.grid / 2) / self.grid + 1) * self.grid + self.grid / 2
+        self._timer = loop.call_at(at, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if self._epoll is None:
+            return
+        # A closed socket leaves the epoll by itself, but not this table (its number may
+        # come back for a new socket).
+        for fd in [fd for fd, transport in self._idle.items() if transport.is_closing()]:
+            self._forget(fd)
+        ready = self._epoll.poll(0)
+        if ready:
+            self.polls += 1
+        for fd, _ in ready:
+            transport = self._idle.get(fd)
+            if transport is None:
+                continue
+            if self._read(transport):
+                self.wake(self._connections[fd])  # media: not idle any more
+        self._arm()
+
+    def _read(self, transport: Any) -> bool:
+        """What ``transport._read_ready`` does per datagram, until the socket is empty or an
+        RTP packet was read (True: the caller wakes the peer, which reads the rest)."""
+        sock, protocol = transport._sock, transport._protocol
+        while True:
+            try:
+                data, addr = sock.recvfrom(transport.max_size)
+            except (BlockingIOError, InterruptedError):
+                return False
+            except OSError as exc:
+                protocol.error_received(exc)
+                return False
+            self.datagrams += 1
+            protocol.datagram_received(data, addr)
+            if transport.is_closing():
+                return False
+            if data and 127 < data[0] < 192 and not is_rtcp(data):
+                return True
 
 
 class PacketTrack(MediaStreamTrack):

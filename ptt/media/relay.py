@@ -18,6 +18,8 @@ send. Two ways to send, chosen per relay:
   sequence, timestamp and marker; the negotiated payload type, SSRC and mid), SRTP-protects it
   with the downlink's DTLS transport keys and writes the datagram to the selected ICE pair's
   socket (``aiortc_tap.FastRtpSender``): no task, future or coroutine per listener per packet.
+  Where the optional C extension ``ptt.media._rtpout`` is installed, header, protect and
+  ``sendto`` are one C call per listener (``native_send=False`` keeps them in Python).
   aiortc's sender keeps sending the RTCP sender reports (with our counters) and handling the
   receiver reports. A packet for a downlink whose transport is not connected yet is dropped
   and counted (``dropped_not_connected``). A downlink whose negotiation the fast path cannot
@@ -68,10 +70,12 @@ from ptt.errors import PttError, UsageError
 from ptt.media.aiortc_tap import (
     RTCP_INTERVAL,
     FastRtpSender,
+    IdleReads,
     PacketTrack,
     ReceiverTap,
     check_aiortc_hooks,
     create_renegotiation_offer,
+    ice_connections,
     install_direct_rtp,
     ntp_time,
     opus_payload_types,
@@ -193,10 +197,18 @@ class VoiceRelay:
         clock: Callable[[], float] = time.monotonic,
         setup_timeout: float = 10.0,
         fast_path: bool = True,
+        native_send: bool = True,
+        idle_reads: bool = True,
         rtcp_interval: float = RTCP_INTERVAL,
     ) -> None:
         check_aiortc_hooks()
         self.fast_path = fast_path
+        #: Fast path only: build, protect and send in the C extension where it is installed
+        #: (``aiortc_tap.NATIVE_SEND``); False builds the same packets in Python.
+        self.native_send = native_send
+        #: Connected peers that are not talking have their sockets read on a 100 ms grid
+        #: (``aiortc_tap.IdleReads``); None reads every socket as datagrams arrive.
+        self.idle_reads = IdleReads() if idle_reads else None
         #: Seconds between RTCP reports of peers opened from now on (``relax_rtcp``).
         self.rtcp_interval = rtcp_interval
         # Always an explicit list: with None, aiortc would add a public STUN server.
@@ -250,7 +262,11 @@ class VoiceRelay:
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
-            if pc.connectionState == "failed" and self._peers.get(client_id) is peer:
+            if self._peers.get(client_id) is not peer:
+                return
+            if pc.connectionState == "connected":
+                self._set_idle(client_id)
+            elif pc.connectionState == "failed":
                 logger.info("peer %s failed; closing", client_id)
                 await self.close_peer(client_id)
 
@@ -291,6 +307,9 @@ class VoiceRelay:
         peer = self._peers.pop(client_id, None)
         if peer is None:
             return
+        if self.idle_reads is not None:
+            for connection in ice_connections(peer.pc):
+                self.idle_reads.wake(connection)
         for downlink in [*peer.downlinks.values(), *peer.spare]:
             downlink.track.stop()
         self._resolve_all()
@@ -299,6 +318,23 @@ class VoiceRelay:
     async def close(self) -> None:
         for client_id in list(self._peers):
             await self.close_peer(client_id)
+        if self.idle_reads is not None:
+            self.idle_reads.close()
+
+    def _set_idle(self, client_id: ClientId) -> None:
+        """A connected peer that holds no route as talker is idle (``IdleReads``); a talker
+        is read as its datagrams arrive."""
+        peer = self._peers.get(client_id)
+        if self.idle_reads is None or peer is None:
+            return
+        talking = client_id in self._routes
+        if not talking and peer.pc.connectionState != "connected":
+            return  # ICE and DTLS set-up are read as they come
+        for connection in ice_connections(peer.pc):
+            if talking:
+                self.idle_reads.wake(connection)
+            else:
+                self.idle_reads.idle(connection)
 
     # --- downlinks (server-initiated renegotiation) -------------------------------------
 
@@ -358,7 +394,8 @@ class VoiceRelay:
             initial_sequence=random.randrange(1 << 15),
             initial_timestamp=random.randrange(1 << 32),
         )
-        fast = FastRtpSender(transceiver.sender) if self.fast_path else None
+        fast = (FastRtpSender(transceiver.sender, native=self.native_send) if self.fast_path
+                else None)
         return _Downlink(peer.client_id, talkgroup_id, transceiver, track, retimer, fast)
 
     async def accept_answer(self, client_id: ClientId, answer_sdp: str) -> None:
@@ -399,11 +436,13 @@ class VoiceRelay:
         """
         self._routes[talker] = list(deliveries)
         self._resolve(talker)
+        self._set_idle(talker)
 
     def clear_route(self, talker: ClientId) -> None:
         """The talker no longer holds a floor: its packets are dropped from now on."""
         self._routes.pop(talker, None)
         self._resolved.pop(talker, None)
+        self._set_idle(talker)
 
     def _resolve(self, talker: ClientId) -> None:
         downlinks: list[_Downlink] = []

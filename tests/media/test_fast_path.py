@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import re
+import socket
 import time
 
 import pytest
@@ -35,6 +36,23 @@ from ptt.media.relay import VoiceRelay
 from .officers import Officer, wait_for
 
 pytestmark = pytest.mark.media
+
+
+@pytest.fixture(params=["fast", "fast-python", "track"])
+async def relay(request: pytest.FixtureRequest):
+    """Here the fast path runs twice: with the C extension sending (where it is built) and
+    with the same packets built in Python; and aiortc's own sender for comparison."""
+    r = VoiceRelay(fast_path=request.param != "track",
+                   native_send=request.param == "fast")
+    yield r
+    await r.close()
+
+
+def assert_native_as_chosen(relay: VoiceRelay) -> None:
+    """The packets went through the sender the relay was asked for."""
+    fast = [d.fast for ds in relay._resolved.values() for d in ds if d.fast is not None]
+    assert fast and all(f.native == (relay.native_send and aiortc_tap.NATIVE_SEND)
+                        for f in fast)
 
 A, C = 440.0, 880.0
 TG1 = 1
@@ -99,6 +117,7 @@ class TestOnTheWire:
         if relay.fast_path:
             assert packets[0].marker and not any(p.marker for p in packets[1:])
             assert relay.metrics.dropped_not_connected == 0
+            assert_native_as_chosen(relay)
 
     async def test_sender_reports_count_what_was_sent(self, relay: VoiceRelay, officers) -> None:
         relay.rtcp_interval = 1.0  # a report within the test's 6 s (the default is ~5 s)
@@ -166,7 +185,7 @@ class TestFallbackAndIsolation:
 
     async def test_a_broken_downlink_does_not_cost_the_others_their_packets(
         self, relay: VoiceRelay, officers, caplog: pytest.LogCaptureFixture,
-        monkeypatch: pytest.MonkeyPatch,
+        monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
     ) -> None:
         a, l1, l2 = await officers("a", A), await officers("l1", C), await officers("l2", C)
         broken, ok = await heard_on_wire(l1, relay, TG1), await heard_on_wire(l2, relay, TG1)
@@ -176,13 +195,29 @@ class TestFallbackAndIsolation:
 
         fast = relay._peers["l1"].downlinks[TG1].fast
         assert fast is not None
-        real_protect = aiortc_tap.srtp_protect
+        assert_native_as_chosen(relay)
+        if fast.native:
+            # The C sender gets a socket the kernel refuses the send on (an IPv6-only socket
+            # asked to send to an IPv4 address: ENETUNREACH), for l1 only.
+            v6only = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            v6only.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            request.addfinalizer(v6only.close)
+            fast._native = aiortc_tap._RtpOut(
+                v6only.fileno(), socket.AF_INET, b"\x7f\0\0\1", 9, 0,
+                int(aiortc_tap.srtp_ffi.cast(
+                    "uintptr_t", aiortc_tap.srtp_ffi.addressof(aiortc_tap.srtp_lib,
+                                                               "srtp_protect"))),
+                int(aiortc_tap.srtp_ffi.cast("uintptr_t", fast._srtp_ctx)),
+                fast._byte0, fast.payload_type, fast._tail,
+            )
+        else:
+            real_protect = aiortc_tap.srtp_protect
 
-        def protect(context, buffer, length):  # type: ignore[no-untyped-def]
-            """libsrtp fails for l1's session only (srtp_err_status_fail)."""
-            return 1 if context == fast._srtp_ctx else real_protect(context, buffer, length)
+            def protect(context, buffer, length):  # type: ignore[no-untyped-def]
+                """libsrtp fails for l1's session only (srtp_err_status_fail)."""
+                return 1 if context == fast._srtp_ctx else real_protect(context, buffer, length)
 
-        monkeypatch.setattr(aiortc_tap, "srtp_protect", protect)
+            monkeypatch.setattr(aiortc_tap, "srtp_protect", protect)
         before_broken, before_ok = len(broken.packets), len(ok.packets)
         await asyncio.sleep(0.5)
         assert len(ok.packets) - before_ok >= 18

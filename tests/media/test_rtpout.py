@@ -1,0 +1,162 @@
+"""The C extension that builds, protects and sends one downlink's RTP packets.
+
+Its datagrams must be exactly what the Python path builds: same header from the same
+template, protected with the same libsrtp session, so a receiver's SRTP session unprotects
+them to the same bytes. Bad arguments are refused before anything is sent.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import pytest
+from pylibsrtp import Policy, Session
+
+from ptt.media import aiortc_tap
+from ptt.media.aiortc_tap import AiortcHookError, check_aiortc_hooks
+
+pytestmark = pytest.mark.skipif(not aiortc_tap.NATIVE_SEND,
+                                reason="ptt.media._rtpout was not built (no C compiler)")
+
+KEY = bytes(range(30))  # 16-byte master key + 14-byte salt
+SSRC = 0x1234ABCD
+TAIL = struct.pack("!I", SSRC) + bytes.fromhex("bede0001") + b"\x10\x37\x00\x00"  # mid "7"
+
+
+def sessions() -> tuple[Session, Session]:
+    tx = Session(policy=Policy(key=KEY, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+    rx = Session(policy=Policy(key=KEY, ssrc_type=Policy.SSRC_ANY_INBOUND))
+    return tx, rx
+
+
+@pytest.fixture
+def sockets():
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(2)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.bind(("127.0.0.1", 0))
+    yield sender, receiver
+    sender.close()
+    receiver.close()
+
+
+def native(sender: socket.socket, receiver: socket.socket, tx: Session, **overrides):
+    return aiortc_tap._native_sender(
+        sender, receiver.getsockname(), tx._srtp[0], overrides.get("byte0", 0x90),
+        overrides.get("payload_type", 111), overrides.get("tail", TAIL),
+    )
+
+
+def test_datagram_unprotects_to_the_python_paths_packet(sockets) -> None:
+    sender, receiver = sockets
+    tx, rx = sessions()
+    out = native(sender, receiver, tx)
+    payload = b"\x78" + bytes(range(80))
+    for sequence, timestamp, marker in ((65535, 2**32 - 1, True), (0, 960, False)):
+        length = out.send(sequence, timestamp, marker, payload)
+        datagram = receiver.recv(2048)
+        assert len(datagram) == length == 8 + len(TAIL) + len(payload) + 10  # SHA1-80 tag
+        expected = (
+            aiortc_tap._FIXED_HEADER.pack(0x90, (marker << 7) | 111, sequence, timestamp)
+            + TAIL + payload
+        )
+        assert rx.unprotect(datagram) == expected
+
+
+def test_libsrtps_refusal_is_an_error_and_sends_nothing(sockets) -> None:
+    """libsrtp's own session state is in use: it refuses to protect the same sequence
+    number twice (it would reuse the key stream), and nothing goes out."""
+    sender, receiver = sockets
+    tx, rx = sessions()
+    out = native(sender, receiver, tx)
+    out.send(7, 100, False, b"\x78\x01")
+    rx.unprotect(receiver.recv(2048))
+    with pytest.raises(ValueError, match="srtp_protect failed with status 9"):
+        out.send(7, 100, False, b"\x78\x01")
+    receiver.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        receiver.recv(2048)
+
+
+def test_out_of_range_numbers_and_long_payloads_are_refused(sockets) -> None:
+    sender, receiver = sockets
+    tx, _ = sessions()
+    out = native(sender, receiver, tx)
+    with pytest.raises(ValueError, match="16 bits"):
+        out.send(65536, 0, False, b"\x78")
+    with pytest.raises(ValueError, match="32 bits"):
+        out.send(0, 2**32, False, b"\x78")
+    with pytest.raises(OverflowError):
+        out.send(-1, 0, False, b"\x78")
+    with pytest.raises(ValueError, match="too long"):
+        out.send(0, 0, False, bytes(2000))
+    receiver.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        receiver.recv(2048)  # nothing was sent
+
+
+def test_a_closed_socket_is_an_os_error(sockets) -> None:
+    sender, receiver = sockets
+    tx, _ = sessions()
+    out = native(sender, receiver, tx)
+    sender.close()
+    with pytest.raises(OSError):
+        out.send(1, 1, False, b"\x78")
+
+
+def test_bad_construction_is_refused(sockets) -> None:
+    sender, receiver = sockets
+    tx, _ = sessions()
+    context = aiortc_tap.srtp_ffi.cast("uintptr_t", tx._srtp[0])
+    args = dict(fd=sender.fileno(), family=socket.AF_INET, address=b"\x7f\0\0\1", port=9,
+                scope_id=0, protect=1, context=int(context), byte0=0x90, payload_type=111,
+                tail=TAIL)
+    RtpOut = aiortc_tap._RtpOut
+    for change, message in (
+        ({"address": b"\x7f\0\0"}, "4 bytes"),
+        ({"family": socket.AF_INET6}, "16 bytes"),
+        ({"port": 0}, "port"),
+        ({"payload_type": 128}, "payload_type"),
+        ({"tail": b"\0\0"}, "tail"),
+        ({"protect": 0}, "addresses"),
+        ({"fd": -1}, "fd"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            RtpOut(**{**args, **change})
+
+
+def test_host_names_are_left_to_the_python_path(sockets) -> None:
+    sender, _ = sockets
+    tx, _ = sessions()
+    assert aiortc_tap._native_sender(sender, ("host.invalid", 9), tx._srtp[0], 0x90, 111,
+                                     TAIL) is None
+
+
+def test_ipv6_destination(sockets) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    receiver = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    sender = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        try:
+            receiver.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no ::1 here")
+        receiver.settimeout(2)
+        tx, rx = sessions()
+        out = aiortc_tap._native_sender(sender, receiver.getsockname(), tx._srtp[0], 0x90, 111,
+                                        TAIL)
+        out.send(1, 2, False, b"\x78\x02")
+        assert rx.unprotect(receiver.recv(2048)).endswith(TAIL + b"\x78\x02")
+    finally:
+        sender.close()
+        receiver.close()
+
+
+def test_srtp_protect_type_change_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aiortc_tap, "_SRTP_PROTECT_TYPE",
+                        "int(*)(struct srtp_ctx_t_ *, uint8_t *, size_t, uint8_t *, size_t *)")
+    with pytest.raises(AiortcHookError, match="srtp_protect"):
+        check_aiortc_hooks()
