@@ -9,6 +9,10 @@ Modes, measured in the same run:
 * ``fast``   ``ptt.media.relay.VoiceRelay`` (the default, ``fast_path=True``): receive tap,
   one synchronous fan-out loop that re-timestamps, builds the RTP header, SRTP-protects and
   sends each listener's datagram itself. The talker sends 50 packets/s.
+* ``fast-py`` (N=100) the fast path with the packets built in Python
+  (``native_send=False``): what the optional C extension saves.
+* ``no-idle`` (N=100) the fast path with every peer's socket read as datagrams arrive
+  (``idle_reads=False``): what reading idle peers on the 100 ms grid saves.
 * ``track``  ``VoiceRelay(fast_path=False)``: the same loop, but it queues each packet on the
   listener's packet track and aiortc's sender task per listener packetizes, protects, sends.
 * ``sender`` baseline: aiortc's own sender fed encoded packets (a packet track per listener,
@@ -51,7 +55,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_N = (10, 50, 100, 200)
-RELAY_MODES = ("fast", "track")
+#: Variants of the fast path, run at N=100 only.
+FAST_VARIANTS = ("fast-py", "no-idle")
+RELAY_MODES = ("fast", "track", *FAST_VARIANTS)
 LATE_TRIALS = 7
 QUICK_N = (5,)
 TIME_BASE = fractions.Fraction(1, 48000)
@@ -110,7 +116,9 @@ class Server:
         if mode in RELAY_MODES:
             from ptt.media.relay import VoiceRelay
 
-            self.relay = VoiceRelay(on_latency=self._latency, fast_path=mode == "fast")
+            self.relay = VoiceRelay(on_latency=self._latency, fast_path=mode != "track",
+                                    native_send=mode != "fast-py",
+                                    idle_reads=mode != "no-idle")
         elif mode == "stock":
             from aiortc.contrib.media import MediaRelay
 
@@ -553,9 +561,9 @@ def print_ratios(results: list[Result]) -> None:
     for r in results:
         by_mode.setdefault(r.mode, {})[r.n] = r
     print("\nCPU per delivered packet, ratios at equal N (below 1: the first one is cheaper):")
-    for mode in RELAY_MODES:
+    for mode in ("fast", "track"):
         for n, r in sorted(by_mode.get(mode, {}).items()):
-            for other in ("track", "sender", "stock"):
+            for other in (*FAST_VARIANTS, "track", "sender", "stock"):
                 o = by_mode.get(other, {}).get(n)
                 if other != mode and o is not None:
                     ratio = r.us_per_packet / o.us_per_packet
@@ -572,10 +580,11 @@ async def run_all(args: argparse.Namespace) -> None:
     if cap:
         ns = [n for n in ns if n <= cap] or [cap]
     seconds = args.seconds or (1.5 if args.quick else 5.0)
-    plan: list[tuple[str, int]] = [(mode, n) for n in ns for mode in RELAY_MODES]
+    plan: list[tuple[str, int]] = [(mode, n) for n in ns for mode in ("fast", "track")]
     base_n = [n for n in ns if n <= 10] or [min(ns)]
     plan += [("sender", n) for n in sorted({base_n[-1], *[n for n in ns if n == 100]})]
     plan += [("stock", base_n[-1])]
+    plan += [(variant, 100) for variant in FAST_VARIANTS if 100 in ns]
     if args.modes:
         plan = [(mode, n) for mode, n in plan if mode in args.modes.split(",")]
     print(

@@ -29,7 +29,13 @@ that forwards Opus without re-encoding wants none of that. Two things live here:
   :class:`PacketTrack`. Not usable, and then said so once (:attr:`FastRtpSender.usable` is
   False), when a negotiated header extension changes per packet (abs-send-time, transport-wide
   sequence numbers): the caller falls back to the packet track. A TURN-relayed pair is sent
-  through aioice's coroutine (one task per packet).
+  through aioice's coroutine (one task per packet). Where the optional C extension
+  ``ptt.media._rtpout`` is installed (:data:`NATIVE_SEND`), header, protect and ``sendto``
+  are one C call on the pair's socket, with pylibsrtp's ``srtp_protect`` and session
+  context passed by address (their C type is checked); a full socket buffer drops the packet.
+* :class:`IdleReads` takes the sockets of connected peers that are not talking out of the
+  event loop (``transport.pause_reading()``) and reads them on the 100 ms timer grid; RTP
+  from such a peer wakes it at once.
 * :func:`create_renegotiation_offer`: aiortc's ``createOffer`` resets every transceiver's
   negotiated codecs and header extensions (``RTCRtpTransceiver._codecs`` and
   ``_headerExtensions``) to its defaults before writing the offer. A sender that aiortc

@@ -31,6 +31,10 @@ send. Two ways to send, chosen per relay:
 
 The talker never hears itself, even if a route names it.
 
+A connected peer that holds no route as talker is idle: its sockets are read on the 100 ms
+timer grid (``aiortc_tap.IdleReads``), so idle peers' RTCP and ICE consent share wakeups;
+a route wakes the talker, and RTP from an idle peer wakes it by itself.
+
 Hooks: ``on_media(client_id, now)`` for every Opus packet from any client, routed or not (the
 floor's no-media timer and stuck-PTT detection decide what it means); ``on_packet(UplinkPacket)``
 for routed packets only, once per talker packet (recorder, WebSocket fan-out). Both run inside
