@@ -60,6 +60,20 @@ async def test_a_new_talker_or_stream_starts_a_new_file(tmp_path: Path) -> None:
     assert len({r.path for r in recorder.saved}) == 3
 
 
+async def test_audio_before_floor_taken_takes_the_talker_it_names(tmp_path: Path) -> None:
+    """Over WebRTC the first packets can beat the floor message that names the talker."""
+    recorder = TransmissionRecorder(tmp_path, grace=0.05)
+    enc = ToneEncoder(440)
+    recorder.on_audio("satpolpp", enc.packet(), 0, None)
+    recorder.on_message(taken(SATPOL1))  # one transmission, not two
+    for seq in range(1, 10):
+        recorder.on_audio("satpolpp", enc.packet(), seq, None)
+    recorder.on_message(taken(SATPOL2))  # a real change of talker still cuts
+    recorder.on_audio("satpolpp", enc.packet(), 10, None)
+    recorder.close()
+    assert [(r.talker, r.packets) for r in recorder.saved] == [("satpol1", 10), ("satpol2", 1)]
+
+
 async def test_duplicates_and_late_packets_are_dropped(tmp_path: Path) -> None:
     recorder = TransmissionRecorder(tmp_path, grace=0.05)
     enc = ToneEncoder(440)

@@ -6,7 +6,9 @@ Rules:
    ``floor_taken`` or ``joined.talker`` named) and ends ``grace`` seconds after both the
    ``floor_idle`` and the last packet, at once when another talker takes the floor, when a
    WebSocket frame starts a new stream id, or after ``silence`` seconds without audio.
-   Audio travels apart from signaling over WebRTC, so the grace lets the last packets in.
+   Audio travels apart from signaling over WebRTC, so the grace lets the last packets in,
+   and a transmission whose first packets came before any ``floor_taken`` takes the talker
+   that message then names.
 2. Packets are written as received (no re-encoding). A gap in the sequence numbers (lost
    packets, up to ``max_fill``) is filled with one-byte concealment packets, 20 ms each, so
    a recording lasts as long as the talk; duplicates and late packets are dropped.
@@ -82,7 +84,9 @@ class TransmissionRecorder:
                 for tg in msg["talkgroups"]:
                     self._talker[tg] = msg["talker"]
                     cur = self._open.get(tg)
-                    if cur is not None and (cur.talker or {}).get("user_id") != \
+                    if cur is not None and cur.talker is None:
+                        cur.talker = msg["talker"]  # its first packets beat the message
+                    elif cur is not None and (cur.talker or {}).get("user_id") != \
                             msg["talker"].get("user_id"):
                         self._finish(tg)
             case "joined":
