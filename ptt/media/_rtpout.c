@@ -46,8 +46,12 @@ typedef struct {
     unsigned char payload_type;
     Py_ssize_t tail_len;
     unsigned char tail[MAX_TAIL];
-    unsigned char buffer[BUFFER_SIZE];
 } RtpOut;
+
+/* One buffer for every downlink: a packet is built, protected and sent before the next one
+ * (the GIL is held throughout), and a hundred listeners then touch one buffer's cache lines
+ * instead of a hundred. */
+static unsigned char buffer[BUFFER_SIZE];
 
 static int
 RtpOut_init(RtpOut *self, PyObject *args, PyObject *kwds)
@@ -140,7 +144,7 @@ RtpOut_send(RtpOut *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "packet is too long");
         return NULL;
     }
-    unsigned char *b = self->buffer;
+    unsigned char *b = buffer;
     b[0] = self->byte0;
     b[1] = (unsigned char)((marker ? 0x80 : 0) | self->payload_type);
     b[2] = (unsigned char)(sequence >> 8);
