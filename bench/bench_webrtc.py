@@ -11,8 +11,6 @@ Modes, measured in the same run:
   sends each listener's datagram itself. The talker sends 50 packets/s.
 * ``fast-py`` (N=100) the fast path with the packets built in Python
   (``native_send=False``): what the optional C extension saves.
-* ``no-idle`` (N=100) the fast path with every peer's socket read as datagrams arrive
-  (``idle_reads=False``): what reading idle peers on the 100 ms grid saves.
 * ``track``  ``VoiceRelay(fast_path=False)``: the same loop, but it queues each packet on the
   listener's packet track and aiortc's sender task per listener packetizes, protects, sends.
 * ``sender`` baseline: aiortc's own sender fed encoded packets (a packet track per listener,
@@ -56,7 +54,7 @@ from typing import Any
 
 DEFAULT_N = (10, 50, 100, 200)
 #: Variants of the fast path, run at N=100 only.
-FAST_VARIANTS = ("fast-py", "no-idle")
+FAST_VARIANTS = ("fast-py",)
 RELAY_MODES = ("fast", "track", *FAST_VARIANTS)
 LATE_TRIALS = 7
 QUICK_N = (5,)
@@ -117,8 +115,7 @@ class Server:
             from ptt.media.relay import VoiceRelay
 
             self.relay = VoiceRelay(on_latency=self._latency, fast_path=mode != "track",
-                                    native_send=mode != "fast-py",
-                                    idle_reads=mode != "no-idle")
+                                    native_send=mode != "fast-py")
         elif mode == "stock":
             from aiortc.contrib.media import MediaRelay
 

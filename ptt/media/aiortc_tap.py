@@ -33,9 +33,6 @@ that forwards Opus without re-encoding wants none of that. Two things live here:
   ``ptt.media._rtpout`` is installed (:data:`NATIVE_SEND`), header, protect and ``sendto``
   are one C call on the pair's socket, with pylibsrtp's ``srtp_protect`` and session
   context passed by address (their C type is checked); a full socket buffer drops the packet.
-* :class:`IdleReads` takes the sockets of connected peers that are not talking out of the
-  event loop (``transport.pause_reading()``) and reads them on the 100 ms timer grid; RTP
-  from such a peer wakes it at once.
 * :func:`create_renegotiation_offer`: aiortc's ``createOffer`` resets every transceiver's
   negotiated codecs and header extensions (``RTCRtpTransceiver._codecs`` and
   ``_headerExtensions``) to its defaults before writing the offer. A sender that aiortc
@@ -70,13 +67,11 @@ import inspect
 import logging
 import math
 import random as random_module
-import select
 import socket as socket_module
 import struct
 import sys
 import time
 import types
-from asyncio import selector_events
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -107,7 +102,6 @@ __all__ = [
     "TIME_BASE",
     "AiortcHookError",
     "FastRtpSender",
-    "IdleReads",
     "PacketTrack",
     "ReceiverTap",
     "align_consent_checks",
@@ -169,29 +163,6 @@ def check_aiortc_hooks() -> None:
     _check_srtp_hooks()
     _check_receive_hooks(aiortc.__version__)
     _check_timer_hooks(aiortc.__version__)
-    _check_idle_hooks()
-
-
-def _check_idle_hooks() -> None:
-    """What :class:`IdleReads` relies on: asyncio's selector datagram transport and the
-    sockets of an aioice connection."""
-    from aioice import ice
-
-    transport = _SELECTOR_DATAGRAM_TRANSPORT
-    missing = [name for name in ("pause_reading", "resume_reading", "is_closing", "max_size")
-               if not hasattr(transport, name)]
-    if transport is not None and not missing:
-        init = inspect.getsource(selector_events._SelectorTransport.__init__)  # type: ignore[attr-defined]
-        missing = [name for name in ("self._sock = sock", "self._sock_fd = sock.fileno()",
-                                     "self._protocol") if name not in init]
-    if transport is None or missing:
-        raise AiortcHookError(
-            f"Python {sys.version.split()[0]}: asyncio's _SelectorDatagramTransport lacks "
-            f"{missing or 'itself'}; IdleReads cannot read idle peers' sockets"
-        )
-    if "self._protocols" not in inspect.getsource(ice.Connection.__init__):
-        raise AiortcHookError("aioice: Connection no longer keeps its sockets' protocols in "
-                              "_protocols; IdleReads cannot find them")
 
 
 def _check_timer_hooks(version: str) -> None:
@@ -592,8 +563,6 @@ try:  # the optional C extension (setup.py); without it the packets are built in
 except ImportError:  # pragma: no cover - depends on the install having had a C compiler
     _RtpOut = None
 
-_SELECTOR_DATAGRAM_TRANSPORT: Any = getattr(selector_events, "_SelectorDatagramTransport", None)
-
 #: True when the C extension that builds, protects and sends a downlink's packets is installed.
 NATIVE_SEND = _RtpOut is not None
 #: The longest payload the extension's buffer takes with any header (longer: built in Python).
@@ -842,155 +811,6 @@ class FastRtpSender:
         sender._RTCRtpSender__packet_count += 1
         sender._RTCRtpSender__octet_count += len(payload)
         return True
-
-
-def ice_connections(pc: RTCPeerConnection) -> list[Any]:
-    """The aioice connections under a peer connection's transceivers (one with BUNDLE)."""
-    found: dict[int, Any] = {}
-    for transceiver in pc.getTransceivers():
-        for dtls in (transceiver.receiver.transport, transceiver.sender.transport):
-            connection = getattr(getattr(dtls, "transport", None), "_connection", None)
-            if connection is not None:
-                found[id(connection)] = connection
-    return list(found.values())
-
-
-class IdleReads:
-    """Reads the sockets of idle peers on a timer grid instead of as each datagram arrives.
-
-    Why: a connected peer that is not talking still sends a few datagrams a second (RTCP
-    reports for each stream, ICE consent checks and the answers to ours), at random moments.
-    Each one wakes the server, and on our virtual machines a wakeup costs ~200-250 us of CPU,
-    far more than handling the datagram; a hundred idle officers cost more CPU than relaying
-    a talker to them. :meth:`idle` takes a connection's sockets out of the event loop
-    (``transport.pause_reading()``) and watches them with a separate epoll that is polled,
-    without waiting, once per ``grid`` (100 ms), half a grid after the relay's own timers
-    (whose consent checks the peers answer in that time): all idle peers' datagrams are then
-    read in one wakeup, by the transport's protocol as usual. :meth:`wake` puts the sockets
-    back in the event loop and reads what waited: the relay does that for a talker (its
-    voice must not wait) and before closing a peer.
-
-    An idle peer that sends RTP (media: it started talking before its route was set, or it
-    talks without the floor) is woken by its first packet: its media is handled, counted and
-    dropped as it arrives, never held back. What waits is only RTCP, STUN and DTLS, up to one
-    grid, which RTCP (reports every ~5 s) and ICE consent (30 s to expire, 0.5 s per check)
-    do not notice. Linux only (epoll) and asyncio's selector loop only; elsewhere
-    :meth:`idle` does nothing.
-    """
-
-    def __init__(self, grid: float = TIMER_GRID) -> None:
-        self.grid = grid
-        self._epoll: Any = select.epoll() if hasattr(select, "epoll") else None
-        self._idle: dict[int, Any] = {}  # fd -> asyncio datagram transport
-        self._connections: dict[int, Any] = {}  # fd -> its aioice connection
-        self._timer: asyncio.TimerHandle | None = None
-        #: Polls that found something to read, and datagrams read by polls (for tests).
-        self.polls = 0
-        self.datagrams = 0
-
-    def __len__(self) -> int:
-        return len(self._idle)
-
-    @staticmethod
-    def _transports(connection: Any) -> list[tuple[int, Any]]:
-        found = []
-        for protocol in getattr(connection, "_protocols", ()):
-            transport = protocol.transport
-            if (type(transport) is _SELECTOR_DATAGRAM_TRANSPORT and transport._sock is not None
-                    and not transport.is_closing()):
-                found.append((transport._sock_fd, transport))
-        return found
-
-    def idle(self, connection: Any) -> None:
-        """Read this aioice connection's sockets on the grid from now on."""
-        if self._epoll is None:
-            return
-        for fd, transport in self._transports(connection):
-            if self._idle.get(fd) is transport:
-                continue
-            if fd in self._idle:  # a closed socket's number, reused: forget the old one
-                self._forget(fd)
-            transport.pause_reading()
-            self._epoll.register(fd, select.EPOLLIN)
-            self._idle[fd] = transport
-            self._connections[fd] = connection
-        self._arm()
-
-    def wake(self, connection: Any) -> None:
-        """Read this connection's sockets as datagrams arrive again; read what waited."""
-        for fd, transport in self._transports(connection):
-            if fd not in self._idle or self._idle[fd] is not transport:
-                continue
-            self._forget(fd)
-            transport.resume_reading()
-            self._read(transport)  # up to its first RTP packet; the event loop reads the rest
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        for fd, transport in list(self._idle.items()):
-            self._forget(fd)
-            if not transport.is_closing():
-                transport.resume_reading()
-        if self._epoll is not None:
-            self._epoll.close()
-            self._epoll = None
-
-    def _forget(self, fd: int) -> None:
-        del self._idle[fd]
-        del self._connections[fd]
-        try:
-            self._epoll.unregister(fd)
-        except (OSError, ValueError):
-            pass  # the socket was closed: epoll dropped it already
-
-    def _arm(self) -> None:
-        if self._timer is not None or not self._idle:
-            return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        # Half a grid after the relay's own (grid-aligned) timers.
-        at = math.floor((now - self.grid / 2) / self.grid + 1) * self.grid + self.grid / 2
-        self._timer = loop.call_at(at, self._tick)
-
-    def _tick(self) -> None:
-        self._timer = None
-        if self._epoll is None:
-            return
-        # A closed socket leaves the epoll by itself, but not this table (its number may
-        # come back for a new socket).
-        for fd in [fd for fd, transport in self._idle.items() if transport.is_closing()]:
-            self._forget(fd)
-        ready = self._epoll.poll(0)
-        if ready:
-            self.polls += 1
-        for fd, _ in ready:
-            transport = self._idle.get(fd)
-            if transport is None:
-                continue
-            if self._read(transport):
-                self.wake(self._connections[fd])  # media: not idle any more
-        self._arm()
-
-    def _read(self, transport: Any) -> bool:
-        """What ``transport._read_ready`` does per datagram, until the socket is empty or an
-        RTP packet was read (True: the caller wakes the peer, which reads the rest)."""
-        sock, protocol = transport._sock, transport._protocol
-        while True:
-            try:
-                data, addr = sock.recvfrom(transport.max_size)
-            except (BlockingIOError, InterruptedError):
-                return False
-            except OSError as exc:
-                protocol.error_received(exc)
-                return False
-            self.datagrams += 1
-            protocol.datagram_received(data, addr)
-            if transport.is_closing():
-                return False
-            if data and 127 < data[0] < 192 and not is_rtcp(data):
-                return True
 
 
 class PacketTrack(MediaStreamTrack):

@@ -31,10 +31,6 @@ send. Two ways to send, chosen per relay:
 
 The talker never hears itself, even if a route names it.
 
-A connected peer that holds no route as talker is idle: its sockets are read on the 100 ms
-timer grid (``aiortc_tap.IdleReads``), so idle peers' RTCP and ICE consent share wakeups;
-a route wakes the talker, and RTP from an idle peer wakes it by itself.
-
 Hooks: ``on_media(client_id, now)`` for every Opus packet from any client, routed or not (the
 floor's no-media timer and stuck-PTT detection decide what it means); ``on_packet(UplinkPacket)``
 for routed packets only, once per talker packet (recorder, WebSocket fan-out). Both run inside
@@ -74,12 +70,10 @@ from ptt.errors import PttError, UsageError
 from ptt.media.aiortc_tap import (
     RTCP_INTERVAL,
     FastRtpSender,
-    IdleReads,
     PacketTrack,
     ReceiverTap,
     check_aiortc_hooks,
     create_renegotiation_offer,
-    ice_connections,
     install_direct_rtp,
     ntp_time,
     opus_payload_types,
@@ -202,7 +196,6 @@ class VoiceRelay:
         setup_timeout: float = 10.0,
         fast_path: bool = True,
         native_send: bool = True,
-        idle_reads: bool = True,
         rtcp_interval: float = RTCP_INTERVAL,
     ) -> None:
         check_aiortc_hooks()
@@ -210,9 +203,6 @@ class VoiceRelay:
         #: Fast path only: build, protect and send in the C extension where it is installed
         #: (``aiortc_tap.NATIVE_SEND``); False builds the same packets in Python.
         self.native_send = native_send
-        #: Connected peers that are not talking have their sockets read on a 100 ms grid
-        #: (``aiortc_tap.IdleReads``); None reads every socket as datagrams arrive.
-        self.idle_reads = IdleReads() if idle_reads else None
         #: Seconds between RTCP reports of peers opened from now on (``relax_rtcp``).
         self.rtcp_interval = rtcp_interval
         # Always an explicit list: with None, aiortc would add a public STUN server.
@@ -266,11 +256,7 @@ class VoiceRelay:
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
-            if self._peers.get(client_id) is not peer:
-                return
-            if pc.connectionState == "connected":
-                self._set_idle(client_id)
-            elif pc.connectionState == "failed":
+            if pc.connectionState == "failed" and self._peers.get(client_id) is peer:
                 logger.info("peer %s failed; closing", client_id)
                 await self.close_peer(client_id)
 
@@ -311,9 +297,6 @@ class VoiceRelay:
         peer = self._peers.pop(client_id, None)
         if peer is None:
             return
-        if self.idle_reads is not None:
-            for connection in ice_connections(peer.pc):
-                self.idle_reads.wake(connection)
         for downlink in [*peer.downlinks.values(), *peer.spare]:
             downlink.track.stop()
         self._resolve_all()
@@ -322,23 +305,6 @@ class VoiceRelay:
     async def close(self) -> None:
         for client_id in list(self._peers):
             await self.close_peer(client_id)
-        if self.idle_reads is not None:
-            self.idle_reads.close()
-
-    def _set_idle(self, client_id: ClientId) -> None:
-        """A connected peer that holds no route as talker is idle (``IdleReads``); a talker
-        is read as its datagrams arrive."""
-        peer = self._peers.get(client_id)
-        if self.idle_reads is None or peer is None:
-            return
-        talking = client_id in self._routes
-        if not talking and peer.pc.connectionState != "connected":
-            return  # ICE and DTLS set-up are read as they come
-        for connection in ice_connections(peer.pc):
-            if talking:
-                self.idle_reads.wake(connection)
-            else:
-                self.idle_reads.idle(connection)
 
     # --- downlinks (server-initiated renegotiation) -------------------------------------
 
@@ -440,13 +406,11 @@ class VoiceRelay:
         """
         self._routes[talker] = list(deliveries)
         self._resolve(talker)
-        self._set_idle(talker)
 
     def clear_route(self, talker: ClientId) -> None:
         """The talker no longer holds a floor: its packets are dropped from now on."""
         self._routes.pop(talker, None)
         self._resolved.pop(talker, None)
-        self._set_idle(talker)
 
     def _resolve(self, talker: ClientId) -> None:
         downlinks: list[_Downlink] = []
