@@ -266,8 +266,10 @@ asyncio.run(main())
 
 async def wakeup_cost(seconds: float = 3.0) -> tuple[float, float]:
     """CPU of a bare asyncio process woken by one 100-byte datagram every 20 ms: (CPU
-    seconds per second, CPU seconds per wakeup). On a virtual machine this fixed cost per
-    wakeup dominates every sparse event (ICE consent checks, RTCP, a talker's packet)."""
+    seconds per second, CPU seconds per wakeup). On a virtual machine this fixed cost is
+    part of every sparse event (ICE consent checks, RTCP, a talker's packet); the
+    background below is printed in these units, though much of it is the work done per
+    event, not the wakeup."""
     import socket
 
     from aioice.ice import get_host_addresses

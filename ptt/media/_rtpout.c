@@ -153,8 +153,8 @@ RtpOut_send(RtpOut *self, PyObject *const *args, Py_ssize_t nargs)
     b[5] = (unsigned char)(timestamp >> 16);
     b[6] = (unsigned char)(timestamp >> 8);
     b[7] = (unsigned char)timestamp;
-    memcpy(b + 8, self->tail, (size_t)self->tail_len);
-    memcpy(b + 8 + self->tail_len, payload.buf, (size_t)payload.len);
+    memcpy(b + FIXED_HEADER, self->tail, (size_t)self->tail_len);
+    memcpy(b + FIXED_HEADER + self->tail_len, payload.buf, (size_t)payload.len);
     PyBuffer_Release(&payload);
 
     int length = (int)plain;

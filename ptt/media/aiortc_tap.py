@@ -557,6 +557,9 @@ srtp_protect = srtp_lib.srtp_protect
 _SRTP_MAX_PLAIN = 1500 - SRTP_MAX_TRAILER_LEN
 #: libsrtp 2.x's srtp_protect as the C extension calls it (see _check_srtp_hooks).
 _SRTP_PROTECT_TYPE = "srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)"
+#: Its address, handed to the C extension.
+_SRTP_PROTECT_ADDRESS = int(srtp_ffi.cast("uintptr_t",
+                                          srtp_ffi.addressof(srtp_lib, "srtp_protect")))
 
 try:  # the optional C extension (setup.py); without it the packets are built in Python
     from ptt.media._rtpout import RtpOut as _RtpOut
@@ -609,8 +612,7 @@ def _native_sender(
         packed = socket_module.inet_pton(family, host)
     except (OSError, ValueError):
         return None
-    protect = int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect")))
-    return _RtpOut(sock.fileno(), int(family), packed, port, scope_id, protect,
+    return _RtpOut(sock.fileno(), int(family), packed, port, scope_id, _SRTP_PROTECT_ADDRESS,
                    int(srtp_ffi.cast("uintptr_t", context)), byte0, payload_type, tail)
 
 
@@ -650,7 +652,6 @@ class FastRtpSender:
         "_tail",
         "_native_wanted",
         "_native",
-        "_transport",
     )
 
     def __init__(self, sender: RTCRtpSender, *, native: bool = True) -> None:
@@ -678,7 +679,6 @@ class FastRtpSender:
         #: Use the C extension (:data:`NATIVE_SEND`) where it can carry the selected pair.
         self._native_wanted = native and NATIVE_SEND
         self._native: Any = None
-        self._transport: Any = None
         original = sender.send
 
         async def send(parameters: RTCRtpSendParameters) -> None:
@@ -731,7 +731,7 @@ class FastRtpSender:
         self._addr = pair.remote_addr
         self._native = None
         if type(protocol) is StunProtocol:
-            self._socket = self._transport = transport = protocol.transport
+            self._socket = transport = protocol.transport
             self._async_send = None
             sock = transport.get_extra_info("socket")
             if self._native_wanted and sock is not None:
@@ -767,7 +767,7 @@ class FastRtpSender:
         native = self._native
         try:
             if native is not None and len(payload) <= _NATIVE_MAX_PAYLOAD:
-                if self._transport.is_closing():  # its socket may be closed, its fd reused
+                if self._socket.is_closing():  # its socket may be closed, its fd reused
                     return False
                 # Header, protect and sendto in one C call; a full socket buffer raises
                 # BlockingIOError and drops the packet (late voice is no use).

@@ -204,9 +204,7 @@ class TestFallbackAndIsolation:
             request.addfinalizer(v6only.close)
             fast._native = aiortc_tap._RtpOut(
                 v6only.fileno(), socket.AF_INET, b"\x7f\0\0\1", 9, 0,
-                int(aiortc_tap.srtp_ffi.cast(
-                    "uintptr_t", aiortc_tap.srtp_ffi.addressof(aiortc_tap.srtp_lib,
-                                                               "srtp_protect"))),
+                aiortc_tap._SRTP_PROTECT_ADDRESS,
                 int(aiortc_tap.srtp_ffi.cast("uintptr_t", fast._srtp_ctx)),
                 fast._byte0, fast.payload_type, fast._tail,
             )
