@@ -8,9 +8,10 @@ Modes, measured in the same run:
 
 * ``fast``   ``ptt.media.relay.VoiceRelay`` (the default, ``fast_path=True``): receive tap,
   one synchronous fan-out loop that re-timestamps, builds the RTP header, SRTP-protects and
-  sends each listener's datagram itself. The talker sends 50 packets/s.
-* ``fast-py`` (N=100) the fast path with the packets built in Python
-  (``native_send=False``): what the optional C extension saves.
+  sends each listener's datagram itself, in C where the optional extension is built. The
+  talker sends 50 packets/s.
+* ``fast-py`` (N=100) the same loop in Python (``native_send=False``): what the optional C
+  extension saves.
 * ``track``  ``VoiceRelay(fast_path=False)``: the same loop, but it queues each packet on the
   listener's packet track and aiortc's sender task per listener packetizes, protects, sends.
 * ``sender`` baseline: aiortc's own sender fed encoded packets (a packet track per listener,

@@ -172,10 +172,12 @@ class Retimer:
 
         ``source`` identifies the incoming stream (talker or transmission); ``sequence``,
         ``timestamp`` and ``marker`` are from its RTP header; ``samples`` is the packet's
-        duration in clock-rate samples (from the Opus TOC byte); ``now`` the arrival time.
+        duration in clock-rate samples (from the Opus TOC byte; at most ``MAX_ADVANCE``);
+        ``now`` the arrival time.
         """
         # Written for speed (once per listener per packet): no helper calls, no max().
-        if not (0 <= sequence < SEQ_MOD and 0 <= timestamp < TS_MOD and samples > 0):
+        if not (0 <= sequence < SEQ_MOD and 0 <= timestamp < TS_MOD
+                and 0 < samples <= MAX_ADVANCE):
             raise UsageError(
                 f"out of range: sequence {sequence}, timestamp {timestamp}, samples {samples}")
 

@@ -33,6 +33,12 @@ that forwards Opus without re-encoding wants none of that. Two things live here:
   ``ptt.media._rtpout`` is installed (:data:`NATIVE_SEND`), header, protect and ``sendto``
   are one C call on the pair's socket, with pylibsrtp's ``srtp_protect`` and session
   context passed by address (their C type is checked); a full socket buffer drops the packet.
+  That C sender is *guarded* (``RtpOut.guard``: the DTLS transport, the nominated pair, the
+  socket's transport), so that :func:`native_fan_out` (the relay's whole per-listener loop
+  in C) can check per packet that it may still send on it. What the C loop sends is counted
+  in C and folded into aiortc's counters (:meth:`FastRtpSender.sync`) whenever aiortc reads
+  them: the sender and its DTLS transport are moved to subclasses whose counter attributes
+  are properties that sync first (``__class__`` assignment; nothing else changes).
 * :func:`create_renegotiation_offer`: aiortc's ``createOffer`` resets every transceiver's
   negotiated codecs and header extensions (``RTCRtpTransceiver._codecs`` and
   ``_headerExtensions``) to its defaults before writing the offer. A sender that aiortc
@@ -102,12 +108,14 @@ __all__ = [
     "TIME_BASE",
     "AiortcHookError",
     "FastRtpSender",
+    "NativeRetimer",
     "PacketTrack",
     "ReceiverTap",
     "align_consent_checks",
     "check_aiortc_hooks",
     "create_renegotiation_offer",
     "install_direct_rtp",
+    "native_fan_out",
     "ntp_time",
     "on_grid",
     "opus_payload_types",
@@ -562,9 +570,11 @@ _SRTP_PROTECT_ADDRESS = int(srtp_ffi.cast("uintptr_t",
                                           srtp_ffi.addressof(srtp_lib, "srtp_protect")))
 
 try:  # the optional C extension (setup.py); without it the packets are built in Python
+    from ptt.media._rtpout import Retimer as NativeRetimer
     from ptt.media._rtpout import RtpOut as _RtpOut
+    from ptt.media._rtpout import fan_out as native_fan_out
 except ImportError:  # pragma: no cover - depends on the install having had a C compiler
-    _RtpOut = None
+    _RtpOut = NativeRetimer = native_fan_out = None  # type: ignore[assignment,misc]
 
 #: True when the C extension that builds, protects and sends a downlink's packets is installed.
 NATIVE_SEND = _RtpOut is not None
@@ -619,6 +629,50 @@ def _native_sender(
 _FIXED_HEADER = struct.Struct("!BBHI")  # V/P/X/CC, M/PT, sequence number, timestamp
 
 
+_SENDER_KEYS = tuple(f"_RTCRtpSender__{name}" for name in _SR_FIELDS)
+_DTLS_KEYS = ("_RTCDtlsTransport__tx_bytes", "_RTCDtlsTransport__tx_packets")
+
+
+def _synced(cls: type, keys: tuple[str, ...], sync_name: str) -> type:
+    """A subclass of aiortc's ``cls`` whose counters ``keys`` are brought up to date (by
+    calling the instance's ``sync_name`` callbacks) whenever aiortc reads or writes them.
+
+    What the C fan-out sends is counted in C; aiortc reads these counters only for its
+    sender reports and statistics, a few times a minute, so they are folded in then, not
+    written 50 times a second per listener. A sender or transport joins the subclass by
+    ``__class__`` assignment (same layout, nothing else changes).
+    """
+
+    def prop(key: str) -> property:
+        def get(self: Any) -> Any:
+            state = self.__dict__
+            for sync in state.get(sync_name, ()):
+                sync()
+            return state[key]
+
+        def set_(self: Any, value: Any) -> None:
+            state = self.__dict__
+            for sync in state.get(sync_name, ()):
+                sync()
+            state[key] = value
+
+        return property(get, set_)
+
+    return type(f"Synced{cls.__name__}", (cls,), {key: prop(key) for key in keys})
+
+
+_SyncedSender = _synced(RTCRtpSender, _SENDER_KEYS, "_siaga_syncs")
+_SyncedDtlsTransport = _synced(RTCDtlsTransport, _DTLS_KEYS, "_siaga_syncs")
+
+
+def _join_synced(obj: Any, cls: type, sync: Callable[[], None]) -> None:
+    if type(obj) is not cls:
+        obj.__class__ = cls
+    syncs = obj.__dict__.setdefault("_siaga_syncs", [])
+    if sync not in syncs:
+        syncs.append(sync)
+
+
 class FastRtpSender:
     """Sends one downlink's RTP packets synchronously, bypassing aiortc's sender task.
 
@@ -652,6 +706,7 @@ class FastRtpSender:
         "_tail",
         "_native_wanted",
         "_native",
+        "_folded",
     )
 
     def __init__(self, sender: RTCRtpSender, *, native: bool = True) -> None:
@@ -679,6 +734,8 @@ class FastRtpSender:
         #: Use the C extension (:data:`NATIVE_SEND`) where it can carry the selected pair.
         self._native_wanted = native and NATIVE_SEND
         self._native: Any = None
+        #: The C sender's (sent, octets, bytes) already folded into aiortc's counters.
+        self._folded = (0, 0, 0)
         original = sender.send
 
         async def send(parameters: RTCRtpSendParameters) -> None:
@@ -729,14 +786,23 @@ class FastRtpSender:
         self._pair = pair
         protocol = pair.protocol
         self._addr = pair.remote_addr
+        self.sync()  # what the previous pair's C sender sent, before it is dropped
         self._native = None
+        self._folded = (0, 0, 0)
         if type(protocol) is StunProtocol:
             self._socket = transport = protocol.transport
             self._async_send = None
             sock = transport.get_extra_info("socket")
             if self._native_wanted and sock is not None:
-                self._native = _native_sender(sock, pair.remote_addr, self._srtp_ctx,
-                                              self._byte0, self.payload_type, self._tail)
+                native = _native_sender(sock, pair.remote_addr, self._srtp_ctx,
+                                        self._byte0, self.payload_type, self._tail)
+                if native is not None:
+                    # fan_out() sends on it while these hold (checked per packet, in C).
+                    native.guard(self._dtls, DtlsState.CONNECTED, self._connection._nominated,
+                                 pair, transport, self._srtp)
+                    _join_synced(self.sender, _SyncedSender, self.sync)
+                    _join_synced(self._dtls, _SyncedDtlsTransport, self.sync)
+                    self._native = native
         else:  # TURN relay: aioice's send is a coroutine
             self._socket = None
             self._async_send = protocol.send_data
@@ -746,6 +812,40 @@ class FastRtpSender:
     def native(self) -> bool:
         """True while packets are built, protected and sent by the C extension."""
         return self._native is not None
+
+    @property
+    def native_out(self) -> Any:
+        """The C extension's guarded sender for :func:`native_fan_out`, or None."""
+        return self._native
+
+    def sync(self) -> None:
+        """Fold what :func:`native_fan_out` sent on this downlink into the counters aiortc
+        reads (sender reports, statistics). Called by aiortc's reads of those counters."""
+        native = self._native
+        if native is None:
+            return
+        sent, octets, size = native.sent, native.octets, native.sent_bytes
+        folded_sent, folded_octets, folded_size = self._folded
+        if sent == folded_sent:
+            return
+        self._folded = (sent, octets, size)
+        state = self.sender.__dict__
+        ntp_key, rtp_key, packets_key, octets_key = _SENDER_KEYS
+        state[ntp_key] = native.ntp
+        state[rtp_key] = native.rtp_timestamp
+        state[packets_key] += sent - folded_sent
+        state[octets_key] += octets - folded_octets
+        dtls = self._dtls.__dict__
+        bytes_key, tx_packets_key = _DTLS_KEYS
+        dtls[bytes_key] += size - folded_size
+        dtls[tx_packets_key] += sent - folded_sent
+
+    def native_failed(self, error: BaseException) -> None:
+        """:func:`native_fan_out` could not send a packet on this downlink (it is lost)."""
+        self.failed += 1
+        if self.failed == 1:  # once per downlink, not 50 times a second
+            logger.error("fast RTP send failed (mid %s): %r",
+                         self.parameters and self.parameters.muxId, error)
 
     def send(self, sequence: int, timestamp: int, marker: bool, payload: bytes, ntp: int) -> bool:
         """Send one packet now; False if the downlink is not ready (nothing was sent).

@@ -18,8 +18,11 @@ send. Two ways to send, chosen per relay:
   sequence, timestamp and marker; the negotiated payload type, SSRC and mid), SRTP-protects it
   with the downlink's DTLS transport keys and writes the datagram to the selected ICE pair's
   socket (``aiortc_tap.FastRtpSender``): no task, future or coroutine per listener per packet.
-  Where the optional C extension ``ptt.media._rtpout`` is installed, header, protect and
-  ``sendto`` are one C call per listener (``native_send=False`` keeps them in Python).
+  Where the optional C extension ``ptt.media._rtpout`` is installed, the whole loop runs in
+  C (``native_fan_out``: re-timestamp with the C twin of ``Retimer``, build, protect, send,
+  count) for every downlink whose C sender is ready; a downlink not yet connected, on a new
+  ICE pair or on the packet track comes back to the same loop in Python, which hands it to C
+  once it has sent on it (``native_send=False`` keeps everything in Python).
   aiortc's sender keeps sending the RTCP sender reports (with our counters) and handling the
   receiver reports. A packet for a downlink whose transport is not connected yet is dropped
   and counted (``dropped_not_connected``). A downlink whose negotiation the fast path cannot
@@ -70,11 +73,13 @@ from ptt.errors import PttError, UsageError
 from ptt.media.aiortc_tap import (
     RTCP_INTERVAL,
     FastRtpSender,
+    NativeRetimer,
     PacketTrack,
     ReceiverTap,
     check_aiortc_hooks,
     create_renegotiation_offer,
     install_direct_rtp,
+    native_fan_out,
     ntp_time,
     opus_payload_types,
     relax_peer_rtcp,
@@ -154,11 +159,14 @@ class _Downlink:
     talkgroup_id: TalkgroupId
     transceiver: RTCRtpTransceiver
     track: PacketTrack
-    retimer: Retimer
+    retimer: Retimer | NativeRetimer
     #: The fast path's sender, None on the packet-track path (or after falling back to it).
     fast: FastRtpSender | None = None
     #: True once the client's answer including this downlink has been applied.
     active: bool = False
+    #: ``fast.native_out`` once the Python loop has sent on it: from then on the C fan-out
+    #: serves this downlink while its guard holds (read by ``native_fan_out``).
+    native: object = None
 
 
 @dataclass(eq=False)
@@ -359,7 +367,9 @@ class VoiceRelay:
         transceiver = peer.pc.addTransceiver(track, direction="sendonly")
         relax_peer_rtcp(peer.pc, self.rtcp_interval)
         transceiver.setCodecPreferences(_opus_capabilities())  # type: ignore[arg-type]
-        retimer = Retimer(
+        # The C twin where the C fan-out will run this downlink (see _fan_out).
+        retimer_class = NativeRetimer if self._native_fan_out() else Retimer
+        retimer = retimer_class(
             # Lower half, as aiortc does: some receivers' SRTP mishandle an early wraparound.
             initial_sequence=random.randrange(1 << 15),
             initial_timestamp=random.randrange(1 << 32),
@@ -467,6 +477,10 @@ class VoiceRelay:
         return self._fan_out(talker, downlinks, payload, sequence & 0xFFFF, timestamp, False,
                              samples, self._clock())
 
+    def _native_fan_out(self) -> bool:
+        """True when the C extension runs the per-listener loop (fast path, C installed)."""
+        return self.fast_path and self.native_send and native_fan_out is not None
+
     def _fan_out(self, talker: ClientId, downlinks: list[_Downlink], payload: bytes,
                  sequence: int, timestamp: int, marker: bool, samples: int, now: float) -> int:
         metrics = self.metrics
@@ -474,6 +488,27 @@ class VoiceRelay:
         ntp = ntp_time() if self.fast_path else 0
         on_latency = self._on_latency
         clock = self._clock
+        if self._native_fan_out():
+            # The C loop serves every downlink whose C sender is ready; the rest (not yet
+            # connected, a new ICE pair, the packet track) come back to the loop below.
+            offsets: list[float] | None = [] if on_latency is not None else None
+            lag = clock() - now
+            delivered, late, pending, failed = native_fan_out(
+                downlinks, talker, sequence, timestamp, marker, samples, now, payload, ntp,
+                offsets)
+            metrics.forwarded += delivered
+            metrics.dropped_late += late
+            if failed:
+                for downlink, error in failed:
+                    metrics.dropped_not_connected += 1
+                    if downlink.fast is not None:
+                        downlink.fast.native_failed(error)
+            if offsets and on_latency is not None:
+                for offset in offsets:
+                    on_latency(lag + offset)
+            if not pending:
+                return delivered
+            downlinks = pending
         for downlink in downlinks:
             out = downlink.retimer.rewrite(
                 talker, sequence, timestamp, now, marker=marker, samples=samples
@@ -484,6 +519,7 @@ class VoiceRelay:
             fast = downlink.fast
             if fast is not None:
                 if fast.send(out.sequence, out.timestamp, out.marker, payload, ntp):
+                    downlink.native = fast.native_out
                     metrics.forwarded += 1
                     delivered += 1
                     if on_latency is not None:

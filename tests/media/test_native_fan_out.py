@@ -1,0 +1,165 @@
+"""The C fan-out loop: one talker packet to every ready downlink, the others back to Python.
+
+A downlink is served in C only while its guard holds (DTLS connected, the same nominated ICE
+pair, the socket's transport open) and its retimer is the C one; otherwise it comes back
+untouched (no sequence number used), for the Python loop. What it sends is the Retimer's
+rewrite, protected with the session's keys, and counted for the sender reports.
+"""
+
+from __future__ import annotations
+
+import socket
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from ptt.media import aiortc_tap
+from ptt.rtp import Retimer
+
+from .test_rtpout import TAIL, native, sessions
+from .test_rtpout import sockets as sockets  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.skipif(not aiortc_tap.NATIVE_SEND,
+                                reason="ptt.media._rtpout was not built (no C compiler)")
+
+if aiortc_tap.NATIVE_SEND:
+    from ptt.media._rtpout import MAX_PLAIN, RtpOut, fan_out
+    from ptt.media._rtpout import Retimer as NativeRetimer
+
+CONNECTED = aiortc_tap.DtlsState.CONNECTED
+OPUS = b"\x78" + bytes(range(60))
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.closing = False
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+class Link:
+    """One listener's downlink as the relay holds it, its guard's objects within reach."""
+
+    def __init__(self, sender: socket.socket, receiver: socket.socket) -> None:
+        self.tx, self.rx = sessions()
+        self.receiver = receiver
+        self.dtls = SimpleNamespace(_state=CONNECTED)
+        self.pair = object()
+        self.nominated: dict[int, Any] = {1: self.pair}
+        self.transport = Transport()
+        self.out = native(sender, receiver, self.tx)
+        self.out.guard(self.dtls, CONNECTED, self.nominated, self.pair, self.transport, self.tx)
+        self.downlink = SimpleNamespace(native=self.out,
+                                        retimer=NativeRetimer(initial_sequence=100))
+
+    def heard(self) -> bytes:
+        return self.rx.unprotect(self.receiver.recv(2048))
+
+
+@pytest.fixture
+def link(sockets) -> Link:  # noqa: F811
+    return Link(*sockets)
+
+
+def send(downlinks: list[Any], sequence: int = 1, *, now: float = 0.0,
+         offsets: list[float] | None = None, payload: bytes = OPUS):
+    return fan_out(downlinks, "a", sequence, 960 * sequence, True, 960, now, payload,
+                   0x0123456789ABCDEF, offsets)
+
+
+def test_sends_the_retimers_rewrite_and_counts_it(link: Link) -> None:
+    offsets: list[float] = []
+    assert send([link.downlink], 1, offsets=offsets) == (1, 0, None, None)
+    assert send([link.downlink], 2, now=0.02, offsets=offsets) == (1, 0, None, None)
+    first, second = link.heard(), link.heard()
+    expected = Retimer(initial_sequence=100)
+    for datagram, sequence, now in ((first, 1, 0.0), (second, 2, 0.02)):
+        rewrite = expected.rewrite("a", sequence, 960 * sequence, now, marker=True)
+        assert rewrite is not None
+        assert datagram == (aiortc_tap._FIXED_HEADER.pack(
+            0x90, (rewrite.marker << 7) | 111, rewrite.sequence, rewrite.timestamp)
+            + TAIL + OPUS)
+    assert (link.out.sent, link.out.octets, link.out.ntp) == (2, 2 * len(OPUS),
+                                                              0x0123456789ABCDEF)
+    assert link.out.sent_bytes == len(first) + len(second) + 20  # the SRTP tags
+    assert link.out.rtp_timestamp == expected.rewrite("a", 3, 2880, 0.04).timestamp - 960  # type: ignore[union-attr]
+    assert len(offsets) == 2 and all(0 <= o < 1 for o in offsets)
+
+
+@pytest.mark.parametrize("breakage", ["dtls", "pair", "no pair", "closing", "python retimer",
+                                      "no sender", "not guarded", "too long"])
+def test_a_downlink_that_is_not_ready_goes_back_untouched(link: Link, sockets,  # noqa: F811
+                                                          breakage: str) -> None:
+    other = Link(*sockets)  # same sockets: its datagrams arrive on the same receiver
+    payload = OPUS
+    if breakage == "dtls":
+        link.dtls._state = object()
+    elif breakage == "pair":
+        link.nominated[1] = object()
+    elif breakage == "no pair":
+        link.nominated.clear()
+    elif breakage == "closing":
+        link.transport.closing = True
+    elif breakage == "python retimer":
+        link.downlink.retimer = Retimer()
+    elif breakage == "no sender":
+        link.downlink.native = None
+    elif breakage == "not guarded":
+        link.downlink.native = native(sockets[0], sockets[1], link.tx)
+    elif breakage == "too long":
+        payload = bytes(MAX_PLAIN)
+    delivered, late, pending, failed = send([link.downlink, other.downlink], payload=payload)
+    if breakage == "too long":  # too long for every downlink
+        assert (delivered, pending) == (0, [link.downlink, other.downlink])
+        return
+    assert (delivered, late, pending, failed) == (1, 0, [link.downlink], None)
+    assert other.rx.unprotect(other.receiver.recv(2048))  # the other listener got it
+    retimer = link.downlink.retimer
+    assert retimer.packets == 0  # no sequence number was used up
+    if isinstance(link.downlink.native, type(link.out)):
+        assert link.downlink.native.sent == 0
+
+
+def test_late_packets_are_counted_not_sent(link: Link) -> None:
+    send([link.downlink], 5)
+    link.heard()
+    assert send([link.downlink], 5) == (0, 1, None, None)  # duplicate
+    assert send([link.downlink], 4) == (0, 1, None, None)  # reordered
+    assert link.out.sent == 1
+
+
+def test_a_failed_send_is_reported_and_the_others_still_get_the_packet(link: Link,
+                                                                       sockets) -> None:  # noqa: F811
+    other = Link(*sockets)
+    broken, _ = sessions()
+    v6only = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    v6only.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    try:
+        # An IPv6-only socket asked to send to an IPv4 address: the kernel says ENETUNREACH.
+        context = int(aiortc_tap.srtp_ffi.cast("uintptr_t", broken._srtp[0]))
+        out = RtpOut(v6only.fileno(), socket.AF_INET, b"\x7f\0\0\1", 9, 0,
+                     aiortc_tap._SRTP_PROTECT_ADDRESS, context, 0x90, 111, TAIL)
+        out.guard(link.dtls, CONNECTED, link.nominated, link.pair, link.transport, broken)
+        link.downlink.native = out
+        delivered, late, pending, failed = send([link.downlink, other.downlink])
+    finally:
+        v6only.close()
+    assert (delivered, late, pending) == (1, 0, None)
+    assert failed is not None and len(failed) == 1
+    downlink, error = failed[0]
+    assert downlink is link.downlink and isinstance(error, OSError)
+    assert other.heard()
+    assert out.sent == 0
+
+
+def test_bad_packet_numbers_are_a_usage_error_and_nothing_is_sent(link: Link) -> None:
+    from ptt.errors import UsageError
+
+    for sequence in (-1, 65536):
+        with pytest.raises(UsageError):
+            fan_out([link.downlink], "a", sequence, 0, False, 960, 0.0, OPUS, 0, None)
+    with pytest.raises(TypeError):
+        fan_out((link.downlink,), "a", 1, 0, False, 960, 0.0, OPUS, 0, None)  # type: ignore[arg-type]
+    assert (link.out.sent, link.downlink.retimer.packets) == (0, 0)
