@@ -56,7 +56,8 @@ typedef struct {
     Py_ssize_t tail_len;
     unsigned char tail[MAX_TAIL];
     /* fan_out()'s readiness checks (guard()): dtls._state is `connected`, nominated.get(1) is
-     * `pair`, transport.is_closing() is False; `session` keeps the SRTP context alive. */
+     * `pair`, transport._closing (asyncio's is_closing()) is False; `session` keeps the SRTP
+     * context alive. */
     PyObject *dtls, *connected, *nominated, *pair, *transport, *session;
     /* What fan_out() sent, for the sender reports (see FastRtpSender.sync). */
     unsigned long long sent, octets, bytes, ntp;
@@ -233,8 +234,9 @@ RtpOut_dealloc(RtpOut *self)
 PyDoc_STRVAR(RtpOut_guard_doc,
 "guard(dtls, connected, nominated, pair, transport, session)\n\n"
 "Let fan_out() send on this downlink while dtls._state is connected, nominated.get(1)\n"
-"is pair and transport.is_closing() is False; session (the SRTP session whose context\n"
-"this sender protects with) is kept alive as long as this object.");
+"is pair and transport._closing (what asyncio's is_closing() returns) is False;\n"
+"session (the SRTP session whose context this sender protects with) is kept alive as\n"
+"long as this object.");
 
 static PyObject *
 RtpOut_guard(RtpOut *self, PyObject *args)
@@ -254,7 +256,7 @@ RtpOut_guard(RtpOut *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *str_state, *str_is_closing, *str_native, *str_retimer, *int_one;
+static PyObject *str_state, *str_closing, *str_native, *str_retimer, *int_one;
 static PyObject *UsageError, *RewrittenType;
 
 /* 1 when fan_out() may send on this downlink now, 0 when Python must look at it, -1 error. */
@@ -269,7 +271,8 @@ RtpOut_ready(RtpOut *self)
     if (!ok) return 0;
     PyObject *pair = PyDict_GetItemWithError(self->nominated, int_one);  /* borrowed */
     if (pair != self->pair) return PyErr_Occurred() ? -1 : 0;
-    PyObject *closing = PyObject_CallMethodNoArgs(self->transport, str_is_closing);
+    /* asyncio's transport.is_closing() is `return self._closing` (checked by aiortc_tap). */
+    PyObject *closing = PyObject_GetAttr(self->transport, str_closing);
     if (closing == NULL) return -1;
     ok = closing == Py_False;
     Py_DECREF(closing);
@@ -643,8 +646,8 @@ fan_out(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     double start = offsets != Py_None ? monotonic() : 0.0;
     Py_ssize_t delivered = 0, late = 0;
     PyObject *pending = NULL, *failed = NULL, *result = NULL;
-    /* Iterate over a snapshot: nothing here calls back into code that changes the list,
-     * but is_closing() is a Python method. */
+    /* Iterate over a snapshot: the attribute reads could run Python code (a property) that
+     * changes the list. */
     PyObject *snapshot = PyList_GetSlice(downlinks, 0, PyList_GET_SIZE(downlinks));
     if (snapshot == NULL) goto done;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(snapshot); i++) {
@@ -739,11 +742,11 @@ PyInit__rtpout(void)
 {
     if (PyType_Ready(&RtpOutType) < 0 || PyType_Ready(&RetimerType) < 0) return NULL;
     str_state = PyUnicode_InternFromString("_state");
-    str_is_closing = PyUnicode_InternFromString("is_closing");
+    str_closing = PyUnicode_InternFromString("_closing");
     str_native = PyUnicode_InternFromString("native");
     str_retimer = PyUnicode_InternFromString("retimer");
     int_one = PyLong_FromLong(1);
-    if (!str_state || !str_is_closing || !str_native || !str_retimer || !int_one) return NULL;
+    if (!str_state || !str_closing || !str_native || !str_retimer || !int_one) return NULL;
     PyObject *errors = PyImport_ImportModule("ptt.errors");
     if (errors == NULL) return NULL;
     UsageError = PyObject_GetAttrString(errors, "UsageError");

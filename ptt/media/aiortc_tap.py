@@ -248,6 +248,12 @@ def _check_send_hooks(version: str) -> None:
     for name in _SR_FIELDS:
         if f"self.__{name}" not in rtcp or f"self.__{name} = 0" not in sender_init:
             raise fail(f"RTCRtpSender's sender reports no longer use self.__{name}")
+    from asyncio.selector_events import _SelectorTransport  # type: ignore[attr-defined]
+
+    if inspect.getsource(_SelectorTransport.is_closing).split()[-2:] != ["return",
+                                                                        "self._closing"]:
+        raise fail("asyncio's transport.is_closing() no longer returns self._closing, which "
+                   "ptt/media/_rtpout.c reads")
     from aiortc.codecs import HEADER_EXTENSIONS
     from aiortc.rtcicetransport import RTCIceTransport
 

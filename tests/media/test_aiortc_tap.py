@@ -87,6 +87,17 @@ class TestHooksPresent:
         with pytest.raises(AiortcHookError, match=r"RTCDtlsTransport\._handle_rtp_data"):
             check_aiortc_hooks()
 
+    def test_transport_closing_flag_change_is_named(self, monkeypatch: pytest.MonkeyPatch
+                                                    ) -> None:
+        from asyncio.selector_events import _SelectorTransport
+
+        def is_closing(self) -> bool:  # type: ignore[no-untyped-def]
+            return self._sock is None
+
+        monkeypatch.setattr(_SelectorTransport, "is_closing", is_closing)
+        with pytest.raises(AiortcHookError, match="_closing"):
+            check_aiortc_hooks()
+
 
 class TestRelaxedRtcp:
     """aiortc's own RTCP loop, run with RFC 3550's 5 s interval instead of aiortc's 1 s,
