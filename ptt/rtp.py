@@ -31,6 +31,9 @@ Rules (everything that decides an outgoing sequence number, timestamp or marker 
    origin and wraps).
 
 Time is an argument (``now``, seconds, any monotonic origin); there is no I/O and no clock read.
+This class is the rule. The WebRTC fan-out runs a line-by-line C translation of it
+(``Retimer`` in ``ptt/media/_rtpout.c``); a change here must be made there too, and
+``tests/media/test_rtp_native.py`` (both fed the same packets) fails until it is.
 Errors: ``ptt.errors.UsageError`` (a ValueError) for out-of-range arguments, a bug in the
 caller; a peer's odd numbering is never an error, it is rule 3 or rule 5.
 """
