@@ -88,6 +88,8 @@ class Rewritten(NamedTuple):
 
 
 _TS_HALF = TS_MOD >> 1
+#: ``now`` must lie strictly inside (-_FINITE, _FINITE): NaN and infinities are refused.
+_FINITE = float("inf")
 #: ``Rewritten`` without NamedTuple's keyword-handling ``__new__`` (the hot path's one object).
 _new_rewritten = tuple.__new__
 
@@ -180,9 +182,9 @@ class Retimer:
         """
         # Written for speed (once per listener per packet): no helper calls, no max().
         if not (0 <= sequence < SEQ_MOD and 0 <= timestamp < TS_MOD
-                and 0 < samples <= MAX_ADVANCE):
-            raise UsageError(
-                f"out of range: sequence {sequence}, timestamp {timestamp}, samples {samples}")
+                and 0 < samples <= MAX_ADVANCE and -_FINITE < now < _FINITE):
+            raise UsageError(f"out of range: sequence {sequence}, timestamp {timestamp}, "
+                             f"samples {samples}, now {now}")
 
         last_out = self._last_out
         elapsed = now - self._last_now

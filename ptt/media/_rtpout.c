@@ -448,6 +448,16 @@ packet_numbers(PyObject *seq_obj, PyObject *ts_obj, PyObject *samples_obj, long 
     return 0;
 }
 
+/* A clock reading must be a number (NaN and infinities would make the wall-clock sample
+ * counts undefined; Python's round() refuses them too): 1, or 0 with UsageError. */
+static int
+finite_now(double now)
+{
+    if (isfinite(now)) return 1;
+    PyErr_SetString(UsageError, "now must be a finite number of seconds");
+    return 0;
+}
+
 static int
 Retimer_init(Retimer *self, PyObject *args, PyObject *kwds)
 {
@@ -527,6 +537,7 @@ Retimer_rewrite(Retimer *self, PyObject *args, PyObject *kwds)
                                      &ts_obj, &now, &marker, &samples_obj)) {
         return NULL;
     }
+    if (!finite_now(now)) return NULL;
     long sequence;
     long long timestamp, samples = 960;
     PyObject *default_samples = NULL;
@@ -637,7 +648,7 @@ fan_out(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     int marker = PyObject_IsTrue(args[4]);
     if (marker < 0) return NULL;
     double now = PyFloat_AsDouble(args[6]);
-    if (now == -1.0 && PyErr_Occurred()) return NULL;
+    if ((now == -1.0 && PyErr_Occurred()) || !finite_now(now)) return NULL;
     unsigned long long ntp = PyLong_AsUnsignedLongLong(args[8]);
     if (ntp == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
     Py_buffer payload;

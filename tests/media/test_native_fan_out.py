@@ -159,6 +159,8 @@ def test_bad_packet_numbers_are_a_usage_error_and_nothing_is_sent(link: Link) ->
     for sequence in (-1, 65536):
         with pytest.raises(UsageError):
             fan_out([link.downlink], "a", sequence, 0, False, 960, 0.0, OPUS, 0, None)
+    with pytest.raises(UsageError):
+        fan_out([link.downlink], "a", 1, 0, False, 960, float("nan"), OPUS, 0, None)
     with pytest.raises(TypeError):
         fan_out((link.downlink,), "a", 1, 0, False, 960, 0.0, OPUS, 0, None)  # type: ignore[arg-type]
     assert (link.out.sent, link.downlink.retimer.packets) == (0, 0)

@@ -152,6 +152,15 @@ class TestArgumentsAlike:
         # the next good packet continues the stream in both, as if nothing had come
         assert twins.rewrite("a", 2, 1920, 0.02, False, 960) == (1, 960, False, 960)
 
+    @pytest.mark.parametrize("now", [float("nan"), float("inf"), float("-inf")])
+    def test_a_clock_reading_that_is_not_a_number_is_refused(self, now: float) -> None:
+        twins = Twins()
+        twins.rewrite("a", 1, 960, 0.0, False, 960)
+        for r in (twins.python, twins.native):
+            with pytest.raises(UsageError):
+                r.rewrite("a", 2, 1920, now)
+        assert twins.rewrite("a", 2, 1920, 0.02, False, 960) == (1, 960, False, 960)
+
     def test_keyword_only_construction(self) -> None:
         with pytest.raises(TypeError):
             NativeRetimer(5)  # type: ignore[call-arg]
