@@ -208,8 +208,9 @@ class VoiceRelay:
     ) -> None:
         check_aiortc_hooks()
         self.fast_path = fast_path
-        #: Fast path only: build, protect and send in the C extension where it is installed
-        #: (``aiortc_tap.NATIVE_SEND``); False builds the same packets in Python.
+        #: Fast path only: run the per-listener loop (re-timestamp, build, protect, send) in
+        #: the C extension where it is installed (``aiortc_tap.NATIVE_SEND``); False runs the
+        #: same loop in Python. Read when downlinks are created (their Retimer) and per packet.
         self.native_send = native_send
         #: Seconds between RTCP reports of peers opened from now on (``relax_rtcp``).
         self.rtcp_interval = rtcp_interval
