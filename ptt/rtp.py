@@ -88,8 +88,8 @@ class Rewritten(NamedTuple):
 
 
 _TS_HALF = TS_MOD >> 1
-#: ``now`` must lie strictly inside (-_FINITE, _FINITE): NaN and infinities are refused.
-_FINITE = float("inf")
+#: ``now`` must lie strictly inside (-_INFINITY, _INFINITY): NaN and infinities are refused.
+_INFINITY = float("inf")
 #: ``Rewritten`` without NamedTuple's keyword-handling ``__new__`` (the hot path's one object).
 _new_rewritten = tuple.__new__
 
@@ -182,7 +182,7 @@ class Retimer:
         """
         # Written for speed (once per listener per packet): no helper calls, no max().
         if not (0 <= sequence < SEQ_MOD and 0 <= timestamp < TS_MOD
-                and 0 < samples <= MAX_ADVANCE and -_FINITE < now < _FINITE):
+                and 0 < samples <= MAX_ADVANCE and -_INFINITY < now < _INFINITY):
             raise UsageError(f"out of range: sequence {sequence}, timestamp {timestamp}, "
                              f"samples {samples}, now {now}")
 

@@ -60,7 +60,7 @@ typedef struct {
      * context alive. */
     PyObject *dtls, *connected, *nominated, *pair, *transport, *session;
     /* What fan_out() sent, for the sender reports (see FastRtpSender.sync). */
-    unsigned long long sent, octets, bytes, ntp;
+    unsigned long long sent, octets, sent_bytes, ntp;
     unsigned long rtp_timestamp;
 } RtpOut;
 
@@ -256,7 +256,7 @@ RtpOut_guard(RtpOut *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *str_state, *str_closing, *str_native, *str_retimer, *int_one;
+static PyObject *str_state, *str_closing, *str_native, *str_retimer, *int_one, *int_960;
 static PyObject *UsageError, *RewrittenType;
 
 /* 1 when fan_out() may send on this downlink now, 0 when Python must look at it, -1 error. */
@@ -283,7 +283,7 @@ static PyMemberDef RtpOut_members[] = {
     {"sent", T_ULONGLONG, offsetof(RtpOut, sent), READONLY, "packets sent by fan_out()"},
     {"octets", T_ULONGLONG, offsetof(RtpOut, octets), READONLY,
      "payload bytes sent by fan_out()"},
-    {"sent_bytes", T_ULONGLONG, offsetof(RtpOut, bytes), READONLY,
+    {"sent_bytes", T_ULONGLONG, offsetof(RtpOut, sent_bytes), READONLY,
      "datagram bytes sent by fan_out()"},
     {"ntp", T_ULONGLONG, offsetof(RtpOut, ntp), READONLY,
      "NTP time of the last packet fan_out() sent"},
@@ -539,13 +539,11 @@ Retimer_rewrite(Retimer *self, PyObject *args, PyObject *kwds)
     }
     if (!finite_now(now)) return NULL;
     long sequence;
-    long long timestamp, samples = 960;
-    PyObject *default_samples = NULL;
-    if (samples_obj == NULL) samples_obj = default_samples = PyLong_FromLong(960);
-    if (samples_obj == NULL) return NULL;
-    int bad = packet_numbers(seq_obj, ts_obj, samples_obj, &sequence, &timestamp, &samples);
-    Py_XDECREF(default_samples);
-    if (bad) return NULL;
+    long long timestamp, samples;
+    if (packet_numbers(seq_obj, ts_obj, samples_obj ? samples_obj : int_960, &sequence,
+                       &timestamp, &samples) < 0) {
+        return NULL;
+    }
     Rewrite out;
     int status = retime(self, source, sequence, timestamp, now, marker, samples, &out);
     if (status < 0) return NULL;
@@ -712,7 +710,7 @@ fan_out(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         }
         out->sent++;
         out->octets += (unsigned long long)payload.len;
-        out->bytes += (unsigned long long)length;
+        out->sent_bytes += (unsigned long long)length;
         out->ntp = ntp;
         out->rtp_timestamp = rewrite.timestamp;
         Py_DECREF(native);
@@ -757,7 +755,10 @@ PyInit__rtpout(void)
     str_native = PyUnicode_InternFromString("native");
     str_retimer = PyUnicode_InternFromString("retimer");
     int_one = PyLong_FromLong(1);
-    if (!str_state || !str_closing || !str_native || !str_retimer || !int_one) return NULL;
+    int_960 = PyLong_FromLong(960);  /* rewrite()'s default samples: 20 ms at 48 kHz */
+    if (!str_state || !str_closing || !str_native || !str_retimer || !int_one || !int_960) {
+        return NULL;
+    }
     PyObject *errors = PyImport_ImportModule("ptt.errors");
     if (errors == NULL) return NULL;
     UsageError = PyObject_GetAttrString(errors, "UsageError");

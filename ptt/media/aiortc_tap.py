@@ -639,9 +639,22 @@ _SENDER_KEYS = tuple(f"_RTCRtpSender__{name}" for name in _SR_FIELDS)
 _DTLS_KEYS = ("_RTCDtlsTransport__tx_bytes", "_RTCDtlsTransport__tx_packets")
 
 
-def _synced(cls: type, keys: tuple[str, ...], sync_name: str) -> type:
+#: Instance attribute of a synced sender or transport: the callbacks that bring its
+#: counters up to date (one :meth:`FastRtpSender.sync` per fast sender using it).
+_SYNCS = "_siaga_syncs"
+
+
+def _synced_state(obj: Any) -> dict[str, Any]:
+    """``obj.__dict__``, after its sync callbacks have run."""
+    state: dict[str, Any] = obj.__dict__
+    for sync in state.get(_SYNCS, ()):
+        sync()
+    return state
+
+
+def _synced(cls: type, keys: tuple[str, ...]) -> type:
     """A subclass of aiortc's ``cls`` whose counters ``keys`` are brought up to date (by
-    calling the instance's ``sync_name`` callbacks) whenever aiortc reads or writes them.
+    the instance's :data:`_SYNCS` callbacks) whenever aiortc reads or writes them.
 
     What the C fan-out sends is counted in C; aiortc reads these counters only for its
     sender reports and statistics, a few times a minute, so they are folded in then, not
@@ -651,30 +664,24 @@ def _synced(cls: type, keys: tuple[str, ...], sync_name: str) -> type:
 
     def prop(key: str) -> property:
         def get(self: Any) -> Any:
-            state = self.__dict__
-            for sync in state.get(sync_name, ()):
-                sync()
-            return state[key]
+            return _synced_state(self)[key]
 
         def set_(self: Any, value: Any) -> None:
-            state = self.__dict__
-            for sync in state.get(sync_name, ()):
-                sync()
-            state[key] = value
+            _synced_state(self)[key] = value
 
         return property(get, set_)
 
     return type(f"Synced{cls.__name__}", (cls,), {key: prop(key) for key in keys})
 
 
-_SyncedSender = _synced(RTCRtpSender, _SENDER_KEYS, "_siaga_syncs")
-_SyncedDtlsTransport = _synced(RTCDtlsTransport, _DTLS_KEYS, "_siaga_syncs")
+_SyncedSender = _synced(RTCRtpSender, _SENDER_KEYS)
+_SyncedDtlsTransport = _synced(RTCDtlsTransport, _DTLS_KEYS)
 
 
 def _join_synced(obj: Any, cls: type, sync: Callable[[], None]) -> None:
     if type(obj) is not cls:
         obj.__class__ = cls
-    syncs = obj.__dict__.setdefault("_siaga_syncs", [])
+    syncs = obj.__dict__.setdefault(_SYNCS, [])
     if sync not in syncs:
         syncs.append(sync)
 

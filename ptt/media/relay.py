@@ -492,18 +492,18 @@ class VoiceRelay:
         if self._native_fan_out():
             # The C loop serves every downlink whose C sender is ready; the rest (not yet
             # connected, a new ICE pair, the packet track) come back to the loop below.
-            offsets: list[float] | None = [] if on_latency is not None else None
-            lag = clock() - now
+            offsets: list[float] | None = None
+            if on_latency is not None:
+                offsets, lag = [], clock() - now
             delivered, late, pending, failed = native_fan_out(
                 downlinks, talker, sequence, timestamp, marker, samples, now, payload, ntp,
                 offsets)
             metrics.forwarded += delivered
             metrics.dropped_late += late
-            if failed:
-                for downlink, error in failed:
-                    metrics.dropped_not_connected += 1
-                    if downlink.fast is not None:
-                        downlink.fast.native_failed(error)
+            for downlink, error in failed or ():
+                metrics.dropped_not_connected += 1
+                if downlink.fast is not None:
+                    downlink.fast.native_failed(error)
             if offsets and on_latency is not None:
                 for offset in offsets:
                     on_latency(lag + offset)
