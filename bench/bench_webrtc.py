@@ -12,6 +12,9 @@ Modes, measured in the same run:
   talker sends 50 packets/s.
 * ``fast-py`` (N=100) the same loop in Python (``native_send=False``): what the optional C
   extension saves.
+* ``fast-loud`` (N=100) ``fast`` with every peer's sockets read as datagrams arrive
+  (``quiet_peers=False``): what reading the peers that do not talk in sweeps saves
+  (``ptt.media.quiet``).
 * ``track``  ``VoiceRelay(fast_path=False)``: the same loop, but it queues each packet on the
   listener's packet track and aiortc's sender task per listener packetizes, protects, sends.
 * ``sender`` baseline: aiortc's own sender fed encoded packets (a packet track per listener,
@@ -23,11 +26,12 @@ Modes, measured in the same run:
 Figures: server CPU per delivered packet (packets counted by the listeners' receivers),
 delivered packets/s per core, server-added latency p50/p99 (packet in -> datagram handed to
 the socket (fast) or aiortc back for the next packet, i.e. after it sent this one (track,
-sender); measured inside the server), peer set-up time p50/p95 (offer -> ICE/DTLS connected;
-and with the downlink renegotiation), server memory per peer (RSS delta / peers), and for the
-relay modes late entry: an extra listener routed mid-transmission, route request sent ->
-its first packet received (client side, so it includes the RPC and up to one 20 ms talker
-packet interval; median and max of ``LATE_TRIALS``).
+sender); measured inside the server, in a window of its own after the CPU window, because
+its hook costs a Python call per delivered packet), peer set-up time p50/p95 (offer ->
+ICE/DTLS connected; and with the downlink renegotiation), server memory per peer (RSS delta
+/ peers), and for the relay modes late entry: an extra listener routed mid-transmission,
+route request sent -> its first packet received (client side, so it includes the RPC and up
+to one 20 ms talker packet interval; median and max of ``LATE_TRIALS``).
 
 The peers send RTCP reports every ~5 s at random moments (``relax_peer_rtcp(grid=None)``),
 as browsers do for audio (libwebrtc's default); the relay does too, its timers on a 100 ms
@@ -55,9 +59,11 @@ from typing import Any
 
 DEFAULT_N = (10, 50, 100, 200)
 #: Variants of the fast path, run at N=100 only.
-FAST_VARIANTS = ("fast-py",)
+FAST_VARIANTS = ("fast-py", "fast-loud")
 RELAY_MODES = ("fast", "track", *FAST_VARIANTS)
 LATE_TRIALS = 7
+#: Seconds of the latency window (after the CPU window, with the latency hook on).
+LATENCY_SECONDS = 3.0
 QUICK_N = (5,)
 TIME_BASE = fractions.Fraction(1, 48000)
 
@@ -115,8 +121,9 @@ class Server:
         if mode in RELAY_MODES:
             from ptt.media.relay import VoiceRelay
 
-            self.relay = VoiceRelay(on_latency=self._latency, fast_path=mode != "track",
-                                    native_send=mode != "fast-py")
+            self.relay = VoiceRelay(fast_path=mode != "track",
+                                    native_send=mode != "fast-py",
+                                    quiet_peers=mode != "fast-loud")
         elif mode == "stock":
             from aiortc.contrib.media import MediaRelay
 
@@ -139,6 +146,13 @@ class Server:
             return {}
         if op == "route":
             self.relay.set_route(req["talker"], [tuple(d) for d in req["to"]])
+            return {}
+        if op == "probe":  # the per-delivery latency hook: off while CPU is measured
+            hook = self._latency if req["on"] else None
+            if self.mode in RELAY_MODES:
+                self.relay.on_latency = hook
+            for track in self.tracks:
+                track.on_latency = hook
             return {}
         if op == "rss":
             return {"rss": rss_kib()}
@@ -189,7 +203,7 @@ class Server:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
         if not talker:
             if self.mode == "sender":
-                track = PacketTrack(clock=time.monotonic, on_latency=self._latency)
+                track = PacketTrack(clock=time.monotonic)
                 self.tracks.append(track)
                 pc.addTrack(track)
             else:
@@ -492,6 +506,12 @@ async def run_scenario(mode: str, n: int, seconds: float) -> Result:
         await asyncio.sleep(seconds)
         stats = await rpc("measure_stop")
         delivered = peers.received() - received0
+        # Latency in a window of its own: its hook costs a Python call per delivery.
+        await rpc("probe", on=True)
+        await rpc("measure_start")
+        await asyncio.sleep(min(seconds, LATENCY_SECONDS))
+        lat = await rpc("measure_stop")
+        await rpc("probe", on=False)
         late_entry: list[float] = []
         if relay:
             for _ in range(LATE_TRIALS):
@@ -510,8 +530,8 @@ async def run_scenario(mode: str, n: int, seconds: float) -> Result:
             delivered=delivered,
             seconds=stats["wall"],
             cpu=stats["cpu"],
-            lat_p50=stats["lat_p50"],
-            lat_p99=stats["lat_p99"],
+            lat_p50=lat["lat_p50"],
+            lat_p99=lat["lat_p99"],
             connect=peers.connect_times[talker_setup:],
             setup=peers.setup_times[talker_setup:],
             mem_per_peer_kib=(rss1 - rss0) / max(1, listener_peers),

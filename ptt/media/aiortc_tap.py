@@ -537,6 +537,24 @@ def install_direct_rtp(dtls: RTCDtlsTransport) -> None:
     connection.data_received = data_received  # type: ignore[method-assign]
 
 
+def ice_datagram_transports(pc: RTCPeerConnection) -> list[Any]:
+    """The datagram transports (one per local host candidate) of ``pc``'s ICE connections,
+    for :class:`ptt.media.quiet.QuietSockets`: every datagram of the peer arrives on one."""
+    transports: list[Any] = []
+    seen: set[int] = set()
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport
+        connection = dtls.transport._connection if dtls is not None else None
+        if connection is None or id(connection) in seen:
+            continue
+        seen.add(id(connection))
+        for protocol in connection._protocols:
+            transport = getattr(protocol, "transport", None)
+            if transport is not None:
+                transports.append(transport)
+    return transports
+
+
 def _check_receive_hooks(version: str) -> None:
     """What :func:`install_direct_rtp` relies on."""
     from aioice.ice import Connection
@@ -560,6 +578,13 @@ def _check_receive_hooks(version: str) -> None:
                    "self._rtp_router.route_rtp(packet)"):
         if needle not in handle:
             raise fail(f"aiortc {version}: RTCDtlsTransport._handle_rtp_data lost `{needle}`")
+    # ice_datagram_transports: the connection's sockets, for the quiet sweeps.
+    if "self._protocols" not in inspect.getsource(Connection.__init__):
+        raise AiortcHookError("aioice Connection._protocols (its sockets) is gone; "
+                              "ice_datagram_transports cannot find a peer's sockets")
+    if "self.transport = " not in inspect.getsource(StunProtocol.connection_made):
+        raise AiortcHookError("aioice StunProtocol.connection_made no longer keeps "
+                              "self.transport; ice_datagram_transports cannot find it")
 
 
 class SrtpError(PttError):
@@ -933,7 +958,8 @@ class PacketTrack(MediaStreamTrack):
     packet is dropped (the listener hears a short loss instead of ever-growing delay).
     ``clock`` stamps packet departure for ``on_latency(seconds)``, called with the time from
     :meth:`push` to the moment aiortc comes back for the next packet, i.e. after it has
-    packetized, encrypted and sent the previous one.
+    packetized, encrypted and sent the previous one. ``on_latency`` may be set or cleared
+    at any time (benchmarks measure CPU without it); without a ``clock`` it is never called.
     """
 
     kind = "audio"
@@ -949,7 +975,7 @@ class PacketTrack(MediaStreamTrack):
         self._queue: deque[tuple[int, bytes, float]] = deque(maxlen=maxlen)
         self._waiter: asyncio.Future[None] | None = None
         self._clock = clock
-        self._on_latency = on_latency if clock is not None else None
+        self.on_latency = on_latency
         self._in_flight: float | None = None
         #: Packets handed to aiortc.
         self.sent = 0
@@ -978,9 +1004,9 @@ class PacketTrack(MediaStreamTrack):
         return len(self._queue)
 
     async def recv(self) -> Any:
-        if self._on_latency is not None and self._in_flight is not None:
-            assert self._clock is not None
-            self._on_latency(self._clock() - self._in_flight)
+        if self._in_flight is not None:
+            if self.on_latency is not None and self._clock is not None:
+                self.on_latency(self._clock() - self._in_flight)
             self._in_flight = None
         while not self._queue:
             if self.readyState != "live":
@@ -997,7 +1023,7 @@ class PacketTrack(MediaStreamTrack):
         packet.pts = pts
         packet.time_base = TIME_BASE
         self.sent += 1
-        if self._on_latency is not None:
+        if self.on_latency is not None:
             self._in_flight = arrival
         return packet
 

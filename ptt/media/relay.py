@@ -41,7 +41,9 @@ the forwarding loop: keep them quick. :meth:`VoiceRelay.forward` injects the pac
 on another transport (WebSocket audio) into the same loop, without calling either hook.
 ``on_latency(seconds)`` (benchmarks) gets, per delivered packet, the time from arrival to
 the datagram having been handed to the socket (fast path) or to aiortc's sender coming back
-for the next packet, i.e. after it sent this one (packet-track path).
+for the next packet, i.e. after it sent this one (packet-track path). It may be set or
+cleared at any time (:attr:`VoiceRelay.on_latency`): it costs a call per delivery, so
+benchmarks measure CPU without it.
 
 Errors (all ``RelayError``, under ``ptt.errors.PttError``): ``SignalingError`` the client sent
 an SDP we cannot use (the peer is closed, other peers are untouched); ``UnknownPeer`` no peer
@@ -78,6 +80,7 @@ from ptt.media.aiortc_tap import (
     ReceiverTap,
     check_aiortc_hooks,
     create_renegotiation_offer,
+    ice_datagram_transports,
     install_direct_rtp,
     native_fan_out,
     ntp_time,
@@ -85,6 +88,7 @@ from ptt.media.aiortc_tap import (
     relax_peer_rtcp,
 )
 from ptt.media.numbering import keep_numbering
+from ptt.media.quiet import QuietSockets, check_quiet_hooks
 from ptt.oggopus import InvalidOpusPacket, packet_samples
 from ptt.rtp import Retimer
 
@@ -205,8 +209,15 @@ class VoiceRelay:
         fast_path: bool = True,
         native_send: bool = True,
         rtcp_interval: float = RTCP_INTERVAL,
+        quiet_peers: bool = True,
     ) -> None:
         check_aiortc_hooks()
+        if quiet_peers:
+            check_quiet_hooks()
+        #: Read the sockets of connected peers that hold no floor in sweeps
+        #: (``ptt.media.quiet``), not as each RTCP report or consent check arrives.
+        self.quiet_peers = quiet_peers
+        self._quiet: QuietSockets | None = None
         self.fast_path = fast_path
         #: Fast path only: run the per-listener loop (re-timestamp, build, protect, send) in
         #: the C extension where it is installed (``aiortc_tap.NATIVE_SEND``); False runs the
@@ -226,6 +237,18 @@ class VoiceRelay:
         self._routes: dict[ClientId, list[tuple[ClientId, TalkgroupId]]] = {}
         self._resolved: dict[ClientId, list[_Downlink]] = {}
         self.metrics = RelayMetrics()
+
+    @property
+    def on_latency(self) -> Callable[[float], None] | None:
+        return self._on_latency
+
+    @on_latency.setter
+    def on_latency(self, hook: Callable[[float], None] | None) -> None:
+        """Switch the latency hook for every downlink, existing ones too."""
+        self._on_latency = hook
+        for peer in self._peers.values():
+            for downlink in [*peer.downlinks.values(), *peer.spare]:
+                downlink.track.on_latency = hook
 
     # --- peers -------------------------------------------------------------------------
 
@@ -265,6 +288,8 @@ class VoiceRelay:
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
+            if self._peers.get(client_id) is peer:
+                self._update_quiet(client_id)
             if pc.connectionState == "failed" and self._peers.get(client_id) is peer:
                 logger.info("peer %s failed; closing", client_id)
                 await self.close_peer(client_id)
@@ -306,6 +331,9 @@ class VoiceRelay:
         peer = self._peers.pop(client_id, None)
         if peer is None:
             return
+        if self._quiet is not None:
+            for transport in ice_datagram_transports(peer.pc):
+                self._quiet.forget(transport)
         for downlink in [*peer.downlinks.values(), *peer.spare]:
             downlink.track.stop()
         self._resolve_all()
@@ -314,6 +342,39 @@ class VoiceRelay:
     async def close(self) -> None:
         for client_id in list(self._peers):
             await self.close_peer(client_id)
+        if self._quiet is not None:
+            self._quiet.close()
+            self._quiet = None
+
+    # --- quiet peers --------------------------------------------------------------------
+
+    def _update_quiet(self, client_id: ClientId) -> None:
+        """A connected peer without a route as talker is quiet; any other is read at once.
+
+        Until ICE and DTLS have connected every datagram matters for the set-up time, and
+        a talker's media must be forwarded as it arrives. Everything else a connected
+        peer sends (RTCP, consent checks, media while it does not hold a floor, which is
+        dropped anyway) can wait for a sweep.
+        """
+        peer = self._peers.get(client_id)
+        if not self.quiet_peers or peer is None:
+            return
+        quiet = peer.pc.connectionState == "connected" and client_id not in self._routes
+        if self._quiet is None:
+            if not quiet:
+                return
+            self._quiet = QuietSockets(asyncio.get_running_loop())
+        for transport in ice_datagram_transports(peer.pc):
+            if quiet:
+                self._quiet.quiet(transport)
+            else:
+                self._quiet.loud(transport)
+
+    def is_quiet(self, client_id: ClientId) -> bool:
+        """True while the client's sockets are read in sweeps (``ptt.media.quiet``)."""
+        transports = ice_datagram_transports(self._peer(client_id).pc)
+        return (self._quiet is not None and bool(transports)
+                and all(self._quiet.is_quiet(t) for t in transports))
 
     # --- downlinks (server-initiated renegotiation) -------------------------------------
 
@@ -362,7 +423,7 @@ class VoiceRelay:
     def _new_downlink(self, peer: _Peer, talkgroup_id: TalkgroupId) -> _Downlink:
         track = PacketTrack(
             maxlen=self._queue_size,
-            clock=self._clock if self._on_latency is not None else None,
+            clock=self._clock,
             on_latency=self._on_latency,
         )
         transceiver = peer.pc.addTransceiver(track, direction="sendonly")
@@ -417,11 +478,13 @@ class VoiceRelay:
         """
         self._routes[talker] = list(deliveries)
         self._resolve(talker)
+        self._update_quiet(talker)
 
     def clear_route(self, talker: ClientId) -> None:
         """The talker no longer holds a floor: its packets are dropped from now on."""
         self._routes.pop(talker, None)
         self._resolved.pop(talker, None)
+        self._update_quiet(talker)
 
     def _resolve(self, talker: ClientId) -> None:
         downlinks: list[_Downlink] = []
@@ -460,6 +523,8 @@ class VoiceRelay:
                       samples, now)
         if self.on_packet is not None:
             self.on_packet(UplinkPacket(client_id, payload, sequence, timestamp, samples, now))
+        if self._quiet is not None:
+            self._quiet.poke()  # awake anyway: read the quiet peers now if a sweep is due
 
     def forward(
         self, talker: ClientId, payload: bytes, sequence: int, timestamp: int, samples: int
@@ -475,6 +540,8 @@ class VoiceRelay:
         downlinks = self._resolved.get(talker)
         if not downlinks:
             return 0
+        if self._quiet is not None:
+            self._quiet.poke()
         return self._fan_out(talker, downlinks, payload, sequence & 0xFFFF, timestamp, False,
                              samples, self._clock())
 

@@ -299,6 +299,22 @@ class TestPacketTrack:
         await track.recv()
         assert seen == [pytest.approx(0.004)]
 
+    async def test_latency_hook_can_be_switched_off_and_on(self) -> None:
+        """Benchmarks measure CPU without the per-packet hook, then latency with it."""
+        now = [10.0]
+        seen: list[float] = []
+        track = PacketTrack(clock=lambda: now[0])
+        for i in range(4):
+            track.push(i * 960, b"\x78", arrival=10.0 + i * 0.02)
+        await track.recv()
+        now[0] = 10.01
+        await track.recv()
+        track.on_latency = seen.append
+        await track.recv()  # the packet that arrived at 10.04
+        now[0] = 10.05
+        await track.recv()
+        assert seen == [pytest.approx(0.01)]
+
 
 @pytest.mark.media
 async def test_tap_delivers_every_payload_bit_exact_without_decoder_path() -> None:
