@@ -28,7 +28,9 @@ most ``burst`` per sweep, never a wakeup per datagram.
 
 The sockets of a peer that holds a floor are read as datagrams arrive (:meth:`loud`), as
 are a peer's sockets until its ICE and DTLS have connected (the relay decides; this module
-only does what it is told).
+only does what it is told). Only asyncio's own selector transports can be quiet: under
+another event loop (uvloop), or for the server's own TURN allocations, every socket stays
+read as datagrams arrive.
 """
 
 from __future__ import annotations

@@ -34,6 +34,10 @@ send. Two ways to send, chosen per relay:
 
 The talker never hears itself, even if a route names it.
 
+A connected peer without a route as talker is quiet (``ptt.media.quiet``): its sockets are
+read in sweeps, right after a forwarded packet or on a timer, instead of waking the server
+for each RTCP report and consent check (``quiet_peers=False`` reads every socket at once).
+
 Hooks: ``on_media(client_id, now)`` for every Opus packet from any client, routed or not (the
 floor's no-media timer and stuck-PTT detection decide what it means); ``on_packet(UplinkPacket)``
 for routed packets only, once per talker packet (recorder, WebSocket fan-out). Both run inside
