@@ -492,7 +492,8 @@ async def run_scenario(mode: str, n: int, seconds: float) -> Result:
             await connect_peer(rpc, peers, mode, "late")  # after the RSS: not in memory/peer
             late_tap = peers.taps.pop()  # not counted in the delivered packets
             # Background: every peer connected, the talker sending, nothing routed (RTCP,
-            # ICE consent checks, the talker's receive side, the event loop).
+            # ICE consent checks, the talker's packets, the event loop). Unrouted, the
+            # talker is a quiet peer too (fast, track): its packets are read in sweeps.
             await asyncio.sleep(0.5)
             await rpc("measure_start")
             await asyncio.sleep(min(seconds, 3.0))
@@ -640,7 +641,8 @@ async def run_all(args: argparse.Namespace) -> None:
     print(
         "\nCPU: server process_time (all threads) / packets received by the listeners.\n"
         "fwd: the same minus the background (all peers connected, talker sending, nothing\n"
-        "     routed: RTCP, ICE consent, receive side), i.e. the forwarding itself.\n"
+        "     routed: RTCP, ICE consent, the talker's packets, all read in sweeps except\n"
+        "     in fast-loud), i.e. the forwarding and the talker's own wakeups.\n"
         "lat: packet in (after SRTP) -> handed to the socket (fast) / aiortc asks for the next\n"
         "     one, after sending it (track, sender).\n"
         "conn: offer -> ICE+DTLS connected; +dl: plus the downlink renegotiation.\n"
