@@ -11,10 +11,10 @@ selector (``pause_reading``) and are watched by a private selector that nobody w
 A sweep asks it, without blocking, which of them have datagrams, and reads those through
 the transport's own read handler, so the protocol above sees exactly what it would have
 seen, only later (up to one interval while a talker is forwarded, two while nobody talks).
-Measured (``make bench``, ``fast`` against ``fast-loud``, 100 listeners): the background
-CPU of connected peers halves (~38 to ~19 ms per second); while a talker is forwarded the
-saving is a few percent, since the process is awake then anyway and what remains is the
-Python work on each datagram.
+Measured (``make bench``, ``fast`` against ``fast-loud``, 100 listeners): the background CPU
+of connected peers halves (34-39 to 17-20 ms per second over several runs); while a talker
+is forwarded the saving is a few percent, since the process is awake then anyway and what
+remains is the Python work on each datagram.
 
 Sweeps run at most once per ``interval``: right after a talker packet has been forwarded
 (:meth:`QuietSockets.poke`; the process is awake and warm anyway), or, while nobody talks,
