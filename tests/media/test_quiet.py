@@ -7,6 +7,7 @@ in ``test_relay.py``.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from asyncio import selector_events
 from collections.abc import AsyncIterator, Callable
@@ -38,9 +39,13 @@ async def endpoints() -> AsyncIterator[Callable[[], Any]]:
     """``await endpoint()``: a (transport, inbox) bound to 127.0.0.1, closed after the test."""
     made: list[Any] = []
 
-    async def endpoint() -> tuple[Any, Inbox]:
+    async def endpoint(sock: socket.socket | None = None) -> tuple[Any, Inbox]:
         loop = asyncio.get_running_loop()
-        transport, inbox = await loop.create_datagram_endpoint(Inbox, local_addr=("127.0.0.1", 0))
+        if sock is None:
+            transport, inbox = await loop.create_datagram_endpoint(
+                Inbox, local_addr=("127.0.0.1", 0))
+        else:
+            transport, inbox = await loop.create_datagram_endpoint(Inbox, sock=sock)
         made.append(transport)
         await asyncio.sleep(0)  # connection_made and the loop's reader are scheduled
         return transport, inbox
@@ -117,7 +122,7 @@ async def test_without_pokes_the_timer_sweeps(endpoints: Any, sender: socket.soc
 async def test_a_poke_sweeps_once_when_due_and_not_before(
     endpoints: Any, sender: socket.socket
 ) -> None:
-    quiet = QuietSockets(asyncio.get_running_loop(), interval=0.05)
+    quiet = QuietSockets(asyncio.get_running_loop(), interval=0.5)
     transport, inbox = await endpoints()
     quiet.quiet(transport)
     send(sender, transport, b"report")
@@ -125,7 +130,7 @@ async def test_a_poke_sweeps_once_when_due_and_not_before(
     await settle()
     assert quiet.sweeps == 0 and inbox.datagrams == []
 
-    await asyncio.sleep(0.02)  # due now; the timer (two intervals, on the grid) is not
+    await asyncio.sleep(0.5)  # due now; the timer (two intervals, on the grid) is not
     quiet.poke()
     quiet.poke()  # one sweep, however many packets were forwarded
     await asyncio.sleep(0)
@@ -166,14 +171,28 @@ async def test_a_closed_transport_is_forgotten_and_its_number_may_be_reused(
     await asyncio.sleep(0)  # the socket is closed
     assert not quiet.quiet(old)  # closing: refused, nothing changes
 
-    new, inbox = await endpoints()
-    assert new.get_extra_info("socket").fileno() == fd  # the kernel reuses the lowest number
+    new, inbox = await endpoints(socket_numbered(fd))
+    assert new.get_extra_info("socket").fileno() == fd
     assert quiet.quiet(new)
     assert not quiet.is_quiet(old) and len(quiet) == 1
     send(sender, new, b"hello")
     await settle()
     assert quiet.sweep() == 1 and inbox.datagrams == [b"hello"]
     quiet.close()
+
+
+def socket_numbered(fd: int) -> socket.socket:
+    """A new UDP socket on 127.0.0.1 with the (free) file descriptor number ``fd``, as the
+    kernel hands out a closed socket's number again."""
+    with pytest.raises(OSError):
+        os.fstat(fd)  # free: nothing else is clobbered below
+    fresh = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    fresh.bind(("127.0.0.1", 0))
+    if fresh.fileno() == fd:
+        return fresh
+    os.dup2(fresh.fileno(), fd)
+    fresh.close()
+    return socket.socket(fileno=fd)
 
 
 async def test_a_transport_closed_under_the_sweeps_is_dropped_by_the_next(
