@@ -42,7 +42,7 @@ import selectors
 from asyncio import selector_events
 from typing import Any
 
-from ptt.errors import PttError
+from ptt.errors import PttError, UsageError
 from ptt.media.aiortc_tap import on_grid
 
 __all__ = ["QuietSockets", "QuietSocketsError", "check_quiet_hooks", "SWEEP_INTERVAL"]
@@ -87,7 +87,7 @@ class QuietSockets:
     def __init__(self, loop: asyncio.AbstractEventLoop, *, interval: float = SWEEP_INTERVAL,
                  burst: int = SWEEP_BURST) -> None:
         if interval <= 0 or burst < 1:
-            raise ValueError("interval must be positive and burst at least 1")
+            raise UsageError("interval must be positive and burst at least 1")
         self._loop = loop
         self.interval = interval
         self.burst = burst

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from ptt.errors import UsageError
 from ptt.media.quiet import QuietSockets, QuietSocketsError, check_quiet_hooks
 
 NEVER = 3600.0  # an interval whose timer never fires during a test
@@ -220,9 +221,9 @@ async def test_close_makes_every_quiet_socket_loud(endpoints: Any, sender: socke
 
 async def test_bad_settings_are_refused() -> None:
     loop = asyncio.get_running_loop()
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError):
         QuietSockets(loop, interval=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError):
         QuietSockets(loop, burst=0)
 
 
