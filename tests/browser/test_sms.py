@@ -5,12 +5,13 @@ shown as an escalation with what to do instead."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from tests.browser.helpers import open_console
 from tests.sms.fake_twilio import FakeTwilio
@@ -135,3 +136,48 @@ async def test_an_unanswered_page_escalates_with_its_sms_state_and_stop_is_shown
     await expect(stop).to_contain_text("use the phone or the radio")
     await expect(thread.locator("li.sms[data-direction=in]")).to_have_attribute(
         "data-state", "opt_out")
+
+
+async def test_a_delivery_report_that_arrives_during_a_refresh_is_not_lost_to_it(
+    site: Site, page: Page,
+) -> None:
+    """The console refreshes the incident (the crew's reply moved the assignment) and the
+    server reads its SMS before the carrier reports the dispatch SMS sent; the report reaches
+    the console by the stream before that older list does. The thread must keep the newer
+    state, not fall back to the one the refresh read."""
+    fake = site.provider
+    assert isinstance(fake, FakeTwilio)
+    incident, _ = await site.dispatch(CALLSIGN)
+    [sent] = fake.outbound()
+    await open_console(page, site.live)
+    await expect(page.locator("#conn-dispatch")).to_have_attribute("data-state", "open")
+    await page.locator(f"#incident-board tr[data-number='{incident['number']}']").click()
+    detail = page.locator(".incident-detail")
+    page_sms = detail.locator(".sms-thread li.sms[data-kind=dispatch]")
+    assignment = detail.locator(".assignment")
+    await expect(assignment).to_have_attribute("data-status", "dispatched")
+    assert await page_sms.get_attribute("data-state") in ("queued", "accepted")
+
+    # The next SMS lists the console asks for are read by the server now, delivered later.
+    read, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        response = await route.fetch()
+        read.set()
+        await release.wait()
+        await route.fulfill(response=response)
+
+    await page.route("**/api/incidents/*/sms", hold)
+    await crew_texts(site, "1")  # departed: the console refreshes the incident
+    await asyncio.wait_for(read.wait(), 10)
+    assert (await fake.deliver_status(sent.sid, "sent")).status_code == 200
+    await expect(page_sms).to_have_attribute("data-state", "sent")  # by the stream
+
+    release.set()
+    # Only the refresh brings the assignment's new status: once it shows, the refresh's
+    # older SMS list has been applied too.
+    await expect(assignment).to_have_attribute("data-status", "en_route")
+    await page.unroute("**/api/incidents/*/sms")
+    assert await page_sms.get_attribute("data-state") == "sent"
+    assert await page_sms.locator(".sms-state").inner_text() == "terkirim"
+

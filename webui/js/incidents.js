@@ -29,6 +29,13 @@ const NEXT_TRIGGER = {
   handover: ["clear"],
 };
 
+/** Put an SMS view into a thread (oldest first): replace the one with its id, or add it. */
+function upsertSms(thread, m) {
+  const i = thread.findIndex((x) => x.id === m.id);
+  if (i >= 0) thread[i] = m; else thread.push(m);
+  thread.sort((a, b) => new Date(a.created_at) - new Date(b.created_at) || a.id - b.id);
+}
+
 export class IncidentViews {
   constructor(dispatch) {
     this.d = dispatch;
@@ -42,6 +49,8 @@ export class IncidentViews {
     this.reassigning = null;    // assignment id whose replacement is being chosen
     this.intake = null;         // {lat, lon, fromAlert}
     this.refreshTimer = null;
+    this.refreshGen = 0;        // the newest refreshSelected(): only it may render
+    this.smsInFlight = new Set(); // per refresh in flight: SMS views the stream brought since
     document.getElementById("new-incident").addEventListener("click", () => this.openIntake());
     this.d.map.onClick((latlng) => this.mapClicked(latlng));
   }
@@ -158,23 +167,34 @@ export class IncidentViews {
   async refreshSelected() {
     if (this.mode !== "detail" || this.selected == null) return;
     const id = this.selected;
+    const gen = ++this.refreshGen;
+    // The server may have read the SMS before a delivery report the stream brings while this
+    // fetch is in flight: those views are applied over what it returns, never lost to it.
+    const live = new Map();
+    this.smsInFlight.add(live);
     try {
       const [detail, sms] = await Promise.all([
         api(`/api/incidents/${id}`),
         api(`/api/incidents/${id}/sms`).catch(() => null),   // null: no SMS side on this server
       ]);
-      if (this.selected !== id) return;
+      if (this.selected !== id || gen !== this.refreshGen) return;   // a newer one renders
+      if (sms) for (const m of live.values()) upsertSms(sms, m);
       this.sms = sms;
       this.detail = detail;
       this.d.incidents.set(id, detail.incident);
       for (const a of detail.assignments) this.d.assignments.set(a.id, a);
       const needRecs = !detail.assignments.some((a) => a.active) || this.reassigning != null;
       const open = !["closed", "cancelled"].includes(detail.incident.status);
-      this.recs = needRecs && open ? await api(`/api/incidents/${id}/recommendations`) : null;
+      const recs = needRecs && open ? await api(`/api/incidents/${id}/recommendations`) : null;
+      if (gen !== this.refreshGen) return;
+      this.recs = recs;
     } catch (e) {
+      if (gen !== this.refreshGen) return;
       this.detail = { error: e.message };
+    } finally {
+      this.smsInFlight.delete(live);
     }
-    if (this.selected === id) this.renderDetail();
+    if (this.selected === id && gen === this.refreshGen) this.renderDetail();
   }
 
   /** Stream messages about the selected incident refresh it (debounced). */
@@ -183,10 +203,10 @@ export class IncidentViews {
     if (msg.type === "sms.message") {
       // Whole message views: replace the one held, or add it (no refetch needed).
       const m = msg.message;
-      if (m.incident_id !== this.selected || !this.sms) return;
-      const i = this.sms.findIndex((x) => x.id === m.id);
-      if (i >= 0) this.sms[i] = m; else this.sms.push(m);
-      this.sms.sort((a, b) => new Date(a.created_at) - new Date(b.created_at) || a.id - b.id);
+      if (m.incident_id !== this.selected) return;
+      for (const live of this.smsInFlight) live.set(m.id, m);
+      if (!this.sms) return;
+      upsertSms(this.sms, m);
       this.renderDetail();
       return;
     }
