@@ -421,22 +421,29 @@ retime(Retimer *self, PyObject *source, long sequence, long long timestamp, doub
     return 1;
 }
 
+/* An integer argument as a long long, saturated beyond its range (so that a range check
+ * refuses it); -1 with an exception when it is not an integer. */
+static int
+as_integer(PyObject *obj, long long *value)
+{
+    int overflow = 0;
+    *value = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (*value == -1 && PyErr_Occurred()) return -1;
+    if (overflow) *value = overflow > 0 ? LLONG_MAX : LLONG_MIN;
+    return 0;
+}
+
 /* The packet's numbers, range-checked as Retimer.rewrite checks them; -1 with UsageError. */
 static int
 packet_numbers(PyObject *seq_obj, PyObject *ts_obj, PyObject *samples_obj, long *sequence,
                long long *timestamp, long long *samples)
 {
-    int overflow = 0;
-    long long seq = PyLong_AsLongLongAndOverflow(seq_obj, &overflow);
-    if (seq == -1 && PyErr_Occurred()) return -1;
-    int bad = overflow;
-    long long ts = PyLong_AsLongLongAndOverflow(ts_obj, &overflow);
-    if (ts == -1 && PyErr_Occurred()) return -1;
-    bad |= overflow;
-    long long n = PyLong_AsLongLongAndOverflow(samples_obj, &overflow);
-    if (n == -1 && PyErr_Occurred()) return -1;
-    bad |= overflow;
-    if (bad || seq < 0 || seq >= SEQ_MOD || ts < 0 || ts > 0xFFFFFFFFLL || n <= 0
+    long long seq, ts, n;
+    if (as_integer(seq_obj, &seq) < 0 || as_integer(ts_obj, &ts) < 0
+        || as_integer(samples_obj, &n) < 0) {
+        return -1;
+    }
+    if (seq < 0 || seq >= SEQ_MOD || ts < 0 || ts > 0xFFFFFFFFLL || n <= 0
         || n > MAX_ADVANCE) {
         PyErr_Format(UsageError, "out of range: sequence %R, timestamp %R, samples %R",
                      seq_obj, ts_obj, samples_obj);
@@ -472,11 +479,7 @@ Retimer_init(Retimer *self, PyObject *args, PyObject *kwds)
     long long values[3] = {0, 0, 48000};
     PyObject *objects[3] = {seq_obj, ts_obj, rate_obj};
     for (int i = 0; i < 3; i++) {
-        if (objects[i] == NULL) continue;
-        int overflow = 0;
-        values[i] = PyLong_AsLongLongAndOverflow(objects[i], &overflow);
-        if (values[i] == -1 && PyErr_Occurred()) return -1;
-        if (overflow) values[i] = overflow > 0 ? LLONG_MAX : LLONG_MIN;
+        if (objects[i] != NULL && as_integer(objects[i], &values[i]) < 0) return -1;
     }
     if (values[0] < 0 || values[0] >= SEQ_MOD) {
         PyErr_Format(UsageError, "initial_sequence out of range: %lld", values[0]);
