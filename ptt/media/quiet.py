@@ -54,6 +54,8 @@ SWEEP_INTERVAL = 0.1
 #: Datagrams read from one socket per sweep (a default receive buffer holds ~200-300 small
 #: ones): a stuck microphone's 5 packets per sweep are all read, a flood is capped.
 SWEEP_BURST = 256
+#: Seconds between looks for quiet transports that were closed without being forgotten.
+PRUNE_INTERVAL = 1.0
 
 
 class QuietSocketsError(PttError):
@@ -97,6 +99,9 @@ class QuietSockets:
         self._quiet: dict[int, Any] = {}
         self._fds: dict[Any, int] = {}
         self._due = loop.time() + interval
+        #: When the next sweep looks for transports closed under us (at most once a second:
+        #: that is a Python call per quiet socket, and sweeps follow forwarded packets).
+        self._prune_due = loop.time()
         self._timer: asyncio.TimerHandle | None = None
         self._scheduled = False
         #: Sweeps run and datagrams they read (tests, diagnostics).
@@ -184,8 +189,10 @@ class QuietSockets:
                     logger.exception("reading a quiet socket failed")
                 total += 1
         self.read += total
-        for transport in [t for t in self._fds if t.is_closing()]:
-            self.forget(transport)  # closed under us (ICE consent lost): its fd is gone
+        if now >= self._prune_due:
+            self._prune_due = now + PRUNE_INTERVAL
+            for transport in [t for t in self._fds if t.is_closing()]:
+                self.forget(transport)  # closed under us (ICE consent lost): its fd is gone
         self._arm(on_grid(now, 2 * self.interval))
         return total
 
