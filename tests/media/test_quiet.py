@@ -10,7 +10,7 @@ import asyncio
 import os
 import socket
 from asyncio import selector_events
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -58,6 +58,21 @@ async def endpoints() -> AsyncIterator[Callable[[], Any]]:
 
 
 @pytest.fixture
+def quiet_sockets() -> Iterator[Callable[..., QuietSockets]]:
+    """``quiet_sockets(**settings)``: a QuietSockets on the running loop, closed after the
+    test."""
+    made: list[QuietSockets] = []
+
+    def make(**settings: Any) -> QuietSockets:
+        made.append(QuietSockets(asyncio.get_running_loop(), **settings))
+        return made[-1]
+
+    yield make
+    for quiet in made:
+        quiet.close()
+
+
+@pytest.fixture
 def sender() -> Any:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         yield s
@@ -75,9 +90,9 @@ async def settle() -> None:
 
 
 async def test_a_quiet_socket_is_read_in_the_sweep_not_as_datagrams_arrive(
-    endpoints: Any, sender: socket.socket
+    endpoints: Any, quiet_sockets: Any, sender: socket.socket
 ) -> None:
-    quiet = QuietSockets(asyncio.get_running_loop(), interval=NEVER)
+    quiet = quiet_sockets(interval=NEVER)
     transport, inbox = await endpoints()
     assert quiet.quiet(transport) and quiet.is_quiet(transport)
     send(sender, transport, b"rr-1", b"rr-2", b"consent")
@@ -87,13 +102,12 @@ async def test_a_quiet_socket_is_read_in_the_sweep_not_as_datagrams_arrive(
     assert quiet.sweep() == 3
     assert inbox.datagrams == [b"rr-1", b"rr-2", b"consent"]
     assert quiet.sweep() == 0  # read to empty, nothing twice
-    quiet.close()
 
 
 async def test_a_loud_socket_is_read_as_datagrams_arrive_again(
-    endpoints: Any, sender: socket.socket
+    endpoints: Any, quiet_sockets: Any, sender: socket.socket
 ) -> None:
-    quiet = QuietSockets(asyncio.get_running_loop(), interval=NEVER)
+    quiet = quiet_sockets(interval=NEVER)
     transport, inbox = await endpoints()
     quiet.quiet(transport)
     send(sender, transport, b"waiting")
@@ -103,11 +117,12 @@ async def test_a_loud_socket_is_read_as_datagrams_arrive_again(
     send(sender, transport, b"media")
     await settle()
     assert inbox.datagrams == [b"waiting", b"media"]  # what waited, then what came
-    quiet.close()
 
 
-async def test_without_pokes_the_timer_sweeps(endpoints: Any, sender: socket.socket) -> None:
-    quiet = QuietSockets(asyncio.get_running_loop(), interval=0.02)
+async def test_without_pokes_the_timer_sweeps(
+    endpoints: Any, quiet_sockets: Any, sender: socket.socket
+) -> None:
+    quiet = quiet_sockets(interval=0.02)
     transport, inbox = await endpoints()
     quiet.quiet(transport)
     send(sender, transport, b"report")
@@ -117,13 +132,12 @@ async def test_without_pokes_the_timer_sweeps(endpoints: Any, sender: socket.soc
         await asyncio.sleep(0.01)
     assert inbox.datagrams == [b"report"]
     assert quiet.sweeps >= 1 and quiet.read == 1
-    quiet.close()
 
 
 async def test_a_poke_sweeps_once_when_due_and_not_before(
-    endpoints: Any, sender: socket.socket
+    endpoints: Any, quiet_sockets: Any, sender: socket.socket
 ) -> None:
-    quiet = QuietSockets(asyncio.get_running_loop(), interval=0.5)
+    quiet = quiet_sockets(interval=0.5)
     transport, inbox = await endpoints()
     quiet.quiet(transport)
     send(sender, transport, b"report")
@@ -139,13 +153,12 @@ async def test_a_poke_sweeps_once_when_due_and_not_before(
     quiet.poke()  # just swept: not due
     await asyncio.sleep(0)
     assert quiet.sweeps == 1
-    quiet.close()
 
 
 async def test_a_flood_is_read_a_burst_per_sweep_and_starves_nobody(
-    endpoints: Any, sender: socket.socket
+    endpoints: Any, quiet_sockets: Any, sender: socket.socket
 ) -> None:
-    quiet = QuietSockets(asyncio.get_running_loop(), interval=NEVER, burst=10)
+    quiet = quiet_sockets(interval=NEVER, burst=10)
     rogue, rogue_inbox = await endpoints()
     peer, peer_inbox = await endpoints()
     quiet.quiet(rogue)
@@ -158,13 +171,12 @@ async def test_a_flood_is_read_a_burst_per_sweep_and_starves_nobody(
     assert len(rogue_inbox.datagrams) == 10
     assert quiet.sweep() == 10
     assert len(rogue_inbox.datagrams) == 20
-    quiet.close()
 
 
 async def test_a_closed_transport_is_forgotten_and_its_number_may_be_reused(
-    endpoints: Any, sender: socket.socket
+    endpoints: Any, quiet_sockets: Any, sender: socket.socket
 ) -> None:
-    quiet = QuietSockets(asyncio.get_running_loop(), interval=NEVER)
+    quiet = quiet_sockets(interval=NEVER)
     old, _ = await endpoints()
     fd = old.get_extra_info("socket").fileno()
     quiet.quiet(old)
@@ -179,7 +191,6 @@ async def test_a_closed_transport_is_forgotten_and_its_number_may_be_reused(
     send(sender, new, b"hello")
     await settle()
     assert quiet.sweep() == 1 and inbox.datagrams == [b"hello"]
-    quiet.close()
 
 
 def socket_numbered(fd: int) -> socket.socket:
@@ -197,20 +208,21 @@ def socket_numbered(fd: int) -> socket.socket:
 
 
 async def test_a_transport_closed_under_the_sweeps_is_dropped_by_the_next(
-    endpoints: Any,
+    endpoints: Any, quiet_sockets: Any,
 ) -> None:
-    quiet = QuietSockets(asyncio.get_running_loop(), interval=NEVER)
+    quiet = quiet_sockets(interval=NEVER)
     transport, _ = await endpoints()
     quiet.quiet(transport)
     transport.close()  # e.g. aioice closing a connection whose consent expired
     await asyncio.sleep(0)
     quiet.sweep()
     assert len(quiet) == 0
-    quiet.close()
 
 
-async def test_close_makes_every_quiet_socket_loud(endpoints: Any, sender: socket.socket) -> None:
-    quiet = QuietSockets(asyncio.get_running_loop(), interval=NEVER)
+async def test_close_makes_every_quiet_socket_loud(
+    endpoints: Any, quiet_sockets: Any, sender: socket.socket
+) -> None:
+    quiet = quiet_sockets(interval=NEVER)
     transport, inbox = await endpoints()
     quiet.quiet(transport)
     quiet.close()
