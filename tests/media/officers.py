@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -23,7 +24,8 @@ TIME_BASE = fractions.Fraction(1, RATE)
 class ToneTrack(MediaStreamTrack):
     """An uplink of pre-encoded Opus tone packets, paced at 20 ms while ``talking`` is set.
 
-    With ``flood`` set it sends as fast as aiortc takes packets (a misbehaving client).
+    With ``flood`` set (packets per second) it sends that many instead, or with ``math.inf``
+    as fast as aiortc takes them: a misbehaving client.
     """
 
     kind = "audio"
@@ -32,7 +34,7 @@ class ToneTrack(MediaStreamTrack):
         super().__init__()
         self.encoder = ToneEncoder(freq)
         self.talking = asyncio.Event()
-        self.flood = False
+        self.flood: float | None = None
         self.sent = 0
         self._pts = 0
         self._next: float | None = None
@@ -49,13 +51,14 @@ class ToneTrack(MediaStreamTrack):
             raise MediaStreamError
         await self.talking.wait()
         loop = asyncio.get_running_loop()
-        if not self.flood:
+        if self.flood == math.inf:
+            await asyncio.sleep(0)
+        else:
             now = loop.time()
-            self._next = now if self._next is None else self._next + FRAME / RATE
+            interval = FRAME / RATE if self.flood is None else 1 / self.flood
+            self._next = now if self._next is None else self._next + interval
             if self._next > now:
                 await asyncio.sleep(self._next - now)
-        else:
-            await asyncio.sleep(0)
         packet = av.Packet(self.encoder.packet())
         packet.pts = self._pts
         packet.time_base = TIME_BASE
