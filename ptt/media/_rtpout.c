@@ -16,6 +16,8 @@
  * type first), so the keys negotiated by aiortc's DTLS transport are used as they are and this
  * module needs no libsrtp headers. The socket is the one aioice's ICE pair sends on; a full
  * socket buffer drops the packet (a voice packet queued behind others is too late anyway).
+ * Once the pair is nominated Python connects that socket to the peer (connect_socket()), so
+ * that send(2) reuses the kernel's cached route instead of sendto(2) resolving it each time.
  *
  * Built as an optional extension: without a C compiler Siaga installs without it and the same
  * packets are built in Python (ptt.media.aiortc_tap.FastRtpSender).
@@ -62,6 +64,10 @@ typedef struct {
     /* What fan_out() sent, for the sender reports (see FastRtpSender.sync). */
     unsigned long long sent, octets, sent_bytes, ntp;
     unsigned long rtp_timestamp;
+    /* Set by connect_socket(): the socket is connected to addr, so send(2) is used, which
+     * reuses the route the kernel cached at connect time instead of looking one up (and
+     * allocating it) for every datagram as sendto(2) with an address does. */
+    int socket_connected;
 } RtpOut;
 
 /* One buffer for every downlink: a packet is built, protected and sent before the next one
@@ -117,6 +123,7 @@ RtpOut_init(RtpOut *self, PyObject *args, PyObject *kwds)
     }
     if (ok) {
         self->fd = fd;
+        self->socket_connected = 0;
         self->protect = (protect_fn)(uintptr_t)protect;
         self->ctx = (void *)(uintptr_t)context;
         self->byte0 = (unsigned char)byte0;
@@ -154,8 +161,9 @@ build_and_send(RtpOut *self, unsigned long sequence, unsigned long timestamp, in
         PyErr_Format(PyExc_ValueError, "srtp_protect failed with status %d", status);
         return -1;
     }
-    ssize_t sent = sendto(self->fd, b, (size_t)length, 0, (struct sockaddr *)&self->addr,
-                          self->addrlen);
+    ssize_t sent = self->socket_connected
+        ? send(self->fd, b, (size_t)length, 0)
+        : sendto(self->fd, b, (size_t)length, 0, (struct sockaddr *)&self->addr, self->addrlen);
     if (sent < 0) {
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
@@ -292,7 +300,26 @@ static PyMemberDef RtpOut_members[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
+PyDoc_STRVAR(RtpOut_connect_socket_doc,
+"connect_socket()\n\n"
+"Connect the socket to the destination (connect(2)) and send with send(2) from now on.\n"
+"The kernel then keeps the route instead of resolving it per datagram; the socket also\n"
+"stops receiving datagrams from any other address. Raises OSError if connect fails\n"
+"(sendto(2) stays in use).");
+
+static PyObject *
+RtpOut_connect_socket(RtpOut *self, PyObject *Py_UNUSED(ignored))
+{
+    if (connect(self->fd, (struct sockaddr *)&self->addr, self->addrlen) < 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    self->socket_connected = 1;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef RtpOut_methods[] = {
+    {"connect_socket", (PyCFunction)RtpOut_connect_socket, METH_NOARGS,
+     RtpOut_connect_socket_doc},
     {"send", (PyCFunction)(void (*)(void))RtpOut_send, METH_FASTCALL, RtpOut_send_doc},
     {"guard", (PyCFunction)RtpOut_guard, METH_VARARGS, RtpOut_guard_doc},
     {NULL, NULL, 0, NULL},

@@ -33,6 +33,8 @@ that forwards Opus without re-encoding wants none of that. Two things live here:
   ``ptt.media._rtpout`` is installed (:data:`NATIVE_SEND`), header, protect and ``sendto``
   are one C call on the pair's socket, with pylibsrtp's ``srtp_protect`` and session
   context passed by address (their C type is checked); a full socket buffer drops the packet.
+  The pair's socket is then connected to the peer (``send`` instead of ``sendto``: the
+  kernel keeps the route), which also has the kernel drop datagrams from anyone else.
   That C sender is *guarded* (``RtpOut.guard``: the DTLS transport, the nominated pair, the
   socket's transport), so that :func:`native_fan_out` (the relay's whole per-listener loop
   in C) can check per packet that it may still send on it. What the C loop sends is counted
@@ -657,6 +659,22 @@ def _native_sender(
                    int(srtp_ffi.cast("uintptr_t", context)), byte0, payload_type, tail)
 
 
+def _connect_socket(native: Any, remote: tuple[Any, ...]) -> None:
+    """Connect the pair's socket to the peer it now talks to, so that the C sender sends with
+    send(2): the kernel keeps the route it found at connect time instead of looking it up
+    (and allocating it) for every datagram, about 0.6 µs of the ~6 µs a datagram costs.
+
+    The ICE pair is nominated, so nothing else should arrive on this socket: a connected
+    socket also has the kernel drop datagrams from any other address. Where connect fails,
+    sendto(2) with the address stays in use (nothing is lost but the saving).
+    """
+    try:
+        native.connect_socket()
+    except OSError as exc:
+        logger.warning("cannot connect the ICE socket to %s (%r): sending with sendto",
+                       remote, exc)
+
+
 _FIXED_HEADER = struct.Struct("!BBHI")  # V/P/X/CC, M/PT, sequence number, timestamp
 
 
@@ -841,6 +859,7 @@ class FastRtpSender:
                     _join_synced(self.sender, _SyncedSender, self.sync)
                     _join_synced(self._dtls, _SyncedDtlsTransport, self.sync)
                     self._native = native
+                    _connect_socket(native, pair.remote_addr)
         else:  # TURN relay: aioice's send is a coroutine
             self._socket = None
             self._async_send = protocol.send_data

@@ -124,6 +124,27 @@ class TestOnTheWire:
             assert relay.metrics.dropped_not_connected == 0
             assert_native_as_chosen(relay)
 
+    async def test_the_c_sender_sends_on_a_socket_connected_to_the_listener(
+        self, relay: VoiceRelay, officers
+    ) -> None:
+        """Once the C sender sends, the nominated pair's socket is connected to the listener
+        (send(2) with the route the kernel keeps); the Python paths leave it unconnected."""
+        a, listener = await officers("a", A), await officers("l", C)
+        wire = await heard_on_wire(listener, relay, TG1)
+        relay.set_route("a", [("l", TG1)])
+        a.uplink.talk()
+        await wait_for(lambda: len(wire.packets) >= 10, "10 packets", timeout=10)
+
+        transport = relay.peer_connection("l").getTransceivers()[0].receiver.transport
+        pair = transport.transport._connection._nominated[1]
+        sock = pair.protocol.transport.get_extra_info("socket")
+        if relay.native_send and aiortc_tap.NATIVE_SEND:
+            assert sock.getpeername()[:2] == pair.remote_addr[:2]
+        else:
+            with pytest.raises(OSError):
+                sock.getpeername()
+        await wait_for(lambda: len(wire.packets) >= 20, "10 more packets", timeout=10)
+
     async def test_sender_reports_count_what_was_sent(self, relay: VoiceRelay, officers) -> None:
         relay.rtcp_interval = 1.0  # a report within the test's 6 s (the default is ~5 s)
         a, listener = await officers("a", A), await officers("l", C)

@@ -106,6 +106,36 @@ def test_a_closed_socket_is_an_os_error(sockets) -> None:
         out.send(1, 1, False, b"\x78")
 
 
+def test_a_connected_socket_sends_to_its_destination_and_hears_no_one_else(sockets) -> None:
+    """connect_socket() connects the socket to the destination: datagrams still arrive
+    there, and the kernel now drops what anyone else sends to the socket."""
+    sender, receiver = sockets
+    tx, rx = sessions()
+    out = native(sender, receiver, tx)
+    out.connect_socket()
+    assert sender.getpeername() == receiver.getsockname()
+    out.send(1, 960, True, b"\x78\x01")
+    assert rx.unprotect(receiver.recv(2048)).endswith(b"\x78\x01")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        stranger.sendto(b"stray", sender.getsockname())
+    receiver.sendto(b"peer", sender.getsockname())
+    sender.settimeout(2)
+    assert sender.recv(2048) == b"peer"  # the stray datagram was dropped, not queued first
+
+
+def test_a_failed_connect_is_an_os_error_that_the_relay_logs(
+    sockets, caplog: pytest.LogCaptureFixture
+) -> None:
+    sender, receiver = sockets
+    tx, _ = sessions()
+    out = native(sender, receiver, tx)
+    sender.close()
+    with pytest.raises(OSError):
+        out.connect_socket()
+    aiortc_tap._connect_socket(out, receiver.getsockname())  # the relay goes on sending
+    assert "cannot connect the ICE socket" in caplog.text
+
+
 def test_bad_construction_is_refused(sockets) -> None:
     sender, receiver = sockets
     tx, _ = sessions()
