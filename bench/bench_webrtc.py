@@ -38,7 +38,12 @@ as browsers do for audio (libwebrtc's default); the relay does too, its timers o
 grid so that they share wakeups. aiortc's own default is ~1 s, which the ``sender`` and
 ``stock`` baselines keep on the server side.
 
-Usage: ``python -m bench.bench_webrtc [--quick] [--n 10,50] [--seconds 5] [--modes fast,track]``;
+CPU is measured over 15 s (background: 10 s). On our virtual machines the same server's CPU
+per packet drifts by about a fifth over tens of seconds (consecutive 2.5 s windows at 100
+listeners read 11.8-16.9 us in one run, rising and falling over ~15 s, with or without
+Python's garbage collector), so a 5 s window read whatever part of that drift it fell on.
+
+Usage: ``python -m bench.bench_webrtc [--quick] [--n 10,50] [--seconds 15] [--modes fast,track]``;
 ``SIAGA_BENCH_MAX_N`` caps N (e.g. 50 on a busy machine).
 """
 
@@ -64,6 +69,9 @@ RELAY_MODES = ("fast", "track", *FAST_VARIANTS)
 LATE_TRIALS = 7
 #: Seconds of the latency window (after the CPU window, with the latency hook on).
 LATENCY_SECONDS = 3.0
+#: The CPU windows (see the module docstring): forwarding, and the background before it.
+CPU_SECONDS = 15.0
+BACKGROUND_SECONDS = 10.0
 QUICK_N = (5,)
 TIME_BASE = fractions.Fraction(1, 48000)
 
@@ -496,7 +504,7 @@ async def run_scenario(mode: str, n: int, seconds: float) -> Result:
             # talker is a quiet peer too (fast, track): its packets are read in sweeps.
             await asyncio.sleep(0.5)
             await rpc("measure_start")
-            await asyncio.sleep(min(seconds, 3.0))
+            await asyncio.sleep(min(seconds, BACKGROUND_SECONDS))
             idle = await rpc("measure_stop")
             idle_cpu_rate = idle["cpu"] / idle["wall"]
             await rpc("route", talker="talker", to=route)
@@ -600,7 +608,7 @@ async def run_all(args: argparse.Namespace) -> None:
     cap = int(os.environ.get("SIAGA_BENCH_MAX_N", "0") or 0)
     if cap:
         ns = [n for n in ns if n <= cap] or [cap]
-    seconds = args.seconds or (1.5 if args.quick else 5.0)
+    seconds = args.seconds or (1.5 if args.quick else CPU_SECONDS)
     plan: list[tuple[str, int]] = [(mode, n) for n in ns for mode in ("fast", "track")]
     base_n = [n for n in ns if n <= 10] or [min(ns)]
     plan += [("sender", n) for n in sorted({base_n[-1], *[n for n in ns if n == 100]})]
