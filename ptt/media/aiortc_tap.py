@@ -37,7 +37,10 @@ that forwards Opus without re-encoding wants none of that. Two things live here:
   kernel keeps the route), which also has the kernel drop datagrams from anyone else.
   That C sender is *guarded* (``RtpOut.guard``: the DTLS transport, the nominated pair, the
   socket's transport), so that :func:`native_fan_out` (the relay's whole per-listener loop
-  in C) can check per packet that it may still send on it. What the C loop sends is counted
+  in C) can check that it may still send on it. A guard that held is trusted until one of
+  those objects changes: :func:`_watch_guard` has the DTLS state change, a new nominated
+  pair and the socket's closing call ``invalidate_guards()``, so the C loop reads them
+  once per change instead of per packet and listener. What the C loop sends is counted
   in C and folded into aiortc's counters (:meth:`FastRtpSender.sync`) whenever aiortc reads
   them: the sender and its DTLS transport are moved to subclasses whose counter attributes
   are properties that sync first (``__class__`` assignment; nothing else changes).
@@ -75,6 +78,7 @@ import inspect
 import logging
 import math
 import random as random_module
+import re
 import socket as socket_module
 import struct
 import sys
@@ -268,6 +272,18 @@ def _check_send_hooks(version: str) -> None:
 
     if "self._nominated" not in inspect.getsource(Connection.__init__):
         raise fail("aioice Connection._nominated (the selected pairs) is gone")
+    # _watch_guard: every change to what a C guard reads must be seen.
+    if len(re.findall(r"self\._nominated\s*(?::|=(?!=))", inspect.getsource(Connection))) != 1:
+        raise fail("aioice Connection now replaces _nominated after __init__; the C guards "
+                   "would not see its changes")
+    if (len(re.findall(r"self\._state\s*=(?!=)", inspect.getsource(RTCDtlsTransport))) != 2
+            or 'self.emit("statechange")' not in inspect.getsource(RTCDtlsTransport._set_state)):
+        raise fail("RTCDtlsTransport's state now changes outside _set_state (which emits "
+                   "statechange); the C guards would not see it")
+    lost = inspect.getsource(_SelectorTransport._call_connection_lost)
+    if not 0 <= lost.find("self._protocol.connection_lost(") < lost.find("self._sock.close()"):
+        raise fail("asyncio no longer calls connection_lost before closing a transport's "
+                   "socket; the C guards could send on a reused descriptor")
     for name in ("protocol", "remote_addr"):
         if name not in inspect.getsource(CandidatePair):
             raise fail(f"aioice CandidatePair.{name} is gone")
@@ -606,8 +622,9 @@ try:  # the optional C extension (setup.py); without it the packets are built in
     from ptt.media._rtpout import Retimer as NativeRetimer
     from ptt.media._rtpout import RtpOut as _RtpOut
     from ptt.media._rtpout import fan_out as native_fan_out
+    from ptt.media._rtpout import invalidate_guards as _invalidate_guards
 except ImportError:  # pragma: no cover - depends on the install having had a C compiler
-    _RtpOut = NativeRetimer = native_fan_out = None  # type: ignore[assignment,misc]
+    _RtpOut = NativeRetimer = native_fan_out = _invalidate_guards = None  # type: ignore[assignment,misc]
 
 #: True when the C extension that builds, protects and sends a downlink's packets is installed.
 NATIVE_SEND = _RtpOut is not None
@@ -673,6 +690,65 @@ def _connect_socket(native: Any, remote: tuple[Any, ...]) -> None:
     except OSError as exc:
         logger.warning("cannot connect the ICE socket to %s (%r): sending with sendto",
                        remote, exc)
+
+
+class _WatchedPairs(dict[int, Any]):
+    """aioice's nominated pairs (``Connection._nominated``) that tell the C guards of every
+    change, so a guard that held is trusted until then (``_rtpout.invalidate_guards``)."""
+
+    def __setitem__(self, key: int, value: Any) -> None:
+        _invalidate_guards()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: int) -> None:
+        _invalidate_guards()
+        super().__delitem__(key)
+
+    def clear(self) -> None:
+        _invalidate_guards()
+        super().clear()
+
+    def pop(self, *args: Any) -> Any:
+        _invalidate_guards()
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[int, Any]:
+        _invalidate_guards()
+        return super().popitem()
+
+    def setdefault(self, key: int, default: Any = None) -> Any:
+        _invalidate_guards()
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        _invalidate_guards()
+        super().update(*args, **kwargs)
+
+
+#: Set in a DTLS transport's ``__dict__`` once its state changes invalidate the guards.
+_GUARD_WATCHED = "_siaga_guard_watched"
+
+
+def _watch_guard(dtls: RTCDtlsTransport, connection: Any, protocol: Any) -> None:
+    """Have every change to what a C guard reads call ``invalidate_guards()``: the DTLS
+    transport's state (aiortc emits ``statechange`` from ``_set_state``, synchronously), the
+    connection's nominated pairs (:class:`_WatchedPairs`), and the socket's closing (asyncio
+    calls the protocol's ``connection_lost`` just before it closes the socket, whose
+    descriptor may then be reused: the guard must not hold past that). Each only once per
+    object; :func:`check_aiortc_hooks` checks what this relies on."""
+    if not dtls.__dict__.get(_GUARD_WATCHED):
+        dtls.__dict__[_GUARD_WATCHED] = True
+        dtls.on("statechange", _invalidate_guards)
+    if type(connection._nominated) is not _WatchedPairs:
+        connection._nominated = _WatchedPairs(connection._nominated)
+    if "connection_lost" not in protocol.__dict__:
+        lost = protocol.connection_lost
+
+        def connection_lost(exc: Exception | None) -> None:
+            _invalidate_guards()
+            lost(exc)
+
+        protocol.connection_lost = connection_lost
 
 
 _FIXED_HEADER = struct.Struct("!BBHI")  # V/P/X/CC, M/PT, sequence number, timestamp
@@ -853,7 +929,9 @@ class FastRtpSender:
                 native = _native_sender(sock, pair.remote_addr, self._srtp_ctx,
                                         self._byte0, self.payload_type, self._tail)
                 if native is not None:
-                    # fan_out() sends on it while these hold (checked per packet, in C).
+                    # fan_out() sends on it while these hold (checked in C, again after
+                    # each change _watch_guard reports).
+                    _watch_guard(self._dtls, self._connection, protocol)
                     native.guard(self._dtls, DtlsState.CONNECTED, self._connection._nominated,
                                  pair, transport, self._srtp)
                     _join_synced(self.sender, _SyncedSender, self.sync)

@@ -140,6 +140,8 @@ class TestOnTheWire:
         sock = pair.protocol.transport.get_extra_info("socket")
         if relay.native_send and aiortc_tap.NATIVE_SEND:
             assert sock.getpeername()[:2] == pair.remote_addr[:2]
+            # and the C guard hears of every change of nominated pair
+            assert type(transport.transport._connection._nominated) is aiortc_tap._WatchedPairs
         else:
             with pytest.raises(OSError):
                 sock.getpeername()
@@ -332,6 +334,51 @@ class TestSendHooksChecked:
 
         monkeypatch.setattr(RTCDtlsTransport, "_send_rtp", _send_rtp)
         with pytest.raises(AiortcHookError, match="_send_rtp"):
+            check_aiortc_hooks()
+
+    def test_dtls_state_change_without_statechange_is_named(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+        def _set_state(self, state) -> None:  # type: ignore[no-untyped-def]
+            self._state = state
+
+        monkeypatch.setattr(RTCDtlsTransport, "_set_state", _set_state)
+        with pytest.raises(AiortcHookError, match="outside _set_state"):
+            check_aiortc_hooks()
+
+    def test_socket_closed_before_connection_lost_is_named(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from asyncio.selector_events import _SelectorTransport  # type: ignore[attr-defined]
+
+        def _call_connection_lost(self, exc) -> None:  # type: ignore[no-untyped-def]
+            self._sock.close()
+            self._protocol.connection_lost(exc)
+
+        monkeypatch.setattr(_SelectorTransport, "_call_connection_lost", _call_connection_lost)
+        with pytest.raises(AiortcHookError, match="reused descriptor"):
+            check_aiortc_hooks()
+
+    def test_nominated_pairs_replaced_after_init_is_named(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An aioice that assigned a new dict to _nominated would escape _WatchedPairs."""
+        import inspect
+
+        from aioice.ice import Connection
+
+        getsource = inspect.getsource
+
+        def source(obj: object) -> str:
+            text = getsource(obj)  # type: ignore[arg-type]
+            if obj is Connection:
+                text += "\n    def reset(self):\n        self._nominated = {}\n"
+            return text
+
+        monkeypatch.setattr(inspect, "getsource", source)
+        with pytest.raises(AiortcHookError, match="replaces _nominated"):
             check_aiortc_hooks()
 
     def test_sender_report_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:

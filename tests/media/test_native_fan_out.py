@@ -8,11 +8,13 @@ rewrite, protected with the session's keys, and counted for the sender reports.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pyee import EventEmitter
 
 from ptt.media import aiortc_tap
 from ptt.rtp import Retimer
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.skipif(not aiortc_tap.NATIVE_SEND,
                                 reason="ptt.media._rtpout was not built (no C compiler)")
 
 if aiortc_tap.NATIVE_SEND:
-    from ptt.media._rtpout import MAX_PLAIN, RtpOut, fan_out
+    from ptt.media._rtpout import MAX_PLAIN, RtpOut, fan_out, invalidate_guards
     from ptt.media._rtpout import Retimer as NativeRetimer
 
 CONNECTED = aiortc_tap.DtlsState.CONNECTED
@@ -164,3 +166,113 @@ def test_bad_packet_numbers_are_a_usage_error_and_nothing_is_sent(link: Link) ->
     with pytest.raises(TypeError):
         fan_out((link.downlink,), "a", 1, 0, False, 960, 0.0, OPUS, 0, None)  # type: ignore[arg-type]
     assert (link.out.sent, link.downlink.retimer.packets) == (0, 0)
+
+
+class TestGuardsAreCheckedAgainOnlyAfterAChange:
+    """A guard that held is trusted until ``invalidate_guards()``: fan_out() reads the
+    guard's Python attributes once per change, not per packet and listener. Whoever guards
+    a sender must report every change; ``aiortc_tap._watch_guard`` does for aiortc's and
+    aioice's objects, and the tests below hold it to that."""
+
+    @pytest.mark.parametrize("breakage", ["dtls", "pair", "closing"])
+    def test_an_unreported_change_is_not_seen_a_reported_one_is(self, link: Link,
+                                                                breakage: str) -> None:
+        assert send([link.downlink], 1)[:3] == (1, 0, None)
+        link.heard()
+        if breakage == "dtls":
+            link.dtls._state = object()
+        elif breakage == "pair":
+            link.nominated[1] = object()
+        else:
+            link.transport._closing = True
+        assert send([link.downlink], 2)[:3] == (1, 0, None)  # trusted: nobody said
+        link.heard()
+        invalidate_guards()
+        assert send([link.downlink], 3)[:3] == (0, 0, [link.downlink])
+
+    def test_a_guard_that_still_holds_after_a_change_keeps_sending(self, link: Link) -> None:
+        send([link.downlink], 1)
+        invalidate_guards()
+        assert send([link.downlink], 2)[:3] == (1, 0, None)
+        assert link.out.sent == 2
+
+    def test_a_new_guard_is_checked_before_it_is_trusted(self, link: Link) -> None:
+        send([link.downlink], 1)
+        link.heard()
+        link.out.guard(link.dtls, CONNECTED, link.nominated, object(), link.transport, link.tx)
+        assert send([link.downlink], 2)[:3] == (0, 0, [link.downlink])
+
+    @pytest.mark.parametrize("change", ["set", "clear", "pop", "del", "update"])
+    def test_a_change_of_nominated_pair_is_reported(self, link: Link, change: str) -> None:
+        pairs = aiortc_tap._WatchedPairs(link.nominated)
+        link.out.guard(link.dtls, CONNECTED, pairs, link.pair, link.transport, link.tx)
+        send([link.downlink], 1)
+        link.heard()
+        if change == "set":
+            pairs[1] = object()
+        elif change == "clear":
+            pairs.clear()
+        elif change == "pop":
+            pairs.pop(1)
+        elif change == "del":
+            del pairs[1]
+        else:
+            pairs.update({1: object()})
+        assert send([link.downlink], 2)[:3] == (0, 0, [link.downlink])
+
+    async def test_a_dtls_state_change_and_a_closing_socket_are_reported(self) -> None:
+        """Real objects: a pyee emitter as aiortc's DTLS transport emits ``statechange``,
+        and an asyncio datagram transport, whose socket asyncio closes right after calling
+        the protocol's ``connection_lost``."""
+        loop = asyncio.get_running_loop()
+        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(2)
+        transport, protocol = await loop.create_datagram_endpoint(
+            Protocol, local_addr=("127.0.0.1", 0))
+        try:
+            tx, rx = sessions()
+            dtls = Dtls()
+            pair = object()
+            nominated: dict[int, Any] = {1: pair}
+            connection = SimpleNamespace(_nominated=nominated)
+            out = aiortc_tap._native_sender(transport.get_extra_info("socket"),
+                                            receiver.getsockname(), tx._srtp[0], 0x90, 111,
+                                            TAIL)
+            aiortc_tap._watch_guard(dtls, connection, protocol)  # type: ignore[arg-type]
+            out.guard(dtls, CONNECTED, connection._nominated, pair, transport, tx)
+            downlink = SimpleNamespace(native=out, retimer=NativeRetimer())
+
+            assert send([downlink], 1)[0] == 1 and rx.unprotect(receiver.recv(2048))
+            dtls._state = aiortc_tap.DtlsState.CLOSED
+            dtls.emit("statechange")
+            assert send([downlink], 2)[:3] == (0, 0, [downlink])
+            dtls._state = CONNECTED
+            dtls.emit("statechange")
+            assert send([downlink], 3)[0] == 1 and rx.unprotect(receiver.recv(2048))
+
+            transport.close()
+            await asyncio.sleep(0.01)  # asyncio: connection_lost, then the socket closes
+            assert protocol.lost == 1  # the protocol's own connection_lost still runs
+            assert send([downlink], 4)[:3] == (0, 0, [downlink])
+        finally:
+            transport.close()
+            receiver.close()
+
+
+class Protocol(asyncio.DatagramProtocol):
+    """A datagram protocol with an instance dict, as aioice's StunProtocol has."""
+
+    lost = 0
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost += 1
+
+
+class Dtls(EventEmitter):
+    """What _watch_guard and a guard use of aiortc's RTCDtlsTransport: a pyee emitter of
+    ``statechange`` with a ``_state``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._state = CONNECTED
