@@ -725,10 +725,6 @@ class _WatchedPairs(dict[int, Any]):
         super().update(*args, **kwargs)
 
 
-#: Set in a DTLS transport's ``__dict__`` once its state changes invalidate the guards.
-_GUARD_WATCHED = "_siaga_guard_watched"
-
-
 def _watch_guard(dtls: RTCDtlsTransport, connection: Any, protocol: Any) -> None:
     """Have every change to what a C guard reads call ``invalidate_guards()``: the DTLS
     transport's state (aiortc emits ``statechange`` from ``_set_state``, synchronously), the
@@ -736,8 +732,7 @@ def _watch_guard(dtls: RTCDtlsTransport, connection: Any, protocol: Any) -> None
     calls the protocol's ``connection_lost`` just before it closes the socket, whose
     descriptor may then be reused: the guard must not hold past that). Each only once per
     object; :func:`check_aiortc_hooks` checks what this relies on."""
-    if not dtls.__dict__.get(_GUARD_WATCHED):
-        dtls.__dict__[_GUARD_WATCHED] = True
+    if _invalidate_guards not in dtls.listeners("statechange"):
         dtls.on("statechange", _invalidate_guards)
     if type(connection._nominated) is not _WatchedPairs:
         connection._nominated = _WatchedPairs(connection._nominated)

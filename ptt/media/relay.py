@@ -527,8 +527,6 @@ class VoiceRelay:
                       samples, now)
         if self.on_packet is not None:
             self.on_packet(UplinkPacket(client_id, payload, sequence, timestamp, samples, now))
-        if self._quiet is not None:
-            self._quiet.poke()  # awake anyway: read the quiet peers now if a sweep is due
 
     def forward(
         self, talker: ClientId, payload: bytes, sequence: int, timestamp: int, samples: int
@@ -544,8 +542,6 @@ class VoiceRelay:
         downlinks = self._resolved.get(talker)
         if not downlinks:
             return 0
-        if self._quiet is not None:
-            self._quiet.poke()
         return self._fan_out(talker, downlinks, payload, sequence & 0xFFFF, timestamp, False,
                              samples, self._clock())
 
@@ -555,6 +551,8 @@ class VoiceRelay:
 
     def _fan_out(self, talker: ClientId, downlinks: list[_Downlink], payload: bytes,
                  sequence: int, timestamp: int, marker: bool, samples: int, now: float) -> int:
+        if self._quiet is not None:
+            self._quiet.poke()  # awake anyway: read the quiet peers soon if a sweep is due
         metrics = self.metrics
         delivered = 0
         ntp = ntp_time() if self.fast_path else 0

@@ -18,6 +18,8 @@ import pytest
 from ptt.errors import UsageError
 from ptt.media.quiet import QuietSockets, QuietSocketsError, check_quiet_hooks
 
+from .officers import wait_for
+
 NEVER = 3600.0  # an interval whose timer never fires during a test
 
 
@@ -126,10 +128,7 @@ async def test_without_pokes_the_timer_sweeps(
     transport, inbox = await endpoints()
     quiet.quiet(transport)
     send(sender, transport, b"report")
-    for _ in range(100):
-        if inbox.datagrams:
-            break
-        await asyncio.sleep(0.01)
+    await wait_for(lambda: inbox.datagrams, "the timer's sweep", timeout=1.0)
     assert inbox.datagrams == [b"report"]
     assert quiet.sweeps >= 1 and quiet.read == 1
 
