@@ -655,6 +655,78 @@ append_new(PyObject **list, PyObject *item)
     return PyList_Append(*list, item);
 }
 
+/* The downlinks' `native` and `retimer` are read for every listener of every packet. When
+ * both are __slots__ of the downlink's class (ptt.media.relay._Downlink is a slots
+ * dataclass), they are read at their offsets, as CPython's own specialized attribute loads
+ * do, instead of through PyObject_GetAttr's lookup of the type and its descriptor. What makes
+ * this safe: the offsets are those of the class's member descriptors, remembered with the
+ * class's version tag, which CPython changes whenever the class or a base is modified (a
+ * property put in place of a slot, say); another class, a changed class or an empty slot
+ * takes the generic path. */
+typedef struct {
+    PyTypeObject *type;      /* borrowed: compared only, never dereferenced once stale */
+    unsigned int version;    /* its tp_version_tag when the offsets were read; 0: none */
+    Py_ssize_t native, retimer;
+} SlotOffsets;
+
+static SlotOffsets slots;
+
+#ifndef Py_TPFLAGS_VALID_VERSION_TAG
+#define Py_TPFLAGS_VALID_VERSION_TAG 0  /* then a nonzero tp_version_tag is the only test */
+#endif
+
+static Py_ssize_t
+member_offset(PyTypeObject *type, PyObject *name)
+{
+    PyObject *descr = PyObject_GetAttr((PyObject *)type, name);
+    if (descr == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    Py_ssize_t offset = -1;
+    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type == T_OBJECT_EX) offset = member->offset;
+    }
+    Py_DECREF(descr);
+    return offset;
+}
+
+/* 1 when `downlink`'s class has `native` and `retimer` as slots at `slots`' offsets. */
+static int
+slot_offsets_hold(PyObject *downlink)
+{
+    PyTypeObject *type = Py_TYPE(downlink);
+    if (type == slots.type && slots.version != 0 && type->tp_version_tag == slots.version
+        && (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) == Py_TPFLAGS_VALID_VERSION_TAG) {
+        return 1;
+    }
+    /* Looking the descriptors up (re)assigns the class a valid version tag. */
+    Py_ssize_t native = member_offset(type, str_native);
+    Py_ssize_t retimer = member_offset(type, str_retimer);
+    slots.type = type;
+    slots.version = 0;
+    if (native < 0 || retimer < 0 || type->tp_version_tag == 0
+        || (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) != Py_TPFLAGS_VALID_VERSION_TAG) {
+        return 0;
+    }
+    slots.native = native;
+    slots.retimer = retimer;
+    slots.version = type->tp_version_tag;
+    return 1;
+}
+
+/* A new reference to downlink.<name> (`offset` its slot when `fast`), NULL with an error. */
+static PyObject *
+read_attribute(PyObject *downlink, int fast, Py_ssize_t offset, PyObject *name)
+{
+    if (fast) {
+        PyObject *value = *(PyObject **)((char *)downlink + offset);
+        if (value != NULL) return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(downlink, name);  /* the generic path, and its AttributeError */
+}
+
 PyDoc_STRVAR(fan_out_doc,
 "fan_out(downlinks, source, sequence, timestamp, marker, samples, now, payload, ntp,\n"
 "        offsets) -> (delivered, late, pending, failed)\n\n"
@@ -704,13 +776,14 @@ fan_out(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     if (snapshot == NULL) goto done;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(snapshot); i++) {
         PyObject *downlink = PyList_GET_ITEM(snapshot, i);
-        PyObject *native = PyObject_GetAttr(downlink, str_native);
+        int fast = slot_offsets_hold(downlink);
+        PyObject *native = read_attribute(downlink, fast, slots.native, str_native);
         if (native == NULL) goto done;
         PyObject *retimer = NULL;
         int ready = 0;
         if (Py_IS_TYPE(native, &RtpOutType)
             && FIXED_HEADER + ((RtpOut *)native)->tail_len + payload.len <= MAX_PLAIN) {
-            retimer = PyObject_GetAttr(downlink, str_retimer);
+            retimer = read_attribute(downlink, fast, slots.retimer, str_retimer);
             if (retimer == NULL) {
                 Py_DECREF(native);
                 goto done;

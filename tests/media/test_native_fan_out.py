@@ -276,3 +276,59 @@ class Dtls(EventEmitter):
     def __init__(self) -> None:
         super().__init__()
         self._state = CONNECTED
+
+
+class TestSlotsAreReadAtTheirOffsets:
+    """The relay's downlinks keep ``native`` and ``retimer`` in __slots__; the C loop reads
+    them where the class's member descriptors say they are, and only while the class is the
+    one it looked at: a changed class is looked at again."""
+
+    @staticmethod
+    def slotted(link: Link) -> Any:
+        class Downlink:
+            __slots__ = ("native", "retimer")
+
+        downlink = Downlink()
+        downlink.native, downlink.retimer = link.out, link.downlink.retimer
+        return downlink
+
+    def test_the_slots_values_are_the_ones_used(self, link: Link) -> None:
+        downlink = self.slotted(link)
+        assert send([downlink], 1) == (1, 0, None, None)
+        assert link.heard()
+        downlink.native = None  # a slot written between packets is read again
+        assert send([downlink], 2) == (0, 0, [downlink], None)
+
+    def test_a_property_put_in_place_of_a_slot_is_used(self, link: Link) -> None:
+        downlink = self.slotted(link)
+        assert send([downlink], 1) == (1, 0, None, None)
+        link.heard()
+        cls = type(downlink)
+        cls.native = property(lambda self: None)  # type: ignore[attr-defined]
+        assert send([downlink], 2) == (0, 0, [downlink], None)
+        assert link.out.sent == 1
+
+    def test_a_subclass_property_is_used(self, link: Link) -> None:
+        base = type(self.slotted(link))
+
+        class Python(base):  # type: ignore[misc, valid-type]
+            __slots__ = ()
+            retimer = property(lambda self: Retimer())
+
+        downlink = Python()
+        downlink.native = link.out
+        assert send([downlink], 1) == (0, 0, [downlink], None)
+        assert link.out.sent == 0
+
+    def test_an_empty_slot_is_an_attribute_error(self, link: Link) -> None:
+        downlink = self.slotted(link)
+        del downlink.native
+        with pytest.raises(AttributeError):
+            send([downlink], 1)
+        assert link.out.sent == 0
+
+    def test_the_relays_downlink_keeps_both_in_slots(self) -> None:
+        from ptt.media.relay import _Downlink
+
+        for name in ("native", "retimer"):
+            assert type(vars(_Downlink)[name]).__name__ == "member_descriptor"
