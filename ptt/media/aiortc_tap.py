@@ -90,6 +90,7 @@ from typing import Any
 
 import av
 import pylibsrtp
+from aioice import stun
 from aioice.ice import StunProtocol
 from aiortc import (
     RTCPeerConnection,
@@ -108,6 +109,8 @@ from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
 
 from ptt.errors import PttError
+from ptt.media.binding import parse_request as parse_binding_request
+from ptt.media.binding import success_response as binding_success
 
 __all__ = [
     "TIMER_GRID",
@@ -522,6 +525,7 @@ def install_direct_rtp(dtls: RTCDtlsTransport) -> None:
     one empty UDP packet.
     """
     connection = dtls.transport._connection
+    _datagram_shortcuts(connection)
     if "data_received" in vars(connection):
         return  # BUNDLE: one transport, one connection for all the peer's receivers
     queued = connection.data_received
@@ -555,6 +559,83 @@ def install_direct_rtp(dtls: RTCDtlsTransport) -> None:
     connection.data_received = data_received  # type: ignore[method-assign]
 
 
+def _datagram_shortcuts(connection: Any) -> None:
+    """Two shortcuts through aioice's ``StunProtocol.datagram_received``, on every socket the
+    connection has so far (ICE gathers when the local description is set; this runs again
+    then). Idempotent.
+
+    * **Media first** (RFC 7983): aioice parses every datagram as a STUN message and takes
+      the ``ValueError`` as the sign of media: for each voice packet a header unpacked and an
+      exception raised and caught. RFC 7983 demultiplexes by the first byte instead: 128-191
+      is RTP or RTCP, never STUN (whose first two bits are zero). Those datagrams go straight
+      to ``connection.data_received``, where aioice would have sent them after the failed
+      parse.
+    * **Consent checks** (:func:`_answer_binding`): a Binding request that
+      ``ptt.media.binding`` reads exactly as aioice would, from a client whose checks aioice
+      would answer and then take no further action on, is answered here, with the bytes
+      aioice would have sent, followed by aioice's own ``check_incoming``.
+
+    Every other datagram (other STUN, DTLS, anything else) goes through aioice's handler.
+    """
+    for protocol in connection._protocols:
+        if "datagram_received" in vars(protocol):
+            continue
+        stun_first = protocol.datagram_received
+        component = protocol.local_candidate.component
+
+        def datagram_received(data: bytes, addr: tuple[Any, ...], *,
+                              _stun_first: Callable[..., None] = stun_first,
+                              _component: int = component, _protocol: Any = protocol) -> None:
+            if data and 127 < data[0] < 192:
+                connection.data_received(data, _component)
+            elif not (data[:2] == b"\x00\x01"
+                      and _answer_binding(connection, _protocol, data, addr)):
+                _stun_first(data, addr)
+
+        protocol.datagram_received = datagram_received
+
+
+def _answer_binding(connection: Any, protocol: Any, data: bytes, addr: tuple[Any, ...]) -> bool:
+    """Answer the Binding request in ``data`` as aioice's ``request_received`` would, when
+    that takes no more than the success response and ``check_incoming``; False (nothing
+    done) for anything else: closing, early checks pending, IPv6, not read by
+    ``ptt.media.binding``, a role conflict, a wrong username or integrity (aioice answers
+    those with its errors)."""
+    host, port = addr[0], addr[1]
+    if connection._closing or not connection._early_checks_done or ":" in host:
+        return False
+    request = parse_binding_request(data)
+    if request is None:
+        return False
+    if connection.ice_controlling:
+        if request.ice_controlling is not None:
+            return False
+    elif request.ice_controlled is not None:
+        return False
+    if not connection._valid_username(request.username):
+        return False
+    key = connection.local_password.encode("utf8")
+    if not request.integrity_holds(key):
+        return False
+    protocol.transport.sendto(binding_success(request.transaction_id, (host, port), key),
+                              (host, port))
+    connection._siaga_bindings_answered = getattr(connection, "_siaga_bindings_answered", 0) + 1
+    attributes: dict[str, Any] = {"USERNAME": request.username}
+    if request.priority is not None:
+        attributes["PRIORITY"] = request.priority
+    if request.use_candidate:
+        attributes["USE-CANDIDATE"] = None
+    for name, value in (("ICE-CONTROLLING", request.ice_controlling),
+                        ("ICE-CONTROLLED", request.ice_controlled)):
+        if value is not None:
+            attributes[name] = value
+    message = stun.Message(message_method=stun.Method.BINDING,
+                           message_class=stun.Class.REQUEST,
+                           transaction_id=request.transaction_id, attributes=attributes)
+    connection.check_incoming(message, (host, port), protocol)
+    return True
+
+
 def ice_datagram_transports(pc: RTCPeerConnection) -> list[Any]:
     """The datagram transports (one per local host candidate) of ``pc``'s ICE connections,
     for :class:`ptt.media.quiet.QuietSockets`: every datagram of the peer arrives on one."""
@@ -584,8 +665,11 @@ def _check_receive_hooks(version: str) -> None:
         "self", "data", "component"
     ]:
         raise fail("aioice Connection.data_received(self, data, component) changed")
-    if "self.receiver.data_received(" not in inspect.getsource(StunProtocol.datagram_received):
-        raise fail("aioice StunProtocol.datagram_received no longer calls data_received")
+    datagram_received = inspect.getsource(StunProtocol.datagram_received)
+    for needle in ("message = stun.parse_message(data)",
+                   "self.receiver.data_received(data, self.local_candidate.component)"):
+        if needle not in datagram_received:
+            raise fail(f"aioice StunProtocol.datagram_received lost `{needle}`")
     recv_next = inspect.getsource(RTCDtlsTransport._recv_next)
     for needle in ("self.__rx_bytes += len(data)", "self.__rx_packets += 1",
                    "self._rx_srtp.unprotect(data)", "await self._handle_rtp_data("):
@@ -596,6 +680,27 @@ def _check_receive_hooks(version: str) -> None:
                    "self._rtp_router.route_rtp(packet)"):
         if needle not in handle:
             raise fail(f"aiortc {version}: RTCDtlsTransport._handle_rtp_data lost `{needle}`")
+    # _answer_binding: what aioice's request_received does, in this order.
+    received = inspect.getsource(Connection.request_received)
+    steps = ("if self._closing:", "self._valid_username(message.attributes[\"USERNAME\"])",
+             "message.check_message_integrity(self.local_password.encode(\"utf8\"))",
+             "if self.ice_controlling and \"ICE-CONTROLLING\" in message.attributes:",
+             "elif not self.ice_controlling and \"ICE-CONTROLLED\" in message.attributes:",
+             "response.attributes[\"XOR-MAPPED-ADDRESS\"] = addr",
+             "response.add_message_integrity(self.local_password.encode(\"utf8\"))",
+             "protocol.send_stun(response, addr)", "if not self._early_checks_done:",
+             "self.check_incoming(message, addr, protocol)")
+    at = 0
+    for step in steps:
+        at = received.find(step, at)
+        if at < 0:
+            raise AiortcHookError(
+                f"aioice Connection.request_received no longer does `{step}` in this order; "
+                "consent checks cannot be answered for it")
+    if "self.transport.sendto(bytes(message), addr)" not in inspect.getsource(
+            StunProtocol.send_stun):
+        raise AiortcHookError("aioice StunProtocol.send_stun no longer sends bytes(message); "
+                              "consent checks cannot be answered for it")
     # ice_datagram_transports: the connection's sockets, for the quiet sweeps.
     if "self._protocols" not in inspect.getsource(Connection.__init__):
         raise AiortcHookError("aioice Connection._protocols (its sockets) is gone; "

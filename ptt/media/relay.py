@@ -329,6 +329,8 @@ class VoiceRelay:
                 )
             peer.taps.append(ReceiverTap(transceiver.receiver, pt, on_packet))
         await pc.setLocalDescription(await pc.createAnswer())
+        for transceiver in pc.getTransceivers():
+            install_direct_rtp(transceiver.receiver.transport)  # the sockets just gathered
 
     async def close_peer(self, client_id: ClientId) -> None:
         """Close a client's peer connection; its routes as talker stay until cleared."""

@@ -79,6 +79,17 @@ class TestHooksPresent:
         with pytest.raises(AiortcHookError, match="data_received"):
             check_aiortc_hooks()
 
+    def test_aioice_stun_first_demux_change_is_named(self, monkeypatch: pytest.MonkeyPatch
+                                                     ) -> None:
+        from aioice.ice import StunProtocol
+
+        def datagram_received(self, data, addr) -> None:  # type: ignore[no-untyped-def]
+            self.receiver.data_received(data, 1)
+
+        monkeypatch.setattr(StunProtocol, "datagram_received", datagram_received)
+        with pytest.raises(AiortcHookError, match="parse_message"):
+            check_aiortc_hooks()
+
     def test_dispatch_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
         async def dispatch(self, data, arrival_time_ms):  # type: ignore[no-untyped-def]
             pass
@@ -367,3 +378,158 @@ async def test_tap_delivers_every_payload_bit_exact_without_decoder_path() -> No
     finally:
         await sender.close()
         await receiver.close()
+
+
+class TestMediaIsDemultiplexedByItsFirstByte:
+    """RFC 7983: a datagram whose first byte is 128-191 is RTP or RTCP and goes straight to
+    the connection's data path; aioice no longer tries (and fails) to parse it as STUN.
+    Everything else, STUN above all, still goes through aioice's handler."""
+
+    @staticmethod
+    async def gathered() -> tuple[Any, Any, list[tuple[bytes, int]]]:
+        """A real aioice connection with its sockets, its data path recorded."""
+        from aioice import Connection
+
+        connection = Connection(ice_controlling=False)
+        await connection.gather_candidates()
+        received: list[tuple[bytes, int]] = []
+        connection.data_received = lambda data, component: received.append((data, component))
+        return connection, connection._protocols[0], received
+
+    async def test_rtp_and_rtcp_skip_the_stun_parse(self, monkeypatch: pytest.MonkeyPatch
+                                                    ) -> None:
+        from aioice import stun
+
+        from ptt.media.aiortc_tap import _datagram_shortcuts
+
+        connection, protocol, received = await self.gathered()
+        parses: list[bytes] = []
+        real_parse = stun.parse_message
+        monkeypatch.setattr(stun, "parse_message",
+                            lambda data: (parses.append(data), real_parse(data))[1])
+        try:
+            _datagram_shortcuts(connection)
+            _datagram_shortcuts(connection)  # idempotent: one wrapper per socket
+            rtp, rtcp = b"\x80\x6f" + bytes(30), b"\x81\xc9" + bytes(30)
+            dtls, other = b"\x16\xfe\xfd" + bytes(20), b"\xc0" + bytes(30)
+            for datagram in (rtp, rtcp, dtls, other):
+                protocol.datagram_received(datagram, ("192.0.2.1", 5000))
+            component = protocol.local_candidate.component
+            assert received == [(rtp, component), (rtcp, component), (dtls, component),
+                                (other, component)]
+            assert parses == [dtls, other]  # aioice parsed only what may be STUN
+        finally:
+            await connection.close()
+
+    async def test_stun_still_reaches_aioice(self) -> None:
+        from aioice import stun
+
+        from ptt.media.aiortc_tap import _datagram_shortcuts
+
+        connection, protocol, received = await self.gathered()
+        requests: list[stun.Message] = []
+        connection.request_received = lambda message, addr, protocol: requests.append(message)
+        try:
+            _datagram_shortcuts(connection)
+            request = stun.Message(message_method=stun.Method.BINDING,
+                                   message_class=stun.Class.REQUEST)
+            protocol.datagram_received(bytes(request), ("192.0.2.1", 5000))
+            assert [m.transaction_id for m in requests] == [request.transaction_id]
+            assert received == []
+        finally:
+            await connection.close()
+
+
+class TestConsentChecksAnsweredWithoutAioicesMessages:
+    """Two real aioice connections: once connected, the controlling side's consent checks
+    are answered by ``_answer_binding`` on the other, and aioice's own transaction on the
+    checking side accepts the answer. What it cannot answer exactly as aioice would, aioice
+    answers."""
+
+    @staticmethod
+    async def connected() -> tuple[Any, Any]:
+        from aioice import Connection
+
+        checking, answering = Connection(ice_controlling=True), Connection(ice_controlling=False)
+        await asyncio.gather(checking.gather_candidates(), answering.gather_candidates())
+        for one, other in ((checking, answering), (answering, checking)):
+            for candidate in other.local_candidates:
+                await one.add_remote_candidate(candidate)
+            await one.add_remote_candidate(None)
+            one.remote_username, one.remote_password = other.local_username, other.local_password
+        await asyncio.gather(checking.connect(), answering.connect())
+        return checking, answering
+
+    @staticmethod
+    async def check(checking: Any, *, key: bytes | None = None) -> Any:
+        from aioice import stun
+
+        pair = checking._nominated[1]
+        request = checking.build_request(pair, nominate=False)
+        try:
+            response, _ = await pair.protocol.request(
+                request, pair.remote_addr,
+                integrity_key=key or checking.remote_password.encode("utf8"),
+                retransmissions=0)
+        except stun.TransactionFailed as exc:
+            return exc.response
+        return response
+
+    async def test_a_consent_check_is_answered_and_accepted(self) -> None:
+        from ptt.media.aiortc_tap import _datagram_shortcuts
+
+        checking, answering = await self.connected()
+        try:
+            _datagram_shortcuts(answering)
+            for _ in range(3):
+                response = await self.check(checking)
+                assert response.message_class.name == "RESPONSE"
+                assert response.attributes["XOR-MAPPED-ADDRESS"] == checking._nominated[
+                    1].protocol.transport.get_extra_info("sockname")[:2]
+            assert answering._siaga_bindings_answered == 3
+            assert answering._nominated and checking._nominated  # nothing else changed
+        finally:
+            await checking.close()
+            await answering.close()
+
+    async def test_a_wrong_password_is_refused_by_aioice(self) -> None:
+        from aioice import stun
+
+        from ptt.media.aiortc_tap import _datagram_shortcuts
+
+        checking, answering = await self.connected()
+        refused: list[tuple[int, str]] = []
+        respond_error = answering.respond_error
+        answering.respond_error = lambda request, addr, protocol, error: (
+            refused.append(error), respond_error(request, addr, protocol, error))
+        try:
+            _datagram_shortcuts(answering)
+            with pytest.raises(stun.TransactionTimeout):  # the 401 is not signed with our key
+                await self.check(checking, key=b"not-the-password")
+            assert refused == [(401, "Unauthenticated")]  # aioice's own answer
+            assert getattr(answering, "_siaga_bindings_answered", 0) == 0
+        finally:
+            await checking.close()
+            await answering.close()
+
+    async def test_a_role_conflict_is_left_to_aioice(self) -> None:
+        from ptt.media.aiortc_tap import _datagram_shortcuts
+
+        checking, answering = await self.connected()
+        try:
+            _datagram_shortcuts(checking)  # controlling: a controlling peer's check conflicts
+            answering_pair = answering._nominated[1]
+            request = answering.build_request(answering_pair, nominate=False)
+            request.attributes.pop("ICE-CONTROLLED")
+            request.attributes["ICE-CONTROLLING"] = 0  # loses the tie-break
+            from aioice import stun
+
+            with pytest.raises(stun.TransactionFailed) as failed:
+                await answering_pair.protocol.request(
+                    request, answering_pair.remote_addr,
+                    integrity_key=answering.remote_password.encode("utf8"), retransmissions=0)
+            assert failed.value.response.error_code == 487  # aioice's role conflict answer
+            assert getattr(checking, "_siaga_bindings_answered", 0) == 0
+        finally:
+            await checking.close()
+            await answering.close()
