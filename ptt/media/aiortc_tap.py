@@ -59,6 +59,12 @@ that forwards Opus without re-encoding wants none of that. Two things live here:
   Each wait ends on a 100 ms grid (:func:`on_grid`), and :func:`align_consent_checks` does
   the same for aioice's ICE consent checks: on a virtual machine, waking the process costs
   about as much as the work it wakes up for, and timers on a grid share their wakeups.
+* :func:`install_direct_rtp` hands a transport's RTP to its taps as each datagram arrives,
+  without aiortc's queue and task, and :func:`_datagram_shortcuts` takes two shortcuts
+  through aioice's ``StunProtocol.datagram_received``: RTP and RTCP by their first byte
+  (RFC 7983) without a failed STUN parse first, and a client's ICE consent check answered
+  with the bytes aioice would send (``ptt.media.binding``), when aioice would do nothing
+  more than answer it.
 * :class:`PacketTrack`, a ``MediaStreamTrack`` whose ``recv()`` returns ``av.Packet`` objects
   (``pts`` in 48 kHz samples, ``time_base = 1/48000``): this is aiortc's public path for
   pre-encoded media; its sender only packetizes (``OpusEncoder.pack``). The track holds a
