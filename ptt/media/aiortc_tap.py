@@ -526,6 +526,9 @@ def install_direct_rtp(dtls: RTCDtlsTransport) -> None:
     receiver without a tap gets it through its own handler, as a task). DTLS and RTCP
     datagrams, and everything before the keys exist, still take aiortc's path.
 
+    It also takes :func:`_datagram_shortcuts` on the connection's sockets, those gathered
+    since the last call included.
+
     An empty datagram is dropped here: aiortc's transport task would fail on it and close
     the peer's DTLS transport, so anyone who can reach the port could hang up a call with
     one empty UDP packet.

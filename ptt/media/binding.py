@@ -94,7 +94,8 @@ def parse_request(data: bytes) -> BindingRequest | None:
     """
     if len(data) < HEADER.size:
         return None
-    message_type, length, cookie, transaction_id = HEADER.unpack_from(data)
+    # The magic cookie is not checked: aioice does not check it either.
+    message_type, length, _cookie, transaction_id = HEADER.unpack_from(data)
     if message_type != BINDING_REQUEST or len(data) != HEADER.size + length:
         return None
     values: dict[int, bytes] = {}

@@ -90,6 +90,17 @@ class TestHooksPresent:
         with pytest.raises(AiortcHookError, match="parse_message"):
             check_aiortc_hooks()
 
+    def test_aioice_request_handling_change_is_named(self, monkeypatch: pytest.MonkeyPatch
+                                                     ) -> None:
+        from aioice.ice import Connection
+
+        def request_received(self, message, addr, protocol) -> None:  # type: ignore[no-untyped-def]
+            self.check_incoming(message, addr, protocol)  # no longer answers first
+
+        monkeypatch.setattr(Connection, "request_received", request_received)
+        with pytest.raises(AiortcHookError, match="request_received"):
+            check_aiortc_hooks()
+
     def test_dispatch_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
         async def dispatch(self, data, arrival_time_ms):  # type: ignore[no-untyped-def]
             pass
