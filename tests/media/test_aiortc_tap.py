@@ -101,6 +101,16 @@ class TestHooksPresent:
         with pytest.raises(AiortcHookError, match="request_received"):
             check_aiortc_hooks()
 
+    def test_aioice_send_stun_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from aioice.ice import StunProtocol
+
+        def send_stun(self, message, addr) -> None:  # type: ignore[no-untyped-def]
+            self.transport.sendto(message.encode(), addr)
+
+        monkeypatch.setattr(StunProtocol, "send_stun", send_stun)
+        with pytest.raises(AiortcHookError, match="send_stun"):
+            check_aiortc_hooks()
+
     def test_dispatch_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
         async def dispatch(self, data, arrival_time_ms):  # type: ignore[no-untyped-def]
             pass
