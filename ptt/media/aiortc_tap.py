@@ -59,6 +59,9 @@ that forwards Opus without re-encoding wants none of that. Two things live here:
   Each wait ends on a 100 ms grid (:func:`on_grid`), and :func:`align_consent_checks` does
   the same for aioice's ICE consent checks: on a virtual machine, waking the process costs
   about as much as the work it wakes up for, and timers on a grid share their wakeups.
+  Those waits are grid sleeps (``ptt.media.grid``, the loop's ``asyncio`` stood in for by
+  :class:`_AsyncioOnGrid`): ended by the relay's next forwarded packet after their time,
+  so that they do not wake the process while it is awake for the voice anyway.
 * :func:`install_direct_rtp` hands a transport's RTP to its taps as each datagram arrives,
   without aiortc's queue and task, and :func:`_datagram_shortcuts` takes two shortcuts
   through aioice's ``StunProtocol.datagram_received``: RTP and RTCP by their first byte
@@ -117,6 +120,7 @@ from pylibsrtp._binding import lib as srtp_lib
 from ptt.errors import PttError
 from ptt.media.binding import parse_request as parse_binding_request
 from ptt.media.binding import success_response as binding_success
+from ptt.media.grid import grid_sleeps
 
 __all__ = [
     "TIMER_GRID",
@@ -356,16 +360,33 @@ class _AlignedRandom:
         return (wait - self._base) / self._spread
 
 
+class _AsyncioOnGrid:
+    """Stands in for the ``asyncio`` module in a copy of a timer loop whose waits end on the
+    grid: its ``sleep`` is a grid sleep (``ptt.media.grid``), ended by the next wakeup of
+    the process after its time, so that the loop does not wake the process itself while a
+    talker is forwarded. Everything else is asyncio's."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    @staticmethod
+    def sleep(delay: float) -> asyncio.Future[None]:
+        return grid_sleeps().sleep(delay)
+
+
 _TIMER_LOOPS: dict[tuple[object, ...], Callable[..., Any]] = {}
 
 
 def _timer_loop(original: Callable[..., Any], stand_in: Callable[[], _AlignedRandom],
-                key: tuple[object, ...]) -> Callable[..., Any]:
-    """``original``'s own code, run with ``stand_in()`` as its module's ``random`` (one copy
-    per ``key``, shared by every peer)."""
+                key: tuple[object, ...], *, on_grid: bool) -> Callable[..., Any]:
+    """``original``'s own code, run with ``stand_in()`` as its module's ``random`` and, with
+    ``on_grid``, :class:`_AsyncioOnGrid` as its ``asyncio`` (one copy per ``key``, shared by
+    every peer)."""
     loop = _TIMER_LOOPS.get(key)
     if loop is None:
         scope = {**vars(sys.modules[original.__module__]), "random": stand_in()}
+        if on_grid:
+            scope["asyncio"] = _AsyncioOnGrid()
         loop = _TIMER_LOOPS[key] = types.FunctionType(
             original.__code__, scope, original.__name__, original.__defaults__,
             original.__closure__)
@@ -387,7 +408,7 @@ def relax_rtcp(endpoint: RTCRtpSender | RTCRtpReceiver, interval: float = RTCP_I
     loop = _timer_loop(
         cls._run_rtcp,
         lambda: _AlignedRandom(0.5, 1.0, interval * 0.5, interval * 1.5, grid),
-        (cls.__qualname__, interval, grid))
+        (cls.__qualname__, interval, grid), on_grid=grid is not None)
     endpoint._run_rtcp = types.MethodType(loop, endpoint)  # type: ignore[method-assign]
 
 
@@ -421,7 +442,7 @@ def align_consent_checks(connection: Any) -> None:
         ice.Connection.query_consent,
         lambda: _AlignedRandom(interval * 0.8, interval * 0.4, interval * 0.8, interval * 1.2,
                                TIMER_GRID),
-        ("Connection.query_consent",))
+        ("Connection.query_consent",), on_grid=True)
     connection.query_consent = types.MethodType(loop, connection)
 
 

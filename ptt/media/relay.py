@@ -91,6 +91,7 @@ from ptt.media.aiortc_tap import (
     opus_payload_types,
     relax_peer_rtcp,
 )
+from ptt.media.grid import wake as wake_grid
 from ptt.media.numbering import keep_numbering
 from ptt.media.quiet import QuietSockets, check_quiet_hooks
 from ptt.oggopus import InvalidOpusPacket, packet_samples
@@ -555,6 +556,7 @@ class VoiceRelay:
                  sequence: int, timestamp: int, marker: bool, samples: int, now: float) -> int:
         if self._quiet is not None:
             self._quiet.poke()  # awake anyway: read the quiet peers soon if a sweep is due
+        wake_grid()  # and end the RTCP and consent waits whose time has come
         metrics = self.metrics
         delivered = 0
         ntp = ntp_time() if self.fast_path else 0

@@ -32,6 +32,7 @@ from ptt.media.aiortc_tap import (
     relax_peer_rtcp,
     relax_rtcp,
 )
+from ptt.media.grid import GridSleeps
 
 from .audio import ToneEncoder
 from .officers import wait_for
@@ -149,6 +150,7 @@ class TestRelaxedRtcp:
 
         with monkeypatch.context() as patch:
             patch.setattr(asyncio, "sleep", sleep)
+            patch.setattr(GridSleeps, "sleep", lambda self, delay: sleep(delay))
             for _ in range(runs):
                 with contextlib.suppress(asyncio.CancelledError):
                     await run()

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from aiortc import RTCSessionDescription
 
+from ptt.media.grid import grid_sleeps
 from ptt.media.relay import SignalingError, UplinkPacket, VoiceRelay
 
 from .audio import RATE
@@ -321,6 +322,24 @@ class TestQuietPeers:
 
         relay.clear_route("a")
         assert relay.is_quiet("a")
+
+    async def test_while_a_talker_is_forwarded_timer_waits_end_on_its_packets(
+        self, relay: VoiceRelay, officers
+    ) -> None:
+        """The RTCP and consent loops do not wake the process themselves while it is awake
+        for the voice anyway (``ptt.media.grid``)."""
+        relay.rtcp_interval = 1.0  # reports every 0.5-1.5 s: many waits end during the test
+        a, listener = await officers("a", A), await officers("l", C)
+        await listener.listen(relay, [TG1])
+        relay.set_route("a", [("l", TG1)])
+        await talk_for(0.5, a)
+        sleeps = grid_sleeps()
+        woken, timed_out = sleeps.ended_on_wake, sleeps.ended_on_timer
+        await asyncio.sleep(3.0)
+        woken, timed_out = sleeps.ended_on_wake - woken, sleeps.ended_on_timer - timed_out
+        assert woken >= 5, (woken, timed_out)
+        assert timed_out <= woken // 4, (woken, timed_out)  # a late packet may miss one
+        assert listener.on(relay, TG1).count(A) >= 100
 
     async def test_a_quiet_listeners_receiver_reports_still_reach_the_server(
         self, relay: VoiceRelay, officers
