@@ -635,12 +635,7 @@ def _answer_binding(connection: Any, protocol: Any, data: bytes, addr: tuple[Any
     if connection._closing or not connection._early_checks_done or ":" in host:
         return False
     request = parse_binding_request(data)
-    if request is None:
-        return False
-    if connection.ice_controlling:
-        if request.ice_controlling is not None:
-            return False
-    elif request.ice_controlled is not None:
+    if request is None or request.role_conflict(connection.ice_controlling):
         return False
     if not connection._valid_username(request.username):
         return False
@@ -650,18 +645,10 @@ def _answer_binding(connection: Any, protocol: Any, data: bytes, addr: tuple[Any
     protocol.transport.sendto(binding_success(request.transaction_id, (host, port), key),
                               (host, port))
     connection._siaga_bindings_answered = getattr(connection, "_siaga_bindings_answered", 0) + 1
-    attributes: dict[str, Any] = {"USERNAME": request.username}
-    if request.priority is not None:
-        attributes["PRIORITY"] = request.priority
-    if request.use_candidate:
-        attributes["USE-CANDIDATE"] = None
-    for name, value in (("ICE-CONTROLLING", request.ice_controlling),
-                        ("ICE-CONTROLLED", request.ice_controlled)):
-        if value is not None:
-            attributes[name] = value
     message = stun.Message(message_method=stun.Method.BINDING,
                            message_class=stun.Class.REQUEST,
-                           transaction_id=request.transaction_id, attributes=attributes)
+                           transaction_id=request.transaction_id,
+                           attributes=request.attributes())
     connection.check_incoming(message, (host, port), protocol)
     return True
 

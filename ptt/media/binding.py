@@ -69,6 +69,26 @@ class BindingRequest:
         """MESSAGE-INTEGRITY checked with ``key`` (the local ICE password), as aioice does."""
         return hmac.compare_digest(self.integrity, _integrity(self.integrity_data, key))
 
+    def role_conflict(self, controlling: bool) -> bool:
+        """The sender claims the ICE role an agent that is ``controlling`` (or not) holds
+        (RFC 8445 section 7.3.1.1): aioice must settle it, by tie-breaker."""
+        claimed = self.ice_controlling if controlling else self.ice_controlled
+        return claimed is not None
+
+    def attributes(self) -> dict[str, object]:
+        """The attributes read, named and valued as ``aioice.stun.parse_message`` gives them
+        (for aioice's ``check_incoming``)."""
+        attributes: dict[str, object] = {"USERNAME": self.username}
+        if self.priority is not None:
+            attributes["PRIORITY"] = self.priority
+        if self.use_candidate:
+            attributes["USE-CANDIDATE"] = None
+        if self.ice_controlling is not None:
+            attributes["ICE-CONTROLLING"] = self.ice_controlling
+        if self.ice_controlled is not None:
+            attributes["ICE-CONTROLLED"] = self.ice_controlled
+        return attributes
+
 
 def _with_length(data: bytes, length: int) -> bytes:
     return data[:2] + struct.pack("!H", length) + data[4:]

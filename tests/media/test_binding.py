@@ -76,6 +76,8 @@ def same_reading(data: bytes, key: bytes) -> None:
     assert request.use_candidate == ("USE-CANDIDATE" in attributes)
     assert request.ice_controlling == attributes.get("ICE-CONTROLLING")
     assert request.ice_controlled == attributes.get("ICE-CONTROLLED")
+    assert request.attributes() == {name: value for name, value in attributes.items()
+                                    if name not in ("MESSAGE-INTEGRITY", "FINGERPRINT")}
 
 
 class TestReadsWhatAioiceReads:
@@ -91,6 +93,14 @@ class TestReadsWhatAioiceReads:
         assert request.integrity_holds(KEY)
         assert not request.integrity_holds(OTHER_KEY)
         same_reading(data, KEY)
+
+    @pytest.mark.parametrize("controlling", [False, True])
+    def test_a_role_conflict_is_the_role_the_agent_holds_claimed(self, controlling: bool
+                                                                ) -> None:
+        request = parse_request(aioice_request(controlling=controlling))
+        assert request is not None
+        assert request.role_conflict(controlling)  # both sides claim the same role
+        assert not request.role_conflict(not controlling)
 
     def test_an_attribute_aioice_does_not_know_is_skipped_as_aioice_skips_it(self) -> None:
         # A browser's GOOG-NETWORK-INFO (0xC057), before MESSAGE-INTEGRITY.
