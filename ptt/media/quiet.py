@@ -10,16 +10,17 @@ consent has a 30 s timeout (RFC 7675). So such a peer's sockets leave the event 
 selector (``pause_reading``) and are watched by a private selector that nobody waits on.
 A sweep asks it, without blocking, which of them have datagrams, and reads those through
 the transport's own read handler, so the protocol above sees exactly what it would have
-seen, only later (up to one interval while a talker is forwarded, two while nobody talks).
+seen, only later (up to two intervals, 200 ms).
 Measured (``make bench``, ``fast`` against ``fast-loud``, 100 listeners): the background CPU
 of connected peers halves (34-39 to 17-20 ms per second over several runs); while a talker
 is forwarded the saving is a few percent, since the process is awake then anyway and what
 remains is the Python work on each datagram.
 
-Sweeps run at most once per ``interval``: right after a talker packet has been forwarded
-(:meth:`QuietSockets.poke`; the process is awake and warm anyway), or, while nobody talks,
-from a timer on the 100 ms grid that the relaxed RTCP and consent timers share
-(``aiortc_tap.on_grid``), one interval later than a forwarded packet would have run it.
+Sweeps run in a loop of grid sleeps (``ptt.media.grid``), one ``interval`` apart and on the
+100 ms grid: a sleep ends at the first wake after its time, which the relay gives right after
+it has forwarded a talker packet (the process is awake and warm anyway), or, while nobody
+talks, by the grid's timer one grace period (100 ms) later, the same timer that ends the
+relaxed RTCP and consent waits.
 
 A sweep drains each ready socket up to ``burst`` datagrams; what is left waits for the
 next sweep, and past the socket's receive buffer the kernel drops it. That is the only
@@ -44,12 +45,14 @@ from typing import Any
 
 from ptt.errors import PttError, UsageError
 from ptt.media.aiortc_tap import on_grid
+from ptt.media.grid import GridSleeps, grid_sleeps
 
 __all__ = ["QuietSockets", "QuietSocketsError", "check_quiet_hooks", "SWEEP_INTERVAL"]
 
 logger = logging.getLogger(__name__)
 
-#: Seconds between sweeps while a talker is forwarded; twice that while nobody talks.
+#: Seconds between sweeps while a talker is forwarded; a grid grace (0.1 s) more while nobody
+#: talks.
 SWEEP_INTERVAL = 0.1
 #: Datagrams read from one socket per sweep (a default receive buffer holds ~200-300 small
 #: ones): a stuck microphone's 5 packets per sweep are all read, a flood is capped.
@@ -87,23 +90,24 @@ class QuietSockets:
     """The quiet datagram transports of one event loop and their sweeps (module docstring)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, interval: float = SWEEP_INTERVAL,
-                 burst: int = SWEEP_BURST) -> None:
+                 burst: int = SWEEP_BURST, sleeps: GridSleeps | None = None) -> None:
         if interval <= 0 or burst < 1:
             raise UsageError("interval must be positive and burst at least 1")
         self._loop = loop
         self.interval = interval
         self.burst = burst
+        #: The grid the sweeps sleep on: the loop's own unless a test brings one.
+        self._sleeps = sleeps if sleeps is not None else grid_sleeps(loop)
         self._selector = selectors.DefaultSelector()
         #: fd -> transport and transport -> fd, for the transports quiet now (by transport
         #: too: a closed socket's fileno() is -1, and its number may be reused).
         self._quiet: dict[int, Any] = {}
         self._fds: dict[Any, int] = {}
-        self._due = loop.time() + interval
         #: When the next sweep looks for transports closed under us (at most once a second:
         #: that is a Python call per quiet socket, and sweeps follow forwarded packets).
         self._prune_due = loop.time()
-        self._timer: asyncio.TimerHandle | None = None
-        self._scheduled = False
+        #: The loop of sweeps, while any transport is quiet.
+        self._sweeping: asyncio.Task[None] | None = None
         #: Sweeps run and datagrams they read (tests, diagnostics).
         self.sweeps = 0
         self.read = 0
@@ -131,7 +135,8 @@ class QuietSockets:
         self._selector.register(fd, selectors.EVENT_READ, transport)
         self._quiet[fd] = transport
         self._fds[transport] = fd
-        self._arm()
+        if self._sweeping is None:
+            self._sweeping = self._loop.create_task(self._sweep_loop())
         return True
 
     def loud(self, transport: Any) -> None:
@@ -152,15 +157,22 @@ class QuietSockets:
             self._selector.unregister(fd)
         except (KeyError, ValueError):
             pass
-        if not self._quiet and self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if not self._quiet:
+            self._stop_sweeping()
 
-    def poke(self) -> None:
-        """The process is awake (a talker packet was just forwarded): sweep soon if due."""
-        if self._quiet and not self._scheduled and self._loop.time() >= self._due:
-            self._scheduled = True
-            self._loop.call_soon(self.sweep)
+    async def _sweep_loop(self) -> None:
+        """Sweep one ``interval`` after the last sweep, at the grid's next wake."""
+        while True:
+            await self._sleeps.sleep(on_grid(self._loop.time(), self.interval))
+            try:
+                self.sweep()
+            except Exception:  # never end the sweeps: the other peers still need reading
+                logger.exception("a sweep of the quiet sockets failed")
+
+    def _stop_sweeping(self) -> None:
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+            self._sweeping = None
 
     def sweep(self) -> int:
         """Read every quiet socket that has datagrams, up to ``burst`` each; return how many.
@@ -169,9 +181,7 @@ class QuietSockets:
         still have a datagram and reads one from each, so a busy socket cannot starve the
         others and no socket is read past empty.
         """
-        self._scheduled = False
         now = self._loop.time()
-        self._due = now + self.interval
         self.sweeps += 1
         total = 0
         for _ in range(self.burst):
@@ -193,31 +203,11 @@ class QuietSockets:
             self._prune_due = now + PRUNE_INTERVAL
             for transport in [t for t in self._fds if t.is_closing()]:
                 self.forget(transport)  # closed under us (ICE consent lost): its fd is gone
-        self._arm(on_grid(now, 2 * self.interval))
         return total
 
-    def _arm(self, delay: float | None = None) -> None:
-        """Keep one timer that sweeps when no forwarded packet has for a while."""
-        if not self._quiet:
-            return
-        if delay is None:
-            if self._timer is not None:
-                return
-            delay = on_grid(self._loop.time(), 2 * self.interval)
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self._loop.call_later(delay, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        if not self._scheduled:
-            self.sweep()
-
     def close(self) -> None:
-        """Make every quiet transport loud again and stop the timer."""
+        """Make every quiet transport loud again and stop the sweeps."""
         for transport in list(self._fds):
             self.loud(transport)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stop_sweeping()
         self._selector.close()

@@ -554,9 +554,7 @@ class VoiceRelay:
 
     def _fan_out(self, talker: ClientId, downlinks: list[_Downlink], payload: bytes,
                  sequence: int, timestamp: int, marker: bool, samples: int, now: float) -> int:
-        if self._quiet is not None:
-            self._quiet.poke()  # awake anyway: read the quiet peers soon if a sweep is due
-        wake_grid()  # and end the RTCP and consent waits whose time has come
+        wake_grid()  # awake anyway: the sweeps, RTCP and consent waits whose time has come
         metrics = self.metrics
         delivered = 0
         ntp = ntp_time() if self.fast_path else 0

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from ptt.errors import UsageError
+from ptt.media.grid import GridSleeps
 from ptt.media.quiet import QuietSockets, QuietSocketsError, check_quiet_hooks
 
 from .officers import wait_for
@@ -121,7 +122,7 @@ async def test_a_loud_socket_is_read_as_datagrams_arrive_again(
     assert inbox.datagrams == [b"waiting", b"media"]  # what waited, then what came
 
 
-async def test_without_pokes_the_timer_sweeps(
+async def test_without_wakes_the_grids_timer_sweeps(
     endpoints: Any, quiet_sockets: Any, sender: socket.socket
 ) -> None:
     quiet = quiet_sockets(interval=0.02)
@@ -133,25 +134,48 @@ async def test_without_pokes_the_timer_sweeps(
     assert quiet.sweeps >= 1 and quiet.read == 1
 
 
-async def test_a_poke_sweeps_once_when_due_and_not_before(
+async def test_a_wake_sweeps_once_when_due_and_not_before(
     endpoints: Any, quiet_sockets: Any, sender: socket.socket
 ) -> None:
-    quiet = quiet_sockets(interval=0.5)
+    """The relay wakes the grid after each forwarded talker packet; the sweeps follow those
+    wakes, one interval apart, however many packets there were."""
+    sleeps = GridSleeps(asyncio.get_running_loop(), grace=NEVER)  # no timer: wakes only
+    quiet = quiet_sockets(interval=0.5, sleeps=sleeps)
     transport, inbox = await endpoints()
     quiet.quiet(transport)
     send(sender, transport, b"report")
-    quiet.poke()  # not due yet
+    await settle()
+    sleeps.wake()  # not due yet
     await settle()
     assert quiet.sweeps == 0 and inbox.datagrams == []
 
-    await asyncio.sleep(0.5)  # due now; the timer (two intervals, on the grid) is not
-    quiet.poke()
-    quiet.poke()  # one sweep, however many packets were forwarded
-    await asyncio.sleep(0)
+    await asyncio.sleep(0.65)  # due now (0.5 s, lengthened to the 100 ms grid)
+    assert quiet.sweeps == 0  # nothing woke it
+    sleeps.wake()
+    sleeps.wake()  # one sweep, however many packets were forwarded
+    await settle()
     assert quiet.sweeps == 1 and inbox.datagrams == [b"report"]
-    quiet.poke()  # just swept: not due
-    await asyncio.sleep(0)
+    sleeps.wake()  # just swept: not due
+    await settle()
     assert quiet.sweeps == 1
+    sleeps.close()
+
+
+async def test_the_sweeps_stop_when_no_socket_is_quiet(
+    endpoints: Any, quiet_sockets: Any, sender: socket.socket
+) -> None:
+    sleeps = GridSleeps(asyncio.get_running_loop(), grace=NEVER)
+    quiet = quiet_sockets(interval=0.01, sleeps=sleeps)
+    transport, _ = await endpoints()
+    quiet.quiet(transport)
+    await settle()
+    assert len(sleeps) == 1  # the sweeps' next sleep
+    quiet.loud(transport)
+    await settle()  # the sleep's time has come
+    assert sleeps.wake() == 0  # its sleeper was cancelled
+    await settle()
+    assert quiet.sweeps == 0
+    sleeps.close()
 
 
 async def test_a_flood_is_read_a_burst_per_sweep_and_starves_nobody(
