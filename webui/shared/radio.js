@@ -18,6 +18,12 @@
  * 4. A dropped socket reconnects by itself with the session id (`resume`); the server
  *    closes the peer connection with the socket, so every welcome starts a new one.
  *    A floor grant or queued request ends with the socket (the server says so too).
+ *    When the browser says it has lost the network (the `offline` event: no interface
+ *    up), the socket is dropped at once, as a dead zone would drop it: its close frame
+ *    could not arrive, and the talk and the screen must not wait for the heartbeat to
+ *    notice. While `navigator.onLine` is false no attempt is made, since none could
+ *    succeed and each costs a phone's battery; the client tries again at once on the
+ *    `online` event, or at the longest delay in case that event never comes.
  * 5. Close codes 4001 (authentication) and 4002 (replaced by another connection) stop
  *    reconnecting: retrying could not succeed, or would fight the newer connection.
  *
@@ -98,6 +104,12 @@ export class RadioClient extends EventTarget {
     this._muted = new Set();
     this._stamps = new Map();       // tg -> when a message last changed its floor/emergency
     this._pressing = null;          // {talkgroup} while the user holds PTT
+    globalThis.addEventListener?.("online", () => {
+      if (this.state === "reconnecting" && !this._ws) this.connect();
+    });
+    globalThis.addEventListener?.("offline", () => {
+      if (this._ws) this._onClose(1006);  // 1006: closed without a close frame
+    });
   }
 
   // -- connection -------------------------------------------------------------------
@@ -105,6 +117,7 @@ export class RadioClient extends EventTarget {
   /** Open the signaling socket (and, after `welcome`, the media). */
   connect() {
     if (this._ws || this.state === "closed") return;
+    clearTimeout(this._timers.reconnect);
     this._setState(this.session ? "reconnecting" : "connecting");
     const url = this.baseUrl.replace(/^http/, "ws") + "/ws";
     const ws = new WebSocket(url);
@@ -156,7 +169,17 @@ export class RadioClient extends EventTarget {
     const delay = this._hold ?? RECONNECT_DELAYS[Math.min(this._attempt, RECONNECT_DELAYS.length - 1)];
     this._hold = null;
     this._attempt += 1;
-    this._timers.reconnect = setTimeout(() => this.connect(), delay);
+    this._reconnectAfter(delay);
+  }
+
+  _reconnectAfter(delay) {
+    this._timers.reconnect = setTimeout(() => {
+      if (globalThis.navigator?.onLine === false) {  // no network: wait for `online`
+        this._reconnectAfter(RECONNECT_DELAYS[RECONNECT_DELAYS.length - 1]);
+        return;
+      }
+      this.connect();
+    }, delay);
   }
 
   _setState(state) {

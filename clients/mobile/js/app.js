@@ -58,9 +58,8 @@ bindSos();
 bindDuty();
 $("#text-form").addEventListener("submit", onText);
 $("#audio-unlock").addEventListener("click", () => { unlockAudio(); $("#audio-unlock").hidden = true; });
-window.addEventListener("online", () => {
+window.addEventListener("online", () => {  // the radio client reconnects by itself
   document.body.dataset.net = "online";
-  if (client && client.state === "reconnecting") client.connect();
   renderConn();
 });
 window.addEventListener("offline", () => { document.body.dataset.net = "offline"; renderConn(); });
