@@ -104,12 +104,11 @@ export class RadioClient extends EventTarget {
     this._muted = new Set();
     this._stamps = new Map();       // tg -> when a message last changed its floor/emergency
     this._pressing = null;          // {talkgroup} while the user holds PTT
-    globalThis.addEventListener?.("online", () => {
-      if (this.state === "reconnecting" && !this._ws) this.connect();
-    });
-    globalThis.addEventListener?.("offline", () => {
-      if (this._ws) this._onClose(1006);  // 1006: closed without a close frame
-    });
+    this._onNetwork = (ev) => {  // rule 4; removed by close()
+      if (ev.type === "offline" && this._ws) this._onClose(1006);  // closed without a close frame
+      else if (ev.type === "online" && this.state === "reconnecting" && !this._ws) this.connect();
+    };
+    for (const type of ["online", "offline"]) globalThis.addEventListener?.(type, this._onNetwork);
   }
 
   // -- connection -------------------------------------------------------------------
@@ -133,6 +132,7 @@ export class RadioClient extends EventTarget {
   /** Leave for good: no reconnect; the server ends the session after its resume window. */
   close() {
     this._setState("closed");
+    for (const type of ["online", "offline"]) globalThis.removeEventListener?.(type, this._onNetwork);
     this._teardownSocket();
     this._closeMedia();
     for (const el of this._elements.values()) el.remove();
