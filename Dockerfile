@@ -10,6 +10,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml setup.py README.md ./
+COPY kernel ./kernel
 COPY siaga ./siaga
 COPY ptt ./ptt
 COPY dispatch ./dispatch

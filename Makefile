@@ -31,8 +31,9 @@ test: $(STAMP)
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
-	$(BIN)/mypy siaga ptt dispatch
+	$(BIN)/mypy kernel siaga ptt dispatch
 	$(BIN)/mypy --strict $(shell cat scripts/strict-modules.txt)
 
 # PostgreSQL figures too when a server answers locally (as on our machines and in CI).

@@ -196,11 +196,11 @@ async def postgres_database(admin_url: str) -> AsyncIterator[str]:
 async def bench_api(backend: str, url: str, data_dir: Path, cycles: int) -> RoundTrips:
     import httpx
 
+    from kernel.config import Settings
+    from kernel.runtime import Runtime
     from siaga.app import create_app
-    from siaga.config import Settings
     from siaga.demo.loader import load_demo
     from siaga.migrate import upgrade_async
-    from siaga.runtime import Runtime
 
     settings = Settings(database_url=url, data_dir=data_dir, log_level="WARNING",
                         log_format="text", secret_key="bench-secret-" + "x" * 32)

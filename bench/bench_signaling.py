@@ -177,13 +177,13 @@ async def serve_siaga(directory: Path, groups: int, per_group: int) -> None:
     clients' tokens and talkgroups go to ``plan.json``."""
     import uvicorn
 
+    from kernel.config import Settings
+    from kernel.identity import Agency, AgencyKind, Role, User, hash_password
+    from kernel.runtime import Runtime
     from ptt.server.signaling import Signaling
     from ptt.store.models import TalkgroupRow
     from siaga.app import create_app
-    from siaga.config import Settings
-    from siaga.identity import Agency, AgencyKind, Role, User, hash_password
     from siaga.migrate import upgrade_async
-    from siaga.runtime import Runtime
     from siaga.server import uvicorn_config
 
     port = _free_port()

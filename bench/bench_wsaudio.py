@@ -59,12 +59,12 @@ async def serve_siaga(n: int, directory: Path, asgi: bool) -> None:
     import uvicorn
     from sqlalchemy import select
 
+    from kernel.config import Settings
+    from kernel.identity import Agency, Role, User, _hasher
+    from kernel.runtime import Runtime
     from siaga.app import create_app
-    from siaga.config import Settings
     from siaga.demo.loader import load_demo
-    from siaga.identity import Agency, Role, User, _hasher
     from siaga.migrate import upgrade_async
-    from siaga.runtime import Runtime
     from siaga.server import uvicorn_config
 
     with socket.socket() as s:

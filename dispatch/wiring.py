@@ -27,7 +27,7 @@ from dispatch.sms.wiring import SmsFeature
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from siaga.runtime import Runtime
+    from kernel.runtime import Runtime
 
 
 class DispatchFeature:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.websockets import WebSocket
 
+from kernel.auth import TokenError
 from ptt.control import Radio
 from ptt.server.api import identity_of
 from ptt.server.api import router as api_router
@@ -28,12 +29,11 @@ from ptt.server.store import SqlRadioStore, load_talkgroups
 from ptt.server.voice import WebRtcVoice
 from ptt.server.wsaudio import WebSocketVoice
 from ptt.talkgroup import Identity
-from siaga.auth import TokenError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from siaga.runtime import Runtime
+    from kernel.runtime import Runtime
 
 log = logging.getLogger("ptt.wiring")
 

@@ -1,65 +1,24 @@
 """HTTP endpoints of the composition root: health, readiness, metrics, login, me.
 
-``current_principal`` is the dependency every protected route in ``ptt`` and
-``dispatch`` uses; ``require_role`` narrows it.
+The dependencies that protect routes (``PrincipalDep``, ``require_role``) live in
+:mod:`kernel.deps`, which ``ptt`` and ``dispatch`` import too.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from siaga.auth import Principal, TokenError
-from siaga.db import DatabaseUnavailable, check_reachable
-from siaga.errors import ApiError
-from siaga.identity import Role, get_user, verify_password
-from siaga.runtime import Runtime
+from kernel.db import DatabaseUnavailable, check_reachable
+from kernel.deps import PrincipalDep, RuntimeDep
+from kernel.errors import ApiError
+from kernel.identity import Role, get_user, verify_password
 
 log = logging.getLogger("siaga.auth")
 router = APIRouter()
-_bearer = HTTPBearer(auto_error=False)
-
-
-def runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
-
-
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
-
-
-async def current_principal(
-    rt: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    if credentials is None:
-        raise ApiError(401, "unauthorized", "missing bearer token",
-                       headers={"WWW-Authenticate": "Bearer"})
-    async with rt.sessions() as session:
-        try:
-            return await rt.tokens.authenticate(session, credentials.credentials, rt.now())
-        except TokenError as exc:
-            raise ApiError(401, exc.code, exc.message,
-                           headers={"WWW-Authenticate": "Bearer"}) from None
-
-
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
-
-
-def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
-    async def check(principal: PrincipalDep) -> Principal:
-        if principal.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise ApiError(403, "forbidden", f"this needs one of the roles: {allowed}")
-        return principal
-
-    return check
 
 
 class LoginRequest(BaseModel):

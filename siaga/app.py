@@ -19,15 +19,15 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kernel.bus import EventBus
+from kernel.config import Settings
+from kernel.errors import install_error_handlers
+from kernel.logs import request_id
+from kernel.runtime import Runtime
 from siaga import __version__
 from siaga.api import router as core_router
-from siaga.bus import EventBus
-from siaga.config import Settings
 from siaga.console import router as console_router
-from siaga.errors import install_error_handlers
 from siaga.features import FEATURES
-from siaga.logs import request_id
-from siaga.runtime import Runtime
 
 log = logging.getLogger("siaga.http")
 

@@ -24,7 +24,7 @@ from ptt.server.dynamic import TalkgroupExists, open_talkgroup
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from siaga.runtime import Runtime
+    from kernel.runtime import Runtime
 
 log = logging.getLogger("siaga.bridge")
 

@@ -19,15 +19,15 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from siaga.config import ConfigError, Settings, load_settings
-from siaga.db import (
+from kernel.config import ConfigError, Settings, load_settings
+from kernel.db import (
     DatabaseUnavailable,
     check_reachable,
     create_engine,
     session_factory,
     transaction,
 )
-from siaga.identity import IdentityError, Role, User, add_user, set_disabled, set_password
+from kernel.identity import IdentityError, Role, User, add_user, set_disabled, set_password
 
 if TYPE_CHECKING:
     from siaga.tls import TlsFiles
@@ -113,8 +113,8 @@ def serve(
     """Serve the console, the app, the API and the radio on one port."""
     import uvicorn
 
+    from kernel.logs import configure_logging
     from siaga.app import create_app
-    from siaga.logs import configure_logging
     from siaga.server import uvicorn_config
 
     settings = _settings()

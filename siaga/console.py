@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from dispatch.store.models import KecamatanRow, KelurahanRow
-from siaga.api import PrincipalDep, RuntimeDep
+from kernel.deps import PrincipalDep, RuntimeDep
 
 router = APIRouter(prefix="/api", tags=["console"])
 

@@ -16,7 +16,7 @@ from siaga.bridge import BridgeFeature
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from siaga.runtime import Runtime
+    from kernel.runtime import Runtime
 
 
 class Feature(Protocol):

@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from siaga.db import create_engine
+from kernel.db import create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

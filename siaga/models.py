@@ -2,9 +2,9 @@
 (Alembic's autogenerate and the schema test rely on it)."""
 
 from dispatch.store import models as dispatch_models
+from kernel import identity
+from kernel.db import Base
 from ptt.store import models as ptt_models
-from siaga import identity
-from siaga.db import Base
 
 metadata = Base.metadata
 

@@ -22,11 +22,11 @@ import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
 
+from kernel.config import Settings
+from kernel.runtime import Runtime
 from siaga.app import create_app
-from siaga.config import Settings
 from siaga.demo.loader import load_demo
 from siaga.migrate import upgrade_async
-from siaga.runtime import Runtime
 from siaga.server import uvicorn_config
 
 PG_ENV = "SIAGA_TEST_DATABASE_URL"

@@ -15,10 +15,10 @@ from fastapi.responses import JSONResponse
 
 from dispatch.errors import DispatchError, IllegalTransition
 from dispatch.service import Actor, DispatchService
-from siaga.api import require_role
-from siaga.auth import Principal
-from siaga.errors import error_body
-from siaga.identity import Role
+from kernel.auth import Principal
+from kernel.deps import require_role
+from kernel.errors import error_body
+from kernel.identity import Role
 
 DISPATCH_ROLES = (Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN)
 

@@ -22,11 +22,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from dispatch.api.deps import DISPATCH_ROLES
 from dispatch.service.stream import Dropped, Subscription
-from siaga.auth import Principal, TokenError
+from kernel.auth import Principal, TokenError
 
 if TYPE_CHECKING:
     from dispatch.service import DispatchService
-    from siaga.runtime import Runtime
+    from kernel.runtime import Runtime
 
 log = logging.getLogger("dispatch.stream")
 

@@ -11,7 +11,7 @@ from typing import Protocol
 
 
 class PrincipalLike(Protocol):
-    """The fields of :class:`siaga.auth.Principal` the service needs (no import of siaga)."""
+    """The fields of :class:`kernel.auth.Principal` the service needs (no import of the kernel)."""
 
     @property
     def user_id(self) -> int: ...

@@ -24,7 +24,7 @@ from dispatch.store import repo
 from dispatch.store.models import RadioAlertRow
 from dispatch.store.records import snapshot
 from dispatch.travel import LatLon
-from siaga.identity import User
+from kernel.identity import User
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ from dispatch.store import repo
 from dispatch.store.models import AssignmentRow, HospitalRow, IncidentRow, UnitRow
 from dispatch.store.records import snapshot
 from dispatch.travel import STRAIGHT_LINE, LatLon, TravelTimeModel
-from siaga.db import transaction
+from kernel.db import transaction
 
 log = logging.getLogger("dispatch.service")
 

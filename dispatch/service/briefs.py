@@ -20,7 +20,7 @@ from dispatch.store import repo
 from dispatch.store.models import AssignmentRow, HospitalRow, IncidentRow, UnitRow
 from dispatch.store.records import unit_position
 from dispatch.travel import LatLon
-from siaga.identity import User
+from kernel.identity import User
 
 if TYPE_CHECKING:
     from dispatch.service.base import ServiceBase

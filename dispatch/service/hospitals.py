@@ -24,7 +24,7 @@ from dispatch.service.views import HospitalView, UnitView
 from dispatch.store import repo
 from dispatch.store.models import HospitalBedsRow, HospitalRow
 from dispatch.store.records import json_value, snapshot
-from siaga.identity import Agency
+from kernel.identity import Agency
 
 
 @dataclass(frozen=True, slots=True)

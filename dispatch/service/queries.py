@@ -21,7 +21,7 @@ from dispatch.service.views import AuditView, IncidentDetail, IncidentView
 from dispatch.store import repo
 from dispatch.store.models import HospitalRow, UnitRow
 from dispatch.store.records import assignment_record
-from siaga.identity import Agency
+from kernel.identity import Agency
 
 PSC_AGENCY = "psc119"
 

@@ -370,7 +370,7 @@ class Secret(Protocol):
 
 
 class SmsSettings(Protocol):
-    """The settings the gateways read (``siaga.config.Settings`` satisfies it)."""
+    """The settings the gateways read (``kernel.config.Settings`` satisfies it)."""
 
     @property
     def sms_gateway(self) -> str: ...

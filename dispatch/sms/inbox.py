@@ -59,7 +59,7 @@ from dispatch.sms.gateway import InboundSms
 from dispatch.sms.outbox import Outbox, SmsView, message_view
 from dispatch.sms_text import sms_parts
 from dispatch.store.models import SmsMessageRow
-from siaga.db import transaction
+from kernel.db import transaction
 
 log = logging.getLogger("dispatch.sms")
 

@@ -58,7 +58,7 @@ from dispatch.sms.gateway import (
 from dispatch.sms_text import compose_dispatch_sms, compose_prearrival_sms, sms_parts, to_gsm7
 from dispatch.store.models import AssignmentRow, IncidentRow, SmsMessageRow, UnitRow
 from dispatch.travel import LatLon
-from siaga.db import transaction
+from kernel.db import transaction
 
 log = logging.getLogger("dispatch.sms")
 

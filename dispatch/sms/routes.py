@@ -58,7 +58,7 @@ from dispatch.store.models import (
     UnitRow,
 )
 from dispatch.travel import LatLon
-from siaga.errors import ApiError
+from kernel.errors import ApiError
 
 if TYPE_CHECKING:
     from dispatch.service import DispatchService

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from dispatch.service import DispatchService
-    from siaga.runtime import Runtime
+    from kernel.runtime import Runtime
 
 log = logging.getLogger("dispatch.sms")
 

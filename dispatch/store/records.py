@@ -28,7 +28,7 @@ from dispatch.domain import (
 from dispatch.recommend import BedCount, HospitalCandidate, UnitCandidate
 from dispatch.store.models import AssignmentRow, HospitalBedsRow, HospitalRow, UnitRow
 from dispatch.travel import LatLon
-from siaga.db import Base
+from kernel.db import Base
 
 TIME_FIELDS = tuple(f.name for f in dataclasses.fields(TimeChain))
 

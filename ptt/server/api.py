@@ -11,6 +11,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from kernel.auth import Principal
+from kernel.deps import PrincipalDep, RuntimeDep, require_role
+from kernel.errors import ApiError
+from kernel.identity import Role, User
 from ptt.errors import CommandRefused
 from ptt.protocol import identity as identity_json
 from ptt.protocol import right_names
@@ -19,10 +23,6 @@ from ptt.server.service import RadioService
 from ptt.store.models import PositionRow, TalkgroupRow
 from ptt.talkgroup import Identity, Right
 from ptt.talkgroup import Role as RadioRole
-from siaga.api import PrincipalDep, RuntimeDep, require_role
-from siaga.auth import Principal
-from siaga.errors import ApiError
-from siaga.identity import Role, User
 
 router = APIRouter(prefix="/api", tags=["radio"])
 DispatcherDep = Annotated[Principal, Depends(require_role(Role.DISPATCHER, Role.SUPERVISOR,

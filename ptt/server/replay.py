@@ -27,15 +27,15 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kernel.deps import PrincipalDep, RuntimeDep
+from kernel.errors import ApiError
+from kernel.identity import User
 from ptt import protocol as p
 from ptt.server.api import DispatcherDep, ServiceDep, identity_of
 from ptt.server.recorder import resolve
 from ptt.server.service import Client, RadioService
 from ptt.store.models import TransmissionRow
 from ptt.talkgroup import DISPATCH_ROLES, Identity, Right
-from siaga.api import PrincipalDep, RuntimeDep
-from siaga.errors import ApiError
-from siaga.identity import User
 
 router = APIRouter(prefix="/api/transmissions", tags=["radio"])
 

@@ -20,10 +20,10 @@ from dispatch.store.models import (
     KelurahanRow,
     UnitRow,
 )
+from kernel.db import Base, transaction
+from kernel.identity import Agency, AgencyKind, Role, add_user, get_user
 from ptt.store.models import TalkgroupRow
-from siaga.db import Base, transaction
 from siaga.demo import data
-from siaga.identity import Agency, AgencyKind, Role, add_user, get_user
 
 Row = TypeVar("Row", bound=Base)
 

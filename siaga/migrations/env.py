@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from siaga.db import create_engine
+from kernel.db import create_engine
 from siaga.models import metadata
 
 config = context.config

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, Route, expect
 
-from siaga.config import ConfigError, load_settings
+from kernel.config import ConfigError, load_settings
 from tests.browser.helpers import open_console
 from tests.conftest import App, LiveServer, free_port, live_server_for, make_settings
 

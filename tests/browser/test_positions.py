@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.async_api import Page, expect
 
+from kernel.identity import get_user
 from ptt.server.store import SqlRadioStore
-from siaga.identity import get_user
 from tests.browser.helpers import open_console
 from tests.conftest import LiveServer
 from tests.radio.client import RadioClient

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from siaga.db import transaction
-from siaga.identity import set_disabled, set_password
+from kernel.db import transaction
+from kernel.identity import set_disabled, set_password
 from tests.conftest import App
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from siaga.config import ConfigError, load_settings
+from kernel.config import ConfigError, load_settings
 
 SIAGA = [sys.executable, "-c", "from siaga.cli import main; main()"]
 

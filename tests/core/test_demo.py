@@ -6,10 +6,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch.store.models import HospitalRow, KecamatanRow, KelurahanRow, UnitRow
+from kernel.db import create_engine, session_factory
+from kernel.identity import User
 from ptt.store.models import TalkgroupRow
-from siaga.db import create_engine, session_factory
 from siaga.demo.loader import load_demo
-from siaga.identity import User
 from siaga.migrate import upgrade_async
 
 TABLES = (KecamatanRow, KelurahanRow, HospitalRow, UnitRow, TalkgroupRow, User)

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from siaga.db import create_engine
+from kernel.db import create_engine
 from siaga.migrate import pending, upgrade_async
 from siaga.models import metadata
 

@@ -1,6 +1,6 @@
 """Failed-login throttling core: time is stepped by hand."""
 
-from siaga.ratelimit import FailureLimiter
+from kernel.ratelimit import FailureLimiter
 
 
 def test_blocks_after_max_failures_until_the_oldest_leaves_the_window() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from siaga.identity import get_user
+from kernel.identity import get_user
 from tests.dispatch_api.console import Console, error
 
 

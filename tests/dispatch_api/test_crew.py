@@ -16,7 +16,7 @@ from dispatch.events import (
 )
 from dispatch.lifecycle import Trigger, UnitTrigger
 from dispatch.service import Actor, Conflict
-from siaga.bus import EventBus
+from kernel.bus import EventBus
 from tests.dispatch_api.console import Console
 
 

@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from dispatch.service import DispatchService
 from dispatch.service.stream import Dropped, StreamHub
-from siaga.identity import get_user
+from kernel.identity import get_user
 from tests.conftest import LiveServer
 from tests.dispatch_api.console import CALL
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from kernel.identity import get_user, set_disabled
 from ptt.server.store import SqlRadioStore
-from siaga.identity import get_user, set_disabled
 from tests.conftest import App, LiveServer
 from tests.radio.client import RadioClient
 

@@ -10,7 +10,7 @@ import pytest
 from dispatch.sms.console import ConsoleGateway
 from dispatch.sms.gateway import OutboundSms, SendOutcome, WebhookRequest, build_gateway
 from dispatch.sms.webhooks import RejectReason, WebhookRejected
-from siaga.config import Settings
+from kernel.config import Settings
 
 CREW = "+6281234567890"
 

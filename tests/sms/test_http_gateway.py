@@ -25,7 +25,7 @@ from dispatch.sms.webhooks import (
     WebhookRejected,
     sign_http_gateway,
 )
-from siaga.config import Settings
+from kernel.config import Settings
 from tests.sms.conftest import CREW, Harness
 from tests.sms.fake_http_gateway import FakeHttpGateway, signature
 from tests.sms.servers import ManualClock

@@ -18,7 +18,7 @@ from dispatch.sms.gateway import (
 )
 from dispatch.sms.twilio import TwilioGateway
 from dispatch.sms.webhooks import RejectReason, TwilioWebhooks, WebhookRejected
-from siaga.config import Settings
+from kernel.config import Settings
 from tests.sms.conftest import CREW, HOLD, PUBLIC_URL, SETTLE, TIMEOUT, Harness
 from tests.sms.fake_twilio import API, FakeTwilio
 from tests.sms.servers import Fault, WebhookReceiver

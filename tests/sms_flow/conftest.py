@@ -29,8 +29,8 @@ from dispatch.service import DispatchService
 from dispatch.service.stream import Subscription
 from dispatch.sms.wiring import SmsSide
 from dispatch.store.models import SmsMessageRow
-from siaga.bus import EventBus
-from siaga.db import create_engine, session_factory
+from kernel.bus import EventBus
+from kernel.db import create_engine, session_factory
 from siaga.demo.loader import load_demo
 from siaga.migrate import upgrade
 from tests.conftest import App, LiveServer, free_port, live_server_for, make_settings

@@ -14,11 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
+from kernel.identity import User
 from ptt.errors import UsageError
 from ptt.retention import Recorded, RetentionPolicy
 from ptt.server.recorder import purge_expired
 from ptt.store.models import TalkgroupRow, TransmissionRow
-from siaga.identity import User
 from tests.conftest import App
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import siaga.db
+import kernel.db
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
@@ -90,7 +90,7 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=20), nullable=True),
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.Column("token_version", sa.Integer(), nullable=False),
-        sa.Column("created_at", siaga.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", kernel.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["agency_id"], ["agencies.id"], name=op.f("fk_users_agency_id_agencies")
         ),
@@ -131,7 +131,7 @@ def upgrade() -> None:
         sa.Column("retention_days", sa.Integer(), nullable=False),
         sa.Column("dynamic", sa.Boolean(), nullable=False),
         sa.Column("incident_ref", sa.String(length=40), nullable=True),
-        sa.Column("created_at", siaga.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", kernel.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by_id"], ["users.id"], name=op.f("fk_talkgroups_created_by_id_users")
@@ -149,7 +149,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("last_lat", sa.Float(), nullable=True),
         sa.Column("last_lon", sa.Float(), nullable=True),
-        sa.Column("last_position_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_position_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_position_source", sa.String(length=20), nullable=True),
         sa.ForeignKeyConstraint(
             ["home_kelurahan_id"],
@@ -166,7 +166,7 @@ def upgrade() -> None:
         sa.Column("category", sa.String(length=20), nullable=False),
         sa.Column("total", sa.Integer(), nullable=False),
         sa.Column("free", sa.Integer(), nullable=False),
-        sa.Column("updated_at", siaga.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", kernel.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_by_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["hospital_id"],

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import siaga.db
+import kernel.db
 
 revision: str = "0002_ptt"
 down_revision: str | Sequence[str] | None = "0001"
@@ -25,13 +25,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("talkgroup", sa.String(length=40), nullable=False),
         sa.Column("raised_by_id", sa.Integer(), nullable=False),
-        sa.Column("raised_at", siaga.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("raised_at", kernel.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("lat", sa.Float(), nullable=True),
         sa.Column("lon", sa.Float(), nullable=True),
         sa.Column("acknowledged_by_id", sa.Integer(), nullable=True),
-        sa.Column("acknowledged_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("acknowledged_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("cleared_by_id", sa.Integer(), nullable=True),
-        sa.Column("cleared_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cleared_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["acknowledged_by_id"],
             ["users.id"],
@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column("lat", sa.Float(), nullable=False),
         sa.Column("lon", sa.Float(), nullable=False),
         sa.Column("accuracy_m", sa.Float(), nullable=True),
-        sa.Column("at", siaga.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", kernel.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_positions_user_id_users")),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_positions")),
     )
@@ -64,7 +64,7 @@ def upgrade() -> None:
         sa.Column("talkgroup", sa.String(length=40), nullable=False),
         sa.Column("sender_id", sa.Integer(), nullable=False),
         sa.Column("body", sa.String(length=1000), nullable=False),
-        sa.Column("sent_at", siaga.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", kernel.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["sender_id"], ["users.id"], name=op.f("fk_text_messages_sender_id_users")
         ),
@@ -80,8 +80,8 @@ def upgrade() -> None:
         sa.Column("talkgroup", sa.String(length=40), nullable=False),
         sa.Column("talker_id", sa.Integer(), nullable=False),
         sa.Column("call_type", sa.String(length=20), nullable=False),
-        sa.Column("started_at", siaga.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", kernel.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("end_reason", sa.String(length=30), nullable=True),
         sa.Column("duration_ms", sa.Integer(), nullable=True),
         sa.Column("path", sa.String(length=300), nullable=True),

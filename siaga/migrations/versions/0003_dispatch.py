@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import siaga.db
+import kernel.db
 
 revision: str = "0003_dispatch"
 down_revision: str | Sequence[str] | None = "0002_ptt"
@@ -32,7 +32,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_events",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", siaga.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", kernel.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor_user_id", sa.Integer(), nullable=True),
         sa.Column("actor", sa.String(length=80), nullable=False),
         sa.Column("entity_type", sa.String(length=20), nullable=False),
@@ -74,10 +74,10 @@ def upgrade() -> None:
         sa.Column("determinant", sa.String(length=20), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("radio_alert_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", siaga.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", kernel.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("created_by", sa.String(length=64), nullable=False),
-        sa.Column("updated_at", siaga.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", kernel.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["created_by_id"], ["users.id"], name=op.f("fk_incidents_created_by_id_users")
@@ -101,17 +101,17 @@ def upgrade() -> None:
         sa.Column("hospital_id", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("cancel_reason", sa.String(length=20), nullable=True),
-        sa.Column("dispatched_at", siaga.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("acknowledged_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("en_route_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("on_scene_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("transporting_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("at_hospital_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("handover_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("back_in_service_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("cancelled_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("escalated_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("reminded_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("dispatched_at", kernel.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("acknowledged_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("en_route_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("on_scene_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("transporting_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("at_hospital_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("handover_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("back_in_service_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("escalated_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reminded_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("dispatched_by_id", sa.Integer(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -145,11 +145,11 @@ def upgrade() -> None:
         sa.Column("unit", sa.String(length=40), nullable=True),
         sa.Column("lat", sa.Float(), nullable=True),
         sa.Column("lon", sa.Float(), nullable=True),
-        sa.Column("at", siaga.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", kernel.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("incident_id", sa.Integer(), nullable=True),
         sa.Column("handled_by_id", sa.Integer(), nullable=True),
-        sa.Column("handled_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("handled_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["handled_by_id"], ["users.id"], name=op.f("fk_radio_alerts_handled_by_id_users")
         ),
@@ -166,13 +166,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table("hospitals", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("accepting_changed_at", siaga.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("accepting_changed_at", kernel.db.UTCDateTime(timezone=True), nullable=True)
         )
 
     with op.batch_alter_table("units", schema=None) as batch_op:
         batch_op.add_column(sa.Column("version", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(
-            sa.Column("status_changed_at", siaga.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("status_changed_at", kernel.db.UTCDateTime(timezone=True), nullable=True)
         )
 
     # ### end Alembic commands ###

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import siaga.db
+import kernel.db
 
 revision: str = "0004_sms"
 down_revision: str | Sequence[str] | None = "0003_dispatch"
@@ -48,13 +48,13 @@ def upgrade() -> None:
         sa.Column("provider_status", sa.String(length=20), nullable=True),
         sa.Column("error_code", sa.String(length=40), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
-        sa.Column("created_at", siaga.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("first_attempt_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_attempt_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("next_attempt_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("sent_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("status_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("done_at", siaga.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", kernel.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("first_attempt_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_attempt_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sent_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("status_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("done_at", kernel.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["assignment_id"],
             ["assignments.id"],

@@ -13,10 +13,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from siaga.auth import TokenService
-from siaga.config import Settings
-from siaga.db import create_engine, session_factory
-from siaga.ratelimit import FailureLimiter
+from kernel.auth import TokenService
+from kernel.config import Settings
+from kernel.db import create_engine, session_factory
+from kernel.ratelimit import FailureLimiter
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from siaga.identity import AgencyKind, Role, User
+from kernel.identity import AgencyKind, Role, User
 
 
 class TokenError(Exception):

@@ -1,0 +1,57 @@
+"""The FastAPI dependencies every feature's routes share: the runtime and the caller.
+
+``current_principal`` authenticates the bearer token of a request; ``require_role``
+narrows it to the roles a route allows. They live in the kernel so that ``ptt`` and
+``dispatch`` can protect their routes without importing the composition root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from kernel.auth import Principal, TokenError
+from kernel.errors import ApiError
+from kernel.identity import Role
+from kernel.runtime import Runtime
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+async def current_principal(
+    rt: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise ApiError(401, "unauthorized", "missing bearer token",
+                       headers={"WWW-Authenticate": "Bearer"})
+    async with rt.sessions() as session:
+        try:
+            return await rt.tokens.authenticate(session, credentials.credentials, rt.now())
+        except TokenError as exc:
+            raise ApiError(401, exc.code, exc.message,
+                           headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise ApiError(403, "forbidden", f"this needs one of the roles: {allowed}")
+        return principal
+
+    return check
