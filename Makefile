@@ -12,6 +12,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml setup.py ptt/media/_rtpout.c | $(BIN)/python
+	@PYTHON=$(BIN)/python scripts/system-deps.sh --build
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	rm -f $(VENV)/.installed-*
