@@ -4,29 +4,35 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Reinstalled when the dependencies or the C extension (built by the install) change.
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py ptt/media/_rtpout.c | cksum | cut -d' ' -f1)
+HASH   := $(shell cat pyproject.toml setup.py ptt/media/_rtpout.c | cksum | cut -d' ' -f1)
+# What the server needs (make run) and, on top, what the tests and tools need.
+RUN_STAMP := $(VENV)/.installed-run-$(HASH)
+DEV_STAMP := $(VENV)/.installed-dev-$(HASH)
 
 .PHONY: run test lint bench setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml setup.py ptt/media/_rtpout.c | $(BIN)/python
-	@PYTHON=$(BIN)/python scripts/system-deps.sh --build
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	rm -f $(VENV)/.installed-*
+$(RUN_STAMP): pyproject.toml setup.py ptt/media/_rtpout.c | $(BIN)/python
+	@PYTHON=$(BIN)/python scripts/system-deps.sh
+	$(BIN)/python -m pip install -q -e .
+	rm -f $(VENV)/.installed-run-*
 	touch $@
 
-setup: $(STAMP)
-	@scripts/system-deps.sh
+$(DEV_STAMP): $(RUN_STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-dev-*
+	touch $@
 
-run: setup
+setup: $(DEV_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/siaga db upgrade
 	$(BIN)/siaga demo load
 	$(BIN)/siaga serve --no-migrate
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	@scripts/system-deps.sh --browser
 	scripts/pytest.sh $(PYTEST_ARGS)
 
