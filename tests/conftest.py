@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from kernel.config import Settings
@@ -30,6 +31,10 @@ from siaga.migrate import upgrade_async
 from siaga.server import uvicorn_config
 
 PG_ENV = "SIAGA_TEST_DATABASE_URL"
+
+# ``make coverage`` (scripts/coverage.py): the same examples on every run, and few of them,
+# so the figure it reports does not depend on what a random search happened to reach.
+settings.register_profile("coverage", max_examples=10, derandomize=True)
 
 
 @pytest.fixture(autouse=True)
