@@ -3,7 +3,6 @@ how failures are classified, how an unknown outcome is settled, and webhook sign
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from dispatch.sms.gateway import (
 from dispatch.sms.twilio import TwilioGateway
 from dispatch.sms.webhooks import RejectReason, TwilioWebhooks, WebhookRejected
 from kernel.config import Settings
+from tests.polling import until
 from tests.sms.conftest import CREW, HOLD, PUBLIC_URL, SETTLE, TIMEOUT, Harness
 from tests.sms.fake_twilio import API, FakeTwilio
 from tests.sms.servers import Fault, WebhookReceiver
@@ -175,10 +175,7 @@ class TestUnknownOutcome:
         pending = await twilio.gateway.send(page(twilio))
         assert (pending.outcome, pending.error_code) == (SendOutcome.UNKNOWN, "outcome_pending")
         assert len(fake.posts()) == 1
-        for _ in range(300):  # Twilio gets to it
-            if fake.outbound():
-                break
-            await asyncio.sleep(0.01)
+        await until(fake.outbound, "Twilio to get to the held request", timeout=10)
         found = await twilio.gateway.send(page(twilio))
         assert found.outcome is SendOutcome.SENT and found.replayed
         assert found.provider_id == fake.outbound()[0].sid and len(fake.posts()) == 1
