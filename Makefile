@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml setup.py ptt/media/_rtpout.c | cksum | cut 
 RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(HASH)
 
-.PHONY: run test lint bench setup clean
+.PHONY: run test lint coverage bench setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ lint: setup
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/mypy kernel siaga ptt dispatch
 	$(BIN)/mypy --strict $(shell cat scripts/strict-modules.txt)
+	$(BIN)/python scripts/coverage.py
+
+# Branch coverage of the pure cores by their unit tests (also the last step of lint): 100% or fail.
+coverage: setup
+	$(BIN)/python scripts/coverage.py
 
 # PostgreSQL figures too when a server answers locally (as on our machines and in CI).
 bench: setup

@@ -166,10 +166,12 @@ async def _rpc(probe: Probe) -> None:
         print("REPLY " + json.dumps(commands[line.strip()]()), flush=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _loopback_socket() -> socket.socket:
+    """Bound to a port the OS picks and kept bound until the server takes it (closing it and
+    binding again would let another process take the port in between)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 async def serve_siaga(directory: Path, groups: int, per_group: int) -> None:
@@ -186,7 +188,8 @@ async def serve_siaga(directory: Path, groups: int, per_group: int) -> None:
     from siaga.migrate import upgrade_async
     from siaga.server import uvicorn_config
 
-    port = _free_port()
+    sock = _loopback_socket()
+    port = int(sock.getsockname()[1])
     settings = Settings(database_url=f"sqlite+aiosqlite:///{directory}/bench.db",
                         data_dir=directory, secret_key="bench-" + "k" * 40, port=port,
                         log_level="WARNING", log_format="text")
@@ -215,7 +218,7 @@ async def serve_siaga(directory: Path, groups: int, per_group: int) -> None:
     (directory / "plan.json").write_text(json.dumps(plan))
     config = uvicorn_config(create_app(runtime=runtime), "127.0.0.1", port, backlog=4096)
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
             task.result()

@@ -67,9 +67,9 @@ async def serve_siaga(n: int, directory: Path, asgi: bool) -> None:
     from siaga.migrate import upgrade_async
     from siaga.server import uvicorn_config
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    sock = socket.socket()  # kept bound until the server takes it: no one else can take the port
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     settings = Settings(database_url=f"sqlite+aiosqlite:///{directory}/bench.db",
                         data_dir=directory, secret_key="bench-" + "k" * 40, port=port,
                         log_level="WARNING", log_format="text")
@@ -89,7 +89,7 @@ async def serve_siaga(n: int, directory: Path, asgi: bool) -> None:
     (directory / "tokens.json").write_text(json.dumps(tokens))
     config = uvicorn_config(create_app(runtime=runtime), "127.0.0.1", port, backlog=4096)
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.01)
     runtime.services["wsaudio"].fast_path = not asgi

@@ -194,5 +194,5 @@ def describe(event: DispatchEvent) -> Label:
                 f"Pengingat: belum ada laporan sejak {status.label.id.lower()}",
                 f"Reminder: no report since {status.label.en.lower()}",
             )
-        case _:
+        case _:  # pragma: no cover
             assert_never(event)

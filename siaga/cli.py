@@ -109,6 +109,9 @@ def serve(
     cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM); implies --tls.")
                     ] = None,
     key: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    fd: Annotated[int | None, typer.Option(
+        help="Serve on this already bound socket, inherited as a file descriptor (socket "
+        "activation), instead of binding SIAGA_HOST:SIAGA_PORT.")] = None,
 ) -> None:
     """Serve the console, the app, the API and the radio on one port."""
     import uvicorn
@@ -118,8 +121,14 @@ def serve(
     from siaga.server import uvicorn_config
 
     settings = _settings()
+    sockets = None
+    if fd is not None:
+        sockets = [socket.socket(fileno=fd)]  # family and type read from the socket
+        address = sockets[0].getsockname()
+        settings = settings.model_copy(update={"host": address[0], "port": address[1]})
     files = _tls_files(settings, tls, cert, key)
-    _check_port(settings.host, settings.port)
+    if sockets is None:
+        _check_port(settings.host, settings.port)
     if migrate:
         _upgrade(settings)
     else:
@@ -141,7 +150,7 @@ def serve(
         create_app(settings), settings.host, settings.port, proxy_headers=True,
         ssl_certfile=files.cert if files else None, ssl_keyfile=files.key if files else None,
     )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=sockets)
 
 
 def _tls_files(settings: Settings, tls: bool, cert: Path | None,

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from kernel.config import Settings
@@ -28,8 +29,13 @@ from siaga.app import create_app
 from siaga.demo.loader import load_demo
 from siaga.migrate import upgrade_async
 from siaga.server import uvicorn_config
+from tests.polling import until
 
 PG_ENV = "SIAGA_TEST_DATABASE_URL"
+
+# ``make coverage`` (scripts/coverage.py): the same examples on every run, and few of them,
+# so the figure it reports does not depend on what a random search happened to reach.
+settings.register_profile("coverage", max_examples=10, derandomize=True)
 
 
 @pytest.fixture(autouse=True)
@@ -137,10 +143,19 @@ async def sqlite_app(sqlite_url: str, tmp_path: Path) -> AsyncIterator[App]:
         yield a
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+def loopback_socket(host: str = "127.0.0.1") -> socket.socket:
+    """A TCP socket bound to a port the OS picks, for a server to listen on.
+
+    It stays bound until the server that takes it closes it, so no other process can take the
+    port between choosing it and serving on it (as it could if it were closed and bound again).
+    """
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.bind((host, 0))
+    return sock
+
+
+def port_of(sock: socket.socket) -> int:
+    return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -168,7 +183,10 @@ class LiveServer:
 
 
 @contextlib.asynccontextmanager
-async def live_server_for(settings: Settings, *, demo: bool = True) -> AsyncIterator[LiveServer]:
+async def live_server_for(settings: Settings, sock: socket.socket, *, demo: bool = True
+                          ) -> AsyncIterator[LiveServer]:
+    """Serve on ``sock`` (from :func:`loopback_socket`; ``settings.port`` is its port)."""
+    assert port_of(sock) == settings.port, "settings.port must be the socket's port"
     await upgrade_async(settings.database_url)
     runtime = Runtime.build(settings)
     if demo:
@@ -176,25 +194,26 @@ async def live_server_for(settings: Settings, *, demo: bool = True) -> AsyncIter
     app = create_app(runtime=runtime)
     config = uvicorn_config(app, settings.host, settings.port)
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await until(lambda: server.started or task.done(), "the server to start", timeout=30)
         if task.done():
             task.result()
             raise RuntimeError("server stopped during start-up")
-        await asyncio.sleep(0.01)
-    try:
         yield LiveServer(runtime, settings.host, settings.port)
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
+        sock.close()
 
 
 @pytest.fixture
 async def live_server(sqlite_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    port = free_port()
+    sock = loopback_socket()
+    port = port_of(sock)
     settings = make_settings(sqlite_url, tmp_path, port=port,
                              public_url=f"http://127.0.0.1:{port}")
-    async with live_server_for(settings) as server:
+    async with live_server_for(settings, sock) as server:
         yield server
 
 

@@ -11,7 +11,14 @@ from playwright.async_api import Page, Route, expect
 
 from kernel.config import ConfigError, load_settings
 from tests.browser.helpers import open_console
-from tests.conftest import App, LiveServer, free_port, live_server_for, make_settings
+from tests.conftest import (
+    App,
+    LiveServer,
+    live_server_for,
+    loopback_socket,
+    make_settings,
+    port_of,
+)
 
 TILES = "http://tiles.siaga.test/{z}/{x}/{y}.png"
 # The smallest valid PNG: one transparent pixel.
@@ -51,11 +58,12 @@ async def test_kelurahan_need_a_login_and_list_every_one(sqlite_app: App) -> Non
 
 @pytest.fixture
 async def tiled_server(sqlite_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    port = free_port()
+    sock = loopback_socket()
+    port = port_of(sock)
     settings = make_settings(sqlite_url, tmp_path, port=port, map_tile_url=TILES,
                              map_tile_attribution="Peta uji",
                              public_url=f"http://127.0.0.1:{port}")
-    async with live_server_for(settings) as server:
+    async with live_server_for(settings, sock) as server:
         yield server
 
 

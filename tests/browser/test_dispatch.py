@@ -3,7 +3,6 @@ record a call, read the recommendation, assign, and see the crew's progress arri
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -12,6 +11,7 @@ from playwright.async_api import Page, expect
 
 from tests.browser.helpers import open_console
 from tests.conftest import LiveServer
+from tests.polling import until
 from tests.radio.client import RadioClient
 
 pytestmark = pytest.mark.browser
@@ -144,11 +144,12 @@ async def test_an_officers_radio_emergency_becomes_an_incident(
         token = await live_server.login("dispatcher1")
         async with httpx.AsyncClient(base_url=live_server.http_url,
                                      headers={"Authorization": f"Bearer {token}"}) as api:
-            for _ in range(30):
-                if (await api.get("/api/alerts", params={"status": "open"})).json():
-                    break
-                await asyncio.sleep(0.1)
-            else:
+            async def open_alerts() -> list[dict[str, object]]:
+                return list((await api.get("/api/alerts", params={"status": "open"})).json())
+
+            try:
+                await until(open_alerts, "the radio alert", timeout=3)
+            except AssertionError:
                 pytest.skip("radio emergencies do not reach dispatch yet "
                             "(siaga.bridge.BridgeFeature is not in siaga.features.FEATURES)")
         line = page.locator("#incident-board .radio-alerts li")

@@ -19,7 +19,7 @@ from tests.browser.helpers import (
     wait_audio_connected,
 )
 from tests.conftest import LiveServer
-from tests.media.officers import wait_for
+from tests.polling import until
 from tests.radio.client import RadioClient
 from tests.radio.voice import VoiceClient
 
@@ -53,7 +53,7 @@ async def test_dispatcher_holds_the_button_and_the_officer_hears_it(
         taken = await officer.radio.expect("floor_taken")
         assert taken["talker"]["username"] == "dispatcher1"
         heard = officer.heard_on("satpolpp")
-        await wait_for(lambda: heard.count(CONSOLE_TONE) >= 25, "the console's tone", 10)
+        await until(lambda: heard.count(CONSOLE_TONE) >= 25, "the console's tone", 10)
         assert heard.count(OFFICER_TONE) == 0
         await page.mouse.up()
         await officer.radio.expect("floor_idle", talkgroups=["satpolpp"])

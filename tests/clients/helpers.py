@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from siaga_radio.client import Transport
 
 from tests.conftest import LiveServer
 from tests.media.audio import RATE, dominant_frequency, rms
+from tests.polling import until
 
 #: How far a recording's length may be from what was sent (pre-skip, one lost frame).
 DURATION_TOLERANCE = 0.04
@@ -36,15 +36,6 @@ async def radio(server: LiveServer, username: str, *, transport: Transport = "we
         yield client
     finally:
         await client.close()
-
-
-async def until(predicate: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def decode_file(path: Path) -> np.ndarray:

@@ -13,6 +13,7 @@ from siaga_radio import ToneSource, TransmissionRecorder
 
 from tests.clients.helpers import DURATION_TOLERANCE, decode_file, radio, seconds, tone_of
 from tests.conftest import LiveServer
+from tests.polling import until
 
 EXE = shutil.which("siaga-radio", path=str(Path(sys.executable).parent)) or ""
 needs_exe = pytest.mark.skipif(not EXE, reason="siaga-radio is not installed (pip install -e .)")
@@ -67,15 +68,21 @@ async def test_listen_command_saves_what_it_hears(live_server: LiveServer,
         "listen", "--talkgroup", "satpolpp", "--out", str(out_dir), "--count", "1",
         "--seconds", "15"))
     service = live_server.runtime.services["radio"]
+    relay = live_server.runtime.services["webrtc"].relay
+
+    def listening() -> bool:
+        """The listener is connected, its peer too, with a downlink for satpolpp."""
+        assert not proc.done(), "the listener ended early"
+        user = next((str(uid) for uid, c in service.clients.items()
+                     if c.identity.username == "satpol2" and c.connection is not None), None)
+        if user is None or user not in relay.clients:
+            return False
+        pc = relay.peer_connection(user)
+        return (pc.connectionState == "connected" and pc.signalingState == "stable"
+                and service.numbers["satpolpp"] in relay.downlink_mids(user))
+
     async with radio(live_server, "satpol1", join=["satpolpp"]) as talker:
-        # Talk once the listener has joined (it shows in the talkgroup's members).
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 10
-        while not any(c.identity.username == "satpol2" and c.connection is not None
-                      for c in service.clients.values()):
-            assert loop.time() < deadline and not proc.done(), "listener never connected"
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(1.0)  # its scan and peer connection
+        await until(listening, "the listener's scan and peer connection", timeout=15)
         await talker.talk("satpolpp", ToneSource(440), 1.0)
         code, out, err = await proc
     assert code == 0, err

@@ -17,7 +17,8 @@ from cryptography import x509
 from siaga_radio import RadioClient
 
 from siaga.tls import TlsError, ensure_self_signed, given, interface_addresses, local_names
-from tests.conftest import free_port
+from tests.conftest import loopback_socket, port_of
+from tests.polling import until
 
 
 def test_first_run_makes_a_certificate_and_later_runs_reuse_it(tmp_path: Path) -> None:
@@ -60,7 +61,8 @@ def test_the_operators_files_are_checked_before_serving(tmp_path: Path) -> None:
 
 
 async def test_siaga_serve_tls_serves_https_and_wss(tmp_path: Path) -> None:
-    port = free_port()
+    sock = loopback_socket()  # bound here, served by the child: no other process can take it
+    port = port_of(sock)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIAGA_")}
     env.update(SIAGA_PORT=str(port), SIAGA_DATA_DIR=str(tmp_path / "var"),
                SIAGA_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'siaga.db'}",
@@ -73,8 +75,9 @@ async def test_siaga_serve_tls_serves_https_and_wss(tmp_path: Path) -> None:
                                                 stdout=asyncio.subprocess.DEVNULL)
     assert await load.wait() == 0
     proc = await asyncio.create_subprocess_exec(
-        siaga, "serve", "--tls", "--no-migrate", env=env, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
+        siaga, "serve", "--tls", "--no-migrate", "--fd", str(sock.fileno()), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        pass_fds=(sock.fileno(),))
     try:
         assert proc.stdout is not None
         banner = ""
@@ -91,12 +94,13 @@ async def test_siaga_serve_tls_serves_https_and_wss(tmp_path: Path) -> None:
         ctx = ssl.create_default_context(cafile=str(cert))
         url = f"https://127.0.0.1:{port}"
         async with httpx.AsyncClient(verify=ctx) as http:
-            for _ in range(100):
+            async def app_page() -> httpx.Response | None:
                 try:
-                    response = await http.get(f"{url}/app/")
-                    break
-                except httpx.ConnectError:
-                    await asyncio.sleep(0.1)
+                    return await http.get(f"{url}/app/")
+                except httpx.ConnectError:  # not listening yet
+                    return None
+
+            response = await until(app_page, "the server to accept connections", timeout=30)
             assert response.status_code == 200 and "manifest.webmanifest" in response.text
             # The fingerprint printed is the certificate served.
             der = ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", port)))
@@ -111,3 +115,4 @@ async def test_siaga_serve_tls_serves_https_and_wss(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 10)
+        sock.close()

@@ -81,10 +81,10 @@ def test_cli_unknown_gateway_exits_without_traceback() -> None:
 
 def test_cli_unreachable_database_exits_without_traceback() -> None:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once closed
-    result = run_cli("db", "upgrade",
-                     env={"SIAGA_DATABASE_URL": f"postgresql://x@127.0.0.1:{port}/none"})
+        s.bind(("127.0.0.1", 0))  # bound, never listening: connecting is refused
+        port = s.getsockname()[1]
+        result = run_cli("db", "upgrade",
+                         env={"SIAGA_DATABASE_URL": f"postgresql://x@127.0.0.1:{port}/none"})
     assert result.returncode == 2
     assert result.stderr.startswith("siaga: cannot reach database")
     assert "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from ptt.media.relay import VoiceRelay
+from tests.polling import until
 
 from .audio import FRAME, RATE, ToneEncoder, classify
 
@@ -123,7 +124,7 @@ class Officer:
         await self.pc.setLocalDescription(offer)
         answer = await relay.open_peer(self.name, self.pc.localDescription.sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        await wait_for(lambda: self.pc.connectionState == "connected", f"{self.name} connected")
+        await until(lambda: self.pc.connectionState == "connected", f"{self.name} connected")
 
     async def listen(self, relay: VoiceRelay, talkgroups: list[int]) -> None:
         offer = await relay.set_downlinks(self.name, talkgroups)
@@ -151,12 +152,8 @@ class Officer:
         await self.pc.close()
 
 
-async def wait_for(predicate, what: str, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+#: The name some media tests know ``tests.polling.until`` by.
+wait_for = until
 
 
 def browser_numbered(sdp: str) -> str:

@@ -33,9 +33,9 @@ from ptt.media.aiortc_tap import (
     relax_rtcp,
 )
 from ptt.media.grid import GridSleeps
+from tests.polling import until
 
 from .audio import ToneEncoder
-from .officers import wait_for
 
 
 class TestHooksPresent:
@@ -368,12 +368,12 @@ async def test_tap_delivers_every_payload_bit_exact_without_decoder_path() -> No
         taps.append(ReceiverTap(transceiver.receiver, pt, got.append))
         await receiver.setLocalDescription(await receiver.createAnswer())
         await sender.setRemoteDescription(receiver.localDescription)
-        await wait_for(lambda: receiver.connectionState == "connected", "connected")
+        await until(lambda: receiver.connectionState == "connected", "connected")
 
         sent = ToneEncoder(440).packets(100)
         for i, payload in enumerate(sent):
             track.push(i * 960, payload)
-        await wait_for(lambda: len(got) == len(sent), "all packets tapped", timeout=5)
+        await until(lambda: len(got) == len(sent), "all packets tapped", timeout=5)
 
         assert [p.payload for p in got] == sent  # bit-exact, in order, none stuck
         assert [p.payload_type for p in got] == [pt] * len(sent)

@@ -32,8 +32,9 @@ from ptt.media.aiortc_tap import (
     opus_payload_types,
 )
 from ptt.media.relay import VoiceRelay
+from tests.polling import until
 
-from .officers import Officer, wait_for
+from .officers import Officer
 
 pytestmark = pytest.mark.media
 
@@ -105,7 +106,7 @@ class TestOnTheWire:
         sent = record_sent(a)
         relay.set_route("a", [("l", TG1)])
         a.uplink.talk()
-        await wait_for(lambda: len(wire.packets) >= 30, "30 packets", timeout=10)
+        await until(lambda: len(wire.packets) >= 30, "30 packets", timeout=10)
 
         packets = wire.packets
         assert {p.ssrc for p in packets} == {wire.ssrc}
@@ -133,7 +134,7 @@ class TestOnTheWire:
         wire = await heard_on_wire(listener, relay, TG1)
         relay.set_route("a", [("l", TG1)])
         a.uplink.talk()
-        await wait_for(lambda: len(wire.packets) >= 10, "10 packets", timeout=10)
+        await until(lambda: len(wire.packets) >= 10, "10 packets", timeout=10)
 
         transport = relay.peer_connection("l").getTransceivers()[0].receiver.transport
         pair = transport.transport._connection._nominated[1]
@@ -145,7 +146,7 @@ class TestOnTheWire:
         else:
             with pytest.raises(OSError):
                 sock.getpeername()
-        await wait_for(lambda: len(wire.packets) >= 20, "10 more packets", timeout=10)
+        await until(lambda: len(wire.packets) >= 20, "10 more packets", timeout=10)
 
     async def test_sender_reports_count_what_was_sent(self, relay: VoiceRelay, officers) -> None:
         relay.rtcp_interval = 1.0  # a report within the test's 6 s (the default is ~5 s)
@@ -158,13 +159,15 @@ class TestOnTheWire:
             return [s for s in stats.values() if s.type == "remote-outbound-rtp"]
 
         stats: dict[str, object] = {}
-        deadline = time.monotonic() + 6
+
+        async def counted() -> bool:
+            stats.clear()
+            stats.update(await wire.receiver.getStats())
+            return any(s.packetsSent >= 10 for s in remote_outbound())  # type: ignore[attr-defined]
+
         # Ten packets at least: all but a downlink's first are sent by the C loop where it
         # is built, whose counts reach aiortc's reports only through FastRtpSender.sync.
-        while not any(s.packetsSent >= 10 for s in remote_outbound()):  # type: ignore[attr-defined]
-            assert time.monotonic() < deadline, "no sender report counting the packets"
-            await asyncio.sleep(0.2)
-            stats = dict(await wire.receiver.getStats())
+        await until(counted, "a sender report counting the packets", timeout=6)
         (report,) = (s for s in remote_outbound() if s.ssrc == wire.ssrc)  # type: ignore[attr-defined]
 
         count = report.packetsSent  # type: ignore[attr-defined]
@@ -183,11 +186,11 @@ class TestLateEntry:
         late = await heard_on_wire(l2, relay, TG1)
         relay.set_route("a", [("l1", TG1)])
         a.uplink.talk()
-        await wait_for(lambda: len(first.packets) >= 10, "l1 hears a", timeout=10)
+        await until(lambda: len(first.packets) >= 10, "l1 hears a", timeout=10)
 
         joined = time.monotonic()
         relay.set_route("a", [("l1", TG1), ("l2", TG1)])
-        await wait_for(lambda: bool(late.packets), "l2 hears a", timeout=5)
+        await until(lambda: bool(late.packets), "l2 hears a", timeout=5)
         # One talker packet interval (20 ms) plus scheduling on a loaded 2-core machine.
         assert late.wall[0] - joined < 0.25
         assert late.packets[0].marker  # a new burst for that listener's stream
@@ -208,7 +211,7 @@ class TestFallbackAndIsolation:
         wire = await heard_on_wire(listener, relay, TG1)
         relay.set_route("a", [("l", TG1)])
         a.uplink.talk()
-        await wait_for(lambda: len(wire.packets) >= 20, "20 packets", timeout=10)
+        await until(lambda: len(wire.packets) >= 20, "20 packets", timeout=10)
         assert all(p.marker for p in wire.packets)  # aiortc's sender marks every packet
         assert {p.ssrc for p in wire.packets} == {wire.ssrc}
         assert relay.metrics.dropped_not_connected == 0
@@ -221,7 +224,7 @@ class TestFallbackAndIsolation:
         broken, ok = await heard_on_wire(l1, relay, TG1), await heard_on_wire(l2, relay, TG1)
         relay.set_route("a", [("l1", TG1), ("l2", TG1)])
         a.uplink.talk()
-        await wait_for(lambda: len(broken.packets) >= 5, "l1 hears a", timeout=10)
+        await until(lambda: len(broken.packets) >= 5, "l1 hears a", timeout=10)
 
         downlink = relay._peers["l1"].downlinks[TG1]
         fast = downlink.fast

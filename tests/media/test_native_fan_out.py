@@ -18,6 +18,7 @@ from pyee import EventEmitter
 
 from ptt.media import aiortc_tap
 from ptt.rtp import Retimer
+from tests.polling import until
 
 from .test_rtpout import TAIL, native, sessions
 from .test_rtpout import sockets as sockets  # noqa: F401 - the fixture
@@ -252,7 +253,8 @@ class TestGuardsAreCheckedAgainOnlyAfterAChange:
             assert send([downlink], 3)[0] == 1 and rx.unprotect(receiver.recv(2048))
 
             transport.close()
-            await asyncio.sleep(0.01)  # asyncio: connection_lost, then the socket closes
+            # asyncio calls connection_lost soon after, then closes the socket.
+            await until(lambda: protocol.lost, "connection_lost")
             assert protocol.lost == 1  # the protocol's own connection_lost still runs
             assert send([downlink], 4)[:3] == (0, 0, [downlink])
         finally:

@@ -42,6 +42,12 @@ def test_a_new_extension_gets_an_id_nobody_uses() -> None:
     assert "a=extmap:2 urn:example:new-extension" in lines
 
 
+def test_a_new_extension_in_several_sections_gets_one_id_in_all() -> None:
+    offer = RE_OFFER.replace("a=mid:0\r\n", "a=mid:0\r\na=extmap:3 urn:example:new-extension\r\n")
+    lines = keep_extmap_ids(offer, [NEGOTIATED]).split("\r\n")
+    assert lines.count("a=extmap:2 urn:example:new-extension") == 2
+
+
 def test_the_clients_numbering_wins_over_a_later_description() -> None:
     ours = NEGOTIATED.replace("111", "96").replace("a=extmap:4 ", "a=extmap:1 ")
     lines = keep_numbering(RE_OFFER, [NEGOTIATED, ours]).split("\r\n")

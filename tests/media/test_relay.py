@@ -18,6 +18,7 @@ from aiortc import RTCSessionDescription
 
 from ptt.media.grid import grid_sleeps
 from ptt.media.relay import SignalingError, UplinkPacket, VoiceRelay
+from tests.polling import until
 
 from .audio import RATE
 from .officers import Officer
@@ -52,7 +53,11 @@ class TestRouting:
         # The route names the talker itself too: the relay must leave it out.
         relay.set_route("a", [("l1", TG1), ("l2", TG1), ("a", TG1), ("b", TG1)])
 
-        await talk_for(1.2, a, b)
+        for talker in (a, b):
+            talker.uplink.talk()
+        await until(lambda: all(o.on(relay, TG1).count(A) >= 40 for o in (l1, l2, b))
+                    and relay.metrics.dropped_not_holder >= 40, "40 of a's packets heard",
+                    timeout=10)
 
         for listener in (l1, l2, b):
             heard = listener.on(relay, TG1)
@@ -90,7 +95,11 @@ class TestRouting:
         relay.set_route("a", [("d", TG1)])
         relay.set_route("b", [("d", TG2)])
 
-        await talk_for(1.0, a, b)
+        a.uplink.talk()
+        b.uplink.talk()
+        await until(lambda: dispatcher.on(relay, TG1).count(A) >= 35
+                    and dispatcher.on(relay, TG2).count(B) >= 35, "35 packets on each track",
+                    timeout=10)
 
         on_1, on_2 = dispatcher.on(relay, TG1), dispatcher.on(relay, TG2)
         assert on_1.count(A) >= 35 and on_1.count(B) == 0
@@ -140,8 +149,9 @@ class TestRouting:
         assert relay.downlink_mids("l")[TG3] == old_mid
         assert listener.pc.remoteDescription.sdp.count("m=audio") == 3
         relay.set_route("a", [("l", TG3)])
-        await talk_for(0.8, a)
-        assert listener.on(relay, TG3).count(A) >= 25
+        a.uplink.talk()
+        await until(lambda: listener.on(relay, TG3).count(A) >= 25, "25 packets on TG3",
+                    timeout=10)
 
 
 class TestRenegotiationNumbering:
@@ -173,8 +183,8 @@ class TestRenegotiationNumbering:
         # The talker's uplink (payload type 111, tapped as negotiated first) still reaches the
         # listener after both renegotiated, on the downlink numbered as the browser's.
         relay.set_route("a", [("l", TG1)])
-        await talk_for(1.0, a)
-        assert listener.on(relay, TG1).count(A) >= 30
+        a.uplink.talk()
+        await until(lambda: listener.on(relay, TG1).count(A) >= 30, "30 packets", timeout=10)
         assert relay.metrics.dropped_not_holder == 0
 
 
@@ -351,14 +361,12 @@ class TestQuietPeers:
         a.uplink.talk()
         (downlink,) = [t for t in relay.peer_connection("l").getTransceivers()
                        if t.direction == "sendonly"]
-        deadline = time.monotonic() + 6.0
-        while True:
+
+        async def receiver_reports() -> list[object]:
             stats = await downlink.sender.getStats()
-            remote = [s for s in stats.values() if s.type == "remote-inbound-rtp"]
-            if remote:
-                break
-            assert time.monotonic() < deadline, "no receiver report reached the server"
-            await asyncio.sleep(0.1)
+            return [s for s in stats.values() if s.type == "remote-inbound-rtp"]
+
+        remote = await until(receiver_reports, "a receiver report at the server", timeout=6)
         assert relay.is_quiet("l")
         assert remote[0].packetsLost == 0
 

@@ -3,25 +3,12 @@ and an assignment opens an incident talkgroup on the radio."""
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 
 from tests.conftest import LiveServer
 from tests.dispatch_api.console import CALL
+from tests.polling import until
 from tests.radio.client import RadioClient
-
-
-async def _until(check, what: str, timeout: float = 5.0):  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_officer_emergency_becomes_a_dispatch_alert(live_server: LiveServer) -> None:
@@ -37,7 +24,7 @@ async def test_officer_emergency_becomes_a_dispatch_alert(live_server: LiveServe
         async def alerts() -> list[dict[str, object]]:
             return list((await http.get("/api/alerts")).json())
 
-        found = await _until(alerts, "the radio alert")
+        found = await until(alerts, "the radio alert")
         alert = found[0]
         assert (alert["talkgroup"], alert["username"], alert["unit"]) == (
             "satpolpp", "satpol1", "SATPOL-01")

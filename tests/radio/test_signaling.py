@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -12,6 +11,7 @@ from sqlalchemy import select
 from ptt.server import signaling
 from ptt.store.models import EmergencyRow, PositionRow, TextMessageRow, TransmissionRow
 from tests.conftest import LiveServer
+from tests.polling import until
 from tests.radio.client import RadioClient
 
 
@@ -158,7 +158,9 @@ async def test_reconnect_within_the_window_resumes_groups(live_server: LiveServe
     s2 = await joined(live_server, "satpol2", "satpolpp")
     session = s1.welcome["session"]
     await s1.close()
-    await asyncio.sleep(0.1)
+    clients = live_server.runtime.services["radio"].clients.values()
+    await until(lambda: any(c.identity.username == "satpol1" and c.connection is None
+                            for c in clients), "the server to see satpol1 gone")
     await s2.send("text", talkgroup="satpolpp", body="Posisi di alun-alun")  # missed by s1
     await s2.expect("text")
     back = await RadioClient.connect(live_server, "satpol1", resume=session)

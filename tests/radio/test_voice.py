@@ -6,12 +6,10 @@ recognise tones by FFT (see tests/media/audio.py).
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.conftest import LiveServer
-from tests.media.officers import wait_for
+from tests.polling import until
 from tests.radio.voice import VoiceClient
 
 pytestmark = pytest.mark.media
@@ -30,7 +28,7 @@ async def test_holder_is_heard_by_all_and_a_non_holder_by_nobody(
         await s1.radio.expect("floor_granted")
         s1.talk()
         s2.talk()  # talks without the floor: the server must drop it
-        await wait_for(lambda: s2.heard_on("satpolpp").count(A) >= 25
+        await until(lambda: s2.heard_on("satpolpp").count(A) >= 25
                        and d.heard_on("satpolpp").count(A) >= 25, "the holder heard", 8)
         assert s2.heard_on("satpolpp").count(B) == 0
         assert d.heard_on("satpolpp").count(B) == 0
@@ -52,7 +50,7 @@ async def test_dispatcher_hears_two_groups_on_separate_tracks(live_server: LiveS
             await talker.radio.send("floor_request")
             await talker.radio.expect("floor_granted")
             talker.talk()
-        await wait_for(lambda: d.heard_on("satpolpp").count(A) >= 20
+        await until(lambda: d.heard_on("satpolpp").count(A) >= 20
                        and d.heard_on("dishub").count(B) >= 20, "both groups heard", 8)
         assert d.heard_on("satpolpp").count(B) == 0
         assert d.heard_on("dishub").count(A) == 0
@@ -72,7 +70,7 @@ async def test_patch_carries_audio_across_groups(live_server: LiveServer) -> Non
         granted = await s1.radio.expect("floor_granted")
         assert granted["talkgroups"] == ["dishub", "satpolpp"]
         s1.talk()
-        await wait_for(lambda: h1.heard_on("dishub").count(A) >= 20, "heard across", 8)
+        await until(lambda: h1.heard_on("dishub").count(A) >= 20, "heard across", 8)
     finally:
         for c in (d, s1, h1):
             await c.close()
@@ -85,12 +83,12 @@ async def test_late_joiner_hears_the_current_talker(live_server: LiveServer) -> 
         await s1.radio.send("floor_request")
         await s1.radio.expect("floor_granted")
         s1.talk()
-        await asyncio.sleep(0.5)
+        await until(lambda: s1.peer.uplink.sent >= 25, "half a second of talk")  # 20 ms each
         await late.radio.send("join", talkgroup="satpolpp")
         joined = await late.radio.expect("joined")
         assert joined["talker"]["username"] == "satpol1"  # late entry: who is talking
         await late.answer_server()
-        await wait_for(lambda: late.heard_on("satpolpp").count(A) >= 10, "late entry", 8)
+        await until(lambda: late.heard_on("satpolpp").count(A) >= 10, "late entry", 8)
     finally:
         for c in (s1, late):
             await c.close()
@@ -105,13 +103,13 @@ async def test_talker_change_is_heard_without_a_long_gap(live_server: LiveServer
         await s1.radio.expect("floor_granted")
         s1.talk()
         heard = d.heard_on("satpolpp")
-        await wait_for(lambda: heard.count(A) >= 15, "first talker", 8)
+        await until(lambda: heard.count(A) >= 15, "first talker", 8)
         await s2.radio.send("floor_request")
         await s2.radio.expect("floor_queued")
         s2.talk()  # already sending: the queued grant is taken by its first packet
         await s1.radio.send("floor_release")
         s1.talk(False)
-        await wait_for(lambda: heard.count(B) >= 15, "second talker", 8)
+        await until(lambda: heard.count(B) >= 15, "second talker", 8)
         last_a = heard.last(A)
         first_b = heard.first(B)
         assert last_a is not None and first_b is not None and first_b > last_a
@@ -135,7 +133,7 @@ async def test_garbage_sdp_is_refused_and_other_calls_continue(live_server: Live
         await s1.radio.send("floor_request")
         await s1.radio.expect("floor_granted")
         s1.talk()
-        await wait_for(lambda: d.heard_on("satpolpp").count(A) >= 15, "others continue", 8)
+        await until(lambda: d.heard_on("satpolpp").count(A) >= 15, "others continue", 8)
     finally:
         for c in (s1, d):
             await c.close()
@@ -157,7 +155,7 @@ async def test_patching_a_busy_floor_keeps_one_transmission(live_server: LiveSer
         s1.talk()
         await d.radio.send("patch", talkgroups=["satpolpp", "dishub"])
         assert (await h1.radio.expect("floor_taken"))["talker"]["username"] == "satpol1"
-        await wait_for(lambda: h1.heard_on("dishub").count(A) >= 15, "heard after patch", 8)
+        await until(lambda: h1.heard_on("dishub").count(A) >= 15, "heard after patch", 8)
         await s1.radio.send("floor_release")
         await h1.radio.expect("floor_idle")
         await live_server.runtime.services["radio_store"].flush()

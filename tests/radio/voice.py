@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiortc import RTCSessionDescription
 
 from tests.conftest import LiveServer
-from tests.media.officers import Heard, Officer, wait_for
+from tests.media.officers import Heard, Officer
+from tests.polling import until
 from tests.radio.client import RadioClient
 
 
@@ -35,7 +36,7 @@ class VoiceClient:
         await self.radio.send("rtc_offer", sdp=pc.localDescription.sdp)
         answer = await self.radio.expect("rtc_answer")
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
-        await wait_for(lambda: pc.connectionState == "connected", f"{self.radio.name} connected")
+        await until(lambda: pc.connectionState == "connected", f"{self.radio.name} connected")
 
     async def answer_server(self) -> dict[str, str]:
         """Take the server's renegotiation offer (downlinks for the joined talkgroups)."""

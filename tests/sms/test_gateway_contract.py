@@ -19,6 +19,7 @@ from dispatch.sms.gateway import (
     SmsGateway,
 )
 from dispatch.sms.webhooks import RejectReason, WebhookRejected
+from tests.polling import until
 from tests.sms.conftest import CREW, HOLD, Harness
 from tests.sms.servers import Fault
 
@@ -171,8 +172,7 @@ class TestTransportFailures:
     async def test_an_interrupted_send_is_reconciled_not_resent(self, remote: Harness) -> None:
         remote.inject(Fault(hold_after=HOLD))
         task = asyncio.create_task(remote.gateway.send(page(remote)))
-        while not remote.accepted():
-            await asyncio.sleep(0.01)
+        await until(remote.accepted, "the provider to accept the send")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

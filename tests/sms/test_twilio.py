@@ -3,8 +3,9 @@ how failures are classified, how an unknown outcome is settled, and webhook sign
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -19,6 +20,7 @@ from dispatch.sms.gateway import (
 from dispatch.sms.twilio import TwilioGateway
 from dispatch.sms.webhooks import RejectReason, TwilioWebhooks, WebhookRejected
 from kernel.config import Settings
+from tests.polling import until
 from tests.sms.conftest import CREW, HOLD, PUBLIC_URL, SETTLE, TIMEOUT, Harness
 from tests.sms.fake_twilio import API, FakeTwilio
 from tests.sms.servers import Fault, WebhookReceiver
@@ -51,10 +53,13 @@ def gateway_for(fake: FakeTwilio, **overrides: object) -> TwilioGateway:
     return TwilioGateway(fake.account_sid, token, **options)  # type: ignore[arg-type]
 
 
-def closed_port() -> int:
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A port bound but not listening while in use: connecting is refused, and no other
+    process can start listening there meanwhile."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
 
 
 class TestRequestOnTheWire:
@@ -137,11 +142,12 @@ class TestClassification:
         assert result.provider_id is None
 
     async def test_no_connection_is_not_sent_and_retryable(self, twilio: Harness) -> None:
-        gateway = gateway_for(fake_of(twilio), api_base=f"http://127.0.0.1:{closed_port()}")
-        try:
-            result = await gateway.send(OutboundSms(CREW, BODY, "k"))
-        finally:
-            await gateway.aclose()
+        with refusing_port() as port:
+            gateway = gateway_for(fake_of(twilio), api_base=f"http://127.0.0.1:{port}")
+            try:
+                result = await gateway.send(OutboundSms(CREW, BODY, "k"))
+            finally:
+                await gateway.aclose()
         assert (result.outcome, result.error_code) == (SendOutcome.NOT_SENT, "connect_failed")
         assert result.retryable
 
@@ -169,10 +175,7 @@ class TestUnknownOutcome:
         pending = await twilio.gateway.send(page(twilio))
         assert (pending.outcome, pending.error_code) == (SendOutcome.UNKNOWN, "outcome_pending")
         assert len(fake.posts()) == 1
-        for _ in range(300):  # Twilio gets to it
-            if fake.outbound():
-                break
-            await asyncio.sleep(0.01)
+        await until(fake.outbound, "Twilio to get to the held request", timeout=10)
         found = await twilio.gateway.send(page(twilio))
         assert found.outcome is SendOutcome.SENT and found.replayed
         assert found.provider_id == fake.outbound()[0].sid and len(fake.posts()) == 1

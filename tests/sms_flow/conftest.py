@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import shutil
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,14 @@ from kernel.bus import EventBus
 from kernel.db import create_engine, session_factory
 from siaga.demo.loader import load_demo
 from siaga.migrate import upgrade
-from tests.conftest import App, LiveServer, free_port, live_server_for, make_settings
+from tests.conftest import (
+    App,
+    LiveServer,
+    live_server_for,
+    loopback_socket,
+    make_settings,
+    port_of,
+)
 from tests.dispatch_api.console import Console
 from tests.sms.fake_http_gateway import FakeHttpGateway
 from tests.sms.fake_twilio import FakeTwilio
@@ -138,11 +146,11 @@ class Site:
 
 
 @contextlib.asynccontextmanager
-async def site_for(db_url: str, tmp_path: Path, provider: Any, port: int | None = None,
+async def site_for(db_url: str, tmp_path: Path, provider: Any, sock: socket.socket | None = None,
                    demo: bool = False, **overrides: Any) -> AsyncIterator[Site]:
-    port = port or free_port()
-    settings = make_settings(db_url, tmp_path, port=port, **overrides)
-    async with live_server_for(settings, demo=demo) as live, \
+    sock = sock or loopback_socket()
+    settings = make_settings(db_url, tmp_path, port=port_of(sock), **overrides)
+    async with live_server_for(settings, sock, demo=demo) as live, \
             httpx.AsyncClient(base_url=live.http_url, timeout=10) as client:
         if isinstance(provider, FakeTwilio):
             provider.route(PUBLIC_URL, live.http_url)  # the reverse proxy
@@ -185,9 +193,9 @@ async def twilio_site_each_backend(database_url: str, tmp_path: Path) -> AsyncIt
 async def http_site(db_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     async with Servers() as servers:
         gateway = await FakeHttpGateway().start(servers)
-        port = free_port()
-        async with site_for(db_url, tmp_path, gateway, port, sms_gateway="http",
-                            public_url=f"http://127.0.0.1:{port}",
+        sock = loopback_socket()
+        async with site_for(db_url, tmp_path, gateway, sock, sms_gateway="http",
+                            public_url=f"http://127.0.0.1:{port_of(sock)}",
                             http_gateway_url=gateway.send_url,
                             http_gateway_secret=gateway.secret) as site:
             yield site

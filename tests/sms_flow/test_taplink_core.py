@@ -82,6 +82,35 @@ def test_a_forged_payload_with_extra_bytes_is_refused_even_with_a_valid_mac() ->
     assert rejected(token) is TapReject.MALFORMED
 
 
+def forged(payload: bytes) -> str:
+    """A token for ``payload`` signed with our own secret (only the encoding is wrong)."""
+    return base64.urlsafe_b64encode(payload + taplink._mac(SECRET, payload)).rstrip(b"=").decode()
+
+
+def test_a_signed_payload_with_a_number_beyond_any_id_is_malformed() -> None:
+    too_big = bytes([0xFF] * 6 + [0x7F])  # 49 bits: over MAX_ID (2**40)
+    assert rejected(forged(bytes([7, 8]) + too_big)) is TapReject.MALFORMED
+
+
+def test_a_signed_payload_that_ends_inside_a_number_is_malformed() -> None:
+    assert rejected(forged(bytes([7, 8, 0x80]))) is TapReject.MALFORMED
+
+
+def test_ids_must_be_positive_and_below_the_bound() -> None:
+    for assignment, unit in ((0, 1), (1, 0), (-3, 1), (taplink.MAX_ID, 1), (1, taplink.MAX_ID)):
+        with pytest.raises(ValueError, match="positive"):
+            taplink.issue(SECRET, assignment_id=assignment, unit_id=unit, expires_at=NOW)
+
+
+def test_a_refusal_carries_the_bilingual_message_the_page_shows() -> None:
+    for reason in TapReject:
+        message = TapLinkRejected(reason).message
+        assert message.id and message.en
+    assert TapLinkRejected(TapReject.EXPIRED).message != TapLinkRejected(
+        TapReject.BAD_SIGNATURE).message
+    assert str(TapLinkRejected(TapReject.MALFORMED)) == TapReject.MALFORMED.value
+
+
 def test_tokens_fit_the_sms_link() -> None:
     token = taplink.issue(SECRET, assignment_id=1_999_999, unit_id=16_000,
                           expires_at=NOW + 12 * 3600)

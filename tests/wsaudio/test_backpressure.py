@@ -10,7 +10,7 @@ import pytest
 import websockets
 
 from tests.conftest import LiveServer
-from tests.media.officers import wait_for
+from tests.polling import until
 from tests.radio.client import RadioClient
 from tests.wsaudio.helpers import AudioClient
 
@@ -67,5 +67,5 @@ async def test_a_listener_that_never_reads_drops_audio_not_memory(
     assert peak <= bound + frame_size + 4
     # The stalled listener is not disconnected for it, and the reader heard everything.
     assert not live_server.runtime.services["radio"].clients[user].connection.closed
-    await wait_for(lambda: len(reader.frames) == sent, "the reading listener's frames", 10)
+    await until(lambda: len(reader.frames) == sent, "the reading listener's frames", 10)
     stalled.ws.transport.abort()

@@ -10,7 +10,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ptt.audioframe import HEADER_SIZE, MAX_PAYLOAD
 from tests.conftest import LiveServer
-from tests.media.officers import wait_for
+from tests.polling import until
 from tests.wsaudio.helpers import AudioClient, tone_packets
 
 Connect = Callable[..., Awaitable[AudioClient]]
@@ -43,7 +43,7 @@ async def test_malformed_frames_are_counted_refused_and_survived(
     m = live_server.runtime.services["wsaudio"].metrics
     assert (m.dropped_malformed, m.dropped_invalid_opus) == (4, 1)
     await s1.send_raw(good)  # the talker is still on the air
-    await wait_for(lambda: len(s2.frames) == 1, "the good frame")
+    await until(lambda: len(s2.frames) == 1, "the good frame")
 
 
 async def test_frames_for_a_group_not_joined_or_without_the_floor_are_dropped(
@@ -97,7 +97,7 @@ async def test_a_talker_over_the_audio_rate_is_limited(
     m = live_server.runtime.services["wsaudio"].metrics
     assert m.dropped_rate >= 40
     assert (await s1.expect("error"))["code"] == "audio_rate_limited"
-    await wait_for(lambda: len(s2.frames) == 150 - m.dropped_rate, "the rest is heard")
+    await until(lambda: len(s2.frames) == 150 - m.dropped_rate, "the rest is heard")
 
 
 async def test_a_message_over_the_size_limit_closes_the_socket(
@@ -106,6 +106,6 @@ async def test_a_message_over_the_size_limit_closes_the_socket(
     """The one documented exception: the WebSocket layer refuses it (1009)."""
     s1 = await audio_client("satpol1", ["satpolpp"])
     await s1.send_raw(b"\x11" * (64 * 1024 + 1))
-    await wait_for(lambda: s1.closed_with == 1009, "closed with 1009")
+    await until(lambda: s1.closed_with == 1009, "closed with 1009")
     with pytest.raises(ConnectionClosed):
         await s1.send("ping")

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from tests.conftest import LiveServer
-from tests.media.officers import wait_for
+from tests.polling import until
 from tests.radio.voice import VoiceClient
 from tests.wsaudio.helpers import AudioClient, tone_packets
 
@@ -28,7 +28,7 @@ async def test_websocket_talker_is_heard_by_webrtc_listeners(
         await ws_talker.take_floor()
         packets = tone_packets(A, 150)
         await ws_talker.talk("satpolpp", packets[:100])
-        await wait_for(lambda: d.heard_on("satpolpp").count(A) >= 40
+        await until(lambda: d.heard_on("satpolpp").count(A) >= 40
                        and s2.heard_on("satpolpp").count(A) >= 40, "WebRTC heard it", 8)
         assert d.heard_on("satpolpp").count(B) == 0
         wsaudio = live_server.runtime.services["wsaudio"]
@@ -48,7 +48,7 @@ async def test_webrtc_talker_is_heard_by_websocket_listeners(
         await talker.radio.send("floor_request")
         await talker.radio.expect("floor_granted")
         talker.talk()
-        await wait_for(lambda: len(ws_listener.frames) >= 60, "frames on the WebSocket", 8)
+        await until(lambda: len(ws_listener.frames) >= 60, "frames on the WebSocket", 8)
         talker.talk(False)
         tones = ws_listener.heard_tones(ws_listener.numbers["satpolpp"])
         assert tones.count(A) >= 50, tones
@@ -58,7 +58,7 @@ async def test_webrtc_talker_is_heard_by_websocket_listeners(
         seqs = [h.frame.sequence for h in ws_listener.frames]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
         # ...and the WebRTC listener heard it too.
-        await wait_for(lambda: rtc_listener.heard_on("satpolpp").count(A) >= 40, "WebRTC", 8)
+        await until(lambda: rtc_listener.heard_on("satpolpp").count(A) >= 40, "WebRTC", 8)
     finally:
         for c in (talker, rtc_listener):
             await c.close()

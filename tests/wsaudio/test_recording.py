@@ -11,7 +11,7 @@ import httpx
 from ptt.oggopus import read_ogg_opus
 from tests.conftest import LiveServer
 from tests.media.audio import classify
-from tests.media.officers import wait_for
+from tests.polling import until
 from tests.wsaudio.helpers import (
     TONES,
     AudioClient,
@@ -82,7 +82,7 @@ async def test_a_failing_disk_raises_the_alarm_but_the_net_keeps_its_audio(
     s2 = await audio_client("satpol2", ["satpolpp"])
     await s1.take_floor()
     await s1.talk("satpolpp", tone_packets(A, 50))
-    await wait_for(lambda: len(s2.frames) == 50, "every frame heard despite the disk")
+    await until(lambda: len(s2.frames) == 50, "every frame heard despite the disk")
     await s1.send("floor_release")
     await s2.expect("floor_idle")
     await settle(live_server)

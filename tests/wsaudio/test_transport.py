@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from tests.conftest import LiveServer
-from tests.media.officers import wait_for
+from tests.polling import until
 from tests.wsaudio.helpers import AudioClient, tone_packets
 
 Connect = Callable[..., Awaitable[AudioClient]]
@@ -22,7 +22,7 @@ async def test_talker_is_heard_by_every_websocket_listener(
     quiet = await audio_client("dishub1", ["gabungan"])  # another talkgroup: hears nothing
     await s1.take_floor()
     await s1.talk("satpolpp", tone_packets(A, 50))
-    await wait_for(lambda: len(s2.frames) == 50 and len(d.frames) == 50, "50 frames each")
+    await until(lambda: len(s2.frames) == 50 and len(d.frames) == 50, "50 frames each")
     number = s1.numbers["satpolpp"]
     for listener in (s2, d):
         assert {h.frame.talkgroup_id for h in listener.frames} == {number}
@@ -40,12 +40,12 @@ async def test_a_burst_is_one_stream_and_the_next_burst_another(
     s2 = await audio_client("satpol2", ["satpolpp"])
     await s1.take_floor()
     await s1.talk("satpolpp", tone_packets(A, 20), pace=0.005)
-    await wait_for(lambda: len(s2.frames) == 20, "first burst")
+    await until(lambda: len(s2.frames) == 20, "first burst")
     await s1.send("floor_release")
     await s2.expect("floor_idle")
     await s1.take_floor()
     await s1.talk("satpolpp", tone_packets(A, 20), pace=0.005)
-    await wait_for(lambda: len(s2.frames) == 40, "second burst")
+    await until(lambda: len(s2.frames) == 40, "second burst")
     first, second = s2.frames[:20], s2.frames[20:]
     for burst in (first, second):
         assert len({h.frame.stream_id for h in burst}) == 1
@@ -82,7 +82,7 @@ async def test_a_listener_who_opts_in_mid_burst_hears_the_rest(
     await s1.talk("satpolpp", tone_packets(A, 10), pace=0.005)
     await late.listen()
     await s1.talk("satpolpp", tone_packets(A, 10), pace=0.005)
-    await wait_for(lambda: len(late.frames) == 10, "late entry")
+    await until(lambda: len(late.frames) == 10, "late entry")
     assert [h.frame.sequence for h in late.frames] == list(range(10, 20))
 
 
@@ -96,7 +96,7 @@ async def test_in_a_patch_each_listener_hears_on_its_own_talkgroup(
     await h1.expect("patched")
     await s1.take_floor()
     await s1.talk("satpolpp", tone_packets(A, 10), pace=0.005)
-    await wait_for(lambda: len(h1.frames) == 10 and len(d.frames) == 10, "heard across")
+    await until(lambda: len(h1.frames) == 10 and len(d.frames) == 10, "heard across")
     assert {h.frame.talkgroup_id for h in h1.frames} == {h1.numbers["dishub"]}
     assert {h.frame.talkgroup_id for h in d.frames} == {d.numbers["satpolpp"]}
     assert h1.frames[0].frame.stream_id == d.frames[0].frame.stream_id
