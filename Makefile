@@ -1,4 +1,4 @@
-# The only commands anyone needs: run, test, lint, bench.
+# The only commands anyone needs: run, test, lint, bench (and image, for the container image).
 SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # Reinstalled when the dependencies or the C extension (built by the install) change.
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py ptt/media/_rtpout.c | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint bench setup clean
+.PHONY: run test lint bench image setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ bench: setup
 	@if [ -z "$$SIAGA_TEST_DATABASE_URL" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
 	  export SIAGA_TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test; fi; \
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The Dockerfile built with podman from a debootstrap base (no image registry), run and
+# checked: health, login, voice over WebSocket (scripts/image.sh; root, podman, runc).
+image:
+	scripts/image.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
