@@ -1,4 +1,4 @@
-# The only commands anyone needs: run, test, lint, bench.
+# The only commands anyone needs: run, test, lint, bench (and image, for the container image).
 SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml setup.py ptt/media/_rtpout.c | cksum | cut 
 RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(HASH)
 
-.PHONY: run test lint coverage bench setup clean
+.PHONY: run test lint coverage bench image setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench: setup
 	@if [ -z "$$SIAGA_TEST_DATABASE_URL" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
 	  export SIAGA_TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test; fi; \
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The Dockerfile built with podman from a debootstrap base (no image registry), run and
+# checked: health, login, voice over WebSocket (scripts/image.sh; root, podman, runc).
+image:
+	scripts/image.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
