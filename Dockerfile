@@ -24,6 +24,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --create-home --home-dir /app --uid 10001 siaga
 COPY --from=build /opt/siaga /opt/siaga
+# The console (webui/, whose shared/ is served at /shared/ to the officers' app too) and the app.
 COPY webui /app/webui
 COPY clients/mobile /app/mobile
 ENV PATH=/opt/siaga/bin:$PATH \
