@@ -53,6 +53,7 @@ RUN apt-get update \
     && useradd --system --gid siaga --uid 10001 --create-home --home-dir /app siaga \
     && install -d -o siaga -g siaga /app/var
 COPY --from=build /opt/siaga /opt/siaga
+# The console (webui/, whose shared/ is served at /shared/ to the officers' app too) and the app.
 COPY webui /app/webui
 COPY clients/mobile /app/mobile
 ENV PATH=/opt/siaga/bin:$PATH \

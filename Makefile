@@ -36,12 +36,22 @@ test: $(DEV_STAMP)
 	@scripts/system-deps.sh --browser
 	scripts/pytest.sh $(PYTEST_ARGS)
 
-lint: setup
+# The JavaScript checker (TypeScript over the plain JS of webui/ and clients/mobile/), as
+# pinned by package-lock.json; npm writes node_modules/.package-lock.json on every install.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+lint: setup node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/mypy kernel siaga ptt dispatch
 	$(BIN)/mypy --strict $(shell cat scripts/strict-modules.txt)
+	node_modules/.bin/tsc -p tsconfig.json
+	@# Markup is assigned in webui/shared/dom.js only, so that user text never becomes HTML.
+	@if grep -rnE 'innerHTML|outerHTML|insertAdjacentHTML|document\.write' \
+	    webui/js webui/shared clients/mobile/js clients/mobile/sw.js | grep -v '^webui/shared/dom.js:'; then \
+	  echo "markup set outside webui/shared/dom.js: build nodes (h) or use html\`\` and setHtml"; exit 1; fi
 	$(BIN)/python scripts/coverage.py
 
 # Branch coverage of the pure cores by their unit tests (also the last step of lint): 100% or fail.
@@ -60,4 +70,4 @@ image:
 	scripts/image.sh
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache

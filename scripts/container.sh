@@ -74,7 +74,7 @@ in_container() {
   done
   tar -C "$here" --exclude=./.venv --exclude='./.venv*' --exclude=./var --exclude=./.git \
       --exclude='*/__pycache__' --exclude=./.mypy_cache --exclude=./.ruff_cache \
-      --exclude=./.pytest_cache --exclude=./.hypothesis -c . |
+      --exclude=./.pytest_cache --exclude=./.hypothesis --exclude=./node_modules -c . |
     podman_ run --rm -i --name "$name" --network host --shm-size 1g \
       -v "$ca_bundle:/etc/siaga-ca.crt:ro" "${env[@]}" "$(image_of "$release")" \
       bash -c 'mkdir -p /src && tar -x -C /src && cd /src && '"$*"

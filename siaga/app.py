@@ -117,6 +117,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(console_router)
     for feature in FEATURES:
         feature.mount(app, rt)
+    shared = rt.settings.webui_dir / "shared"
+    if shared.is_dir():
+        # The code both screens run (radio client, translation, formats, DOM helpers): the
+        # console loads it as /shared/…, the officers' app as ../shared/… from /app/ (and
+        # its service worker caches it from there for offline starts).
+        app.mount("/shared", StaticFiles(directory=shared), name="shared")
     if rt.settings.mobile_dir.is_dir():
         app.add_api_route("/app", lambda: RedirectResponse("app/"), include_in_schema=False)
         app.mount("/app", StaticFiles(directory=rt.settings.mobile_dir, html=True), name="app")

@@ -48,7 +48,8 @@ async def test_last_known_positions_are_shown_at_once_and_stale_ones_greyed(
     await expect(fresh).to_be_visible()
     await expect(fresh).not_to_have_class(STALE)
     tooltip = await page.evaluate(
-        "id => window.siaga.map.officers.get(id).marker.getTooltip().getContent()", satpol)
+        "id => window.siaga.map.officers.get(id).marker.getTooltip().getContent().textContent",
+        satpol)
     assert "Satpol PP Regu 1" in tooltip and "Posisi terakhir:" in tooltip and "WIB" in tooltip
 
     await page.click("[role=tab][data-tab=units]")

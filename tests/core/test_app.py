@@ -48,3 +48,17 @@ async def test_console_is_served_at_the_root(sqlite_app: App) -> None:
     response = await sqlite_app.client.get("/")
     assert response.status_code == 200
     assert "<title>Siaga</title>" in response.text
+
+
+async def test_shared_code_is_served_to_the_console_and_the_app(sqlite_app: App) -> None:
+    """Both screens import webui/shared/ by URL: the console's /js/ and the app's /app/js/
+    reach the same /shared/ files, served as JavaScript."""
+    client = sqlite_app.client
+    for name in ("i18n", "fmt", "dom", "radio", "tones"):
+        response = await client.get(f"/shared/{name}.js")
+        assert response.status_code == 200, name
+        assert "javascript" in response.headers["content-type"], name
+    app_i18n = (await client.get("/app/js/i18n.js")).text
+    assert '"../../shared/i18n.js"' in app_i18n
+    console_i18n = (await client.get("/js/i18n.js")).text
+    assert '"../shared/i18n.js"' in console_i18n

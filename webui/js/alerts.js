@@ -6,7 +6,8 @@
  * "clear" button until it is cleared. Escalations stay until the incident moves on.
  */
 import { t, onLangChange } from "./i18n.js";
-import { time, esc } from "./fmt.js";
+import { time } from "../shared/fmt.js";
+import { html, setHtml } from "../shared/dom.js";
 import { alarm } from "./tones.js";
 
 export class Alerts {
@@ -14,7 +15,7 @@ export class Alerts {
     this.radio = radio;
     this.root = root;
     this.escalations = new Map();   // key -> {title, body, action: {label, run}}
-    radio.addEventListener("change", (ev) => {
+    radio.addEventListener("change", (/** @type {CustomEvent} */ ev) => {
       if (["emergency", "refresh", "talkgroups", "joined"].includes(ev.detail.what)) this.render();
     });
     radio.addEventListener("state", () => this.render());
@@ -39,13 +40,13 @@ export class Alerts {
       const state = e.acknowledged
         ? t("alert.acknowledged_by", { name: e.by?.name ?? t("alert.another_dispatcher") })
         : t("alert.waiting_ack");
-      card.innerHTML = `
+      setHtml(card, html`
         <div class="alert-text">
-          <strong>${esc(t("alert.emergency", { group: name }))}</strong>
-          <span>${esc(t("alert.raised_by", { name: who }))} · ${esc(time(e.since))}</span>
-          <span class="alert-state">${esc(state)}</span>
+          <strong>${t("alert.emergency", { group: name })}</strong>
+          <span>${t("alert.raised_by", { name: who })} · ${time(e.since)}</span>
+          <span class="alert-state">${state}</span>
         </div>
-        <div class="alert-actions"></div>`;
+        <div class="alert-actions"></div>`);
       const button = document.createElement("button");
       button.type = "button";
       if (e.acknowledged) {
@@ -65,8 +66,8 @@ export class Alerts {
       card.className = "alert escalation";
       card.dataset.key = key;
       if (a.kind) card.dataset.kind = a.kind;
-      card.innerHTML = `<div class="alert-text"><strong>${esc(a.title())}</strong><span>${esc(a.body())}</span></div>
-        <div class="alert-actions"></div>`;
+      setHtml(card, html`<div class="alert-text"><strong>${a.title()}</strong><span>${a.body()}</span></div>
+        <div class="alert-actions"></div>`);
       if (a.action) {
         const button = document.createElement("button");
         button.type = "button";

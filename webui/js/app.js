@@ -14,9 +14,11 @@ import { Alerts } from "./alerts.js";
 import { ConsoleMap } from "./map.js";
 import { DispatchConsole } from "./dispatch.js";
 import * as tones from "./tones.js";
-import { time } from "./fmt.js";
-import { selectTab, toast } from "./ui.js";
+import { time } from "../shared/fmt.js";
+import { all, toast } from "../shared/dom.js";
+import { selectTab } from "./ui.js";
 
+/** @type {(id: string) => any} the console's fixed elements, by id (index.html) */
 const $ = (id) => document.getElementById(id);
 
 async function loadConfig() {
@@ -92,14 +94,14 @@ async function start(config) {
   const dispatch = new DispatchConsole({ config, map, alerts, toast, me });
   globalThis.siaga = { radio, map, dispatch, panel, alerts, tones };
 
-  radio.addEventListener("state", (ev) => {
+  radio.addEventListener("state", (/** @type {CustomEvent} */ ev) => {
     setConn("conn-radio", ev.detail.state);
     panel.updatePtt();
     if (ev.detail.state === "unauthorized") logout(t("login.expired"));
     if (ev.detail.state === "replaced") toast(t("conn.replaced"));
   });
-  radio.addEventListener("media", (ev) => setConn("conn-audio", ev.detail.state));
-  radio.addEventListener("autoplay", (ev) => { $("audio-blocked").hidden = !ev.detail.blocked; });
+  radio.addEventListener("media", (/** @type {CustomEvent} */ ev) => setConn("conn-audio", ev.detail.state));
+  radio.addEventListener("autoplay", (/** @type {CustomEvent} */ ev) => { $("audio-blocked").hidden = !ev.detail.blocked; });
   // Any click or key press may unblock audio the browser refused to autoplay.
   const unblock = () => { tones.unlock(); radio.resumeAudio(); };
   window.addEventListener("pointerdown", unblock, true);
@@ -108,17 +110,17 @@ async function start(config) {
   // (`location` messages reach only a connected console), then the live ones.
   const showOfficers = (list) => dispatch.officersMoved(list.filter((pos) => map.setOfficer(pos)));
   const loadPositions = () => api("/api/radio/positions").then(showOfficers).catch(() => {});
-  radio.addEventListener("location", (ev) => showOfficers([ev.detail]));
+  radio.addEventListener("location", (/** @type {CustomEvent} */ ev) => showOfficers([ev.detail]));
   let radioWasOpen = false;
-  radio.addEventListener("state", (ev) => {
+  radio.addEventListener("state", (/** @type {CustomEvent} */ ev) => {
     if (ev.detail.state !== "open") return;
     if (radioWasOpen) loadPositions();
     radioWasOpen = true;
   });
-  radio.addEventListener("error", (ev) => {
+  radio.addEventListener("error", (/** @type {CustomEvent} */ ev) => {
     if (ev.detail.code && ev.detail.code !== "media") toast(`${t("radio.error")}: ${ev.detail.message}`);
   });
-  dispatch.addEventListener("state", (ev) => {
+  dispatch.addEventListener("state", (/** @type {CustomEvent} */ ev) => {
     setConn("conn-dispatch", ev.detail.state);
     if (ev.detail.state === "unauthorized") logout(t("login.expired"));
   });
@@ -142,7 +144,7 @@ async function start(config) {
     location.reload();
   }
 
-  for (const tab of document.querySelectorAll("[role=tab]")) {
+  for (const tab of all(document, "[role=tab]")) {
     tab.addEventListener("click", () => selectTab(tab.dataset.tab));
   }
 
@@ -163,7 +165,7 @@ async function start(config) {
 
 async function main() {
   applyI18n(document);
-  for (const el of document.querySelectorAll(".lang-toggle")) {
+  for (const el of all(document, ".lang-toggle")) {
     el.addEventListener("click", () => toggleLang());
   }
   onLangChange(() => applyI18n(document));

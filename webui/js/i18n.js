@@ -1,15 +1,15 @@
 /**
  * Every visible string of the console, in Bahasa Indonesia (default) and English.
  *
- * `t(key, params)` looks a key up in the current language ({name} placeholders filled
- * from params), falling back to Indonesian, then to the key itself (so a missing key is
- * visible, never blank). Static markup names its key in `data-i18n` (text),
- * `data-i18n-placeholder`, `data-i18n-title` or `data-i18n-aria-label`; code that renders
- * re-renders on `onLangChange`. Server texts arrive as {id, en} pairs: `tx(pair)`.
+ * Only the dictionaries are here: lookup, placeholders, fallbacks, the language switch
+ * and `data-i18n*` markup are the shared mechanism (`/shared/i18n.js`, also the officers'
+ * app's), re-exported so that the console's modules import from this one place.
  */
-const LANG_KEY = "siaga.lang";
+import { addDictionaries } from "../shared/i18n.js";
 
-const DICT = {
+export * from "../shared/i18n.js";
+
+addDictionaries({
   id: {
     "app.title": "Siaga — Konsol Dispatcher",
     "lang.toggle": "English",
@@ -697,58 +697,4 @@ const DICT = {
     "audit.action.decline": "crew declined",
     "audit.action.cancel": "cancelled",
   },
-};
-
-let lang = (() => {
-  try { return localStorage.getItem(LANG_KEY) === "en" ? "en" : "id"; } catch { return "id"; }
-})();
-const listeners = new Set();
-
-export function getLang() { return lang; }
-
-export function setLang(value) {
-  lang = value === "en" ? "en" : "id";
-  try { localStorage.setItem(LANG_KEY, lang); } catch { /* private mode */ }
-  document.documentElement.lang = lang;
-  for (const fn of listeners) fn(lang);
-}
-
-export function toggleLang() { setLang(lang === "id" ? "en" : "id"); }
-
-export function onLangChange(fn) { listeners.add(fn); }
-
-export function t(key, params = {}) {
-  const text = DICT[lang][key] ?? DICT.id[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
-}
-
-/** `t(key)` if the dictionary has the key, else `fallback` (codes the server may add). */
-export function tOr(key, fallback) {
-  return key in DICT[lang] || key in DICT.id ? t(key) : fallback;
-}
-
-/** A server text ({id, en}) in the current language. */
-export function tx(pair) {
-  if (!pair) return "";
-  return (lang === "en" ? pair.en : pair.id) ?? pair.id ?? "";
-}
-
-/** Fill `data-i18n*` attributes under `root`. */
-export function applyI18n(root) {
-  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
-  for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
-  for (const el of root.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
-}
-
-/** Every key (tests look for keys shown untranslated). */
-export function allKeys() {
-  return [...new Set([...Object.keys(DICT.id), ...Object.keys(DICT.en)])];
-}
-
-/** Keys present in one language and missing in the other (a test checks this is empty). */
-export function missingKeys() {
-  const id = Object.keys(DICT.id);
-  const en = Object.keys(DICT.en);
-  return { en: id.filter((k) => !(k in DICT.en)), id: en.filter((k) => !(k in DICT.id)) };
-}
+});

@@ -8,8 +8,10 @@
  * within the call-processing target (64 s) are flagged.
  */
 import { api } from "./api.js";
-import { t, tx, tOr } from "./i18n.js";
-import { esc, time, duration, since, e164 } from "./fmt.js";
+import { applyI18n, t, tx, tOr } from "./i18n.js";
+import { time, duration, since, e164 } from "../shared/fmt.js";
+import { all, html, setHtml } from "../shared/dom.js";
+/** @typedef {import("../shared/dom.js").Content} Content */
 import { selectTab } from "./ui.js";
 
 const TRIAGE_ORDER = ["merah", "kuning", "hijau", "hitam"];
@@ -33,7 +35,7 @@ const NEXT_TRIGGER = {
 function upsertSms(thread, m) {
   const i = thread.findIndex((x) => x.id === m.id);
   if (i >= 0) thread[i] = m; else thread.push(m);
-  thread.sort((a, b) => new Date(a.created_at) - new Date(b.created_at) || a.id - b.id);
+  thread.sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || a.id - b.id);
 }
 
 export class IncidentViews {
@@ -75,56 +77,57 @@ export class IncidentViews {
 
   render() {
     if (!this.d.enabled) {
-      this.board.innerHTML = `<p class="empty">${esc(t("incidents.unavailable"))}</p>`;
+      setHtml(this.board, html`<p class="empty">${t("incidents.unavailable")}</p>`);
       document.getElementById("new-incident").hidden = true;
-      this.pane.innerHTML = `<p class="empty">${esc(t("incidents.unavailable"))}</p>`;
+      setHtml(this.pane, html`<p class="empty">${t("incidents.unavailable")}</p>`);
       return;
     }
     const list = [...this.d.incidents.values()]
       .filter((i) => !["closed", "cancelled"].includes(i.status))
       .sort((a, b) => TRIAGE_ORDER.indexOf(a.triage) - TRIAGE_ORDER.indexOf(b.triage)
-        || new Date(a.created_at) - new Date(b.created_at));
+        || Date.parse(a.created_at) - Date.parse(b.created_at));
     const alerts = [...this.d.radioAlerts.values()];
-    let html = "";
+    /** @type {Content[]} */
+    const out = [];
     if (alerts.length) {
-      html += `<div class="radio-alerts"><h3>${esc(t("incidents.alerts"))}</h3><ul>`;
+      out.push(html`<div class="radio-alerts"><h3>${t("incidents.alerts")}</h3><ul>`);
       for (const a of alerts) {
-        html += `<li data-alert="${a.id}">${esc(t("incidents.alert_line", {
-          name: `${a.display_name}${a.unit ? ` (${a.unit})` : ""}`, group: this.d.talkgroupName(a.talkgroup), time: time(a.at) }))}
-          <button type="button" class="alert-convert">${esc(t("incidents.alert_convert"))}</button>
-          <button type="button" class="link alert-dismiss">${esc(t("incidents.alert_dismiss"))}</button></li>`;
+        out.push(html`<li data-alert="${a.id}">${t("incidents.alert_line", {
+          name: `${a.display_name}${a.unit ? ` (${a.unit})` : ""}`, group: this.d.talkgroupName(a.talkgroup), time: time(a.at) })}
+          <button type="button" class="alert-convert">${t("incidents.alert_convert")}</button>
+          <button type="button" class="link alert-dismiss">${t("incidents.alert_dismiss")}</button></li>`);
       }
-      html += "</ul></div>";
+      out.push(html`</ul></div>`);
     }
     if (!list.length) {
-      html += `<p class="empty">${esc(t("incidents.none"))}</p>`;
+      out.push(html`<p class="empty">${t("incidents.none")}</p>`);
     } else {
-      html += `<table class="incidents"><thead><tr>
-        <th>${esc(t("incidents.col.triage"))}</th><th>${esc(t("incidents.col.number"))}</th>
-        <th>${esc(t("incidents.col.what"))}</th><th>${esc(t("incidents.col.status"))}</th>
-        <th>${esc(t("incidents.col.clock"))}</th><th>${esc(t("incidents.col.unit"))}</th></tr></thead><tbody>`;
+      out.push(html`<table class="incidents"><thead><tr>
+        <th>${t("incidents.col.triage")}</th><th>${t("incidents.col.number")}</th>
+        <th>${t("incidents.col.what")}</th><th>${t("incidents.col.status")}</th>
+        <th>${t("incidents.col.clock")}</th><th>${t("incidents.col.unit")}</th></tr></thead><tbody>`);
       for (const i of list) {
         const cur = this.currentStep(i);
         const attention = this.attention(i, cur);
         const a = cur.assignment;
-        html += `<tr data-id="${i.id}" data-number="${esc(i.number)}" data-status="${esc(i.status)}"
+        out.push(html`<tr data-id="${i.id}" data-number="${i.number}" data-status="${i.status}"
             data-attention="${attention}" aria-selected="${this.selected === i.id}">
-          <td><span class="triage ${esc(i.triage)}">${esc(t(`triage.${i.triage}`))}</span></td>
-          <td><b>${esc(i.number)}</b><br><small>${esc(time(i.created_at))}</small></td>
-          <td>${esc(t(`complaint.${i.complaint}`))}<br><small>${esc(i.place.kelurahan)}</small></td>
-          <td class="status">${esc(tx(i.status_label))}${attention === "escalated"
-            ? ` <span class="badge red">${esc(t("incidents.escalated"))}</span>` : ""}</td>
-          <td class="step-clock" data-since="${esc(cur.at)}"><b>${duration(since(cur.at))}</b><br><small>${esc(t(`step.${cur.step}`))}</small></td>
-          <td class="unit">${a ? `${esc(a.unit.callsign)}<br><small>${esc(tx(a.status_label))}</small>` : "—"}</td>
-        </tr>`;
+          <td><span class="triage ${i.triage}">${t(`triage.${i.triage}`)}</span></td>
+          <td><b>${i.number}</b><br><small>${time(i.created_at)}</small></td>
+          <td>${t(`complaint.${i.complaint}`)}<br><small>${i.place.kelurahan}</small></td>
+          <td class="status">${tx(i.status_label)}${attention === "escalated"
+            ? html` <span class="badge red">${t("incidents.escalated")}</span>` : ""}</td>
+          <td class="step-clock" data-since="${cur.at}"><b>${duration(since(cur.at))}</b><br><small>${t(`step.${cur.step}`)}</small></td>
+          <td class="unit">${a ? html`${a.unit.callsign}<br><small>${tx(a.status_label)}</small>` : "—"}</td>
+        </tr>`);
       }
-      html += "</tbody></table>";
+      out.push(html`</tbody></table>`);
     }
-    this.board.innerHTML = html;
-    for (const tr of this.board.querySelectorAll("tr[data-id]")) {
+    setHtml(this.board, out);
+    for (const tr of all(this.board, "tr[data-id]")) {
       tr.addEventListener("click", () => this.select(Number(tr.dataset.id)));
     }
-    for (const li of this.board.querySelectorAll("li[data-alert]")) {
+    for (const li of all(this.board, "li[data-alert]")) {
       const id = Number(li.dataset.alert);
       li.querySelector(".alert-convert").addEventListener("click", () => this.openIntake({ alert: this.d.radioAlerts.get(id) }));
       li.querySelector(".alert-dismiss").addEventListener("click", () => {
@@ -132,16 +135,16 @@ export class IncidentViews {
       });
     }
     if (this.mode === "detail") this.renderDetail();
-    if (this.mode === "none") this.pane.innerHTML = `<p class="empty">${esc(t("incidents.select_hint"))}</p>`;
+    if (this.mode === "none") setHtml(this.pane, html`<p class="empty">${t("incidents.select_hint")}</p>`);
     if (this.mode === "intake") this.relabelIntake();
   }
 
   tick() {
-    for (const el of document.querySelectorAll(".step-clock[data-since]")) {
+    for (const el of all(document, ".step-clock[data-since]")) {
       const b = el.querySelector("b");
       if (b) b.textContent = duration(since(el.dataset.since));
     }
-    for (const tr of this.board.querySelectorAll("tr[data-status=new]")) {
+    for (const tr of all(this.board, "tr[data-status=new]")) {
       const inc = this.d.incidents.get(Number(tr.dataset.id));
       if (inc && tr.dataset.attention === "" && since(inc.created_at) > CALL_PROCESSING_TARGET) tr.dataset.attention = "late";
     }
@@ -220,137 +223,144 @@ export class IncidentViews {
   renderDetail() {
     const d = this.detail;
     const inc = this.d.incidents.get(this.selected) ?? d?.incident;
-    if (!inc) { this.pane.innerHTML = `<p class="empty">${esc(t("detail.loading"))}</p>`; return; }
-    if (d?.error) { this.pane.innerHTML = `<p class="error">${esc(t("detail.error", { message: d.error }))}</p>`; return; }
+    if (!inc) { setHtml(this.pane, html`<p class="empty">${t("detail.loading")}</p>`); return; }
+    if (d?.error) { setHtml(this.pane, html`<p class="error">${t("detail.error", { message: d.error })}</p>`); return; }
     const open = !["closed", "cancelled"].includes(inc.status);
     const assignments = this.d.assignmentsOf(inc.id);
-    let html = `<article class="incident-detail" data-id="${inc.id}" data-status="${esc(inc.status)}">
+    /** @type {Content[]} */
+    const out = [html`<article class="incident-detail" data-id="${inc.id}" data-status="${inc.status}">
       <header>
-        <span class="triage ${esc(inc.triage)}">${esc(t(`triage.${inc.triage}`))}</span>
-        <h2>${esc(inc.number)}</h2>
-        <span class="status-label">${esc(tx(inc.status_label))}</span>
+        <span class="triage ${inc.triage}">${t(`triage.${inc.triage}`)}</span>
+        <h2>${inc.number}</h2>
+        <span class="status-label">${tx(inc.status_label)}</span>
       </header>
       <dl class="facts">
-        <dt>${esc(t("detail.complaint"))}</dt><dd>${esc(t(`complaint.${inc.complaint}`))} · ${esc(t("detail.patients"))}: ${inc.patients}</dd>
-        <dt>${esc(t("detail.caller"))}</dt><dd>${esc(inc.caller_name || "—")} ${inc.caller_phone ? `<a href="tel:${esc(inc.caller_phone)}">${esc(inc.caller_phone)}</a>` : ""}</dd>
-        <dt>${esc(t("detail.place"))}</dt><dd>${esc(inc.place.kelurahan)}, ${esc(inc.place.kecamatan)}${inc.location_approximate ? ` <small>(${esc(t("detail.approximate"))})</small>` : ""}</dd>
-        <dt>${esc(t("detail.address"))}</dt><dd>${esc(inc.address || "—")}</dd>
-        ${inc.notes ? `<dt>${esc(t("detail.notes"))}</dt><dd>${esc(inc.notes)}</dd>` : ""}
-        <dt>${esc(t("detail.created"))}</dt><dd>${esc(time(inc.created_at))} · ${esc(t(`source.${inc.source}`))} · ${esc(inc.created_by)}</dd>
-      </dl>`;
-    if (this.recs) html += this.recsHtml();
-    else if (open && !d) html += `<p class="hint">${esc(t("detail.loading"))}</p>`;
-    html += `<section class="assignments"><h3>${esc(t("detail.assignments"))}</h3>`;
-    if (!assignments.length) html += `<p class="hint">${esc(t("detail.no_assignments"))}</p>`;
-    for (const a of assignments) html += this.assignmentHtml(inc, a);
-    html += "</section>";
-    if (this.sms) html += this.smsHtml();
+        <dt>${t("detail.complaint")}</dt><dd>${t(`complaint.${inc.complaint}`)} · ${t("detail.patients")}: ${inc.patients}</dd>
+        <dt>${t("detail.caller")}</dt><dd>${inc.caller_name || "—"} ${inc.caller_phone ? html`<a href="tel:${inc.caller_phone}">${inc.caller_phone}</a>` : ""}</dd>
+        <dt>${t("detail.place")}</dt><dd>${inc.place.kelurahan}, ${inc.place.kecamatan}${inc.location_approximate ? html` <small>(${t("detail.approximate")})</small>` : ""}</dd>
+        <dt>${t("detail.address")}</dt><dd>${inc.address || "—"}</dd>
+        ${inc.notes ? html`<dt>${t("detail.notes")}</dt><dd>${inc.notes}</dd>` : ""}
+        <dt>${t("detail.created")}</dt><dd>${time(inc.created_at)} · ${t(`source.${inc.source}`)} · ${inc.created_by}</dd>
+      </dl>`];
+    if (this.recs) out.push(this.recsHtml());
+    else if (open && !d) out.push(html`<p class="hint">${t("detail.loading")}</p>`);
+    out.push(html`<section class="assignments"><h3>${t("detail.assignments")}</h3>`);
+    if (!assignments.length) out.push(html`<p class="hint">${t("detail.no_assignments")}</p>`);
+    for (const a of assignments) out.push(this.assignmentHtml(inc, a));
+    out.push(html`</section>`);
+    if (this.sms) out.push(this.smsHtml());
     if (d?.audit?.length) {
-      html += `<details class="audit"><summary>${esc(t("detail.audit"))} (${d.audit.length})</summary><ol>`;
+      out.push(html`<details class="audit"><summary>${t("detail.audit")} (${d.audit.length})</summary><ol>`);
       for (const e of d.audit) {
         const what = `${tOr(`audit.entity.${e.entity_type}`, e.entity_type)} ${tOr(`audit.action.${e.action}`, e.action)}`;
-        html += `<li><span class="when">${esc(time(e.at))}</span> ${esc(e.actor)}: ${esc(what)}</li>`;
+        out.push(html`<li><span class="when">${time(e.at)}</span> ${e.actor}: ${what}</li>`);
       }
-      html += "</ol></details>";
+      out.push(html`</ol></details>`);
     }
-    if (open) html += `<p><button type="button" class="danger cancel-incident">${esc(t("detail.cancel_incident"))}</button></p>`;
-    html += "</article>";
-    this.pane.innerHTML = html;
+    if (open) out.push(html`<p><button type="button" class="danger cancel-incident">${t("detail.cancel_incident")}</button></p>`);
+    out.push(html`</article>`);
+    setHtml(this.pane, out);
     this.bindDetail(inc);
   }
 
+  /** @returns {Content[]} */
   recsHtml() {
     const r = this.recs;
     const reassign = this.reassigning != null;
-    let html = `<section class="recommendations"><h3>${esc(t("detail.recommendations"))}</h3>`;
-    html += `<h4>${esc(t("detail.rec_units"))}</h4><ol class="rec-units">`;
+    const out = [html`<section class="recommendations"><h3>${t("detail.recommendations")}</h3>`];
+    out.push(html`<h4>${t("detail.rec_units")}</h4><ol class="rec-units">`);
     for (const u of r.units) {
       const label = reassign ? t("detail.reassign_to", { unit: u.unit.callsign }) : t("detail.assign");
-      html += `<li class="rec-unit" data-unit-id="${u.unit.id}" data-fit="${esc(u.fit)}">
-        <div><b>${esc(u.unit.callsign)}</b> <small>${esc(tOr(`unit.type.${u.unit.type}`, u.unit.type))}</small>
-          · ${esc(t("detail.travel", { min: Math.max(1, Math.round(u.travel.seconds / 60)) }))}
-          ${u.within_window ? "" : `<span class="badge amber">${esc(t("detail.outside_window"))}</span>`}</div>
-        <div class="reason">${esc(tx(u.reason))}</div>
-        <button type="button" class="primary assign">${esc(label)}</button></li>`;
+      out.push(html`<li class="rec-unit" data-unit-id="${u.unit.id}" data-fit="${u.fit}">
+        <div><b>${u.unit.callsign}</b> <small>${tOr(`unit.type.${u.unit.type}`, u.unit.type)}</small>
+          · ${t("detail.travel", { min: Math.max(1, Math.round(u.travel.seconds / 60)) })}
+          ${u.within_window ? "" : html`<span class="badge amber">${t("detail.outside_window")}</span>`}</div>
+        <div class="reason">${tx(u.reason)}</div>
+        <button type="button" class="primary assign">${label}</button></li>`);
     }
-    html += "</ol>";
+    out.push(html`</ol>`);
     if (!reassign && r.hospitals.length) {
-      html += `<h4>${esc(t("detail.rec_hospitals"))}</h4><ol class="rec-hospitals">`;
+      out.push(html`<h4>${t("detail.rec_hospitals")}</h4><ol class="rec-hospitals">`);
       r.hospitals.forEach((h, idx) => {
-        html += `<li class="rec-hospital" data-hospital-id="${h.hospital.id}"><label>
+        out.push(html`<li class="rec-hospital" data-hospital-id="${h.hospital.id}"><label>
           <input type="radio" name="rec-hospital" value="${h.hospital.id}" ${idx === 0 ? "checked" : ""}>
-          <b>${esc(h.hospital.name)}</b> · ${esc(t("detail.travel", { min: Math.max(1, Math.round(h.travel.seconds / 60)) }))}
-          ${h.missing.length ? `<span class="badge amber">${esc(t("detail.missing", { what: h.missing.map((c) => tOr(`cap.${c}`, c)).join(", ") }))}</span>` : ""}</label>
-          <div class="reason">${esc(tx(h.reason))}</div></li>`;
+          <b>${h.hospital.name}</b> · ${t("detail.travel", { min: Math.max(1, Math.round(h.travel.seconds / 60)) })}
+          ${h.missing.length ? html`<span class="badge amber">${t("detail.missing", { what: h.missing.map((c) => tOr(`cap.${c}`, c)).join(", ") })}</span>` : ""}</label>
+          <div class="reason">${tx(h.reason)}</div></li>`);
       });
-      html += `<li><label><input type="radio" name="rec-hospital" value=""> ${esc(t("detail.no_hospital"))}</label></li></ol>`;
+      out.push(html`<li><label><input type="radio" name="rec-hospital" value=""> ${t("detail.no_hospital")}</label></li></ol>`);
     }
-    return html + "</section>";
+    out.push(html`</section>`);
+    return out;
   }
 
   /** The incident's SMS: dispatch and pre-arrival pages with their delivery state, the
    * crew's replies with what they did, and our answers. */
+  /** @returns {Content[]} */
   smsHtml() {
-    let html = `<section class="sms-thread"><h3>${esc(t("sms.thread"))}</h3>`;
-    if (!this.sms.length) return `${html}<p class="hint">${esc(t("sms.none"))}</p></section>`;
-    html += "<ol>";
+    const out = [html`<section class="sms-thread"><h3>${t("sms.thread")}</h3>`];
+    if (!this.sms.length) return [...out, html`<p class="hint">${t("sms.none")}</p></section>`];
+    out.push(html`<ol>`);
     for (const m of this.sms) {
       // An outbound message the provider took follows its delivery reports.
       const delivery = m.direction === "out"
         ? (m.state === "sent" && m.provider_status ? m.provider_status : m.state) : (m.result ?? m.state);
       const bad = ["failed", "undelivered", "opt_out", "refused", "bad_reply"].includes(delivery);
-      html += `<li class="sms" data-id="${m.id}" data-direction="${esc(m.direction)}" data-kind="${esc(m.kind)}"
-          data-state="${esc(delivery)}">
-        <div class="sms-head"><span class="when">${esc(time(m.created_at))}</span>
-          <b>${esc(m.direction === "out" ? t("sms.to", { phone: m.phone }) : t("sms.from", { phone: m.phone }))}</b>
-          <small>${esc(tOr(`sms.kind.${m.kind}`, m.kind))}</small>
-          <span class="badge ${bad ? "red" : ""} sms-state">${esc(tOr(`sms.state.${delivery}`, delivery))}</span></div>
-        <div class="sms-body">${esc(m.body)}</div>
-        <small class="sms-summary">${esc(tx(m.summary))}${m.error_code ? ` (${esc(m.error_code)})` : ""}</small></li>`;
+      out.push(html`<li class="sms" data-id="${m.id}" data-direction="${m.direction}" data-kind="${m.kind}"
+          data-state="${delivery}">
+        <div class="sms-head"><span class="when">${time(m.created_at)}</span>
+          <b>${m.direction === "out" ? t("sms.to", { phone: m.phone }) : t("sms.from", { phone: m.phone })}</b>
+          <small>${tOr(`sms.kind.${m.kind}`, m.kind)}</small>
+          <span class="badge ${bad ? "red" : ""} sms-state">${tOr(`sms.state.${delivery}`, delivery)}</span></div>
+        <div class="sms-body">${m.body}</div>
+        <small class="sms-summary">${tx(m.summary)}${m.error_code ? ` (${m.error_code})` : ""}</small></li>`);
     }
-    return html + "</ol></section>";
+    out.push(html`</ol></section>`);
+    return out;
   }
 
+  /** @returns {Content[]} */
   assignmentHtml(inc, a) {
-    let html = `<div class="assignment" data-assignment-id="${a.id}" data-status="${esc(a.status)}">
-      <div class="assignment-head"><b>${esc(a.unit.callsign)}</b> <span class="status-label">${esc(tx(a.status_label))}</span>
-      ${a.hospital ? `<small>${esc(t("detail.to_hospital", { name: a.hospital.name }))}</small>` : ""}</div>
-      <table class="timechain"><caption>${esc(t("detail.timechain"))}</caption><tbody>
-      <tr><th>${esc(t("step.created_at"))}</th><td>${esc(time(inc.created_at))}</td><td></td></tr>`;
+    const out = [html`<div class="assignment" data-assignment-id="${a.id}" data-status="${a.status}">
+      <div class="assignment-head"><b>${a.unit.callsign}</b> <span class="status-label">${tx(a.status_label)}</span>
+      ${a.hospital ? html`<small>${t("detail.to_hospital", { name: a.hospital.name })}</small>` : ""}</div>
+      <table class="timechain"><caption>${t("detail.timechain")}</caption><tbody>
+      <tr><th>${t("step.created_at")}</th><td>${time(inc.created_at)}</td><td></td></tr>`];
     let prev = inc.created_at;
     for (const s of STEPS) {
       const at = a.times[s];
       if (!at) continue;
-      const delta = (new Date(at) - new Date(prev)) / 1000;
-      html += `<tr data-step="${s}"><th>${esc(t(`step.${s}`))}</th><td>${esc(time(at))}</td><td>+${duration(delta)}</td></tr>`;
+      const delta = (Date.parse(at) - Date.parse(prev)) / 1000;
+      out.push(html`<tr data-step="${s}"><th>${t(`step.${s}`)}</th><td>${time(at)}</td><td>+${duration(delta)}</td></tr>`);
       prev = at;
     }
-    html += "</tbody></table>";
+    out.push(html`</tbody></table>`);
     if (a.active) {
-      html += `<div class="actions">`;
+      out.push(html`<div class="actions">`);
       for (const trig of NEXT_TRIGGER[a.status] ?? []) {
-        html += `<button type="button" class="record" data-trigger="${trig}">${esc(t("detail.record", { step: t(`trigger.${trig}`) }))}</button>`;
+        out.push(html`<button type="button" class="record" data-trigger="${trig}">${t("detail.record", { step: t(`trigger.${trig}`) })}</button>`);
       }
-      html += `<button type="button" class="reassign">${esc(t("detail.reassign"))}</button>
-        <button type="button" class="danger cancel-assignment">${esc(t("detail.cancel_assignment"))}</button></div>`;
+      out.push(html`<button type="button" class="reassign">${t("detail.reassign")}</button>
+        <button type="button" class="danger cancel-assignment">${t("detail.cancel_assignment")}</button></div>`);
     }
-    return html + "</div>";
+    out.push(html`</div>`);
+    return out;
   }
 
   bindDetail(inc) {
     const pane = this.pane;
-    for (const li of pane.querySelectorAll(".rec-unit")) {
+    for (const li of all(pane, ".rec-unit")) {
       li.querySelector(".assign").addEventListener("click", () => {
         const unitId = Number(li.dataset.unitId);
         if (this.reassigning != null) { this.reassign(this.reassigning, unitId); return; }
-        const chosen = pane.querySelector("input[name=rec-hospital]:checked");
+        const chosen = /** @type {HTMLInputElement | null} */ (pane.querySelector("input[name=rec-hospital]:checked"));
         const hospitalId = chosen && chosen.value ? Number(chosen.value) : undefined;
         this.assign(inc, unitId, hospitalId);
       });
     }
-    for (const div of pane.querySelectorAll(".assignment")) {
+    for (const div of all(pane, ".assignment")) {
       const id = Number(div.dataset.assignmentId);
-      for (const b of div.querySelectorAll("button.record")) {
+      for (const b of all(div, "button.record")) {
         b.addEventListener("click", () => this.act(`/api/assignments/${id}/status`, { trigger: b.dataset.trigger }));
       }
       div.querySelector(".reassign")?.addEventListener("click", async () => {
@@ -406,10 +416,10 @@ export class IncidentViews {
     this.selected = null;
     selectTab("incident");
     this.intake = { lat: alert?.lat ?? null, lon: alert?.lon ?? null, fromAlert: alert };
-    const opts = (list, prefix) => list.map((v) => `<option value="${v}">${esc(t(`${prefix}.${v}`))}</option>`).join("");
-    const triage = TRIAGE_ORDER.map((v, n) => `<label class="triage-pick ${v}"><input type="radio" name="triage" value="${v}" ${n === 1 ? "checked" : ""}>
-      <span data-i18n="triage.${v}"></span></label>`).join("");
-    this.pane.innerHTML = `<form class="intake" id="intake-form" novalidate>
+    const opts = (list, prefix) => list.map((v) => html`<option value="${v}">${t(`${prefix}.${v}`)}</option>`);
+    const triage = TRIAGE_ORDER.map((v, n) => html`<label class="triage-pick ${v}"><input type="radio" name="triage" value="${v}" ${n === 1 ? "checked" : ""}>
+      <span data-i18n="triage.${v}"></span></label>`);
+    setHtml(this.pane, html`<form class="intake" id="intake-form" novalidate>
       <h2 data-i18n="intake.title"></h2>
       <p class="hint from-alert" hidden></p>
       <label><span data-i18n="intake.source"></span><select name="source">${opts(SOURCES, "source")}</select></label>
@@ -418,7 +428,7 @@ export class IncidentViews {
         <small class="error" data-error="caller_phone" hidden></small></label>
       <label><span data-i18n="intake.kelurahan"></span><input name="kelurahan" list="kelurahan-list" autocomplete="off" required data-i18n-placeholder="intake.kelurahan_hint">
         <small class="error" data-error="kelurahan" hidden></small></label>
-      <datalist id="kelurahan-list">${this.d.kelurahan.map((k) => `<option value="${esc(k.name)}">${esc(k.kecamatan)}</option>`).join("")}</datalist>
+      <datalist id="kelurahan-list">${this.d.kelurahan.map((k) => html`<option value="${k.name}">${k.kecamatan}</option>`)}</datalist>
       <label><span data-i18n="intake.address"></span><input name="address" maxlength="300"></label>
       <div class="location"><span data-i18n="intake.location"></span>: <b class="loc-value"></b>
         <p class="hint" data-i18n="intake.location_hint"></p></div>
@@ -429,7 +439,7 @@ export class IncidentViews {
       <p class="error form-error" hidden></p>
       <div class="form-actions"><button type="submit" class="primary" data-i18n="intake.submit"></button>
         <button type="button" class="cancel" data-i18n="intake.cancel"></button></div>
-    </form>`;
+    </form>`);
     const form = this.pane.querySelector("form");
     if (alert) {
       form.source.value = "radio";
@@ -452,13 +462,12 @@ export class IncidentViews {
   relabelIntake() {
     const form = this.pane.querySelector("#intake-form");
     if (!form) return;
-    for (const el of form.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-    for (const el of form.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+    applyI18n(form);
     for (const sel of form.querySelectorAll("select")) {
       const prefix = sel.name === "source" ? "source" : "complaint";
       for (const o of sel.options) o.textContent = t(`${prefix}.${o.value}`);
     }
-    const note = form.querySelector(".from-alert");
+    const note = /** @type {HTMLElement} */ (form.querySelector(".from-alert"));
     const alert = this.intake?.fromAlert;
     note.hidden = !alert;
     if (alert) note.textContent = t("intake.from_alert", { name: alert.display_name });
@@ -477,7 +486,7 @@ export class IncidentViews {
     if (this.mode !== "intake") return;
     this.intake.lat = latlng.lat;
     this.intake.lon = latlng.lng;
-    const form = this.pane.querySelector("#intake-form");
+    const form = /** @type {HTMLFormElement | null} */ (this.pane.querySelector("#intake-form"));
     const near = this.d.map.nearestKelurahan(latlng.lat, latlng.lng);
     if (form && near && !this.kelurahanCode(form.kelurahan.value)) form.kelurahan.value = near.name;
     this.showPick();

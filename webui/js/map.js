@@ -14,7 +14,8 @@
  * anywhere by now.
  */
 import { t, onLangChange } from "./i18n.js";
-import { dateTime, esc, since, time } from "./fmt.js";
+import { dateTime, since, time } from "../shared/fmt.js";
+import { h } from "../shared/dom.js";
 
 const L = globalThis.L;
 const CELL_RADIUS_KM = 1.6;
@@ -105,7 +106,7 @@ export class ConsoleMap {
       const dot = L.circleMarker([k.lat, k.lon], {
         radius: 3, color: "#3949ab", weight: 1, fillOpacity: 0.9, interactive: false,
       }).addTo(layer);
-      dot.bindTooltip(esc(k.name), { permanent: true, direction: "bottom", className: "kel-label", offset: [0, 6] });
+      dot.bindTooltip(h("span", null, k.name), { permanent: true, direction: "bottom", className: "kel-label", offset: [0, 6] });
     });
     this.home = L.latLngBounds(cells.flat().concat(list.map((k) => [k.lat, k.lon])));
     this.map.fitBounds(this.home);
@@ -129,7 +130,7 @@ export class ConsoleMap {
     for (const h of list) {
       const free = (h.beds ?? []).reduce((n, b) => n + b.free, 0);
       const m = L.marker([h.lat, h.lon], { icon: badge("H", "hospital", h.accepting === false ? "closed" : "") });
-      m.bindTooltip(`<b>${esc(h.name)}</b><br>${esc(t("hospitals.free_beds", { n: free }))}`);
+      m.bindTooltip(tip(h.name, t("hospitals.free_beds", { n: free })));
       m.addTo(layer);
     }
   }
@@ -141,7 +142,7 @@ export class ConsoleMap {
       if (u.lat == null || u.lon == null) continue;
       const status = String(u.status).toLowerCase();
       const m = L.marker([u.lat, u.lon], { icon: badge(AMBULANCE, "unit", status), title: u.callsign });
-      m.bindTooltip(`<b>${esc(u.callsign)}</b><br>${esc(t(`unit.status.${status}`))}`);
+      m.bindTooltip(tip(u.callsign, t(`unit.status.${status}`)));
       m.addTo(layer);
     }
   }
@@ -179,8 +180,8 @@ export class ConsoleMap {
     o.stale = isStale(pos, now);
     marker.setIcon(badge(PERSON, "officer", o.stale ? "stale" : ""));
     const label = pos.user.unit || pos.user.name;
-    const when = o.stale ? `${esc(t("map.officer_stale"))} ${esc(dateTime(pos.at))}` : esc(time(pos.at));
-    marker.bindTooltip(`<b>${esc(label)}</b><br>${esc(pos.user.name)}<br>${when}`);
+    const when = o.stale ? `${t("map.officer_stale")} ${dateTime(pos.at)}` : time(pos.at);
+    marker.bindTooltip(tip(label, pos.user.name, when));
   }
 
   setIncidents(list, onSelect) {
@@ -193,7 +194,7 @@ export class ConsoleMap {
                           iconSize: [22, 22], iconAnchor: [11, 11] }),
         zIndexOffset: 1000, title: i.number,
       });
-      m.bindTooltip(`<b>${esc(i.number)}</b><br>${esc(t(`complaint.${i.complaint}`))}`);
+      m.bindTooltip(tip(i.number, t(`complaint.${i.complaint}`)));
       if (onSelect) m.on("click", (ev) => { L.DomEvent.stopPropagation(ev); onSelect(i.id); });
       m.addTo(layer);
     }
@@ -221,6 +222,17 @@ export function isStale(pos, now = Date.now()) {
   return since(pos.at, now) > STALE_POSITION;
 }
 
+/**
+ * A tooltip's content: a bold first line, then one line each (text, never markup: Leaflet
+ * would parse a string).
+ * @param {string} title
+ * @param {...string} lines
+ */
+function tip(title, ...lines) {
+  return h("div", null, h("b", null, title), ...lines.flatMap((line) => [h("br"), line]));
+}
+
+/** A round map marker around one of the fixed icons above (`text` is our markup). */
 function badge(text, kind, state) {
   const size = kind === "unit" ? 18 : 24;
   return L.divIcon({

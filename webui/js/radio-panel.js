@@ -7,10 +7,10 @@
  * dragged or a checkbox being clicked is never replaced under the pointer.
  */
 import { t, onLangChange } from "./i18n.js";
-import { duration, time, since, esc } from "./fmt.js";
+import { duration, time, since } from "../shared/fmt.js";
+import { all, h, html, setHtml, toast } from "../shared/dom.js";
 import * as tones from "./tones.js";
 import { api, auth } from "./api.js";
-import { toast } from "./ui.js";
 
 const RECENT_LIMIT = 25;
 
@@ -20,10 +20,10 @@ export class RadioPanel {
     this.storeKey = `siaga.radio.${username}`;
     this.features = features;
     this.list = document.getElementById("talkgroups");
-    this.ptt = document.getElementById("ptt");
+    this.ptt = /** @type {HTMLButtonElement} */ (document.getElementById("ptt"));
     this.pttStatus = document.getElementById("ptt-status");
     this.pttTarget = document.getElementById("ptt-target");
-    this.patchButton = document.getElementById("patch-button");
+    this.patchButton = /** @type {HTMLButtonElement} */ (document.getElementById("patch-button"));
     this.recentList = document.getElementById("recent");
     this.micState = document.getElementById("mic-state");
     this.rows = new Map();
@@ -36,9 +36,9 @@ export class RadioPanel {
     for (const [tg, v] of Object.entries(saved.volume ?? {})) radio.setVolume(tg, v);
     for (const tg of saved.muted ?? []) radio.setMuted(tg, true);
 
-    radio.addEventListener("change", (ev) => this.onChange(ev.detail));
-    radio.addEventListener("talk", (ev) => this.onTalk(ev.detail));
-    radio.addEventListener("message", (ev) => this.onMessage(ev.detail));
+    radio.addEventListener("change", (/** @type {CustomEvent} */ ev) => this.onChange(ev.detail));
+    radio.addEventListener("talk", (/** @type {CustomEvent} */ ev) => this.onTalk(ev.detail));
+    radio.addEventListener("message", (/** @type {CustomEvent} */ ev) => this.onMessage(ev.detail));
     onLangChange(() => { this.rebuild(); this.onTalk(radio.talk); this.renderRecent(); });
     this.bindPtt();
     this.patchButton.addEventListener("click", () => this.doPatch());
@@ -85,7 +85,7 @@ export class RadioPanel {
       const li = document.createElement("li");
       li.className = "tg";
       li.dataset.tg = info.id;
-      li.innerHTML = `
+      setHtml(li, html`
         <div class="tg-head">
           <input type="checkbox" class="tg-monitor">
           <span class="light" aria-hidden="true"></span>
@@ -98,11 +98,11 @@ export class RadioPanel {
         <div class="tg-audio">
           <button type="button" class="tg-mute"></button>
           <input type="range" class="tg-volume" min="0" max="100" step="5">
-        </div>`;
-      const monitor = li.querySelector(".tg-monitor");
+        </div>`);
+      const monitor = /** @type {HTMLInputElement} */ (li.querySelector(".tg-monitor"));
       monitor.addEventListener("change", () => this.setMonitored(info.id, monitor.checked));
       li.querySelector(".tg-name").addEventListener("click", () => this.select(info.id));
-      const pick = li.querySelector(".tg-patch");
+      const pick = /** @type {HTMLInputElement} */ (li.querySelector(".tg-patch"));
       pick.addEventListener("change", () => {
         if (pick.checked) this.patchPick.add(info.id); else this.patchPick.delete(info.id);
         this.patchButton.disabled = this.patchPick.size < 2;
@@ -114,7 +114,7 @@ export class RadioPanel {
         this.radio.setMuted(info.id, !this.radio.isMuted(info.id));
         this.save();
       });
-      const volume = li.querySelector(".tg-volume");
+      const volume = /** @type {HTMLInputElement} */ (li.querySelector(".tg-volume"));
       volume.addEventListener("input", () => {
         this.radio.setVolume(info.id, Number(volume.value) / 100);
         this.save();
@@ -153,10 +153,11 @@ export class RadioPanel {
     const talker = li.querySelector(".tg-talker");
     if (floor) {
       const who = floor.talker;
-      talker.innerHTML = `<span class="talker-name">${esc(mine ? t("radio.you") : who.name)}</span>`
-        + (who.unit ? ` <span class="talker-unit">${esc(who.unit)}</span>` : "")
-        + (floor.callType === "emergency" ? ` <span class="badge red">${esc(t("radio.emergency_call"))}</span>` : "")
-        + ` <span class="talk-clock" data-since="${floor.since.toISOString()}">${duration(since(floor.since))}</span>`;
+      talker.replaceChildren(
+        h("span", { class: "talker-name" }, mine ? t("radio.you") : who.name),
+        ...(who.unit ? [" ", h("span", { class: "talker-unit" }, who.unit)] : []),
+        ...(floor.callType === "emergency" ? [" ", h("span", { class: "badge red" }, t("radio.emergency_call"))] : []),
+        " ", h("span", { class: "talk-clock", dataset: { since: floor.since.toISOString() } }, duration(since(floor.since))));
     } else {
       talker.textContent = joined ? t("radio.quiet") : t("radio.not_monitored");
     }
@@ -180,7 +181,7 @@ export class RadioPanel {
 
   /** Each second: the talkers' running clocks. */
   tick() {
-    for (const el of this.list.querySelectorAll(".talk-clock")) {
+    for (const el of all(this.list, ".talk-clock")) {
       el.textContent = duration(since(el.dataset.since));
     }
     if (this.talkStarted && this.radio.talk.state === "talking") {
@@ -261,25 +262,27 @@ export class RadioPanel {
     const prev = this.ptt.dataset.state;
     this.ptt.dataset.state = talk.state;
     const name = (tg) => this.radio.talkgroups.get(tg)?.name ?? tg ?? "";
-    let text = "";
+    /** @type {(string | Node)[]} */
+    let text = [];
     switch (talk.state) {
-      case "requesting": text = t("talk.requesting"); break;
+      case "requesting": text = [t("talk.requesting")]; break;
       case "talking":
         if (prev !== "talking") { this.talkStarted = new Date(); tones.permitTone(); }
-        text = `${t("talk.talking", { group: name(talk.talkgroup) })} <span class="talk-clock">${duration(since(this.talkStarted))}</span>`;
+        text = [t("talk.talking", { group: name(talk.talkgroup) }), " ",
+          h("span", { class: "talk-clock" }, duration(since(this.talkStarted)))];
         break;
-      case "queued": text = t("talk.queued", { n: talk.position ?? "?" }); break;
+      case "queued": text = [t("talk.queued", { n: talk.position ?? "?" })]; break;
       case "denied":
         if (prev !== "denied") tones.busyTone();
-        text = t("talk.denied", { reason: t(`reason.${talk.reason}`) }); break;
+        text = [t("talk.denied", { reason: t(`reason.${talk.reason}`) })]; break;
       case "revoked":
         if (prev !== "revoked") tones.busyTone();
-        text = t("talk.revoked", { reason: t(`reason.${talk.reason}`) }); break;
+        text = [t("talk.revoked", { reason: t(`reason.${talk.reason}`) })]; break;
       default:
         this.talkStarted = null;
-        text = talk.reason === "disconnected" ? t("talk.disconnected") : "";
+        text = talk.reason === "disconnected" ? [t("talk.disconnected")] : [];
     }
-    this.pttStatus.innerHTML = text;
+    this.pttStatus.replaceChildren(...text);
     this.pttStatus.dataset.state = talk.state;
   }
 
@@ -321,10 +324,21 @@ export class RadioPanel {
     const li = document.createElement("li");
     li.dataset.live = "true";
     const group = this.radio.talkgroups.get(e.talkgroup)?.name ?? e.talkgroup;
-    li.innerHTML = `<span class="when">${esc(time(e.start))}</span> <b>${esc(group)}</b> `
-      + `<span>${esc(e.talker.name)}${e.talker.unit ? ` (${esc(e.talker.unit)})` : ""}</span> `
-      + `<span class="len">${esc(t("radio.live"))}</span>`;
+    li.append(...this.heard(e.start, group, e.talker, t("radio.live")));
     return li;
+  }
+
+  /**
+   * One transmission heard: "14:05:09 WIB **Group** Name (Unit) 0:12".
+   * @param {Date | string} start
+   * @param {string} group
+   * @param {{name: string, unit?: string | null}} talker
+   * @param {string} length
+   */
+  heard(start, group, talker, length) {
+    const who = talker.unit ? `${talker.name} (${talker.unit})` : talker.name;
+    return [h("span", { class: "when" }, time(start)), " ", h("b", null, group), " ",
+      h("span", null, who), " ", h("span", { class: "len" }, length)];
   }
 
   /** Recorded transmissions from the server (newest first), when it records them. */
@@ -365,8 +379,7 @@ export class RadioPanel {
         li.dataset.transmission = String(item.id);
         const group = this.radio.talkgroups.get(item.talkgroup)?.name ?? item.talkgroup;
         const length = item.duration_ms != null ? duration(item.duration_ms / 1000) : "";
-        li.innerHTML = `<span class="when">${esc(time(item.started_at))}</span> <b>${esc(group)}</b> `
-          + `<span>${esc(item.talker.name)}</span> <span class="len">${esc(length)}</span>`;
+        li.append(...this.heard(item.started_at, group, { name: item.talker.name }, length));
         if (item.audio_url) {
           const b = document.createElement("button");
           b.type = "button";
@@ -385,9 +398,7 @@ export class RadioPanel {
       const li = document.createElement("li");
       const group = this.radio.talkgroups.get(e.talkgroup)?.name ?? e.talkgroup;
       const length = e.end ? duration((e.end - e.start) / 1000) : t("radio.live");
-      li.innerHTML = `<span class="when">${esc(time(e.start))}</span> <b>${esc(group)}</b> `
-        + `<span>${esc(e.talker.name)}${e.talker.unit ? ` (${esc(e.talker.unit)})` : ""}</span> `
-        + `<span class="len">${esc(length)}</span>`;
+      li.append(...this.heard(e.start, group, e.talker, length));
       return li;
     }));
   }

@@ -6,7 +6,8 @@
  */
 import { api } from "./api.js";
 import { t, tx, tOr } from "./i18n.js";
-import { esc, duration, since, time } from "./fmt.js";
+import { duration, since, time } from "../shared/fmt.js";
+import { all, html, setHtml } from "../shared/dom.js";
 import { isStale } from "./map.js";
 
 const STALE_BEDS = 3600;         // seconds
@@ -28,47 +29,43 @@ export class ResourceViews {
   renderUnits() {
     const units = [...this.d.units.values()].sort((a, b) =>
       STATUS_ORDER.indexOf(a.status) - STATUS_ORDER.indexOf(b.status) || a.callsign.localeCompare(b.callsign));
-    let html = `<h2>${esc(t("units.title"))}</h2>`;
-    if (!this.d.enabled) html += `<p class="empty">${esc(t("incidents.unavailable"))}</p>`;
-    else if (!units.length) html += `<p class="empty">${esc(t("units.none"))}</p>`;
+    const parts = [html`<h2>${t("units.title")}</h2>`];
+    if (!this.d.enabled) parts.push(html`<p class="empty">${t("incidents.unavailable")}</p>`);
+    else if (!units.length) parts.push(html`<p class="empty">${t("units.none")}</p>`);
     else {
-      html += `<table class="units"><thead><tr><th>${esc(t("units.col.unit"))}</th><th>${esc(t("units.col.type"))}</th>
-        <th>${esc(t("units.col.status"))}</th><th>${esc(t("units.col.since"))}</th><th>${esc(t("units.col.incident"))}</th>
-        <th>${esc(t("units.col.position"))}</th><th></th></tr></thead><tbody>`;
-      for (const u of units) {
+      const rows = units.map((u) => {
         const pos = u.position_at ? t("units.ago", { t: duration(since(u.position_at)) }) : "—";
         const busy = u.assignment_id != null;
-        const toggle = busy ? "" : `<button type="button" class="link unit-service" data-in="${u.status === "out_of_service"}">${
-          esc(u.status === "out_of_service" ? t("units.in_service") : t("units.out_of_service"))}</button>`;
-        html += `<tr data-unit-id="${u.id}" data-callsign="${esc(u.callsign)}" data-status="${esc(u.status)}">
-          <td><b>${esc(u.callsign)}</b><br><small>${esc(u.home_kelurahan ?? "")}</small></td>
-          <td>${esc(tOr(`unit.type.${u.type}`, u.type))}</td>
-          <td><span class="unit-status ${esc(u.status)}">${esc(tx(u.status_label))}</span></td>
-          <td class="age" data-since="${esc(u.status_changed_at ?? "")}">${u.status_changed_at ? duration(since(u.status_changed_at)) : "—"}</td>
-          <td>${esc(u.incident_number ?? "")}</td>
-          <td class="pos-age" data-since="${esc(u.position_at ?? "")}">${esc(pos)}</td>
+        const toggle = busy ? "" : html`<button type="button" class="link unit-service" data-in="${u.status === "out_of_service"}">${
+          u.status === "out_of_service" ? t("units.in_service") : t("units.out_of_service")}</button>`;
+        return html`<tr data-unit-id="${u.id}" data-callsign="${u.callsign}" data-status="${u.status}">
+          <td><b>${u.callsign}</b><br><small>${u.home_kelurahan ?? ""}</small></td>
+          <td>${tOr(`unit.type.${u.type}`, u.type)}</td>
+          <td><span class="unit-status ${u.status}">${tx(u.status_label)}</span></td>
+          <td class="age" data-since="${u.status_changed_at ?? ""}">${u.status_changed_at ? duration(since(u.status_changed_at)) : "—"}</td>
+          <td>${u.incident_number ?? ""}</td>
+          <td class="pos-age" data-since="${u.position_at ?? ""}">${pos}</td>
           <td>${toggle}</td></tr>`;
-      }
-      html += "</tbody></table>";
+      });
+      parts.push(html`<table class="units"><thead><tr><th>${t("units.col.unit")}</th><th>${t("units.col.type")}</th>
+        <th>${t("units.col.status")}</th><th>${t("units.col.since")}</th><th>${t("units.col.incident")}</th>
+        <th>${t("units.col.position")}</th><th></th></tr></thead><tbody>${rows}</tbody></table>`);
     }
-    html += `<h3>${esc(t("units.officers"))}</h3>`;
+    parts.push(html`<h3>${t("units.officers")}</h3>`);
     const officers = [...this.d.officers.values()];
-    if (!officers.length) html += `<p class="hint">${esc(t("units.officers_none"))}</p>`;
+    if (!officers.length) parts.push(html`<p class="hint">${t("units.officers_none")}</p>`);
     else {
-      html += `<ul class="officers">`;
-      for (const p of officers) {
-        html += `<li data-user-id="${p.user.user_id}" data-at="${esc(p.at)}" data-stale="${isStale(p)}"><b>${esc(p.user.unit ?? p.user.name)}</b> ${esc(p.user.name)}
+      parts.push(html`<ul class="officers">${officers.map((p) => html`<li data-user-id="${p.user.user_id}" data-at="${p.at}" data-stale="${isStale(p)}"><b>${p.user.unit ?? p.user.name}</b> ${p.user.name}
           · ${p.lat.toFixed(5)}, ${p.lon.toFixed(5)}${p.accuracy != null ? ` ±${Math.round(p.accuracy)} m` : ""}
-          · <span class="pos-age" data-since="${esc(p.at)}">${esc(t("units.ago", { t: duration(since(p.at)) }))}</span>
-          <small>(${esc(time(p.at))})</small> <span class="badge grey">${esc(t("units.position_stale"))}</span></li>`;
-      }
-      html += "</ul>";
+          · <span class="pos-age" data-since="${p.at}">${t("units.ago", { t: duration(since(p.at)) })}</span>
+          <small>(${time(p.at)})</small> <span class="badge grey">${t("units.position_stale")}</span></li>`)}</ul>`);
     }
-    this.unitsPane.innerHTML = html;
-    for (const b of this.unitsPane.querySelectorAll(".unit-service")) {
-      const id = Number(b.closest("tr").dataset.unitId);
-      b.addEventListener("click", () => {
-        api(`/api/units/${id}/service`, { method: "POST", body: { in_service: b.dataset.in === "true" } })
+    setHtml(this.unitsPane, parts);
+    for (const b of all(this.unitsPane, ".unit-service")) {
+      const button = /** @type {HTMLButtonElement} */ (b);
+      const id = Number(button.closest("tr").dataset.unitId);
+      button.addEventListener("click", () => {
+        api(`/api/units/${id}/service`, { method: "POST", body: { in_service: button.dataset.in === "true" } })
           .then((u) => { this.d.units.set(u.id, u); this.d.render(); })
           .catch((e) => this.d.toast(t("detail.error", { message: e.message })));
       });
@@ -76,39 +73,38 @@ export class ResourceViews {
   }
 
   renderHospitals() {
-    let html = `<h2>${esc(t("hospitals.title"))}</h2>`;
+    const parts = [html`<h2>${t("hospitals.title")}</h2>`];
     const hospitals = [...this.d.hospitals.values()].sort((a, b) => a.name.localeCompare(b.name));
-    if (!this.d.enabled) html += `<p class="empty">${esc(t("incidents.unavailable"))}</p>`;
-    else if (!hospitals.length) html += `<p class="empty">${esc(t("hospitals.none"))}</p>`;
+    if (!this.d.enabled) parts.push(html`<p class="empty">${t("incidents.unavailable")}</p>`);
+    else if (!hospitals.length) parts.push(html`<p class="empty">${t("hospitals.none")}</p>`);
     for (const h of hospitals) {
-      html += `<section class="hospital" data-hospital-id="${h.id}" data-accepting="${h.accepting}">
-        <h3>${esc(h.name)} <small>(${esc(h.hospital_class)})</small></h3>
-        <p class="${h.accepting ? "ok" : "warn"}">${esc(h.accepting ? t("hospitals.accepting") : t("hospitals.diverting"))}
-          ${h.phone ? ` · <a href="tel:${esc(h.phone)}">${esc(h.phone)}</a>` : ""}</p>
-        <table class="beds"><tbody>`;
-      for (const b of h.beds) {
+      const beds = h.beds.map((b) => {
         const age = since(b.updated_at);
-        html += `<tr data-category="${esc(b.category)}" data-stale="${age > STALE_BEDS}">
-          <th>${esc(tx(b.label))}</th><td class="${b.free === 0 ? "full" : ""}">${esc(t("hospitals.bed", { free: b.free, total: b.total }))}</td>
-          <td class="age" data-since="${esc(b.updated_at)}">${esc(t("hospitals.updated", { t: duration(age) }))}</td>
-          <td>${age > STALE_BEDS ? `<span class="badge amber">${esc(t("hospitals.stale"))}</span>` : ""}</td></tr>`;
-      }
-      html += "</tbody></table></section>";
+        return html`<tr data-category="${b.category}" data-stale="${age > STALE_BEDS}">
+          <th>${tx(b.label)}</th><td class="${b.free === 0 ? "full" : ""}">${t("hospitals.bed", { free: b.free, total: b.total })}</td>
+          <td class="age" data-since="${b.updated_at}">${t("hospitals.updated", { t: duration(age) })}</td>
+          <td>${age > STALE_BEDS ? html`<span class="badge amber">${t("hospitals.stale")}</span>` : ""}</td></tr>`;
+      });
+      parts.push(html`<section class="hospital" data-hospital-id="${h.id}" data-accepting="${h.accepting}">
+        <h3>${h.name} <small>(${h.hospital_class})</small></h3>
+        <p class="${h.accepting ? "ok" : "warn"}">${h.accepting ? t("hospitals.accepting") : t("hospitals.diverting")}
+          ${h.phone ? html` · <a href="tel:${h.phone}">${h.phone}</a>` : ""}</p>
+        <table class="beds"><tbody>${beds}</tbody></table></section>`);
     }
-    this.hospitalsPane.innerHTML = html;
+    setHtml(this.hospitalsPane, parts);
   }
 
   tick() {
-    for (const el of this.unitsPane.querySelectorAll("td.age[data-since]")) {
+    for (const el of all(this.unitsPane, "td.age[data-since]")) {
       if (el.dataset.since) el.textContent = duration(since(el.dataset.since));
     }
-    for (const el of document.querySelectorAll(".pos-age[data-since]")) {
+    for (const el of all(document, ".pos-age[data-since]")) {
       if (el.dataset.since) el.textContent = t("units.ago", { t: duration(since(el.dataset.since)) });
     }
-    for (const el of this.unitsPane.querySelectorAll(".officers li[data-at]")) {
+    for (const el of all(this.unitsPane, ".officers li[data-at]")) {
       el.dataset.stale = String(isStale({ at: el.dataset.at }));
     }
-    for (const el of this.hospitalsPane.querySelectorAll("td.age[data-since]")) {
+    for (const el of all(this.hospitalsPane, "td.age[data-since]")) {
       el.textContent = t("hospitals.updated", { t: duration(since(el.dataset.since)) });
     }
   }

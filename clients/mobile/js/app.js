@@ -14,7 +14,9 @@
  */
 import { RadioClient, RAW_AUDIO } from "../../shared/radio.js";
 import { Duty } from "./duty.js";
-import { applyStatic, has, onLangChange, t, toggleLang, wib } from "./i18n.js";
+import { time } from "../../shared/fmt.js";
+import { all, toast } from "../../shared/dom.js";
+import { applyI18n, has, onLangChange, t, toggleLang } from "./i18n.js";
 import { busyTone, countdownPip, permitTone, queuedTone, unlock } from "./tones.js";
 
 const TOKEN_KEY = "siaga.app.token";
@@ -40,9 +42,9 @@ let lastTalkState = "idle";
 
 // -- boot -----------------------------------------------------------------------------
 
-applyStatic();
-for (const b of document.querySelectorAll(".lang-toggle")) b.addEventListener("click", toggleLang);
-onLangChange(() => { render(); renderConn(); renderDuty(); renderMessages(); });
+applyI18n();
+for (const b of all(document, ".lang-toggle")) b.addEventListener("click", toggleLang);
+onLangChange(() => { applyI18n(); render(); renderConn(); renderDuty(); renderMessages(); });
 if ("serviceWorker" in navigator && params.get("sw") !== "off") {
   navigator.serviceWorker.register("sw.js").catch(() => {});
 }
@@ -135,13 +137,13 @@ function startRadio(session) {
       : { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
     audioContainer: $("#audio-sink"),
   });
-  window.siagaRadio = client;  // diagnostics (and tests)
+  Object.assign(window, { siagaRadio: client });  // diagnostics (and tests)
   client.addEventListener("state", onState);
   client.addEventListener("media", renderConn);
   client.addEventListener("welcome", onWelcome);
   client.addEventListener("change", onChange);
   client.addEventListener("talk", onTalk);
-  client.addEventListener("text", (ev) => addMessage(ev.detail));
+  client.addEventListener("text", (/** @type {CustomEvent} */ ev) => addMessage(ev.detail));
   client.addEventListener("emergency", onEmergency);
   client.connect();
 
@@ -363,11 +365,11 @@ function onTalk(ev) {
 
 function unlockAudio() {
   unlock();
-  for (const el of document.querySelectorAll("#audio-sink audio")) el.play().catch(() => {});
+  for (const el of $("#audio-sink").querySelectorAll("audio")) el.play().catch(() => {});
 }
 
 function checkAudioBlocked() {
-  const els = [...document.querySelectorAll("#audio-sink audio")];
+  const els = [...$("#audio-sink").querySelectorAll("audio")];
   $("#audio-unlock").hidden = !els.some((el) => el.paused && el.srcObject);
 }
 
@@ -418,7 +420,7 @@ function bindPtt() {
   // Bluetooth headsets' buttons reach a web page, where they do at all, as media keys or
   // Media Session actions: one press talks, the next one stops.
   if ("mediaSession" in navigator) {
-    for (const action of ["play", "pause", "togglemicrophone"]) {
+    for (const action of /** @type {MediaSessionAction[]} */ (["play", "pause", "togglemicrophone"])) {
       try { navigator.mediaSession.setActionHandler(action, togglePtt); } catch { /* unsupported */ }
     }
   }
@@ -554,7 +556,7 @@ function renderDuty() {
   const status = $("#position-status");
   status.dataset.state = duty.position;
   status.textContent = duty.position === "sent"
-    ? t("position.sent", { time: wib(duty.lastSent), accuracy: Math.round(duty.fix?.accuracy ?? 0) })
+    ? t("position.sent", { time: time(duty.lastSent, { seconds: false }), accuracy: Math.round(duty.fix?.accuracy ?? 0) })
     : t(`position.${duty.position}`);
   $("#wakelock-status").textContent = duty.active ? t(duty.wakeLock === "on" ? "wakelock.on" : "wakelock.off") : "";
 }
@@ -583,7 +585,7 @@ function renderMessages() {
     li.dataset.talkgroup = msg.talkgroup;
     const meta = document.createElement("div");
     meta.className = "meta";
-    meta.textContent = `${groupName(msg.talkgroup)} · ${personName(msg.sender)} · ${wib(msg.at)}`;
+    meta.textContent = `${groupName(msg.talkgroup)} · ${personName(msg.sender)} · ${time(msg.at, { seconds: false })}`;
     const body = document.createElement("div");
     body.className = "body";
     body.textContent = msg.body;
@@ -604,15 +606,4 @@ async function onText(ev) {
   } catch {
     toast(t("messages.failed"));
   }
-}
-
-// -- toast ------------------------------------------------------------------------------
-
-let toastTimer = null;
-function toast(text) {
-  const el = $("#toast");
-  el.textContent = text;
-  el.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { el.hidden = true; }, 4000);
 }

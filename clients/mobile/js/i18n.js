@@ -1,13 +1,15 @@
 /**
  * Every visible string of the officers' app, in Bahasa Indonesia (default) and English.
  *
- * `t(key, params)` fills {name} placeholders and falls back to Indonesian, then to the key
- * (a missing key shows, never a blank). Markup names its key in `data-i18n` (text),
- * `data-i18n-placeholder` or `data-i18n-aria-label`; `applyStatic()` fills them.
+ * Only the dictionaries are here: lookup, placeholders, fallbacks, the language switch
+ * and `data-i18n*` markup are the shared mechanism (`/shared/i18n.js`, also the
+ * dispatcher console's), re-exported so that the app's modules import from this one place.
  */
-const LANG_KEY = "siaga.lang";
+import { addDictionaries } from "../../shared/i18n.js";
 
-const DICT = {
+export * from "../../shared/i18n.js";
+
+addDictionaries({
   id: {
     "app.name": "Siaga Radio",
     "lang.toggle": "English",
@@ -202,47 +204,4 @@ const DICT = {
     "audio.unlock": "Radio sound is blocked. Tap here to enable it.",
     "mic.denied": "Microphone not allowed: you can only listen.",
   },
-};
-
-let lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "id";
-const listeners = new Set();
-
-export function t(key, params = {}) {
-  const text = DICT[lang][key] ?? DICT.id[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (all, name) => (name in params ? String(params[name]) : all));
-}
-
-export function currentLang() { return lang; }
-
-/** Whether `key` has a text (server codes we may not know yet fall back to themselves). */
-export function has(key) { return key in DICT[lang] || key in DICT.id; }
-
-export function setLang(next) {
-  lang = next === "en" ? "en" : "id";
-  localStorage.setItem(LANG_KEY, lang);
-  document.documentElement.lang = lang;
-  applyStatic();
-  for (const fn of listeners) fn(lang);
-}
-
-export function toggleLang() { setLang(lang === "id" ? "en" : "id"); }
-
-export function onLangChange(fn) { listeners.add(fn); }
-
-export function applyStatic(root = document) {
-  document.documentElement.lang = lang;
-  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) {
-    el.placeholder = t(el.dataset.i18nPlaceholder);
-  }
-  for (const el of root.querySelectorAll("[data-i18n-aria-label]")) {
-    el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
-  }
-}
-
-/** A time of day in WIB (Asia/Jakarta), whatever the phone's zone. */
-export function wib(date) {
-  const d = date instanceof Date ? date : new Date(date);
-  return d.toLocaleTimeString(lang === "en" ? "en-GB" : "id-ID",
-    { timeZone: "Asia/Jakarta", hour: "2-digit", minute: "2-digit" }) + " WIB";
-}
+});
