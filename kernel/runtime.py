@@ -13,6 +13,9 @@ releases the GIL while it hashes, so a hash costs the loop nothing), one for the
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +32,17 @@ from kernel.ratelimit import LoginThrottle
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+#: Niceness of the pools' threads (and of the threads they start): when the machine is
+#: short of CPU, the scheduler serves the event loop's thread before a hash or a report.
+WORKER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    # Linux: a thread id given to setpriority changes that thread only. Lowering one's own
+    # priority needs no privilege; elsewhere this is a no-op.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
 
 
 class Offload:
@@ -59,7 +73,8 @@ class Offload:
         pool = self._pools.get(kind)
         if pool is None:
             pool = self._pools[kind] = ThreadPoolExecutor(
-                self._sizes[kind], thread_name_prefix=f"siaga-{kind}")
+                self._sizes[kind], thread_name_prefix=f"siaga-{kind}",
+                initializer=_lower_priority)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(pool, lambda: fn(*args, **kwargs))
 
