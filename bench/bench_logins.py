@@ -143,27 +143,25 @@ async def _pings(ws: Any, seconds: float) -> list[float]:
     return rtts
 
 
-async def _login_load(url: str, workers: int, stop: asyncio.Event) -> int:
-    import httpx
-
+async def _login_load(client: Any, workers: int, stop: asyncio.Event) -> int:
     done = 0
 
     async def worker(i: int) -> None:
         nonlocal done
-        async with httpx.AsyncClient(base_url=url, timeout=120) as client:
-            n = i
-            while not stop.is_set():
-                r = await client.post("/api/auth/login", json={
-                    "username": USERS[n % len(USERS)], "password": "demo"})
-                if r.status_code == 200:
-                    done += 1
-                n += 1
+        n = i
+        while not stop.is_set():
+            r = await client.post("/api/auth/login", json={
+                "username": USERS[n % len(USERS)], "password": "demo"})
+            if r.status_code == 200:
+                done += 1
+            n += 1
 
     await asyncio.gather(*(worker(i) for i in range(workers)))
     return done
 
 
 async def measure_server(seconds: float, logins: int) -> dict[str, Any]:
+    import httpx
     import websockets
 
     directory = Path(tempfile.mkdtemp(prefix="bench-logins-"))
@@ -171,13 +169,17 @@ async def measure_server(seconds: float, logins: int) -> dict[str, Any]:
     try:
         await server.start()
         token = await _token(server.url, "satpol1")
-        async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws?token={token}") as ws:
+        # The HTTP client is made before measuring: making one loads the CA bundle, which
+        # would stall this process's loop (and the pings) for a moment.
+        limits = httpx.Limits(max_connections=logins)
+        async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws?token={token}") as ws, \
+                httpx.AsyncClient(base_url=server.url, timeout=120, limits=limits) as http:
             while json.loads(await ws.recv()).get("type") != "welcome":
                 pass
             await _pings(ws, 1.0)  # warm-up
             idle = await _pings(ws, seconds)
             stop = asyncio.Event()
-            load = asyncio.create_task(_login_load(server.url, logins, stop))
+            load = asyncio.create_task(_login_load(http, logins, stop))
             started = time.perf_counter()
             busy = await _pings(ws, seconds)
             stop.set()
