@@ -9,15 +9,17 @@ never print them.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -62,8 +64,35 @@ class Settings(BaseSettings):
         default=None, description="Signs login tokens; generated into data_dir when unset."
     )
     token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
-    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures: int = Field(
+        default=5, ge=1,
+        description="Failed logins of one account from one address within the window "
+        "before that pair is refused (429); from this many failures of an account, "
+        "wherever they come from, its logins are slowed (never locked).")
     login_window_seconds: int = Field(default=300, ge=1)
+    login_address_max_failures: int = Field(
+        default=30, ge=1,
+        description="Failed logins from one client address (any accounts) within the window "
+        "before it is refused; above the per-account limit because officers share "
+        "carrier-grade NAT addresses.")
+    login_delay_max_seconds: float = Field(
+        default=4.0, ge=0, le=30,
+        description="Longest delay a login of an account under attack waits before its "
+        "password is checked (0.5 s doubled per further failure, up to this).")
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (comma-separated in the environment); empty: the "
+        "peer's own address counts, whatever headers it sends.")
+
+    # Work kept off the event loop (docs/architecture.md, "Nothing blocks the voice").
+    password_workers: int = Field(
+        default=2, ge=1, le=32,
+        description="Threads that hash and verify passwords (argon2id, 64 MiB each); "
+        "logins beyond them queue.")
+    blocking_workers: int = Field(
+        default=4, ge=1, le=64,
+        description="Threads for other blocking or CPU-heavy work: reports, CSV, files.")
 
     # SMS.
     sms_gateway: Literal["console", "twilio", "http"] = "console"
@@ -149,6 +178,29 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unsupported driver {url.drivername!r}; use one of {', '.join(SUPPORTED_DRIVERS)}"
             )
+        return value
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_forwarded_allow_ips(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_forwarded_allow_ips(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item == "*":
+                continue
+            try:
+                # As uvicorn's proxy middleware reads them: a network has a "/".
+                if "/" in item:
+                    ipaddress.ip_network(item)
+                else:
+                    ipaddress.ip_address(item)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {item!r}") from None
         return value
 
     @field_validator("map_tile_url")

@@ -4,11 +4,17 @@ Rights in the radio and in dispatch are derived from two facts about a user: the
 they belong to (Satpol PP, Dishub, PSC 119, a hospital) and their role. Passwords are
 argon2id hashes; a ``token_version`` counter lets a password change or a disabled
 account invalidate every token issued before it.
+
+Hashing and verifying take a few hundred milliseconds of CPU each (that is their point),
+so the async functions here run them off the event loop, on the executor given (the
+runtime's password pool in the server) or the loop's default one (the CLI).
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
+from concurrent.futures import Executor
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -83,12 +89,18 @@ MIN_PASSWORD_LENGTH = 4
 
 
 def hash_password(password: str) -> str:
+    """Blocking (hundreds of ms of CPU): call it off the loop, see :func:`hash_off_loop`."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise IdentityError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
     return _hasher.hash(password)
 
 
+async def hash_off_loop(password: str, executor: Executor | None = None) -> str:
+    return await asyncio.get_running_loop().run_in_executor(executor, hash_password, password)
+
+
 def verify_password(user: User | None, password: str) -> bool:
+    """Blocking like :func:`hash_password`; the server runs it on its password pool."""
     try:
         return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and (
             user is not None
@@ -117,6 +129,7 @@ async def add_user(
     display_name: str | None = None,
     unit_callsign: str | None = None,
     phone: str | None = None,
+    executor: Executor | None = None,
 ) -> User:
     if await get_user(session, username) is not None:
         raise IdentityError(f"user {username!r} already exists")
@@ -126,7 +139,7 @@ async def add_user(
     user = User(
         username=username,
         display_name=display_name or username,
-        password_hash=hash_password(password),
+        password_hash=await hash_off_loop(password, executor),
         role=role,
         agency=agency,
         unit_callsign=unit_callsign,
@@ -137,9 +150,10 @@ async def add_user(
     return user
 
 
-async def set_password(session: AsyncSession, username: str, password: str) -> User:
+async def set_password(session: AsyncSession, username: str, password: str,
+                       executor: Executor | None = None) -> User:
     user = await _require(session, username)
-    user.password_hash = hash_password(password)
+    user.password_hash = await hash_off_loop(password, executor)
     user.token_version += 1
     return user
 

@@ -2,13 +2,25 @@
 
 Handlers reach them through ``request.app.state.runtime``; tests build their own with
 other settings. Nothing here does I/O at construction time.
+
+The event loop relays voice and signaling, so nothing that blocks or burns CPU runs on
+it (docs/architecture.md, "Nothing blocks the voice"). :class:`Offload` holds the two
+bounded thread pools such work goes to: one for password hashing (argon2id, which
+releases the GIL while it hashes, so a hash costs the loop nothing), one for the rest
+(reports, CSV, files). Work beyond their threads queues on them, not on the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -16,7 +28,55 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from kernel.auth import TokenService
 from kernel.config import Settings
 from kernel.db import create_engine, session_factory
-from kernel.ratelimit import FailureLimiter
+from kernel.ratelimit import LoginThrottle
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: Niceness of the pools' threads (and of the threads they start): when the machine is
+#: short of CPU, the scheduler serves the event loop's thread before a hash or a report.
+WORKER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    # Linux: a thread id given to setpriority changes that thread only. Lowering one's own
+    # priority needs no privilege; elsewhere this is a no-op.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+
+
+class Offload:
+    """Bounded thread pools for blocking or CPU-heavy work, created on first use and shut
+    down with the app (a stopped pool is created again if used later, as tests do)."""
+
+    def __init__(self, password_workers: int, blocking_workers: int) -> None:
+        self._sizes = {"password": password_workers, "blocking": blocking_workers}
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+
+    async def password(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a password hash or verification off the loop."""
+        return await self._run("password", fn, *args, **kwargs)
+
+    async def blocking(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run other blocking or CPU-heavy work (reports, files) off the loop."""
+        return await self._run("blocking", fn, *args, **kwargs)
+
+    def shutdown(self) -> None:
+        """Stop the pools: queued work is cancelled, running work finishes on its own
+        (the loop does not wait for it)."""
+        pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self, kind: str, fn: Callable[P, T], *args: P.args,
+                   **kwargs: P.kwargs) -> T:
+        pool = self._pools.get(kind)
+        if pool is None:
+            pool = self._pools[kind] = ThreadPoolExecutor(
+                self._sizes[kind], thread_name_prefix=f"siaga-{kind}",
+                initializer=_lower_priority)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, lambda: fn(*args, **kwargs))
 
 
 @dataclass
@@ -43,8 +103,9 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     tokens: TokenService
-    login_limiter: FailureLimiter
+    login_throttle: LoginThrottle
     metrics: Metrics
+    offload: Offload
     clock: Any = time.time
     services: dict[str, Any] = field(default_factory=dict)
 
@@ -56,10 +117,14 @@ class Runtime:
             engine=engine,
             sessions=session_factory(engine),
             tokens=TokenService(settings.token_secret(), settings.token_ttl_seconds),
-            login_limiter=FailureLimiter(
-                settings.login_max_failures, float(settings.login_window_seconds)
+            login_throttle=LoginThrottle(
+                max_failures=settings.login_max_failures,
+                window=float(settings.login_window_seconds),
+                address_max_failures=settings.login_address_max_failures,
+                delay_max=settings.login_delay_max_seconds,
             ),
             metrics=Metrics(),
+            offload=Offload(settings.password_workers, settings.blocking_workers),
         )
 
     def now(self) -> float:

@@ -6,7 +6,9 @@ The dependencies that protect routes (``PrincipalDep``, ``require_role``) live i
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -16,6 +18,7 @@ from kernel.db import DatabaseUnavailable, check_reachable
 from kernel.deps import PrincipalDep, RuntimeDep
 from kernel.errors import ApiError
 from kernel.identity import Role, get_user, verify_password
+from kernel.ratelimit import Refused
 
 log = logging.getLogger("siaga.auth")
 router = APIRouter()
@@ -67,33 +70,49 @@ async def metrics(rt: RuntimeDep) -> Response:
 async def login(body: LoginRequest, request: Request, rt: RuntimeDep) -> TokenResponse:
     """Exchange a username and password for a bearer token.
 
-    Failures are throttled per account and per client address (429 with
-    ``Retry-After``); the answer never says whether the account exists.
+    Throttled by :class:`kernel.ratelimit.LoginThrottle`: failures are limited per
+    (account, client address) and per address (429 with ``Retry-After``); an account that
+    many addresses guess at is slowed, never locked. The client address is the peer's,
+    or what a trusted proxy (``forwarded_allow_ips``) says. The answer never says whether
+    the account exists. The password is verified on the runtime's password pool.
     """
-    now = rt.now()
     address = request.client.host if request.client else "unknown"
-    keys = (f"user:{body.username.lower()}", f"addr:{address}")
-    wait = max(rt.login_limiter.retry_after(k, now) for k in keys)
-    if wait > 0:
+    account = body.username.lower()
+    who = {"username": body.username, "address": address}
+    decision = rt.login_throttle.reserve(account, address, rt.now())
+    if isinstance(decision, Refused):
+        wait = math.ceil(decision.retry_after)
         rt.metrics.logins.labels("throttled").inc()
-        log.warning("login throttled", extra={"username": body.username, "address": address})
+        log.warning("login throttled", extra={**who, "scope": decision.scope.value,
+                                              "retry_after": wait})
         raise ApiError(429, "too_many_attempts",
-                       f"too many failed logins; try again in {int(wait) + 1} s",
-                       headers={"Retry-After": str(int(wait) + 1)})
-    async with rt.sessions() as session:
-        user = await get_user(session, body.username)
-        ok = verify_password(user, body.password) and user is not None and not user.disabled
-        if not ok or user is None:
-            for key in keys:
-                rt.login_limiter.record_failure(key, now)
-            rt.metrics.logins.labels("failed").inc()
-            log.warning("login failed", extra={"username": body.username, "address": address})
-            raise ApiError(401, "invalid_credentials", "wrong username or password")
-        rt.login_limiter.clear(keys[0])
-        rt.metrics.logins.labels("ok").inc()
-        log.info("login", extra={"username": user.username, "address": address})
-        return TokenResponse(access_token=rt.tokens.issue(user, now),
-                             expires_in=rt.settings.token_ttl_seconds)
+                       f"too many failed logins; try again in {wait} s",
+                       headers={"Retry-After": str(wait)})
+    attempt, ok = decision.attempt, False
+    try:
+        if decision.delay > 0:
+            rt.metrics.logins.labels("slowed").inc()
+            log.warning("login slowed", extra={**who, "delay": round(decision.delay, 2)})
+            await asyncio.sleep(decision.delay)
+        async with rt.sessions() as session:
+            user = await get_user(session, body.username)
+        ok = await rt.offload.password(verify_password, user, body.password)
+        ok = ok and user is not None and not user.disabled
+    finally:
+        # Settled even when cancelled or failing: an attempt that was not proven right
+        # counts as a failure.
+        if ok:
+            rt.login_throttle.succeeded(attempt, rt.now())
+        else:
+            rt.login_throttle.failed(attempt, rt.now())
+    if not ok or user is None:
+        rt.metrics.logins.labels("failed").inc()
+        log.warning("login failed", extra=who)
+        raise ApiError(401, "invalid_credentials", "wrong username or password")
+    rt.metrics.logins.labels("ok").inc()
+    log.info("login", extra={"username": user.username, "address": address})
+    return TokenResponse(access_token=rt.tokens.issue(user, rt.now()),
+                         expires_in=rt.settings.token_ttl_seconds)
 
 
 @router.get("/api/me", tags=["auth"], response_model=MeResponse)

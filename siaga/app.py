@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kernel.bus import EventBus
 from kernel.config import Settings
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 await feature.stop(rt)
             await bus.close()
             await rt.engine.dispose()
+            rt.offload.shutdown()
 
     app = FastAPI(
         title="Siaga",
@@ -130,4 +132,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         # Last, so that every API route wins over a static file of the same name.
         app.mount("/", StaticFiles(directory=rt.settings.webui_dir, html=True), name="webui")
     app.add_middleware(RequestContext, runtime=rt)
+    if rt.settings.forwarded_allow_ips:
+        # Outermost, so that everything (logs, throttles, handlers) sees the real client.
+        app.add_middleware(ProxyHeadersMiddleware,
+                           trusted_hosts=list(rt.settings.forwarded_allow_ips))
     return app

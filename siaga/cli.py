@@ -147,7 +147,9 @@ def serve(
         f"  health              {base}/healthz"
     )
     config = uvicorn_config(
-        create_app(settings), settings.host, settings.port, proxy_headers=True,
+        # Forwarded headers are believed only from SIAGA_FORWARDED_ALLOW_IPS (the app's own
+        # middleware), never from whatever uvicorn trusts by default.
+        create_app(settings), settings.host, settings.port, proxy_headers=False,
         ssl_certfile=files.cert if files else None, ssl_keyfile=files.key if files else None,
     )
     uvicorn.Server(config).run(sockets=sockets)

@@ -1,7 +1,13 @@
-"""``/api/reports``: response intervals per incident, p50/p90 per kecamatan and WIB day."""
+"""``/api/reports``: response intervals per incident, p50/p90 per kecamatan and WIB day.
+
+The rows come from the database on the loop; the summaries, the CSV and the JSON are
+built on the runtime's blocking pool, since a long period is thousands of incidents of
+CPU work that would otherwise hold up the voice (docs/architecture.md).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from fastapi import APIRouter, Response
@@ -9,6 +15,7 @@ from pydantic import BaseModel
 
 from dispatch import reports
 from dispatch.api.deps import DispatcherDep, ServiceDep
+from kernel.deps import RuntimeDep
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
 
@@ -53,25 +60,31 @@ def _summary(s: reports.Summary) -> SummaryOut:
     return SummaryOut(group=s.group, incidents=s.incidents, **stats)
 
 
-@router.get("/intervals", response_model=IntervalReport)
-async def intervals(who: DispatcherDep, service: ServiceDep, since: datetime | None = None,
-                    until: datetime | None = None,
-                    kecamatan: str | None = None) -> IntervalReport:
-    rows = await service.interval_rows(since=since, until=until, kecamatan=kecamatan)
+def _report_json(rows: Sequence[reports.Intervals]) -> bytes:
     return IntervalReport(
         incidents=[IntervalRow(**{f: getattr(r, f) for f in IntervalRow.model_fields})
                    for r in rows],
         by_kecamatan=[_summary(s) for s in reports.by_kecamatan(rows)],
         by_day=[_summary(s) for s in reports.by_day(rows)],
-    )
+    ).model_dump_json().encode()
+
+
+@router.get("/intervals", response_model=IntervalReport)
+async def intervals(who: DispatcherDep, service: ServiceDep, rt: RuntimeDep,
+                    since: datetime | None = None, until: datetime | None = None,
+                    kecamatan: str | None = None) -> Response:
+    rows = await service.interval_rows(since=since, until=until, kecamatan=kecamatan)
+    return Response(await rt.offload.blocking(_report_json, rows),
+                    media_type="application/json")
 
 
 @router.get("/intervals.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
-async def intervals_csv(who: DispatcherDep, service: ServiceDep, since: datetime | None = None,
-                        until: datetime | None = None,
+async def intervals_csv(who: DispatcherDep, service: ServiceDep, rt: RuntimeDep,
+                        since: datetime | None = None, until: datetime | None = None,
                         kecamatan: str | None = None) -> Response:
     """The same rows as CSV (one line per incident, UTF-8)."""
     rows = await service.interval_rows(since=since, until=until, kecamatan=kecamatan)
-    return Response(reports.to_csv(rows), media_type="text/csv; charset=utf-8",
+    return Response(await rt.offload.blocking(reports.to_csv, rows),
+                    media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="intervals.csv"'})
