@@ -24,6 +24,7 @@ UNIT_TESTS = [
     "tests/media/test_audioframe.py",
     "tests/media/test_numbering.py",
     "tests/sms_flow/test_taplink_core.py",
+    "tests/core/test_ratelimit.py",
 ]
 NOT_UNIT_TESTS = [
     "--ignore=tests/ptt/test_floor_stateful.py",
