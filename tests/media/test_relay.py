@@ -257,8 +257,9 @@ class TestRobustness:
     ) -> None:
         """A non-holder sending as fast as it can: what the server's socket buffer cannot
         hold the kernel drops, unread and uncounted. How much is sent depends on the
-        machine; what must hold does not: the rogue is never heard, the talker is heard
-        without a gap, and what is read is counted, not forwarded."""
+        machine (the rogue shares the event loop with the server, which reads every one of
+        its datagrams); what must hold does not: the rogue is never heard, the talker is
+        heard without a gap, and what is read is counted, not forwarded."""
         a, rogue, listener = await officers("a", A), await officers("r", C), await officers("l", B)
         await listener.listen(relay, [TG1])
         relay.set_route("a", [("l", TG1)])
@@ -266,8 +267,8 @@ class TestRobustness:
         await talk_for(1.0, a, rogue)
         rogue.uplink.talk(False)
 
-        assert rogue.uplink.sent > 1000
-        await wait_for(lambda: relay.metrics.dropped_not_holder >= 500,
+        assert rogue.uplink.sent > 200  # far beyond a talker's 50 packets/s
+        await wait_for(lambda: relay.metrics.dropped_not_holder >= 200,
                        "the rogue's packets to be counted")
         assert relay.peer_connection("a").connectionState == "connected"
         heard = listener.on(relay, TG1)
