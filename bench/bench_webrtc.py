@@ -12,9 +12,6 @@ Modes, measured in the same run:
   talker sends 50 packets/s.
 * ``fast-py`` (N=100) the same loop in Python (``native_send=False``): what the optional C
   extension saves.
-* ``fast-loud`` (N=100) ``fast`` with every peer's sockets read as datagrams arrive
-  (``quiet_peers=False``): what reading the peers that do not talk in sweeps saves
-  (``ptt.media.quiet``).
 * ``track``  ``VoiceRelay(fast_path=False)``: the same loop, but it queues each packet on the
   listener's packet track and aiortc's sender task per listener packetizes, protects, sends.
 * ``sender`` baseline: aiortc's own sender fed encoded packets (a packet track per listener,
@@ -64,7 +61,7 @@ from typing import Any
 
 DEFAULT_N = (10, 50, 100, 200)
 #: Variants of the fast path, run at N=100 only.
-FAST_VARIANTS = ("fast-py", "fast-loud")
+FAST_VARIANTS = ("fast-py",)
 RELAY_MODES = ("fast", "track", *FAST_VARIANTS)
 LATE_TRIALS = 7
 #: Seconds of the latency window (after the CPU window, with the latency hook on).
@@ -130,8 +127,7 @@ class Server:
             from ptt.media.relay import VoiceRelay
 
             self.relay = VoiceRelay(fast_path=mode != "track",
-                                    native_send=mode != "fast-py",
-                                    quiet_peers=mode != "fast-loud")
+                                    native_send=mode != "fast-py")
         elif mode == "stock":
             from aiortc.contrib.media import MediaRelay
 
@@ -500,8 +496,7 @@ async def run_scenario(mode: str, n: int, seconds: float) -> Result:
             await connect_peer(rpc, peers, mode, "late")  # after the RSS: not in memory/peer
             late_tap = peers.taps.pop()  # not counted in the delivered packets
             # Background: every peer connected, the talker sending, nothing routed (RTCP,
-            # ICE consent checks, the talker's packets, the event loop). Unrouted, the
-            # talker is a quiet peer too (fast, track): its packets are read in sweeps.
+            # ICE consent checks, the talker's packets, read and dropped, the event loop).
             await asyncio.sleep(0.5)
             await rpc("measure_start")
             await asyncio.sleep(min(seconds, BACKGROUND_SECONDS))
@@ -649,8 +644,8 @@ async def run_all(args: argparse.Namespace) -> None:
     print(
         "\nCPU: server process_time (all threads) / packets received by the listeners.\n"
         "fwd: the same minus the background (all peers connected, talker sending, nothing\n"
-        "     routed: RTCP, ICE consent, the talker's packets, all read in sweeps except\n"
-        "     in fast-loud), i.e. the forwarding and the talker's own wakeups.\n"
+        "     routed: RTCP, ICE consent, the talker's packets read and dropped), i.e. the\n"
+        "     forwarding itself.\n"
         "lat: packet in (after SRTP) -> handed to the socket (fast) / aiortc asks for the next\n"
         "     one, after sending it (track, sender).\n"
         "conn: offer -> ICE+DTLS connected; +dl: plus the downlink renegotiation.\n"

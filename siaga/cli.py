@@ -90,6 +90,18 @@ def _check_port(host: str, port: int) -> None:
             raise OperatorError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
+def _check_media() -> None:
+    """Refuse to serve, before the database or the port is touched, where the media layer
+    cannot work: a Python, asyncio or media library without what it relies on
+    (``ptt.media.preflight``). Better now than audio lost in the middle of a call."""
+    from ptt.media.preflight import MediaSupportError, check_media_support
+
+    try:
+        check_media_support()
+    except MediaSupportError as exc:
+        raise OperatorError(f"cannot serve voice: {exc}") from None
+
+
 def _upgrade(settings: Settings) -> None:
     from siaga.migrate import upgrade
 
@@ -114,6 +126,7 @@ def serve(
         "activation), instead of binding SIAGA_HOST:SIAGA_PORT.")] = None,
 ) -> None:
     """Serve the console, the app, the API and the radio on one port."""
+    _check_media()
     import uvicorn
 
     from kernel.logs import configure_logging

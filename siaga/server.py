@@ -6,6 +6,8 @@
 - No permessage-deflate: it doubled the memory of every connection (~45 KiB of zlib
   state each, measured by ``bench/bench_signaling.py``) to save bytes on small JSON.
 - WebSocket pings every 20 s keep NAT bindings open and find dead peers.
+- asyncio's own event loop, never uvloop (which uvicorn would pick where it is installed):
+  the media layer reads asyncio's datagram transports (``ptt.media.preflight``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fastapi import FastAPI
 
 def uvicorn_config(app: FastAPI, host: str, port: int, **extra: Any) -> uvicorn.Config:
     options: dict[str, Any] = {
+        "loop": "asyncio",
         "ws": "websockets-sansio",
         "ws_max_size": 64 * 1024,
         "ws_per_message_deflate": False,

@@ -653,24 +653,6 @@ def _answer_binding(connection: Any, protocol: Any, data: bytes, addr: tuple[Any
     return True
 
 
-def ice_datagram_transports(pc: RTCPeerConnection) -> list[Any]:
-    """The datagram transports (one per local host candidate) of ``pc``'s ICE connections,
-    for :class:`ptt.media.quiet.QuietSockets`: every datagram of the peer arrives on one."""
-    transports: list[Any] = []
-    seen: set[int] = set()
-    for transceiver in pc.getTransceivers():
-        dtls = transceiver.receiver.transport
-        connection = dtls.transport._connection if dtls is not None else None
-        if connection is None or id(connection) in seen:
-            continue
-        seen.add(id(connection))
-        for protocol in connection._protocols:
-            transport = getattr(protocol, "transport", None)
-            if transport is not None:
-                transports.append(transport)
-    return transports
-
-
 def _check_receive_hooks(version: str) -> None:
     """What :func:`install_direct_rtp` relies on."""
     from aioice.ice import Connection
@@ -718,13 +700,6 @@ def _check_receive_hooks(version: str) -> None:
             StunProtocol.send_stun):
         raise AiortcHookError("aioice StunProtocol.send_stun no longer sends bytes(message); "
                               "consent checks cannot be answered for it")
-    # ice_datagram_transports: the connection's sockets, for the quiet sweeps.
-    if "self._protocols" not in inspect.getsource(Connection.__init__):
-        raise AiortcHookError("aioice Connection._protocols (its sockets) is gone; "
-                              "ice_datagram_transports cannot find a peer's sockets")
-    if "self.transport = " not in inspect.getsource(StunProtocol.connection_made):
-        raise AiortcHookError("aioice StunProtocol.connection_made no longer keeps "
-                              "self.transport; ice_datagram_transports cannot find it")
 
 
 class SrtpError(PttError):

@@ -34,10 +34,6 @@ send. Two ways to send, chosen per relay:
 
 The talker never hears itself, even if a route names it.
 
-A connected peer without a route as talker is quiet (``ptt.media.quiet``): its sockets are
-read in sweeps, right after a forwarded packet or on a timer, instead of waking the server
-for each RTCP report and consent check (``quiet_peers=False`` reads every socket at once).
-
 Hooks: ``on_media(client_id, now)`` for every Opus packet from any client, routed or not (the
 floor's no-media timer and stuck-PTT detection decide what it means); ``on_packet(UplinkPacket)``
 for routed packets only, once per talker packet (recorder, WebSocket fan-out). Both run inside
@@ -84,7 +80,6 @@ from ptt.media.aiortc_tap import (
     ReceiverTap,
     check_aiortc_hooks,
     create_renegotiation_offer,
-    ice_datagram_transports,
     install_direct_rtp,
     native_fan_out,
     ntp_time,
@@ -93,7 +88,6 @@ from ptt.media.aiortc_tap import (
 )
 from ptt.media.grid import wake as wake_grid
 from ptt.media.numbering import keep_numbering
-from ptt.media.quiet import QuietSockets, check_quiet_hooks
 from ptt.oggopus import InvalidOpusPacket, packet_samples
 from ptt.rtp import Retimer
 
@@ -214,15 +208,8 @@ class VoiceRelay:
         fast_path: bool = True,
         native_send: bool = True,
         rtcp_interval: float = RTCP_INTERVAL,
-        quiet_peers: bool = True,
     ) -> None:
         check_aiortc_hooks()
-        if quiet_peers:
-            check_quiet_hooks()
-        #: Read the sockets of connected peers that hold no floor in sweeps
-        #: (``ptt.media.quiet``), not as each RTCP report or consent check arrives.
-        self.quiet_peers = quiet_peers
-        self._quiet: QuietSockets | None = None
         self.fast_path = fast_path
         #: Fast path only: run the per-listener loop (re-timestamp, build, protect, send) in
         #: the C extension where it is installed (``aiortc_tap.NATIVE_SEND``); False runs the
@@ -293,8 +280,6 @@ class VoiceRelay:
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
-            if self._peers.get(client_id) is peer:
-                self._update_quiet(client_id)
             if pc.connectionState == "failed" and self._peers.get(client_id) is peer:
                 logger.info("peer %s failed; closing", client_id)
                 await self.close_peer(client_id)
@@ -338,9 +323,6 @@ class VoiceRelay:
         peer = self._peers.pop(client_id, None)
         if peer is None:
             return
-        if self._quiet is not None:
-            for transport in ice_datagram_transports(peer.pc):
-                self._quiet.forget(transport)
         for downlink in [*peer.downlinks.values(), *peer.spare]:
             downlink.track.stop()
         self._resolve_all()
@@ -349,39 +331,6 @@ class VoiceRelay:
     async def close(self) -> None:
         for client_id in list(self._peers):
             await self.close_peer(client_id)
-        if self._quiet is not None:
-            self._quiet.close()
-            self._quiet = None
-
-    # --- quiet peers --------------------------------------------------------------------
-
-    def _update_quiet(self, client_id: ClientId) -> None:
-        """A connected peer without a route as talker is quiet; any other is read at once.
-
-        Until ICE and DTLS have connected every datagram matters for the set-up time, and
-        a talker's media must be forwarded as it arrives. Everything else a connected
-        peer sends (RTCP, consent checks, media while it does not hold a floor, which is
-        dropped anyway) can wait for a sweep.
-        """
-        peer = self._peers.get(client_id)
-        if not self.quiet_peers or peer is None:
-            return
-        quiet = peer.pc.connectionState == "connected" and client_id not in self._routes
-        if self._quiet is None:
-            if not quiet:
-                return
-            self._quiet = QuietSockets(asyncio.get_running_loop())
-        for transport in ice_datagram_transports(peer.pc):
-            if quiet:
-                self._quiet.quiet(transport)
-            else:
-                self._quiet.loud(transport)
-
-    def is_quiet(self, client_id: ClientId) -> bool:
-        """True while the client's sockets are read in sweeps (``ptt.media.quiet``)."""
-        transports = ice_datagram_transports(self._peer(client_id).pc)
-        return (self._quiet is not None and bool(transports)
-                and all(self._quiet.is_quiet(t) for t in transports))
 
     # --- downlinks (server-initiated renegotiation) -------------------------------------
 
@@ -485,13 +434,11 @@ class VoiceRelay:
         """
         self._routes[talker] = list(deliveries)
         self._resolve(talker)
-        self._update_quiet(talker)
 
     def clear_route(self, talker: ClientId) -> None:
         """The talker no longer holds a floor: its packets are dropped from now on."""
         self._routes.pop(talker, None)
         self._resolved.pop(talker, None)
-        self._update_quiet(talker)
 
     def _resolve(self, talker: ClientId) -> None:
         downlinks: list[_Downlink] = []
@@ -554,7 +501,7 @@ class VoiceRelay:
 
     def _fan_out(self, talker: ClientId, downlinks: list[_Downlink], payload: bytes,
                  sequence: int, timestamp: int, marker: bool, samples: int, now: float) -> int:
-        wake_grid()  # awake anyway: the sweeps, RTCP and consent waits whose time has come
+        wake_grid()  # awake anyway: the RTCP and consent waits whose time has come
         metrics = self.metrics
         delivered = 0
         ntp = ntp_time() if self.fast_path else 0
