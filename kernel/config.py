@@ -85,6 +85,10 @@ class Settings(BaseSettings):
         "X-Forwarded-Proto are believed (comma-separated in the environment); empty: the "
         "peer's own address counts, whatever headers it sends.")
 
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, le=64 * 1024 * 1024,
+        description="Largest HTTP request body accepted (413 beyond it, before parsing).")
+
     # Work kept off the event loop (docs/architecture.md, "Nothing blocks the voice").
     password_workers: int = Field(
         default=2, ge=1, le=32,
