@@ -29,6 +29,7 @@ from siaga import __version__
 from siaga.api import router as core_router
 from siaga.console import router as console_router
 from siaga.features import FEATURES
+from siaga.headers import SecurityHeaders
 from siaga.limits import BodyLimit
 
 log = logging.getLogger("siaga.http")
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         # Last, so that every API route wins over a static file of the same name.
         app.mount("/", StaticFiles(directory=rt.settings.webui_dir, html=True), name="webui")
     app.add_middleware(BodyLimit, max_bytes=rt.settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, tile_url=rt.settings.map_tile_url)
     app.add_middleware(RequestContext, runtime=rt)
     if rt.settings.forwarded_allow_ips:
         # Outermost, so that everything (logs, throttles, handlers) sees the real client.
