@@ -85,6 +85,10 @@ class Settings(BaseSettings):
         "X-Forwarded-Proto are believed (comma-separated in the environment); empty: the "
         "peer's own address counts, whatever headers it sends.")
 
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token Prometheus sends for /metrics; unset, /metrics answers "
+        "only callers on this machine.")
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, le=64 * 1024 * 1024,
         description="Largest HTTP request body accepted (413 beyond it, before parsing).")

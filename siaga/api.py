@@ -7,8 +7,10 @@ The dependencies that protect routes (``PrincipalDep``, ``require_role``) live i
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import math
+import secrets
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -61,9 +63,31 @@ async def readyz(rt: RuntimeDep) -> dict[str, str]:
     return {"status": "ready"}
 
 
-@router.get("/metrics", tags=["ops"], response_class=Response)
-async def metrics(rt: RuntimeDep) -> Response:
+@router.get("/metrics", tags=["ops"], response_class=Response,
+            responses={401: {"description": "a metrics token is set and was not given"},
+                       403: {"description": "no metrics token is set and the caller is "
+                             "not on this machine"}})
+async def metrics(request: Request, rt: RuntimeDep) -> Response:
+    """Prometheus metrics, for the scraper only: with ``SIAGA_METRICS_TOKEN`` set, for a
+    bearer of that token; without it, for callers on this machine (loopback) only."""
+    expected = rt.settings.metrics_token
+    if expected is not None:
+        given = request.headers.get("authorization", "")
+        if not secrets.compare_digest(given.encode(),
+                                      f"Bearer {expected.get_secret_value()}".encode()):
+            raise ApiError(401, "unauthorized", "the metrics token is missing or wrong",
+                           headers={"WWW-Authenticate": "Bearer"})
+    elif not _loopback(request.client.host if request.client else None):
+        raise ApiError(403, "forbidden",
+                       "metrics are served to this machine only (or set SIAGA_METRICS_TOKEN)")
     return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @router.post("/api/auth/login", tags=["auth"], response_model=TokenResponse)

@@ -109,6 +109,7 @@ class App:
 
     runtime: Runtime
     client: httpx.AsyncClient
+    asgi: Any = None  # the application, for a second client (another address, say)
 
     async def login(self, username: str, password: str = "demo") -> dict[str, str]:
         response = await self.client.post("/api/auth/login",
@@ -127,7 +128,7 @@ async def running_app(settings: Settings, *, demo: bool = True) -> AsyncIterator
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://siaga.test") as client:
-            yield App(runtime, client)
+            yield App(runtime, client, app)
 
 
 @pytest.fixture

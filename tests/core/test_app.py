@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.conftest import App
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import App, make_settings, running_app
 
 
 async def test_health_readiness_and_metrics(sqlite_app: App) -> None:
@@ -62,3 +66,22 @@ async def test_shared_code_is_served_to_the_console_and_the_app(sqlite_app: App)
     assert '"../../shared/i18n.js"' in app_i18n
     console_i18n = (await client.get("/js/i18n.js")).text
     assert '"../shared/i18n.js"' in console_i18n
+
+
+async def test_metrics_are_for_this_machine_unless_a_token_is_set(
+        sqlite_url: str, tmp_path: Path) -> None:
+    async with running_app(make_settings(sqlite_url, tmp_path)) as a:
+        remote = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=a.asgi, client=("198.51.100.7", 4000)),
+            base_url="http://siaga.test")
+        async with remote:
+            refused = await remote.get("/metrics")
+        assert refused.status_code == 403
+        assert (await a.client.get("/metrics")).status_code == 200
+    async with running_app(make_settings(sqlite_url, tmp_path, metrics_token="scrape-me"),
+                           demo=False) as a:
+        assert (await a.client.get("/metrics")).status_code == 401
+        wrong = await a.client.get("/metrics", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        ok = await a.client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+        assert ok.status_code == 200 and "siaga_http_requests_total" in ok.text
