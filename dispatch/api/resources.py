@@ -36,14 +36,16 @@ async def unit_service(unit_id: int, body: UnitServiceIn, who: DispatcherDep,
 
 @router.get("/hospitals", response_model=list[HospitalView])
 async def list_hospitals(who: HospitalStaffDep, service: ServiceDep) -> list[HospitalView]:
-    """Hospitals with capabilities, acceptance and bed counts with their age."""
-    return await service.list_hospitals()
+    """Hospitals with capabilities, acceptance and bed counts with their age (a hospital
+    account: its own hospital only)."""
+    return await service.list_hospitals(actor=actor(who))
 
 
 @router.get("/hospitals/{hospital_id}", response_model=HospitalView)
 async def get_hospital(hospital_id: int, who: HospitalStaffDep,
                        service: ServiceDep) -> HospitalView:
-    return await service.hospital(hospital_id)
+    """One hospital (404 for a hospital account asking for another hospital)."""
+    return await service.hospital(hospital_id, actor=actor(who))
 
 
 @router.put("/hospitals/{hospital_id}/beds", response_model=HospitalView)

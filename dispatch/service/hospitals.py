@@ -1,6 +1,6 @@
 """Hospitals and units as the console sees them; bed reports and acceptance.
 
-A hospital user may change only their own hospital (their agency is the hospital's agency);
+A hospital user may see and change only their own hospital (their agency is the hospital's);
 PSC staff may change any, because beds are often confirmed by phone. Every report stamps
 ``updated_at`` so the console and the ranking can show and weigh its age.
 """
@@ -92,25 +92,36 @@ class Hospitals(Alerts):
     async def check_hospital_actor(
         self, s: AsyncSession, hospital: HospitalRow, actor: Actor
     ) -> None:
-        if not actor.is_hospital:
-            return
-        agency = await s.get(Agency, hospital.agency_id)
-        if agency is None or agency.code != actor.agency:
+        if not await self.may_see(s, hospital, actor):
             raise Forbidden("not_your_hospital", Label(
                 f"Akun rumah sakit hanya boleh mengubah datanya sendiri, bukan {hospital.name}",
                 f"A hospital account may only change its own hospital, not {hospital.name}"))
 
-    async def list_hospitals(self, now: datetime | None = None) -> list[HospitalView]:
+    async def may_see(self, s: AsyncSession, hospital: HospitalRow,
+                      actor: Actor | None) -> bool:
+        """A hospital account sees and changes its own hospital only (its agency is the
+        hospital's); dispatch roles see every hospital."""
+        if actor is None or not actor.is_hospital:
+            return True
+        agency = await s.get(Agency, hospital.agency_id)
+        return agency is not None and agency.code == actor.agency
+
+    async def list_hospitals(self, now: datetime | None = None, *,
+                             actor: Actor | None = None) -> list[HospitalView]:
         at = now or self.now()
         async with self.sessions() as s:
-            return [hospital_view(h, beds, at) for h, beds in await repo.hospitals_with_beds(s)]
+            return [hospital_view(h, beds, at) for h, beds in await repo.hospitals_with_beds(s)
+                    if await self.may_see(s, h, actor)]
 
-    async def hospital(self, hospital_id: int, now: datetime | None = None) -> HospitalView:
+    async def hospital(self, hospital_id: int, now: datetime | None = None, *,
+                       actor: Actor | None = None) -> HospitalView:
+        """One hospital; another hospital's is not found for a hospital account (404, so
+        that an account learns nothing of the others)."""
         at = now or self.now()
         async with self.sessions() as s:
             found = await repo.hospitals_with_beds(s, hospital_id)
-        if not found:
-            raise NotFound("hospital", hospital_id)
+            if not found or not await self.may_see(s, found[0][0], actor):
+                raise NotFound("hospital", hospital_id)
         return hospital_view(found[0][0], found[0][1], at)
 
     async def list_units(self) -> list[UnitView]:

@@ -66,6 +66,17 @@ async def test_a_hospital_cannot_touch_another_hospital(console: Console) -> Non
     assert arrozy["accepting"] is True
 
 
+async def test_a_hospital_reads_only_its_own_hospital(console: Console) -> None:
+    ids = await _hospital_ids(console)
+    hospital = Console(console.app, await console.app.login("rsud-saleh"))
+    listed = (await hospital.get("/api/hospitals")).json()
+    assert [h["code"] for h in listed] == ["rsud-saleh"]
+    assert (await hospital.get(f"/api/hospitals/{ids['rsud-saleh']}")).status_code == 200
+    other = await hospital.get(f"/api/hospitals/{ids['rsud-arrozy']}")
+    assert other.status_code == 404
+    assert len(await _hospital_ids(console)) == 2  # dispatchers still see every hospital
+
+
 async def test_psc_staff_may_report_any_hospital_by_phone(console: Console) -> None:
     ids = await _hospital_ids(console)
     response = await console.put(f"/api/hospitals/{ids['rsud-arrozy']}/beds",
