@@ -120,3 +120,7 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     """A session whose work commits on success and rolls back on any error."""
     async with factory() as session, session.begin():
         yield session
+
+
+#: The largest row id the schema holds (INTEGER keys: 32 bits on PostgreSQL).
+MAX_ROW_ID = 2**31 - 1

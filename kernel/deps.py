@@ -10,15 +10,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kernel.auth import Principal, TokenError
+from kernel.db import MAX_ROW_ID
 from kernel.errors import ApiError
 from kernel.identity import Role
 from kernel.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False)
+
+#: A row id in a path: beyond the schema's keys it is a 422, never a database error.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def runtime(request: Request) -> Runtime:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("siaga.http")
@@ -57,6 +58,12 @@ _STATUS_CODES = {
 }
 
 
+def _out_of_range(request: Request, exc: OverflowError) -> JSONResponse:
+    log.warning("value out of range", extra={"path": request.url.path, "reason": str(exc)})
+    return JSONResponse(error_body("out_of_range", "a number or date in the request is out of "
+                                   "range"), 422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -79,6 +86,19 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _STATUS_CODES.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        return _out_of_range(request, exc)
+
+    @app.exception_handler(StatementError)
+    async def _statement(request: Request, exc: StatementError) -> JSONResponse:
+        # A value from the request that the driver could not bind (a date past year 9999
+        # once moved to UTC, an integer past 64 bits on SQLite): the request was bad, not
+        # the server. Anything else the database refused is the server's fault.
+        if isinstance(exc.orig, OverflowError):
+            return _out_of_range(request, exc.orig)
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

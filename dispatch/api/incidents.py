@@ -26,6 +26,7 @@ from dispatch.service.views import (
     IncidentView,
     Recommendations,
 )
+from kernel.deps import RowId
 
 router = APIRouter(prefix="/api", tags=["dispatch"])
 
@@ -43,7 +44,8 @@ async def list_incidents(
     who: DispatcherDep, service: ServiceDep,
     status: Annotated[list[IncidentStatus] | None, Query()] = None,
     kecamatan: str | None = None, since: datetime | None = None, until: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[IncidentView]:
     """Newest first; filter by status (repeatable), kecamatan code and time (UTC)."""
     return await service.list_incidents(statuses=status or [], kecamatan=kecamatan,
@@ -51,14 +53,14 @@ async def list_incidents(
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetail)
-async def incident_detail(incident_id: int, who: DispatcherDep,
+async def incident_detail(incident_id: RowId, who: DispatcherDep,
                           service: ServiceDep) -> IncidentDetail:
     """The incident with its assignments (time chains) and its audit trail."""
     return await service.incident_detail(incident_id)
 
 
 @router.patch("/incidents/{incident_id}", response_model=IncidentView)
-async def update_incident(incident_id: int, body: IncidentPatch, who: DispatcherDep,
+async def update_incident(incident_id: RowId, body: IncidentPatch, who: DispatcherDep,
                           service: ServiceDep) -> IncidentView:
     """Correct fields; with ``version``, refused (409) if someone changed it meanwhile."""
     return await service.update_incident(incident_id, body.changes(), actor=actor(who),
@@ -66,13 +68,13 @@ async def update_incident(incident_id: int, body: IncidentPatch, who: Dispatcher
 
 
 @router.post("/incidents/{incident_id}/cancel", response_model=IncidentView)
-async def cancel_incident(incident_id: int, who: DispatcherDep,
+async def cancel_incident(incident_id: RowId, who: DispatcherDep,
                           service: ServiceDep) -> IncidentView:
     return await service.cancel_incident(incident_id, actor=actor(who))
 
 
 @router.get("/incidents/{incident_id}/recommendations", response_model=Recommendations)
-async def recommendations(incident_id: int, who: DispatcherDep, service: ServiceDep,
+async def recommendations(incident_id: RowId, who: DispatcherDep, service: ServiceDep,
                           limit: Annotated[int, Query(ge=1, le=50)] = 5) -> Recommendations:
     """Units and hospitals, best first, each with its reason in both languages."""
     return await service.recommend(incident_id, limit=limit)
@@ -80,7 +82,7 @@ async def recommendations(incident_id: int, who: DispatcherDep, service: Service
 
 @router.post("/incidents/{incident_id}/assignments", status_code=201,
              response_model=AssignmentView)
-async def assign(incident_id: int, body: AssignIn, who: DispatcherDep,
+async def assign(incident_id: RowId, body: AssignIn, who: DispatcherDep,
                  service: ServiceDep) -> AssignmentView:
     """Send a unit. 409 ``unit_busy``/``unit_out_of_service`` (with the unit's current
     state in ``details``) if it is not available, including when another dispatcher was
@@ -90,18 +92,18 @@ async def assign(incident_id: int, body: AssignIn, who: DispatcherDep,
 
 
 @router.get("/incidents/{incident_id}/audit", response_model=list[AuditView])
-async def audit(incident_id: int, who: DispatcherDep, service: ServiceDep) -> list[AuditView]:
+async def audit(incident_id: RowId, who: DispatcherDep, service: ServiceDep) -> list[AuditView]:
     return await service.audit_trail(incident_id)
 
 
 @router.get("/incidents/{incident_id}/eido")
-async def eido(incident_id: int, who: DispatcherDep, service: ServiceDep) -> dict[str, Any]:
+async def eido(incident_id: RowId, who: DispatcherDep, service: ServiceDep) -> dict[str, Any]:
     """The incident as an EIDO-style JSON object (see docs/dispatch.md for the mapping)."""
     return await service.eido(incident_id)
 
 
 @router.post("/assignments/{assignment_id}/status", response_model=CrewStatusResult)
-async def assignment_status(assignment_id: int, body: StatusIn, who: DispatcherDep,
+async def assignment_status(assignment_id: RowId, body: StatusIn, who: DispatcherDep,
                             service: ServiceDep) -> CrewStatusResult:
     """Record a crew status on their behalf (radio or phone report). Illegal moves are
     refused with 409 and the lifecycle's reason."""
@@ -111,19 +113,19 @@ async def assignment_status(assignment_id: int, body: StatusIn, who: DispatcherD
 
 @router.post("/assignments/{assignment_id}/reassign", status_code=201,
              response_model=AssignmentView)
-async def reassign(assignment_id: int, body: ReassignIn, who: DispatcherDep,
+async def reassign(assignment_id: RowId, body: ReassignIn, who: DispatcherDep,
                    service: ServiceDep) -> AssignmentView:
     """Cancel this assignment and send another unit, atomically."""
     return await service.reassign(assignment_id, body.unit_id, actor=actor(who))
 
 
 @router.post("/assignments/{assignment_id}/cancel", response_model=AssignmentView)
-async def cancel_assignment(assignment_id: int, who: DispatcherDep,
+async def cancel_assignment(assignment_id: RowId, who: DispatcherDep,
                             service: ServiceDep) -> AssignmentView:
     return await service.cancel_assignment(assignment_id, actor=actor(who))
 
 
 @router.put("/assignments/{assignment_id}/destination", response_model=AssignmentView)
-async def destination(assignment_id: int, body: DestinationIn, who: DispatcherDep,
+async def destination(assignment_id: RowId, body: DestinationIn, who: DispatcherDep,
                       service: ServiceDep) -> AssignmentView:
     return await service.set_destination(assignment_id, body.hospital_id, actor=actor(who))

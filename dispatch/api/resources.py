@@ -11,6 +11,7 @@ from dispatch.api.schemas import AcceptingIn, AlertIncidentIn, BedsIn, UnitServi
 from dispatch.lifecycle import UnitTrigger
 from dispatch.service import AlertIncidentInput, BedInput
 from dispatch.service.views import HospitalView, IncidentView, RadioAlertView, UnitView
+from kernel.deps import RowId
 
 router = APIRouter(prefix="/api", tags=["dispatch"])
 
@@ -21,12 +22,12 @@ async def list_units(who: DispatcherDep, service: ServiceDep) -> list[UnitView]:
 
 
 @router.get("/units/{unit_id}", response_model=UnitView)
-async def get_unit(unit_id: int, who: DispatcherDep, service: ServiceDep) -> UnitView:
+async def get_unit(unit_id: RowId, who: DispatcherDep, service: ServiceDep) -> UnitView:
     return await service.unit(unit_id)
 
 
 @router.post("/units/{unit_id}/service", response_model=UnitView)
-async def unit_service(unit_id: int, body: UnitServiceIn, who: DispatcherDep,
+async def unit_service(unit_id: RowId, body: UnitServiceIn, who: DispatcherDep,
                        service: ServiceDep) -> UnitView:
     """Take an idle unit out of service or put it back (409 while it is on a call)."""
     trigger = UnitTrigger.RETURN_TO_SERVICE if body.in_service else \
@@ -42,14 +43,14 @@ async def list_hospitals(who: HospitalStaffDep, service: ServiceDep) -> list[Hos
 
 
 @router.get("/hospitals/{hospital_id}", response_model=HospitalView)
-async def get_hospital(hospital_id: int, who: HospitalStaffDep,
+async def get_hospital(hospital_id: RowId, who: HospitalStaffDep,
                        service: ServiceDep) -> HospitalView:
     """One hospital (404 for a hospital account asking for another hospital)."""
     return await service.hospital(hospital_id, actor=actor(who))
 
 
 @router.put("/hospitals/{hospital_id}/beds", response_model=HospitalView)
-async def update_beds(hospital_id: int, body: BedsIn, who: HospitalStaffDep,
+async def update_beds(hospital_id: RowId, body: BedsIn, who: HospitalStaffDep,
                       service: ServiceDep) -> HospitalView:
     """Report free beds per category; a hospital account may report only its own (403)."""
     beds = [BedInput(b.category, b.total, b.free) for b in body.beds]
@@ -57,7 +58,7 @@ async def update_beds(hospital_id: int, body: BedsIn, who: HospitalStaffDep,
 
 
 @router.put("/hospitals/{hospital_id}/accepting", response_model=HospitalView)
-async def set_accepting(hospital_id: int, body: AcceptingIn, who: HospitalStaffDep,
+async def set_accepting(hospital_id: RowId, body: AcceptingIn, who: HospitalStaffDep,
                         service: ServiceDep) -> HospitalView:
     """Accept new patients, or divert them elsewhere."""
     return await service.set_accepting(hospital_id, body.accepting, actor=actor(who))
@@ -74,7 +75,7 @@ async def list_alerts(
 
 
 @router.post("/alerts/{alert_id}/incident", status_code=201, response_model=IncidentView)
-async def alert_to_incident(alert_id: int, body: AlertIncidentIn, who: DispatcherDep,
+async def alert_to_incident(alert_id: RowId, body: AlertIncidentIn, who: DispatcherDep,
                             service: ServiceDep) -> IncidentView:
     """Turn an open alert into an incident; who and where default to the alert's."""
     data = AlertIncidentInput(**body.model_dump())
@@ -82,6 +83,6 @@ async def alert_to_incident(alert_id: int, body: AlertIncidentIn, who: Dispatche
 
 
 @router.post("/alerts/{alert_id}/dismiss", response_model=RadioAlertView)
-async def dismiss_alert(alert_id: int, who: DispatcherDep,
+async def dismiss_alert(alert_id: RowId, who: DispatcherDep,
                         service: ServiceDep) -> RadioAlertView:
     return await service.dismiss_alert(alert_id, actor=actor(who))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dispatch.domain import BedCategory, Complaint, Source, Triage
 from dispatch.lifecycle import Trigger
+from kernel.db import MAX_ROW_ID
 
 Name = Field(default="", max_length=120)
 
@@ -64,17 +65,21 @@ NOT_NULL = frozenset({"source", "caller_name", "address", "kelurahan", "complain
                       "patients", "notes"})
 
 
+#: A row id in a body: beyond the schema's keys it is a 422, never a database error.
+BodyId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+
+
 class AssignIn(_Body):
-    unit_id: int
-    hospital_id: int | None = None
+    unit_id: BodyId
+    hospital_id: BodyId | None = None
 
 
 class ReassignIn(_Body):
-    unit_id: int
+    unit_id: BodyId
 
 
 class DestinationIn(_Body):
-    hospital_id: int | None
+    hospital_id: BodyId | None
 
 
 class StatusIn(_Body):

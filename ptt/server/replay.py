@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kernel.deps import PrincipalDep, RuntimeDep
+from kernel.deps import PrincipalDep, RowId, RuntimeDep
 from kernel.errors import ApiError
 from kernel.identity import User
 from ptt import protocol as p
@@ -162,7 +162,7 @@ async def _row(rt: Any, service: RadioService, principal: Any,
 
 
 @router.get("/{transmission_id}", response_model=TransmissionOut)
-async def get_transmission(transmission_id: int, principal: PrincipalDep, rt: RuntimeDep,
+async def get_transmission(transmission_id: RowId, principal: PrincipalDep, rt: RuntimeDep,
                            service: ServiceDep) -> TransmissionOut:
     return await _row(rt, service, principal, transmission_id)
 
@@ -170,7 +170,7 @@ async def get_transmission(transmission_id: int, principal: PrincipalDep, rt: Ru
 @router.get("/{transmission_id}/audio", response_class=Response,
             responses={200: {"content": {"audio/ogg": {}}}, 206: {"content": {"audio/ogg": {}}},
                        416: {"description": "Range not satisfiable"}})
-async def get_audio(transmission_id: int, request: Request, principal: PrincipalDep,
+async def get_audio(transmission_id: RowId, request: Request, principal: PrincipalDep,
                     rt: RuntimeDep, service: ServiceDep) -> Response:
     """The recording as Ogg Opus; supports one byte range (rule 3)."""
     await _row(rt, service, principal, transmission_id)

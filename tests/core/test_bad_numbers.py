@@ -1,0 +1,38 @@
+"""Numbers beyond what the schema holds are the client's error (422), on every backend,
+in paths and in bodies; nothing changes and the server goes on serving."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import App
+
+HUGE = [2**31, 10**20, -(10**25)]
+
+
+@pytest.mark.parametrize("number", HUGE)
+@pytest.mark.parametrize("path", ["/api/units/{}", "/api/incidents/{}", "/api/hospitals/{}",
+                                  "/api/transmissions/{}"])
+async def test_a_huge_id_in_a_path_is_refused(app: App, path: str, number: int) -> None:
+    headers = await app.login("dispatcher1")
+    response = await app.client.get(path.format(number), headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
+async def test_a_huge_id_in_a_body_is_refused(app: App) -> None:
+    headers = await app.login("dispatcher1")
+    incidents = (await app.client.get("/api/incidents", headers=headers)).json()
+    target = incidents[0]["id"] if incidents else 1
+    response = await app.client.post(f"/api/incidents/{target}/assignments",
+                                     json={"unit_id": 2**40}, headers=headers)
+    assert response.status_code == 422, response.text
+    assert (await app.client.get("/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize("since", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+async def test_a_date_at_the_end_of_time_is_refused(sqlite_app: App, since: str) -> None:
+    headers = await sqlite_app.login("dispatcher1")
+    response = await sqlite_app.client.get("/api/incidents", params={"since": since},
+                                           headers=headers)
+    assert response.status_code == 422, response.text
