@@ -121,7 +121,7 @@ class Server:
         import aiortc  # noqa: F401
         import aiortc.contrib.media  # noqa: F401
 
-        import ptt.media.aiortc_tap  # noqa: F401
+        import ptt.media.relay  # noqa: F401
 
         if mode in RELAY_MODES:
             from ptt.media.relay import VoiceRelay
@@ -194,7 +194,7 @@ class Server:
         """Baselines: one round trip, the listener offers recvonly audio."""
         from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-        from ptt.media.aiortc_tap import PacketTrack
+        from ptt.media.downlink import PacketTrack
 
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pcs.append(pc)
@@ -398,7 +398,8 @@ async def connect_peer(
 ) -> None:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-    from ptt.media.aiortc_tap import ReceiverTap, opus_payload_types, relax_peer_rtcp
+    from ptt.media.tap import ReceiverTap, opus_payload_types
+    from ptt.media.timers import relax_peer_rtcp
 
     idle_track, talker_track = _tracks()
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))

@@ -12,7 +12,7 @@
  * of its rewrite(), held equal to it by a differential test (tests/media/test_rtp_native.py).
  *
  * The SRTP context and srtp_protect are pylibsrtp's own (libsrtp 2.x, linked into pylibsrtp's
- * cffi module): Python passes their addresses (ptt.media.aiortc_tap checks the function's C
+ * cffi module): Python passes their addresses (ptt.media.hooks checks the function's C
  * type first), so the keys negotiated by aiortc's DTLS transport are used as they are and this
  * module needs no libsrtp headers. The socket is the one aioice's ICE pair sends on; a full
  * socket buffer drops the packet (a voice packet queued behind others is too late anyway).
@@ -20,7 +20,7 @@
  * that send(2) reuses the kernel's cached route instead of sendto(2) resolving it each time.
  *
  * Built as an optional extension: without a C compiler Siaga installs without it and the same
- * packets are built in Python (ptt.media.aiortc_tap.FastRtpSender).
+ * packets are built in Python (ptt.media.fast_sender.FastRtpSender).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -73,7 +73,7 @@ typedef struct {
 } RtpOut;
 
 /* Bumped by invalidate_guards() whenever anything a guard reads may have changed (a DTLS
- * state change, a new nominated pair, a socket about to close: ptt.media.aiortc_tap hooks
+ * state change, a new nominated pair, a socket about to close: ptt.media.native hooks
  * those). A guard that held at the current epoch still holds, so fan_out() reads the
  * guard's three Python attributes once per change instead of once per packet per listener
  * (0.7-1.1 us per delivery at 100 listeners: each is a cache miss on another object). */
@@ -291,7 +291,7 @@ RtpOut_ready(RtpOut *self)
     if (!ok) return 0;
     PyObject *pair = PyDict_GetItemWithError(self->nominated, int_one);  /* borrowed */
     if (pair != self->pair) return PyErr_Occurred() ? -1 : 0;
-    /* asyncio's transport.is_closing() is `return self._closing` (checked by aiortc_tap). */
+    /* asyncio's transport.is_closing() is `return self._closing` (checked by ptt.media.hooks). */
     PyObject *closing = PyObject_GetAttr(self->transport, str_closing);
     if (closing == NULL) return -1;
     ok = closing == Py_False;

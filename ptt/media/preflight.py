@@ -4,7 +4,7 @@
 Why: the relay reads two things asyncio keeps to itself. The C sender
 (``ptt/media/_rtpout.c``) checks, before it sends on an ICE socket, that the socket's datagram
 transport is still open by reading its ``_closing`` flag (what ``is_closing()`` returns);
-and ``aiortc_tap._watch_guard`` counts on asyncio calling the protocol's
+and ``ptt.media.native.watch_guard`` counts on asyncio calling the protocol's
 ``connection_lost`` *before* it closes the socket, whose descriptor may then be reused.
 ``check_aiortc_hooks`` looks for those names in asyncio's source. A name can be there while
 the behaviour is not: Python 3.11.2's datagram transports inherit a ``pause_reading()``
@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ptt.errors import PttError
-from ptt.media.aiortc_tap import AiortcHookError, check_aiortc_hooks
+from ptt.media.hooks import AiortcHookError, check_aiortc_hooks
 
 __all__ = ["MediaSupportError", "check_media_support", "probe_datagram_transport"]
 
@@ -75,7 +75,7 @@ class _Probe(asyncio.DatagramProtocol):
             self.received.set_result(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        # The socket must still be open here (aiortc_tap._watch_guard).
+        # The socket must still be open here (ptt.media.native.watch_guard).
         sock = self.transport.get_extra_info("socket")
         if not self.lost.done():
             self.lost.set_result(sock is not None and sock.fileno() != -1)

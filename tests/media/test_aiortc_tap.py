@@ -19,20 +19,11 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import RtpPacket
 
-from ptt.media.aiortc_tap import (
-    TIME_BASE,
-    TIMER_GRID,
-    AiortcHookError,
-    PacketTrack,
-    ReceiverTap,
-    align_consent_checks,
-    check_aiortc_hooks,
-    on_grid,
-    opus_payload_types,
-    relax_peer_rtcp,
-    relax_rtcp,
-)
+from ptt.media.downlink import TIME_BASE, PacketTrack
 from ptt.media.grid import GridSleeps
+from ptt.media.hooks import AiortcHookError, check_aiortc_hooks
+from ptt.media.tap import ReceiverTap, opus_payload_types
+from ptt.media.timers import TIMER_GRID, align_consent_checks, on_grid, relax_peer_rtcp, relax_rtcp
 from tests.polling import until
 
 from .audio import ToneEncoder
@@ -42,7 +33,7 @@ class TestHooksPresent:
     def test_aiortc_version_is_the_tested_range(self) -> None:
         major, minor = (int(x) for x in aiortc.__version__.split(".")[:2])
         assert (major, minor) == (1, 16), (
-            f"aiortc {aiortc.__version__}: ptt/media/aiortc_tap.py was written against 1.16; "
+            f"aiortc {aiortc.__version__}: ptt/media was written against 1.16; "
             "re-check RTCRtpReceiver._handle_rtp_packet and RTCDtlsTransport._handle_rtp_data"
         )
 
@@ -423,7 +414,7 @@ class TestMediaIsDemultiplexedByItsFirstByte:
                                                     ) -> None:
         from aioice import stun
 
-        from ptt.media.aiortc_tap import _datagram_shortcuts
+        from ptt.media.tap import datagram_shortcuts
 
         connection, protocol, received = await self.gathered()
         parses: list[bytes] = []
@@ -431,8 +422,8 @@ class TestMediaIsDemultiplexedByItsFirstByte:
         monkeypatch.setattr(stun, "parse_message",
                             lambda data: (parses.append(data), real_parse(data))[1])
         try:
-            _datagram_shortcuts(connection)
-            _datagram_shortcuts(connection)  # idempotent: one wrapper per socket
+            datagram_shortcuts(connection)
+            datagram_shortcuts(connection)  # idempotent: one wrapper per socket
             rtp, rtcp = b"\x80\x6f" + bytes(30), b"\x81\xc9" + bytes(30)
             dtls, other = b"\x16\xfe\xfd" + bytes(20), b"\xc0" + bytes(30)
             for datagram in (rtp, rtcp, dtls, other):
@@ -447,13 +438,13 @@ class TestMediaIsDemultiplexedByItsFirstByte:
     async def test_stun_still_reaches_aioice(self) -> None:
         from aioice import stun
 
-        from ptt.media.aiortc_tap import _datagram_shortcuts
+        from ptt.media.tap import datagram_shortcuts
 
         connection, protocol, received = await self.gathered()
         requests: list[stun.Message] = []
         connection.request_received = lambda message, addr, protocol: requests.append(message)
         try:
-            _datagram_shortcuts(connection)
+            datagram_shortcuts(connection)
             request = stun.Message(message_method=stun.Method.BINDING,
                                    message_class=stun.Class.REQUEST)
             protocol.datagram_received(bytes(request), ("192.0.2.1", 5000))
@@ -499,11 +490,11 @@ class TestConsentChecksAnsweredWithoutAioicesMessages:
         return response
 
     async def test_a_consent_check_is_answered_and_accepted(self) -> None:
-        from ptt.media.aiortc_tap import _datagram_shortcuts
+        from ptt.media.tap import datagram_shortcuts
 
         checking, answering = await self.connected()
         try:
-            _datagram_shortcuts(answering)
+            datagram_shortcuts(answering)
             for _ in range(3):
                 response = await self.check(checking)
                 assert response.message_class.name == "RESPONSE"
@@ -518,7 +509,7 @@ class TestConsentChecksAnsweredWithoutAioicesMessages:
     async def test_a_wrong_password_is_refused_by_aioice(self) -> None:
         from aioice import stun
 
-        from ptt.media.aiortc_tap import _datagram_shortcuts
+        from ptt.media.tap import datagram_shortcuts
 
         checking, answering = await self.connected()
         refused: list[tuple[int, str]] = []
@@ -526,7 +517,7 @@ class TestConsentChecksAnsweredWithoutAioicesMessages:
         answering.respond_error = lambda request, addr, protocol, error: (
             refused.append(error), respond_error(request, addr, protocol, error))
         try:
-            _datagram_shortcuts(answering)
+            datagram_shortcuts(answering)
             with pytest.raises(stun.TransactionTimeout):  # the 401 is not signed with our key
                 await self.check(checking, key=b"not-the-password")
             assert refused == [(401, "Unauthenticated")]  # aioice's own answer
@@ -536,11 +527,11 @@ class TestConsentChecksAnsweredWithoutAioicesMessages:
             await answering.close()
 
     async def test_a_role_conflict_is_left_to_aioice(self) -> None:
-        from ptt.media.aiortc_tap import _datagram_shortcuts
+        from ptt.media.tap import datagram_shortcuts
 
         checking, answering = await self.connected()
         try:
-            _datagram_shortcuts(checking)  # controlling: a controlling peer's check conflicts
+            datagram_shortcuts(checking)  # controlling: a controlling peer's check conflicts
             answering_pair = answering._nominated[1]
             request = answering.build_request(answering_pair, nominate=False)
             request.attributes.pop("ICE-CONTROLLED")

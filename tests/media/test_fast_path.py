@@ -18,20 +18,17 @@ import time
 
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpCodecParameters, RTCRtpSender
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpSendParameters
 from aiortc.rtp import RtpPacket
 
-from ptt.media import aiortc_tap
-from ptt.media.aiortc_tap import (
-    AiortcHookError,
-    FastRtpSender,
-    PacketTrack,
-    ReceiverTap,
-    check_aiortc_hooks,
-    ntp_time,
-    opus_payload_types,
-)
+from ptt.media import fast_sender
+from ptt.media import native as native_glue
+from ptt.media.downlink import PacketTrack
+from ptt.media.fast_sender import FastRtpSender, ntp_time
+from ptt.media.hooks import AiortcHookError, check_aiortc_hooks
 from ptt.media.relay import VoiceRelay
+from ptt.media.tap import ReceiverTap, opus_payload_types
 from tests.polling import until
 
 from .officers import Officer
@@ -54,7 +51,7 @@ def assert_native_as_chosen(relay: VoiceRelay) -> None:
     its fan-out loop sent on every downlink (the Python loop sends only until a downlink's
     C sender is ready)."""
     downlinks = [d for ds in relay._resolved.values() for d in ds if d.fast is not None]
-    native = relay.native_send and aiortc_tap.NATIVE_SEND
+    native = relay.native_send and native_glue.NATIVE_SEND
     assert downlinks and all(d.fast.native == native for d in downlinks)  # type: ignore[union-attr]
     assert all((d.native is not None and d.native.sent > 0) == native  # type: ignore[attr-defined]
                for d in downlinks)
@@ -139,10 +136,10 @@ class TestOnTheWire:
         transport = relay.peer_connection("l").getTransceivers()[0].receiver.transport
         pair = transport.transport._connection._nominated[1]
         sock = pair.protocol.transport.get_extra_info("socket")
-        if relay.native_send and aiortc_tap.NATIVE_SEND:
+        if relay.native_send and native_glue.NATIVE_SEND:
             assert sock.getpeername()[:2] == pair.remote_addr[:2]
             # and the C guard hears of every change of nominated pair
-            assert type(transport.transport._connection._nominated) is aiortc_tap._WatchedPairs
+            assert type(transport.transport._connection._nominated) is native_glue.WatchedPairs
         else:
             with pytest.raises(OSError):
                 sock.getpeername()
@@ -204,8 +201,8 @@ class TestFallbackAndIsolation:
     ) -> None:
         # Pretend mid were a per-packet extension: the template cannot carry it.
         monkeypatch.setattr(
-            aiortc_tap, "_PER_PACKET_EXTENSIONS",
-            aiortc_tap._PER_PACKET_EXTENSIONS | {"urn:ietf:params:rtp-hdrext:sdes:mid"},
+            fast_sender, "PER_PACKET_EXTENSIONS",
+            fast_sender.PER_PACKET_EXTENSIONS | {"urn:ietf:params:rtp-hdrext:sdes:mid"},
         )
         a, listener = await officers("a", A), await officers("l", C)
         wire = await heard_on_wire(listener, relay, TG1)
@@ -236,23 +233,23 @@ class TestFallbackAndIsolation:
             v6only = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
             v6only.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             request.addfinalizer(v6only.close)
-            out = aiortc_tap._RtpOut(
+            out = native_glue.RtpOut(
                 v6only.fileno(), socket.AF_INET, b"\x7f\0\0\1", 9, 0,
-                aiortc_tap._SRTP_PROTECT_ADDRESS,
-                int(aiortc_tap.srtp_ffi.cast("uintptr_t", fast._srtp_ctx)),
+                native_glue.SRTP_PROTECT_ADDRESS,
+                int(native_glue.srtp_ffi.cast("uintptr_t", fast._srtp_ctx)),
                 fast._byte0, fast.payload_type, fast._tail,
             )
-            out.guard(fast._dtls, aiortc_tap.DtlsState.CONNECTED, fast._connection._nominated,
+            out.guard(fast._dtls, DtlsState.CONNECTED, fast._connection._nominated,
                       fast._pair, fast._socket, fast._srtp)
             fast._native = downlink.native = out
         else:
-            real_protect = aiortc_tap.srtp_protect
+            real_protect = fast_sender.srtp_protect
 
             def protect(context, buffer, length):  # type: ignore[no-untyped-def]
                 """libsrtp fails for l1's session only (srtp_err_status_fail)."""
                 return 1 if context == fast._srtp_ctx else real_protect(context, buffer, length)
 
-            monkeypatch.setattr(aiortc_tap, "srtp_protect", protect)
+            monkeypatch.setattr(fast_sender, "srtp_protect", protect)
         before_broken, before_ok = len(broken.packets), len(ok.packets)
         await asyncio.sleep(0.5)
         assert len(ok.packets) - before_ok >= 18
@@ -311,7 +308,7 @@ class TestFastRtpSender:
             )
             fast._configure(parameters)
             assert fast.usable is True and fast.payload_type == 111
-            header = aiortc_tap._FIXED_HEADER.pack(fast._byte0, 0x80 | 111, 65535, 2**32 - 1)
+            header = fast_sender.FIXED_HEADER.pack(fast._byte0, 0x80 | 111, 65535, 2**32 - 1)
             extensions_map = HeaderExtensionsMap()
             extensions_map.configure(parameters)
             packet = RtpPacket.parse(header + fast._tail + b"\x78\x01", extensions_map)
@@ -430,7 +427,7 @@ class TestRenegotiationOffer:
         """aiortc's createOffer resets negotiated codecs to its defaults; the wrapper does not."""
         from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-        from ptt.media.aiortc_tap import create_renegotiation_offer
+        from ptt.media.downlink import create_renegotiation_offer
 
         from .officers import browser_numbered
 

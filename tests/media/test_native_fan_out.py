@@ -14,23 +14,25 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiortc.rtcdtlstransport import State as DtlsState
 from pyee import EventEmitter
 
-from ptt.media import aiortc_tap
+from ptt.media import fast_sender
+from ptt.media import native as native_glue
 from ptt.rtp import Retimer
 from tests.polling import until
 
 from .test_rtpout import TAIL, native, sessions
 from .test_rtpout import sockets as sockets  # noqa: F401 - the fixture
 
-pytestmark = pytest.mark.skipif(not aiortc_tap.NATIVE_SEND,
+pytestmark = pytest.mark.skipif(not native_glue.NATIVE_SEND,
                                 reason="ptt.media._rtpout was not built (no C compiler)")
 
-if aiortc_tap.NATIVE_SEND:
+if native_glue.NATIVE_SEND:
     from ptt.media._rtpout import MAX_PLAIN, RtpOut, fan_out, invalidate_guards
     from ptt.media._rtpout import Retimer as NativeRetimer
 
-CONNECTED = aiortc_tap.DtlsState.CONNECTED
+CONNECTED = DtlsState.CONNECTED
 OPUS = b"\x78" + bytes(range(60))
 
 
@@ -80,7 +82,7 @@ def test_sends_the_retimers_rewrite_and_counts_it(link: Link) -> None:
     for datagram, sequence, now in ((first, 1, 0.0), (second, 2, 0.02)):
         rewrite = expected.rewrite("a", sequence, 960 * sequence, now, marker=True)
         assert rewrite is not None
-        assert datagram == (aiortc_tap._FIXED_HEADER.pack(
+        assert datagram == (fast_sender.FIXED_HEADER.pack(
             0x90, (rewrite.marker << 7) | 111, rewrite.sequence, rewrite.timestamp)
             + TAIL + OPUS)
     assert (link.out.sent, link.out.octets, link.out.ntp) == (2, 2 * len(OPUS),
@@ -140,9 +142,9 @@ def test_a_failed_send_is_reported_and_the_others_still_get_the_packet(link: Lin
     v6only.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     try:
         # An IPv6-only socket asked to send to an IPv4 address: the kernel says ENETUNREACH.
-        context = int(aiortc_tap.srtp_ffi.cast("uintptr_t", broken._srtp[0]))
+        context = int(native_glue.srtp_ffi.cast("uintptr_t", broken._srtp[0]))
         out = RtpOut(v6only.fileno(), socket.AF_INET, b"\x7f\0\0\1", 9, 0,
-                     aiortc_tap._SRTP_PROTECT_ADDRESS, context, 0x90, 111, TAIL)
+                     native_glue.SRTP_PROTECT_ADDRESS, context, 0x90, 111, TAIL)
         out.guard(link.dtls, CONNECTED, link.nominated, link.pair, link.transport, broken)
         link.downlink.native = out
         delivered, late, pending, failed = send([link.downlink, other.downlink])
@@ -172,7 +174,7 @@ def test_bad_packet_numbers_are_a_usage_error_and_nothing_is_sent(link: Link) ->
 class TestGuardsAreCheckedAgainOnlyAfterAChange:
     """A guard that held is trusted until ``invalidate_guards()``: fan_out() reads the
     guard's Python attributes once per change, not per packet and listener. Whoever guards
-    a sender must report every change; ``aiortc_tap._watch_guard`` does for aiortc's and
+    a sender must report every change; ``native_glue.watch_guard`` does for aiortc's and
     aioice's objects, and the tests below hold it to that."""
 
     @pytest.mark.parametrize("breakage", ["dtls", "pair", "closing"])
@@ -205,7 +207,7 @@ class TestGuardsAreCheckedAgainOnlyAfterAChange:
 
     @pytest.mark.parametrize("change", ["set", "clear", "pop", "del", "update"])
     def test_a_change_of_nominated_pair_is_reported(self, link: Link, change: str) -> None:
-        pairs = aiortc_tap._WatchedPairs(link.nominated)
+        pairs = native_glue.WatchedPairs(link.nominated)
         link.out.guard(link.dtls, CONNECTED, pairs, link.pair, link.transport, link.tx)
         send([link.downlink], 1)
         link.heard()
@@ -237,15 +239,15 @@ class TestGuardsAreCheckedAgainOnlyAfterAChange:
             pair = object()
             nominated: dict[int, Any] = {1: pair}
             connection = SimpleNamespace(_nominated=nominated)
-            out = aiortc_tap._native_sender(transport.get_extra_info("socket"),
+            out = native_glue.native_sender(transport.get_extra_info("socket"),
                                             receiver.getsockname(), tx._srtp[0], 0x90, 111,
                                             TAIL)
-            aiortc_tap._watch_guard(dtls, connection, protocol)  # type: ignore[arg-type]
+            native_glue.watch_guard(dtls, connection, protocol)  # type: ignore[arg-type]
             out.guard(dtls, CONNECTED, connection._nominated, pair, transport, tx)
             downlink = SimpleNamespace(native=out, retimer=NativeRetimer())
 
             assert send([downlink], 1)[0] == 1 and rx.unprotect(receiver.recv(2048))
-            dtls._state = aiortc_tap.DtlsState.CLOSED
+            dtls._state = DtlsState.CLOSED
             dtls.emit("statechange")
             assert send([downlink], 2)[:3] == (0, 0, [downlink])
             dtls._state = CONNECTED

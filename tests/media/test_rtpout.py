@@ -13,10 +13,11 @@ import struct
 import pytest
 from pylibsrtp import Policy, Session
 
-from ptt.media import aiortc_tap
-from ptt.media.aiortc_tap import AiortcHookError, check_aiortc_hooks
+from ptt.media import fast_sender, hooks
+from ptt.media import native as native_glue
+from ptt.media.hooks import AiortcHookError, check_aiortc_hooks
 
-pytestmark = pytest.mark.skipif(not aiortc_tap.NATIVE_SEND,
+pytestmark = pytest.mark.skipif(not native_glue.NATIVE_SEND,
                                 reason="ptt.media._rtpout was not built (no C compiler)")
 
 KEY = bytes(range(30))  # 16-byte master key + 14-byte salt
@@ -43,7 +44,7 @@ def sockets():
 
 
 def native(sender: socket.socket, receiver: socket.socket, tx: Session, **overrides):
-    return aiortc_tap._native_sender(
+    return native_glue.native_sender(
         sender, receiver.getsockname(), tx._srtp[0], overrides.get("byte0", 0x90),
         overrides.get("payload_type", 111), overrides.get("tail", TAIL),
     )
@@ -59,7 +60,7 @@ def test_datagram_unprotects_to_the_python_paths_packet(sockets) -> None:
         datagram = receiver.recv(2048)
         assert len(datagram) == length == 8 + len(TAIL) + len(payload) + 10  # SHA1-80 tag
         expected = (
-            aiortc_tap._FIXED_HEADER.pack(0x90, (marker << 7) | 111, sequence, timestamp)
+            fast_sender.FIXED_HEADER.pack(0x90, (marker << 7) | 111, sequence, timestamp)
             + TAIL + payload
         )
         assert rx.unprotect(datagram) == expected
@@ -132,18 +133,18 @@ def test_a_failed_connect_is_an_os_error_that_the_relay_logs(
     sender.close()
     with pytest.raises(OSError):
         out.connect_socket()
-    aiortc_tap._connect_socket(out, receiver.getsockname())  # the relay goes on sending
+    native_glue.connect_socket(out, receiver.getsockname())  # the relay goes on sending
     assert "cannot connect the ICE socket" in caplog.text
 
 
 def test_bad_construction_is_refused(sockets) -> None:
     sender, receiver = sockets
     tx, _ = sessions()
-    context = aiortc_tap.srtp_ffi.cast("uintptr_t", tx._srtp[0])
+    context = native_glue.srtp_ffi.cast("uintptr_t", tx._srtp[0])
     args = dict(fd=sender.fileno(), family=socket.AF_INET, address=b"\x7f\0\0\1", port=9,
                 scope_id=0, protect=1, context=int(context), byte0=0x90, payload_type=111,
                 tail=TAIL)
-    RtpOut = aiortc_tap._RtpOut
+    RtpOut = native_glue.RtpOut
     for change, message in (
         ({"address": b"\x7f\0\0"}, "4 bytes"),
         ({"family": socket.AF_INET6}, "16 bytes"),
@@ -160,7 +161,7 @@ def test_bad_construction_is_refused(sockets) -> None:
 def test_host_names_are_left_to_the_python_path(sockets) -> None:
     sender, _ = sockets
     tx, _ = sessions()
-    assert aiortc_tap._native_sender(sender, ("host.invalid", 9), tx._srtp[0], 0x90, 111,
+    assert native_glue.native_sender(sender, ("host.invalid", 9), tx._srtp[0], 0x90, 111,
                                      TAIL) is None
 
 
@@ -176,7 +177,7 @@ def test_ipv6_destination(sockets) -> None:
             pytest.skip("no ::1 here")
         receiver.settimeout(2)
         tx, rx = sessions()
-        out = aiortc_tap._native_sender(sender, receiver.getsockname(), tx._srtp[0], 0x90, 111,
+        out = native_glue.native_sender(sender, receiver.getsockname(), tx._srtp[0], 0x90, 111,
                                         TAIL)
         out.send(1, 2, False, b"\x78\x02")
         assert rx.unprotect(receiver.recv(2048)).endswith(TAIL + b"\x78\x02")
@@ -186,7 +187,7 @@ def test_ipv6_destination(sockets) -> None:
 
 
 def test_srtp_protect_type_change_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(aiortc_tap, "_SRTP_PROTECT_TYPE",
+    monkeypatch.setattr(hooks, "SRTP_PROTECT_TYPE",
                         "int(*)(struct srtp_ctx_t_ *, uint8_t *, size_t, uint8_t *, size_t *)")
     with pytest.raises(AiortcHookError, match="srtp_protect"):
         check_aiortc_hooks()
