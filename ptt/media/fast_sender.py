@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pylibsrtp
 from aioice.ice import StunProtocol
 from aiortc import RTCRtpSender
 from aiortc.rtcdtlstransport import RTCDtlsTransport
@@ -56,7 +57,10 @@ from ptt.media.native import (
     watch_guard,
 )
 
-__all__ = ["FastRtpSender", "SrtpError", "ntp_time"]
+__all__ = [
+    "FastRtpSender", "SrtpError", "count_sent", "join_synced_sender", "ntp_time",
+    "protect_in_place", "srtp_parts",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +152,48 @@ def _join_synced(obj: Any, cls: type, sync: Callable[[], None]) -> None:
     syncs = obj.__dict__.setdefault(_SYNCS, [])
     if sync not in syncs:
         syncs.append(sync)
+
+
+def join_synced_sender(sender: RTCRtpSender, dtls: RTCDtlsTransport,
+                       sync: Callable[[], None]) -> None:
+    """Have aiortc's reads of the sender's and its transport's counters call ``sync`` first."""
+    _join_synced(sender, _SyncedSender, sync)
+    _join_synced(dtls, _SyncedDtlsTransport, sync)
+
+
+def count_sent(sender: RTCRtpSender, dtls: RTCDtlsTransport, *, ntp: int, timestamp: int,
+               octets: int, size: int) -> None:
+    """Count one packet sent outside aiortc where aiortc's sender reports (the sender's
+    counters) and statistics (the transport's) read it: ``octets`` of payload in a
+    datagram of ``size`` bytes, its RTP ``timestamp`` sampled at NTP time ``ntp``."""
+    transport: Any = dtls
+    transport._RTCDtlsTransport__tx_bytes += size
+    transport._RTCDtlsTransport__tx_packets += 1
+    state: Any = sender
+    state._RTCRtpSender__ntp_timestamp = ntp
+    state._RTCRtpSender__rtp_timestamp = timestamp
+    state._RTCRtpSender__packet_count += 1
+    state._RTCRtpSender__octet_count += octets
+
+
+def srtp_parts(session: pylibsrtp.Session) -> tuple[Any, Any, Any]:
+    """pylibsrtp's own context, C buffer and its Python view, for :func:`protect_in_place`."""
+    parts: Any = session
+    return parts._srtp[0], parts._cdata, parts._buffer
+
+
+def protect_in_place(context: Any, cdata: Any, buffer: Any, length: Any, packet: bytes) -> bytes:
+    """``packet`` (at most :data:`_SRTP_MAX_PLAIN` bytes) SRTP-protected in pylibsrtp's own
+    buffer (:func:`srtp_parts`), as its ``Session.protect`` does, without its per-call
+    allocation; ``length`` is an ``int *`` of the caller's."""
+    size = len(packet)
+    buffer[0:size] = packet
+    length[0] = size
+    status = srtp_protect(context, cdata, length)
+    if status:
+        raise SrtpError(f"srtp_protect failed with status {status}")
+    data: bytes = buffer[0:length[0]]
+    return data
 
 
 class FastRtpSender:
@@ -250,9 +296,7 @@ class FastRtpSender:
         self._srtp = session = dtls._tx_srtp
         # pylibsrtp's protect() in two steps less (see _check_srtp_hooks): its context, and
         # the 1,500-byte buffer it protects in place.
-        self._srtp_ctx = session._srtp[0]
-        self._srtp_cdata = session._cdata
-        self._srtp_buffer = session._buffer
+        self._srtp_ctx, self._srtp_cdata, self._srtp_buffer = srtp_parts(session)
         self._connection = dtls.transport._connection
         return True
 
@@ -279,8 +323,7 @@ class FastRtpSender:
                     watch_guard(self._dtls, self._connection, protocol)
                     native.guard(self._dtls, DtlsState.CONNECTED, self._connection._nominated,
                                  pair, transport, self._srtp)
-                    _join_synced(self.sender, _SyncedSender, self.sync)
-                    _join_synced(self._dtls, _SyncedDtlsTransport, self.sync)
+                    join_synced_sender(self.sender, self._dtls, self.sync)
                     self._native = native
                     connect_socket(native, pair.remote_addr)
         else:  # TURN relay: aioice's send is a coroutine
@@ -363,13 +406,8 @@ class FastRtpSender:
                 if size > _SRTP_MAX_PLAIN:
                     data = srtp.protect(packet)  # raises pylibsrtp's "packet is too long"
                 else:
-                    buffer, length = self._srtp_buffer, self._srtp_len
-                    buffer[0:size] = packet
-                    length[0] = size
-                    status = srtp_protect(self._srtp_ctx, self._srtp_cdata, length)
-                    if status:
-                        raise SrtpError(f"srtp_protect failed with status {status}")
-                    data = buffer[0:length[0]]
+                    data = protect_in_place(self._srtp_ctx, self._srtp_cdata,
+                                            self._srtp_buffer, self._srtp_len, packet)
                 size = len(data)
                 socket = self._socket
                 if socket is not None:
@@ -383,12 +421,7 @@ class FastRtpSender:
                                  self.parameters.muxId)
             return False
         self.sent += 1
-        dtls._RTCDtlsTransport__tx_bytes += size
-        dtls._RTCDtlsTransport__tx_packets += 1
-        sender: Any = self.sender
-        sender._RTCRtpSender__ntp_timestamp = ntp
-        sender._RTCRtpSender__rtp_timestamp = timestamp
-        sender._RTCRtpSender__packet_count += 1
-        sender._RTCRtpSender__octet_count += len(payload)
+        count_sent(self.sender, dtls, ntp=ntp, timestamp=timestamp, octets=len(payload),
+                   size=size)
         return True
 

@@ -6,16 +6,16 @@ Why: the relay reads two things asyncio keeps to itself. The C sender
 transport is still open by reading its ``_closing`` flag (what ``is_closing()`` returns);
 and ``ptt.media.native.watch_guard`` counts on asyncio calling the protocol's
 ``connection_lost`` *before* it closes the socket, whose descriptor may then be reused.
-``check_aiortc_hooks`` looks for those names in asyncio's source. A name can be there while
-the behaviour is not: Python 3.11.2's datagram transports inherit a ``pause_reading()``
-that raises ``NotImplementedError``, which later 3.11 patch releases implement. So
-:func:`check_media_support` also opens a UDP endpoint on an event loop of the kind the
-server runs on and watches it do what the relay relies on. A failure names the missing
-thing at start-up instead of losing audio in the middle of a call.
+Names in a library's source do not prove behaviour (Python 3.11.2's datagram transports
+inherit a ``pause_reading()`` that raises ``NotImplementedError``, which later 3.11 patch
+releases implement), so :func:`check_media_support` opens a UDP endpoint on an event loop
+of the kind the server runs on and watches it do what the relay relies on. A failure names
+the missing thing at start-up instead of losing audio in the middle of a call.
 
 What is checked, in order (each failure a :class:`MediaSupportError` naming it):
 
-1. aiortc's, aioice's, pylibsrtp's and asyncio's internals by name (``check_aiortc_hooks``);
+1. each private hook into aiortc, aioice and pylibsrtp, exercised on real objects of the
+   installed libraries (``ptt.media.hooks.check_aiortc_hooks``, a few milliseconds);
 2. the loop's datagram transports are asyncio's selector transports (uvloop's are not:
    they have no ``_closing``);
 3. a datagram sent to the endpoint reaches ``datagram_received``, with ``_closing`` False

@@ -42,7 +42,10 @@ from aiortc.rtp import RtpPacket, is_rtcp
 from ptt.media.binding import parse_request as parse_binding_request
 from ptt.media.binding import success_response as binding_success
 
-__all__ = ["ReceiverTap", "install_direct_rtp", "opus_payload_types"]
+__all__ = [
+    "ReceiverTap", "answer_binding", "datagram_shortcuts", "install_direct_rtp",
+    "opus_payload_types",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +191,7 @@ def datagram_shortcuts(connection: Any) -> None:
       is RTP or RTCP, never STUN (whose first two bits are zero). Those datagrams go straight
       to ``connection.data_received``, where aioice would have sent them after the failed
       parse.
-    * **Consent checks** (:func:`_answer_binding`): a Binding request that
+    * **Consent checks** (:func:`answer_binding`): a Binding request that
       ``ptt.media.binding`` reads exactly as aioice would, from a client whose checks aioice
       would answer and then take no further action on, is answered here, with the bytes
       aioice would have sent, followed by aioice's own ``check_incoming``.
@@ -207,13 +210,13 @@ def datagram_shortcuts(connection: Any) -> None:
             if data and 127 < data[0] < 192:
                 connection.data_received(data, _component)
             elif not (data[:2] == b"\x00\x01"
-                      and _answer_binding(connection, _protocol, data, addr)):
+                      and answer_binding(connection, _protocol, data, addr)):
                 _stun_first(data, addr)
 
         protocol.datagram_received = datagram_received
 
 
-def _answer_binding(connection: Any, protocol: Any, data: bytes, addr: tuple[Any, ...]) -> bool:
+def answer_binding(connection: Any, protocol: Any, data: bytes, addr: tuple[Any, ...]) -> bool:
     """Answer the Binding request in ``data`` as aioice's ``request_received`` would, when
     that takes no more than the success response and ``check_incoming``; False (nothing
     done) for anything else: closing, early checks pending, IPv6, not read by

@@ -31,16 +31,14 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from ptt.media.grid import grid_sleeps
 
 __all__ = [
-    "RTCP_INTERVAL", "TIMER_GRID", "align_consent_checks", "on_grid", "relax_peer_rtcp",
-    "relax_rtcp",
+    "RTCP_INTERVAL", "TIMER_GRID", "align_consent_checks", "consent_waits", "on_grid",
+    "relax_peer_rtcp", "relax_rtcp", "rtcp_waits", "run_timer_loop",
 ]
 
 
 
 #: RTCP report interval for audio: RFC 3550's recommended minimum, libwebrtc's audio default.
 RTCP_INTERVAL = 5.0
-#: How aiortc's RTCP loops wait between reports (0.5-1.5 s).
-RTCP_SLEEP = "await asyncio.sleep(0.5 + random.random())"
 
 
 #: Timers of the relaxed loops fire on this grid (seconds of the event loop's clock), so
@@ -139,7 +137,6 @@ def relax_peer_rtcp(pc: RTCPeerConnection, interval: float = RTCP_INTERVAL, *,
             align_consent_checks(transceiver.receiver.transport.transport._connection)
 
 
-CONSENT_SLEEP = "await asyncio.sleep(CONSENT_INTERVAL * (0.8 + 0.4 * random.random()))"
 
 
 def align_consent_checks(connection: Any) -> None:
@@ -160,3 +157,75 @@ def align_consent_checks(connection: Any) -> None:
         ("Connection.query_consent",), on_grid=True)
     connection.query_consent = types.MethodType(loop, connection)
 
+
+class _Scripted:
+    """Stands in for the ``asyncio`` module in a copy of a timer loop run by
+    :func:`run_timer_loop`: records each wait; the first ``rounds`` return at once, the
+    next raises ``CancelledError`` where the loop waits, as cancelling its task would."""
+
+    def __init__(self, rounds: int) -> None:
+        self.waits: list[float] = []
+        self._rounds = rounds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    def sleep(self, delay: float) -> Any:
+        self.waits.append(delay)
+        if len(self.waits) > self._rounds:
+            raise asyncio.CancelledError
+        return _no_wait()
+
+
+async def _no_wait() -> None:
+    return None
+
+
+def run_timer_loop(original: Callable[..., Any], endpoint: Any, *, rounds: int,
+                   random: Any = None) -> list[float]:
+    """Run ``original``'s own code on ``endpoint``, synchronously, for ``rounds`` waits
+    (then cancelled where it next waits), with ``random`` (if not None) as its module's
+    ``random``; the waits it asked for. For the checks of ``ptt.media.hooks``."""
+    scripted = _Scripted(rounds)
+    scope = {**vars(sys.modules[original.__module__]), "asyncio": scripted}
+    if random is not None:
+        scope["random"] = random
+    loop = types.FunctionType(original.__code__, scope, original.__name__,
+                              original.__defaults__, original.__closure__)
+    coroutine = loop(endpoint)
+    try:
+        coroutine.send(None)
+    except (StopIteration, asyncio.CancelledError):
+        pass
+    else:  # it waited for something else than its timer
+        coroutine.close()
+    return scripted.waits
+
+
+def rtcp_waits(endpoint: RTCRtpSender | RTCRtpReceiver, interval: float = RTCP_INTERVAL, *,
+               runs: int = 20) -> list[float]:
+    """The first wait of ``runs`` runs of ``endpoint``'s RTCP loop as :func:`relax_rtcp`
+    runs it (without the grid): each should be 0.5-1.5 times ``interval``."""
+    waits = []
+    for _ in range(runs):
+        stand_in = _AlignedRandom(0.5, 1.0, interval * 0.5, interval * 1.5, None)
+        waits += run_timer_loop(type(endpoint)._run_rtcp, endpoint, rounds=0, random=stand_in)[:1]
+    return waits
+
+
+def consent_waits(*, runs: int = 20) -> list[float]:
+    """The first wait of ``runs`` runs of aioice's consent loop as
+    :func:`align_consent_checks` runs it (without the grid): each should be 0.8-1.2 times
+    ``CONSENT_INTERVAL``."""
+    from aioice import ice
+
+    connection = ice.Connection(ice_controlling=False)
+    connection.remote_password = "checked"
+    interval = ice.CONSENT_INTERVAL
+    waits = []
+    for _ in range(runs):
+        stand_in = _AlignedRandom(interval * 0.8, interval * 0.4, interval * 0.8,
+                                  interval * 1.2, None)
+        waits += run_timer_loop(ice.Connection.query_consent, connection, rounds=0,
+                                random=stand_in)[:1]
+    return waits

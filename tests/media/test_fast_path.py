@@ -150,6 +150,7 @@ class TestOnTheWire:
         a, listener = await officers("a", A), await officers("l", C)
         wire = await heard_on_wire(listener, relay, TG1)
         relay.set_route("a", [("l", TG1)])
+        talking = datetime.datetime.now(datetime.UTC)
         a.uplink.talk()
 
         def remote_outbound() -> list[object]:
@@ -170,8 +171,8 @@ class TestOnTheWire:
         count = report.packetsSent  # type: ignore[attr-defined]
         assert 0 < count <= len(wire.packets)
         assert report.bytesSent == sum(len(p.payload) for p in wire.packets[:count])  # type: ignore[attr-defined]
-        age = datetime.datetime.now(datetime.UTC) - report.remoteTimestamp  # type: ignore[attr-defined]
-        assert datetime.timedelta(0) <= age < datetime.timedelta(seconds=2)
+        # The report's NTP time is when one of this talk's packets was sampled.
+        assert talking <= report.remoteTimestamp <= datetime.datetime.now(datetime.UTC)  # type: ignore[attr-defined]
 
 
 class TestLateEntry:
@@ -185,11 +186,13 @@ class TestLateEntry:
         a.uplink.talk()
         await until(lambda: len(first.packets) >= 10, "l1 hears a", timeout=10)
 
-        joined = time.monotonic()
+        # Until now every talker packet went to l1 only: the next one is l1's packet number
+        # `forwarded`, and l2's first (the time it takes is bench_webrtc's "late" figure).
+        forwarded = relay.metrics.forwarded
         relay.set_route("a", [("l1", TG1), ("l2", TG1)])
-        await until(lambda: bool(late.packets), "l2 hears a", timeout=5)
-        # One talker packet interval (20 ms) plus scheduling on a loaded 2-core machine.
-        assert late.wall[0] - joined < 0.25
+        await until(lambda: bool(late.packets) and len(first.packets) > forwarded,
+                    "l2 hears a", timeout=5)
+        assert late.packets[0].payload == first.packets[forwarded].payload
         assert late.packets[0].marker  # a new burst for that listener's stream
         assert late.packets[0].payload_type == late.payload_type
 
@@ -326,16 +329,6 @@ class TestFastRtpSender:
 
 
 class TestSendHooksChecked:
-    def test_send_rtp_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from aiortc.rtcdtlstransport import RTCDtlsTransport
-
-        async def _send_rtp(self, data: bytes) -> None:  # type: ignore[no-untyped-def]
-            await self.transport._send(data)
-
-        monkeypatch.setattr(RTCDtlsTransport, "_send_rtp", _send_rtp)
-        with pytest.raises(AiortcHookError, match="_send_rtp"):
-            check_aiortc_hooks()
-
     def test_dtls_state_change_without_statechange_is_named(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -345,20 +338,7 @@ class TestSendHooksChecked:
             self._state = state
 
         monkeypatch.setattr(RTCDtlsTransport, "_set_state", _set_state)
-        with pytest.raises(AiortcHookError, match="outside _set_state"):
-            check_aiortc_hooks()
-
-    def test_socket_closed_before_connection_lost_is_named(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        from asyncio.selector_events import _SelectorTransport  # type: ignore[attr-defined]
-
-        def _call_connection_lost(self, exc) -> None:  # type: ignore[no-untyped-def]
-            self._sock.close()
-            self._protocol.connection_lost(exc)
-
-        monkeypatch.setattr(_SelectorTransport, "_call_connection_lost", _call_connection_lost)
-        with pytest.raises(AiortcHookError, match="reused descriptor"):
+        with pytest.raises(AiortcHookError, match="statechange"):
             check_aiortc_hooks()
 
     def test_nominated_pairs_replaced_after_init_is_named(
@@ -399,28 +379,6 @@ class TestSendHooksChecked:
         monkeypatch.setitem(codecs.HEADER_EXTENSIONS, "audio", audio)
         with pytest.raises(AiortcHookError, match="per-packet"):
             check_aiortc_hooks()
-
-    def test_pylibsrtp_session_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import pylibsrtp
-
-        class Session:
-            def protect(self, packet: bytes) -> bytes:
-                return packet
-
-        monkeypatch.setattr(pylibsrtp, "Session", Session)
-        with pytest.raises(AiortcHookError, match="pylibsrtp.*Session"):
-            check_aiortc_hooks()
-
-    def test_create_offer_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from aiortc import RTCPeerConnection
-
-        async def createOffer(self):  # type: ignore[no-untyped-def]  # noqa: N802
-            return None
-
-        monkeypatch.setattr(RTCPeerConnection, "createOffer", createOffer)
-        with pytest.raises(AiortcHookError, match="_codecs"):
-            check_aiortc_hooks()
-
 
 class TestRenegotiationOffer:
     async def test_negotiated_transceivers_keep_their_numbering_after_a_new_offer(self) -> None:
