@@ -68,16 +68,7 @@ typedef struct {
      * reuses the route the kernel cached at connect time instead of looking one up (and
      * allocating it) for every datagram as sendto(2) with an address does. */
     int socket_connected;
-    /* The guard_epoch at which the guard last held (0: not since guard()). */
-    unsigned long long verified_epoch;
 } RtpOut;
-
-/* Bumped by invalidate_guards() whenever anything a guard reads may have changed (a DTLS
- * state change, a new nominated pair, a socket about to close: ptt.media.native hooks
- * those). A guard that held at the current epoch still holds, so fan_out() reads the
- * guard's three Python attributes once per change instead of once per packet per listener
- * (0.7-1.1 us per delivery at 100 listeners: each is a cache miss on another object). */
-static unsigned long long guard_epoch = 1;
 
 /* One buffer for every downlink: a packet is built, protected and sent before the next one
  * (the GIL is held throughout), and a hundred listeners then touch one buffer's cache lines
@@ -253,8 +244,7 @@ PyDoc_STRVAR(RtpOut_guard_doc,
 "Let fan_out() send on this downlink while dtls._state is connected, nominated.get(1)\n"
 "is pair and transport._closing (what asyncio's is_closing() returns) is False;\n"
 "session (the SRTP session whose context this sender protects with) is kept alive as\n"
-"long as this object. Once the guard has held, it is trusted until invalidate_guards()\n"
-"is called: whoever guards a sender must call it whenever any of these may change.");
+"long as this object. fan_out() checks all three before each send.");
 
 static PyObject *
 RtpOut_guard(RtpOut *self, PyObject *args)
@@ -271,7 +261,6 @@ RtpOut_guard(RtpOut *self, PyObject *args)
     self->pair = Py_NewRef(pair);
     self->transport = Py_NewRef(transport);
     self->session = Py_NewRef(session);
-    self->verified_epoch = 0;
     Py_RETURN_NONE;
 }
 
@@ -283,7 +272,6 @@ static int
 RtpOut_ready(RtpOut *self)
 {
     if (self->dtls == NULL) return 0;
-    if (self->verified_epoch == guard_epoch) return 1;
     PyObject *state = PyObject_GetAttr(self->dtls, str_state);
     if (state == NULL) return -1;
     int ok = state == self->connected;
@@ -296,7 +284,6 @@ RtpOut_ready(RtpOut *self)
     if (closing == NULL) return -1;
     ok = closing == Py_False;
     Py_DECREF(closing);
-    if (ok) self->verified_epoch = guard_epoch;
     return ok;
 }
 
@@ -655,78 +642,6 @@ append_new(PyObject **list, PyObject *item)
     return PyList_Append(*list, item);
 }
 
-/* The downlinks' `native` and `retimer` are read for every listener of every packet. When
- * both are __slots__ of the downlink's class (ptt.media.relay._Downlink is a slots
- * dataclass), they are read at their offsets, as CPython's own specialized attribute loads
- * do, instead of through PyObject_GetAttr's lookup of the type and its descriptor. What makes
- * this safe: the offsets are those of the class's member descriptors, remembered with the
- * class's version tag, which CPython changes whenever the class or a base is modified (a
- * property put in place of a slot, say); another class, a changed class or an empty slot
- * takes the generic path. */
-typedef struct {
-    PyTypeObject *type;      /* borrowed: compared only, never dereferenced once stale */
-    unsigned int version;    /* its tp_version_tag when the offsets were read; 0: none */
-    Py_ssize_t native, retimer;
-} SlotOffsets;
-
-static SlotOffsets slots;
-
-#ifndef Py_TPFLAGS_VALID_VERSION_TAG
-#define Py_TPFLAGS_VALID_VERSION_TAG 0  /* then a nonzero tp_version_tag is the only test */
-#endif
-
-static Py_ssize_t
-member_offset(PyTypeObject *type, PyObject *name)
-{
-    PyObject *descr = PyObject_GetAttr((PyObject *)type, name);
-    if (descr == NULL) {
-        PyErr_Clear();
-        return -1;
-    }
-    Py_ssize_t offset = -1;
-    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
-        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
-        if (member->type == T_OBJECT_EX) offset = member->offset;
-    }
-    Py_DECREF(descr);
-    return offset;
-}
-
-/* 1 when `downlink`'s class has `native` and `retimer` as slots at `slots`' offsets. */
-static int
-slot_offsets_hold(PyObject *downlink)
-{
-    PyTypeObject *type = Py_TYPE(downlink);
-    if (type == slots.type && slots.version != 0 && type->tp_version_tag == slots.version
-        && (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) == Py_TPFLAGS_VALID_VERSION_TAG) {
-        return 1;
-    }
-    /* Looking the descriptors up (re)assigns the class a valid version tag. */
-    Py_ssize_t native = member_offset(type, str_native);
-    Py_ssize_t retimer = member_offset(type, str_retimer);
-    slots.type = type;
-    slots.version = 0;
-    if (native < 0 || retimer < 0 || type->tp_version_tag == 0
-        || (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) != Py_TPFLAGS_VALID_VERSION_TAG) {
-        return 0;
-    }
-    slots.native = native;
-    slots.retimer = retimer;
-    slots.version = type->tp_version_tag;
-    return 1;
-}
-
-/* A new reference to downlink.<name> (`offset` its slot when `fast`), NULL with an error. */
-static PyObject *
-read_attribute(PyObject *downlink, int fast, Py_ssize_t offset, PyObject *name)
-{
-    if (fast) {
-        PyObject *value = *(PyObject **)((char *)downlink + offset);
-        if (value != NULL) return Py_NewRef(value);
-    }
-    return PyObject_GetAttr(downlink, name);  /* the generic path, and its AttributeError */
-}
-
 PyDoc_STRVAR(fan_out_doc,
 "fan_out(downlinks, source, sequence, timestamp, marker, samples, now, payload, ntp,\n"
 "        offsets) -> (delivered, late, pending, failed)\n\n"
@@ -776,14 +691,13 @@ fan_out(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     if (snapshot == NULL) goto done;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(snapshot); i++) {
         PyObject *downlink = PyList_GET_ITEM(snapshot, i);
-        int fast = slot_offsets_hold(downlink);
-        PyObject *native = read_attribute(downlink, fast, slots.native, str_native);
+        PyObject *native = PyObject_GetAttr(downlink, str_native);
         if (native == NULL) goto done;
         PyObject *retimer = NULL;
         int ready = 0;
         if (Py_IS_TYPE(native, &RtpOutType)
             && FIXED_HEADER + ((RtpOut *)native)->tail_len + payload.len <= MAX_PLAIN) {
-            retimer = read_attribute(downlink, fast, slots.retimer, str_retimer);
+            retimer = PyObject_GetAttr(downlink, str_retimer);
             if (retimer == NULL) {
                 Py_DECREF(native);
                 goto done;
@@ -849,21 +763,8 @@ done:
     return result;
 }
 
-PyDoc_STRVAR(invalidate_guards_doc,
-"invalidate_guards()\n\n"
-"Something a guard reads (a DTLS state, a nominated pair, a transport's closing flag)\n"
-"may have changed: every guard is checked again before fan_out() next sends on it.");
-
-static PyObject *
-invalidate_guards(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
-{
-    guard_epoch++;
-    Py_RETURN_NONE;
-}
-
 static PyMethodDef module_methods[] = {
     {"fan_out", (PyCFunction)(void (*)(void))fan_out, METH_FASTCALL, fan_out_doc},
-    {"invalidate_guards", (PyCFunction)invalidate_guards, METH_NOARGS, invalidate_guards_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -54,7 +54,6 @@ from ptt.media.native import (
     NATIVE_SEND,
     connect_socket,
     native_sender,
-    watch_guard,
 )
 
 __all__ = [
@@ -318,9 +317,7 @@ class FastRtpSender:
                 native = native_sender(sock, pair.remote_addr, self._srtp_ctx,
                                         self._byte0, self.payload_type, self._tail)
                 if native is not None:
-                    # fan_out() sends on it while these hold (checked in C, again after
-                    # each change watch_guard reports).
-                    watch_guard(self._dtls, self._connection, protocol)
+                    # fan_out() sends on it while these hold (checked in C before each send).
                     native.guard(self._dtls, DtlsState.CONNECTED, self._connection._nominated,
                                  pair, transport, self._srtp)
                     join_synced_sender(self.sender, self._dtls, self.sync)

@@ -8,14 +8,10 @@ send are one C call (``RtpOut``), and the relay's whole per-listener loop is ano
   context: its C type is checked first (``ptt.media.hooks``), so the extension needs no
   libsrtp headers and uses the keys aiortc's DTLS transport negotiated;
 * aioice ``Connection._nominated`` and ``CandidatePair.protocol``: a C sender is guarded
-  (``RtpOut.guard``) by the DTLS transport being connected and the same pair being
-  nominated, checked before each send;
+  (``RtpOut.guard``) by the DTLS transport being connected (its ``_state``) and the same
+  pair being nominated, checked before each send;
 * asyncio's datagram transport ``_closing`` (what ``is_closing()`` returns), read by C
-  before it sends on the pair's socket, and asyncio calling the protocol's
-  ``connection_lost`` before it closes that socket (:func:`watch_guard`);
-* aiortc's DTLS ``statechange`` event and aioice's ``_nominated`` dict replaced by a
-  :class:`WatchedPairs` that reports every change, so that a guard that held is trusted
-  until one of them changes (``invalidate_guards``);
+  before it sends on the pair's socket;
 * the pair's socket, connected to the peer once the pair is nominated
   (:func:`connect_socket`), so that the kernel keeps the route.
 """
@@ -26,7 +22,6 @@ import logging
 import socket as socket_module
 from typing import Any
 
-from aiortc.rtcdtlstransport import RTCDtlsTransport
 from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
 
@@ -43,9 +38,8 @@ try:  # the optional C extension (setup.py); without it the packets are built in
     from ptt.media._rtpout import Retimer as NativeRetimer
     from ptt.media._rtpout import RtpOut as RtpOut
     from ptt.media._rtpout import fan_out as native_fan_out
-    from ptt.media._rtpout import invalidate_guards as invalidate_guards
 except ImportError:  # pragma: no cover - depends on the install having had a C compiler
-    RtpOut = NativeRetimer = native_fan_out = invalidate_guards = None  # type: ignore[assignment,misc]
+    RtpOut = NativeRetimer = native_fan_out = None  # type: ignore[assignment,misc]
 
 #: True when the C extension that builds, protects and sends a downlink's packets is installed.
 NATIVE_SEND = RtpOut is not None
@@ -92,58 +86,3 @@ def connect_socket(native: Any, remote: tuple[Any, ...]) -> None:
     except OSError as exc:
         logger.warning("cannot connect the ICE socket to %s (%r): sending with sendto",
                        remote, exc)
-
-
-class WatchedPairs(dict[int, Any]):
-    """aioice's nominated pairs (``Connection._nominated``) that tell the C guards of every
-    change, so a guard that held is trusted until then (``_rtpout.invalidate_guards``)."""
-
-    def __setitem__(self, key: int, value: Any) -> None:
-        invalidate_guards()
-        super().__setitem__(key, value)
-
-    def __delitem__(self, key: int) -> None:
-        invalidate_guards()
-        super().__delitem__(key)
-
-    def clear(self) -> None:
-        invalidate_guards()
-        super().clear()
-
-    def pop(self, *args: Any) -> Any:
-        invalidate_guards()
-        return super().pop(*args)
-
-    def popitem(self) -> tuple[int, Any]:
-        invalidate_guards()
-        return super().popitem()
-
-    def setdefault(self, key: int, default: Any = None) -> Any:
-        invalidate_guards()
-        return super().setdefault(key, default)
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        invalidate_guards()
-        super().update(*args, **kwargs)
-
-
-def watch_guard(dtls: RTCDtlsTransport, connection: Any, protocol: Any) -> None:
-    """Have every change to what a C guard reads call ``invalidate_guards()``: the DTLS
-    transport's state (aiortc emits ``statechange`` from ``_set_state``, synchronously), the
-    connection's nominated pairs (:class:`WatchedPairs`), and the socket's closing (asyncio
-    calls the protocol's ``connection_lost`` just before it closes the socket, whose
-    descriptor may then be reused: the guard must not hold past that). Each only once per
-    object; :func:`check_aiortc_hooks` checks what this relies on."""
-    if invalidate_guards not in dtls.listeners("statechange"):
-        dtls.on("statechange", invalidate_guards)
-    if type(connection._nominated) is not WatchedPairs:
-        connection._nominated = WatchedPairs(connection._nominated)
-    if "connection_lost" not in protocol.__dict__:
-        lost = protocol.connection_lost
-
-        def connection_lost(exc: Exception | None) -> None:
-            invalidate_guards()
-            lost(exc)
-
-        protocol.connection_lost = connection_lost
-

@@ -3,9 +3,9 @@
 
 Why: the relay reads two things asyncio keeps to itself. The C sender
 (``ptt/media/_rtpout.c``) checks, before it sends on an ICE socket, that the socket's datagram
-transport is still open by reading its ``_closing`` flag (what ``is_closing()`` returns);
-and ``ptt.media.native.watch_guard`` counts on asyncio calling the protocol's
-``connection_lost`` *before* it closes the socket, whose descriptor may then be reused.
+transport is still open by reading its ``_closing`` flag (what ``is_closing()`` returns),
+and counts on asyncio calling the protocol's ``connection_lost`` *before* it closes the
+socket, whose descriptor may then be reused.
 Names in a library's source do not prove behaviour (Python 3.11.2's datagram transports
 inherit a ``pause_reading()`` that raises ``NotImplementedError``, which later 3.11 patch
 releases implement), so :func:`check_media_support` opens a UDP endpoint on an event loop
@@ -75,7 +75,7 @@ class _Probe(asyncio.DatagramProtocol):
             self.received.set_result(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        # The socket must still be open here (ptt.media.native.watch_guard).
+        # The socket must still be open here.
         sock = self.transport.get_extra_info("socket")
         if not self.lost.done():
             self.lost.set_result(sock is not None and sock.fileno() != -1)
