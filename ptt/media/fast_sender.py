@@ -387,7 +387,7 @@ class FastRtpSender:
         native = self._native
         try:
             if native is not None and len(payload) <= NATIVE_MAX_PAYLOAD:
-                if self._socket.is_closing():  # its socket may be closed, its fd reused
+                if self._socket.is_closing():  # closed, or about to be: nothing to send
                     return False
                 # Header, protect and sendto in one C call; a full socket buffer raises
                 # BlockingIOError and drops the packet (late voice is no use).

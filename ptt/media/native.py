@@ -11,7 +11,14 @@ send are one C call (``RtpOut``), and the relay's whole per-listener loop is ano
   (``RtpOut.guard``) by the DTLS transport being connected (its ``_state``) and the same
   pair being nominated, checked before each send;
 * asyncio's datagram transport ``_closing`` (what ``is_closing()`` returns), read by C
-  before it sends on the pair's socket;
+  before it sends on the pair's socket (``ptt.media.preflight`` watches asyncio set it).
+
+The C sender holds the pair's socket object, not its descriptor, and reads its
+``fileno()`` before every send: once asyncio has closed the socket (``fileno()`` is -1),
+nothing is sent, even if the kernel has given the descriptor to another socket. That check
+and the send are one step only while the GIL is held, so the extension declares that it
+needs the GIL and refuses to load on a free-threaded Python running without it (the
+packets are then built in Python).
 * the pair's socket, connected to the peer once the pair is nominated
   (:func:`connect_socket`), so that the kernel keeps the route.
 """
@@ -68,7 +75,7 @@ def native_sender(
         packed = socket_module.inet_pton(family, host)
     except (OSError, ValueError):
         return None
-    return RtpOut(sock.fileno(), int(family), packed, port, scope_id, SRTP_PROTECT_ADDRESS,
+    return RtpOut(sock, int(family), packed, port, scope_id, SRTP_PROTECT_ADDRESS,
                    int(srtp_ffi.cast("uintptr_t", context)), byte0, payload_type, tail)
 
 

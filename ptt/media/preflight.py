@@ -1,11 +1,9 @@
 """What the media layer needs from the Python and the event loop it runs on, checked before
 ``siaga serve`` listens.
 
-Why: the relay reads two things asyncio keeps to itself. The C sender
+Why: the relay reads a flag asyncio keeps to itself. The C sender
 (``ptt/media/_rtpout.c``) checks, before it sends on an ICE socket, that the socket's datagram
-transport is still open by reading its ``_closing`` flag (what ``is_closing()`` returns),
-and counts on asyncio calling the protocol's ``connection_lost`` *before* it closes the
-socket, whose descriptor may then be reused.
+transport is still open by reading its ``_closing`` flag (what ``is_closing()`` returns).
 Names in a library's source do not prove behaviour (Python 3.11.2's datagram transports
 inherit a ``pause_reading()`` that raises ``NotImplementedError``, which later 3.11 patch
 releases implement), so :func:`check_media_support` opens a UDP endpoint on an event loop

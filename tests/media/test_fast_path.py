@@ -235,7 +235,7 @@ class TestFallbackAndIsolation:
             v6only.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             request.addfinalizer(v6only.close)
             out = native_glue.RtpOut(
-                v6only.fileno(), socket.AF_INET, b"\x7f\0\0\1", 9, 0,
+                v6only, socket.AF_INET, b"\x7f\0\0\1", 9, 0,
                 native_glue.SRTP_PROTECT_ADDRESS,
                 int(native_glue.srtp_ffi.cast("uintptr_t", fast._srtp_ctx)),
                 fast._byte0, fast.payload_type, fast._tail,

@@ -143,7 +143,7 @@ def test_a_failed_send_is_reported_and_the_others_still_get_the_packet(link: Lin
     try:
         # An IPv6-only socket asked to send to an IPv4 address: the kernel says ENETUNREACH.
         context = int(native_glue.srtp_ffi.cast("uintptr_t", broken._srtp[0]))
-        out = RtpOut(v6only.fileno(), socket.AF_INET, b"\x7f\0\0\1", 9, 0,
+        out = RtpOut(v6only, socket.AF_INET, b"\x7f\0\0\1", 9, 0,
                      native_glue.SRTP_PROTECT_ADDRESS, context, 0x90, 111, TAIL)
         out.guard(link.dtls, CONNECTED, link.nominated, link.pair, link.transport, broken)
         link.downlink.native = out

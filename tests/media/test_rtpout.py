@@ -141,10 +141,12 @@ def test_bad_construction_is_refused(sockets) -> None:
     sender, receiver = sockets
     tx, _ = sessions()
     context = native_glue.srtp_ffi.cast("uintptr_t", tx._srtp[0])
-    args = dict(fd=sender.fileno(), family=socket.AF_INET, address=b"\x7f\0\0\1", port=9,
+    args = dict(sock=sender, family=socket.AF_INET, address=b"\x7f\0\0\1", port=9,
                 scope_id=0, protect=1, context=int(context), byte0=0x90, payload_type=111,
                 tail=TAIL)
     RtpOut = native_glue.RtpOut
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.close()
     for change, message in (
         ({"address": b"\x7f\0\0"}, "4 bytes"),
         ({"family": socket.AF_INET6}, "16 bytes"),
@@ -152,7 +154,8 @@ def test_bad_construction_is_refused(sockets) -> None:
         ({"payload_type": 128}, "payload_type"),
         ({"tail": b"\0\0"}, "tail"),
         ({"protect": 0}, "addresses"),
-        ({"fd": -1}, "fd"),
+        ({"sock": closed}, "open socket"),
+        ({"sock": sender.fileno()}, "not a descriptor"),
     ):
         with pytest.raises(ValueError, match=message):
             RtpOut(**{**args, **change})
@@ -191,3 +194,41 @@ def test_srtp_protect_type_change_is_named(monkeypatch: pytest.MonkeyPatch) -> N
                         "int(*)(struct srtp_ctx_t_ *, uint8_t *, size_t, uint8_t *, size_t *)")
     with pytest.raises(AiortcHookError, match="srtp_protect"):
         check_aiortc_hooks()
+
+
+def test_a_closed_sockets_reused_descriptor_never_gets_a_packet(sockets) -> None:
+    """The sender holds the socket object: once it is closed, its old descriptor, now
+    another socket's (connected elsewhere), is never written to, whether the packet is sent
+    alone or by fan_out()."""
+    from ptt.media._rtpout import Retimer, fan_out
+
+    sender, receiver = sockets
+    tx, _ = sessions()
+    out = native(sender, receiver, tx)
+    out.connect_socket()  # send(2) on the descriptor, no address: the worst case
+    bystander = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    bystander.bind(("127.0.0.1", 0))
+    bystander.settimeout(2)
+    old = sender.fileno()
+    sender.close()
+    reuser = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        if reuser.fileno() != old:
+            pytest.skip("the kernel gave the new socket another descriptor")
+        reuser.connect(bystander.getsockname())
+        with pytest.raises(OSError):
+            out.send(1, 960, False, b"\x78\x01")
+        dtls = type("Dtls", (), {"_state": "connected"})()
+        transport = type("Transport", (), {"_closing": False})()  # as if not yet told
+        pair = object()
+        out.guard(dtls, "connected", {1: pair}, pair, transport, tx)
+        downlink = type("Downlink", (), {"native": out, "retimer": Retimer()})()
+        delivered, _, pending, _ = fan_out([downlink], "a", 2, 1920, False, 960, 0.0,
+                                           b"\x78\x02", 0, None)
+        assert (delivered, pending) == (0, [downlink])
+        reuser.send(b"mine")  # what the bystander reads first is the reuser's own datagram
+        assert bystander.recv(2048) == b"mine"
+    finally:
+        reuser.close()
+        bystander.close()
+
