@@ -2,7 +2,7 @@
 
 ``ptt/media/_rtpout.c`` sends the WebRTC fan-out's per-listener packets. It is optional: where
 no C compiler is found the install goes on without it and the same packets are built in
-Python (``ptt.media.aiortc_tap``).
+Python (``ptt.media.fast_sender``).
 """
 
 from setuptools import Extension, setup

@@ -121,7 +121,7 @@ class Server:
         import aiortc  # noqa: F401
         import aiortc.contrib.media  # noqa: F401
 
-        import ptt.media.aiortc_tap  # noqa: F401
+        import ptt.media.relay  # noqa: F401
 
         if mode in RELAY_MODES:
             from ptt.media.relay import VoiceRelay
@@ -194,7 +194,7 @@ class Server:
         """Baselines: one round trip, the listener offers recvonly audio."""
         from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-        from ptt.media.aiortc_tap import PacketTrack
+        from ptt.media.downlink import PacketTrack
 
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pcs.append(pc)
@@ -398,7 +398,8 @@ async def connect_peer(
 ) -> None:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-    from ptt.media.aiortc_tap import ReceiverTap, opus_payload_types, relax_peer_rtcp
+    from ptt.media.tap import ReceiverTap, opus_payload_types
+    from ptt.media.timers import relax_peer_rtcp
 
     idle_track, talker_track = _tracks()
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -655,18 +656,36 @@ async def run_all(args: argparse.Namespace) -> None:
     )
 
 
+PIN_ENV = "SIAGA_BENCH_PIN"
+
+
+def pin(*, server: bool) -> None:
+    """Keep the server on CPU 0 and the peers (this process) off it, so that the peers'
+    work does not land in the server's CPU time slices and runs compare."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return
+    os.sched_setaffinity(0, {cpus[0]} if server else set(cpus[1:]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="short smoke run (CI)")
     parser.add_argument("--n", help="comma-separated listener counts")
     parser.add_argument("--seconds", type=float, help="measured seconds per run")
     parser.add_argument("--modes", help="comma-separated subset of fast,track,sender,stock")
+    parser.add_argument("--pin", action="store_true",
+                        help="server on CPU 0, the peers on the other CPUs (Linux)")
     parser.add_argument("--serve", choices=[*RELAY_MODES, "sender", "stock"],
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.pin or os.environ.get(PIN_ENV):
+        pin(server=bool(args.serve))
     if args.serve:
         asyncio.run(serve(args.serve))
         return 0
+    if args.pin:
+        os.environ[PIN_ENV] = "1"  # the server processes pin themselves
     asyncio.run(run_all(args))
     return 0
 

@@ -12,21 +12,29 @@
  * of its rewrite(), held equal to it by a differential test (tests/media/test_rtp_native.py).
  *
  * The SRTP context and srtp_protect are pylibsrtp's own (libsrtp 2.x, linked into pylibsrtp's
- * cffi module): Python passes their addresses (ptt.media.aiortc_tap checks the function's C
+ * cffi module): Python passes their addresses (ptt.media.hooks checks the function's C
  * type first), so the keys negotiated by aiortc's DTLS transport are used as they are and this
  * module needs no libsrtp headers. The socket is the one aioice's ICE pair sends on; a full
  * socket buffer drops the packet (a voice packet queued behind others is too late anyway).
  * Once the pair is nominated Python connects that socket to the peer (connect_socket()), so
  * that send(2) reuses the kernel's cached route instead of sendto(2) resolving it each time.
+ * An RtpOut holds the socket object and reads its fileno() before each send, never a bare
+ * descriptor: once the socket is closed, a descriptor the kernel hands to another socket
+ * receives nothing from here.
+ *
+ * Free-threaded Python: the shared buffer, the counters and the check-then-send above rely
+ * on the GIL. The module declares that it needs it (Py_MOD_GIL_USED) and refuses to load
+ * where the GIL is off anyway (PYTHON_GIL=0); the packets are then built in Python.
  *
  * Built as an optional extension: without a C compiler Siaga installs without it and the same
- * packets are built in Python (ptt.media.aiortc_tap.FastRtpSender).
+ * packets are built in Python (ptt.media.fast_sender.FastRtpSender).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <math.h>
 #include <stdint.h>
@@ -48,7 +56,10 @@ typedef int (*protect_fn)(void *ctx, void *rtp_hdr, int *len_ptr);
 
 typedef struct {
     PyObject_HEAD
-    int fd;
+    /* The socket object, not its descriptor: its fileno() is read before every send, so that
+     * once the socket is closed (fileno() is -1) nothing is sent on a descriptor the kernel
+     * may since have given to another socket. */
+    PyObject *sock;
     struct sockaddr_storage addr;
     socklen_t addrlen;
     protect_fn protect;
@@ -68,41 +79,39 @@ typedef struct {
      * reuses the route the kernel cached at connect time instead of looking one up (and
      * allocating it) for every datagram as sendto(2) with an address does. */
     int socket_connected;
-    /* The guard_epoch at which the guard last held (0: not since guard()). */
-    unsigned long long verified_epoch;
 } RtpOut;
-
-/* Bumped by invalidate_guards() whenever anything a guard reads may have changed (a DTLS
- * state change, a new nominated pair, a socket about to close: ptt.media.aiortc_tap hooks
- * those). A guard that held at the current epoch still holds, so fan_out() reads the
- * guard's three Python attributes once per change instead of once per packet per listener
- * (0.7-1.1 us per delivery at 100 listeners: each is a cache miss on another object). */
-static unsigned long long guard_epoch = 1;
 
 /* One buffer for every downlink: a packet is built, protected and sent before the next one
  * (the GIL is held throughout), and a hundred listeners then touch one buffer's cache lines
  * instead of a hundred. */
 static unsigned char buffer[BUFFER_SIZE];
 
+static PyObject *str_fileno;
+
 static int
 RtpOut_init(RtpOut *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"fd", "family", "address", "port", "scope_id", "protect", "context",
-                             "byte0", "payload_type", "tail", NULL};
-    int fd, family, port, byte0, payload_type;
+    static char *kwlist[] = {"sock", "family", "address", "port", "scope_id", "protect",
+                             "context", "byte0", "payload_type", "tail", NULL};
+    PyObject *sock;
+    int family, port, byte0, payload_type;
     unsigned int scope_id;
     Py_buffer address, tail;
     unsigned long long protect, context;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iiy*iIKKiiy*", kwlist, &fd, &family, &address,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Oiy*iIKKiiy*", kwlist, &sock, &family, &address,
                                      &port, &scope_id, &protect, &context, &byte0,
                                      &payload_type, &tail)) {
         return -1;
     }
     int ok = 0;
     memset(&self->addr, 0, sizeof(self->addr));
+    int fd = PyLong_Check(sock) ? -1 : PyObject_AsFileDescriptor(sock);  /* its fileno() */
     if (fd < 0) {
-        PyErr_SetString(PyExc_ValueError, "fd must be an open socket's descriptor");
+        if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_ValueError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "sock must be an open socket (not a descriptor)");
+        }
     } else if (port <= 0 || port > 65535) {
         PyErr_SetString(PyExc_ValueError, "port must be in 1..65535");
     } else if (protect == 0 || context == 0) {
@@ -131,7 +140,7 @@ RtpOut_init(RtpOut *self, PyObject *args, PyObject *kwds)
                         "address must be 4 bytes (AF_INET) or 16 bytes (AF_INET6)");
     }
     if (ok) {
-        self->fd = fd;
+        Py_XSETREF(self->sock, Py_NewRef(sock));
         self->socket_connected = 0;
         self->protect = (protect_fn)(uintptr_t)protect;
         self->ctx = (void *)(uintptr_t)context;
@@ -145,11 +154,24 @@ RtpOut_init(RtpOut *self, PyObject *args, PyObject *kwds)
     return ok ? 0 : -1;
 }
 
-/* Build, protect and send one packet (its length checked by the caller); the datagram's
- * length, or -1 with an exception set. */
+/* The socket's descriptor now: -1 once it is closed (nothing set), -2 with an exception. */
 static int
-build_and_send(RtpOut *self, unsigned long sequence, unsigned long timestamp, int marker,
-               const void *payload, Py_ssize_t payload_len)
+socket_fd(RtpOut *self)
+{
+    if (self->sock == NULL) return -1;
+    PyObject *value = PyObject_CallMethodNoArgs(self->sock, str_fileno);
+    if (value == NULL) return -2;
+    long fd = PyLong_AsLong(value);
+    Py_DECREF(value);
+    if (fd == -1 && PyErr_Occurred()) return -2;
+    return fd < 0 || fd > INT_MAX ? -1 : (int)fd;
+}
+
+/* Build, protect and send one packet on descriptor `fd` (the socket's, just read; its
+ * length checked by the caller); the datagram's length, or -1 with an exception set. */
+static int
+build_and_send(RtpOut *self, int fd, unsigned long sequence, unsigned long timestamp,
+               int marker, const void *payload, Py_ssize_t payload_len)
 {
     Py_ssize_t plain = FIXED_HEADER + self->tail_len + payload_len;
     unsigned char *b = buffer;
@@ -171,8 +193,8 @@ build_and_send(RtpOut *self, unsigned long sequence, unsigned long timestamp, in
         return -1;
     }
     ssize_t sent = self->socket_connected
-        ? send(self->fd, b, (size_t)length, 0)
-        : sendto(self->fd, b, (size_t)length, 0, (struct sockaddr *)&self->addr, self->addrlen);
+        ? send(fd, b, (size_t)length, 0)
+        : sendto(fd, b, (size_t)length, 0, (struct sockaddr *)&self->addr, self->addrlen);
     if (sent < 0) {
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
@@ -183,8 +205,8 @@ build_and_send(RtpOut *self, unsigned long sequence, unsigned long timestamp, in
 PyDoc_STRVAR(RtpOut_send_doc,
 "send(sequence, timestamp, marker, payload) -> int\n\n"
 "Build the RTP packet, protect it and send it; return the datagram's length.\n"
-"Raises ValueError (payload too long, libsrtp refused) or OSError (sendto failed;\n"
-"BlockingIOError when the socket buffer is full: the packet is dropped).");
+"Raises ValueError (payload too long, libsrtp refused) or OSError (the socket is closed,\n"
+"sendto failed; BlockingIOError when the socket buffer is full: the packet is dropped).");
 
 static PyObject *
 RtpOut_send(RtpOut *self, PyObject *const *args, Py_ssize_t nargs)
@@ -210,7 +232,16 @@ RtpOut_send(RtpOut *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "packet is too long");
         return NULL;
     }
-    int length = build_and_send(self, sequence, timestamp, marker, payload.buf, payload.len);
+    int fd = socket_fd(self);
+    if (fd < 0) {
+        PyBuffer_Release(&payload);
+        if (fd == -1) {
+            errno = EBADF;
+            PyErr_SetFromErrno(PyExc_OSError);
+        }
+        return NULL;
+    }
+    int length = build_and_send(self, fd, sequence, timestamp, marker, payload.buf, payload.len);
     PyBuffer_Release(&payload);
     if (length < 0) return NULL;
     return PyLong_FromLong(length);
@@ -219,6 +250,7 @@ RtpOut_send(RtpOut *self, PyObject *const *args, Py_ssize_t nargs)
 static int
 RtpOut_traverse(RtpOut *self, visitproc visit, void *arg)
 {
+    Py_VISIT(self->sock);
     Py_VISIT(self->dtls);
     Py_VISIT(self->connected);
     Py_VISIT(self->nominated);
@@ -228,8 +260,9 @@ RtpOut_traverse(RtpOut *self, visitproc visit, void *arg)
     return 0;
 }
 
-static int
-RtpOut_clear(RtpOut *self)
+/* Drop the guard's objects (guard() replaces them). */
+static void
+RtpOut_clear_guard(RtpOut *self)
 {
     Py_CLEAR(self->dtls);
     Py_CLEAR(self->connected);
@@ -237,6 +270,13 @@ RtpOut_clear(RtpOut *self)
     Py_CLEAR(self->pair);
     Py_CLEAR(self->transport);
     Py_CLEAR(self->session);
+}
+
+static int
+RtpOut_clear(RtpOut *self)
+{
+    RtpOut_clear_guard(self);
+    Py_CLEAR(self->sock);
     return 0;
 }
 
@@ -253,8 +293,7 @@ PyDoc_STRVAR(RtpOut_guard_doc,
 "Let fan_out() send on this downlink while dtls._state is connected, nominated.get(1)\n"
 "is pair and transport._closing (what asyncio's is_closing() returns) is False;\n"
 "session (the SRTP session whose context this sender protects with) is kept alive as\n"
-"long as this object. Once the guard has held, it is trusted until invalidate_guards()\n"
-"is called: whoever guards a sender must call it whenever any of these may change.");
+"long as this object. fan_out() checks all three before each send.");
 
 static PyObject *
 RtpOut_guard(RtpOut *self, PyObject *args)
@@ -264,40 +303,39 @@ RtpOut_guard(RtpOut *self, PyObject *args)
                           &transport, &session)) {
         return NULL;
     }
-    RtpOut_clear(self);
+    RtpOut_clear_guard(self);
     self->dtls = Py_NewRef(dtls);
     self->connected = Py_NewRef(connected);
     self->nominated = Py_NewRef(nominated);
     self->pair = Py_NewRef(pair);
     self->transport = Py_NewRef(transport);
     self->session = Py_NewRef(session);
-    self->verified_epoch = 0;
     Py_RETURN_NONE;
 }
 
 static PyObject *str_state, *str_closing, *str_native, *str_retimer, *int_one, *int_960;
 static PyObject *UsageError, *RewrittenType;
 
-/* 1 when fan_out() may send on this downlink now, 0 when Python must look at it, -1 error. */
+/* The socket's descriptor when fan_out() may send on this downlink now, -1 when Python
+ * must look at it, -2 with an exception set. */
 static int
 RtpOut_ready(RtpOut *self)
 {
-    if (self->dtls == NULL) return 0;
-    if (self->verified_epoch == guard_epoch) return 1;
+    if (self->dtls == NULL) return -1;
     PyObject *state = PyObject_GetAttr(self->dtls, str_state);
-    if (state == NULL) return -1;
+    if (state == NULL) return -2;
     int ok = state == self->connected;
     Py_DECREF(state);
-    if (!ok) return 0;
+    if (!ok) return -1;
     PyObject *pair = PyDict_GetItemWithError(self->nominated, int_one);  /* borrowed */
-    if (pair != self->pair) return PyErr_Occurred() ? -1 : 0;
-    /* asyncio's transport.is_closing() is `return self._closing` (checked by aiortc_tap). */
+    if (pair != self->pair) return PyErr_Occurred() ? -2 : -1;
+    /* asyncio's transport.is_closing() is `return self._closing` (ptt.media.preflight
+     * watches it do so at start-up). */
     PyObject *closing = PyObject_GetAttr(self->transport, str_closing);
-    if (closing == NULL) return -1;
+    if (closing == NULL) return -2;
     ok = closing == Py_False;
     Py_DECREF(closing);
-    if (ok) self->verified_epoch = guard_epoch;
-    return ok;
+    return ok ? socket_fd(self) : -1;
 }
 
 static PyMemberDef RtpOut_members[] = {
@@ -323,7 +361,13 @@ PyDoc_STRVAR(RtpOut_connect_socket_doc,
 static PyObject *
 RtpOut_connect_socket(RtpOut *self, PyObject *Py_UNUSED(ignored))
 {
-    if (connect(self->fd, (struct sockaddr *)&self->addr, self->addrlen) < 0) {
+    int fd = socket_fd(self);
+    if (fd == -2) return NULL;
+    if (fd == -1) {
+        errno = EBADF;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (connect(fd, (struct sockaddr *)&self->addr, self->addrlen) < 0) {
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     self->socket_connected = 1;
@@ -339,8 +383,9 @@ static PyMethodDef RtpOut_methods[] = {
 };
 
 PyDoc_STRVAR(RtpOut_doc,
-"RtpOut(fd, family, address, port, scope_id, protect, context, byte0, payload_type, tail)\n\n"
-"One downlink: the socket and destination, libsrtp's srtp_protect and the session's\n"
+"RtpOut(sock, family, address, port, scope_id, protect, context, byte0, payload_type, tail)\n\n"
+"One downlink: the socket (an object with fileno(), read before each send: nothing is\n"
+"sent once it is closed) and destination, libsrtp's srtp_protect and the session's\n"
 "context (addresses), the header's first byte and payload type, and the fixed rest of\n"
 "the header after the timestamp (SSRC, header extensions).");
 
@@ -655,78 +700,6 @@ append_new(PyObject **list, PyObject *item)
     return PyList_Append(*list, item);
 }
 
-/* The downlinks' `native` and `retimer` are read for every listener of every packet. When
- * both are __slots__ of the downlink's class (ptt.media.relay._Downlink is a slots
- * dataclass), they are read at their offsets, as CPython's own specialized attribute loads
- * do, instead of through PyObject_GetAttr's lookup of the type and its descriptor. What makes
- * this safe: the offsets are those of the class's member descriptors, remembered with the
- * class's version tag, which CPython changes whenever the class or a base is modified (a
- * property put in place of a slot, say); another class, a changed class or an empty slot
- * takes the generic path. */
-typedef struct {
-    PyTypeObject *type;      /* borrowed: compared only, never dereferenced once stale */
-    unsigned int version;    /* its tp_version_tag when the offsets were read; 0: none */
-    Py_ssize_t native, retimer;
-} SlotOffsets;
-
-static SlotOffsets slots;
-
-#ifndef Py_TPFLAGS_VALID_VERSION_TAG
-#define Py_TPFLAGS_VALID_VERSION_TAG 0  /* then a nonzero tp_version_tag is the only test */
-#endif
-
-static Py_ssize_t
-member_offset(PyTypeObject *type, PyObject *name)
-{
-    PyObject *descr = PyObject_GetAttr((PyObject *)type, name);
-    if (descr == NULL) {
-        PyErr_Clear();
-        return -1;
-    }
-    Py_ssize_t offset = -1;
-    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
-        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
-        if (member->type == T_OBJECT_EX) offset = member->offset;
-    }
-    Py_DECREF(descr);
-    return offset;
-}
-
-/* 1 when `downlink`'s class has `native` and `retimer` as slots at `slots`' offsets. */
-static int
-slot_offsets_hold(PyObject *downlink)
-{
-    PyTypeObject *type = Py_TYPE(downlink);
-    if (type == slots.type && slots.version != 0 && type->tp_version_tag == slots.version
-        && (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) == Py_TPFLAGS_VALID_VERSION_TAG) {
-        return 1;
-    }
-    /* Looking the descriptors up (re)assigns the class a valid version tag. */
-    Py_ssize_t native = member_offset(type, str_native);
-    Py_ssize_t retimer = member_offset(type, str_retimer);
-    slots.type = type;
-    slots.version = 0;
-    if (native < 0 || retimer < 0 || type->tp_version_tag == 0
-        || (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) != Py_TPFLAGS_VALID_VERSION_TAG) {
-        return 0;
-    }
-    slots.native = native;
-    slots.retimer = retimer;
-    slots.version = type->tp_version_tag;
-    return 1;
-}
-
-/* A new reference to downlink.<name> (`offset` its slot when `fast`), NULL with an error. */
-static PyObject *
-read_attribute(PyObject *downlink, int fast, Py_ssize_t offset, PyObject *name)
-{
-    if (fast) {
-        PyObject *value = *(PyObject **)((char *)downlink + offset);
-        if (value != NULL) return Py_NewRef(value);
-    }
-    return PyObject_GetAttr(downlink, name);  /* the generic path, and its AttributeError */
-}
-
 PyDoc_STRVAR(fan_out_doc,
 "fan_out(downlinks, source, sequence, timestamp, marker, samples, now, payload, ntp,\n"
 "        offsets) -> (delivered, late, pending, failed)\n\n"
@@ -776,24 +749,23 @@ fan_out(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     if (snapshot == NULL) goto done;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(snapshot); i++) {
         PyObject *downlink = PyList_GET_ITEM(snapshot, i);
-        int fast = slot_offsets_hold(downlink);
-        PyObject *native = read_attribute(downlink, fast, slots.native, str_native);
+        PyObject *native = PyObject_GetAttr(downlink, str_native);
         if (native == NULL) goto done;
         PyObject *retimer = NULL;
-        int ready = 0;
+        int fd = -1;  /* the socket's descriptor once the downlink is ready */
         if (Py_IS_TYPE(native, &RtpOutType)
             && FIXED_HEADER + ((RtpOut *)native)->tail_len + payload.len <= MAX_PLAIN) {
-            retimer = read_attribute(downlink, fast, slots.retimer, str_retimer);
+            retimer = PyObject_GetAttr(downlink, str_retimer);
             if (retimer == NULL) {
                 Py_DECREF(native);
                 goto done;
             }
-            ready = Py_IS_TYPE(retimer, &RetimerType) ? RtpOut_ready((RtpOut *)native) : 0;
+            fd = Py_IS_TYPE(retimer, &RetimerType) ? RtpOut_ready((RtpOut *)native) : -1;
         }
-        if (ready <= 0) {
+        if (fd < 0) {
             Py_DECREF(native);
             Py_XDECREF(retimer);
-            if (ready < 0 || append_new(&pending, downlink) < 0) goto done;
+            if (fd == -2 || append_new(&pending, downlink) < 0) goto done;
             continue;
         }
         RtpOut *out = (RtpOut *)native;
@@ -807,8 +779,8 @@ fan_out(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
             late++;
             continue;
         }
-        int length = build_and_send(out, (unsigned long)rewrite.sequence, rewrite.timestamp,
-                                    rewrite.marker, payload.buf, payload.len);
+        int length = build_and_send(out, fd, (unsigned long)rewrite.sequence,
+                                    rewrite.timestamp, rewrite.marker, payload.buf, payload.len);
         if (length < 0) {
             PyObject *type, *value, *traceback;
             PyErr_Fetch(&type, &value, &traceback);
@@ -849,21 +821,8 @@ done:
     return result;
 }
 
-PyDoc_STRVAR(invalidate_guards_doc,
-"invalidate_guards()\n\n"
-"Something a guard reads (a DTLS state, a nominated pair, a transport's closing flag)\n"
-"may have changed: every guard is checked again before fan_out() next sends on it.");
-
-static PyObject *
-invalidate_guards(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
-{
-    guard_epoch++;
-    Py_RETURN_NONE;
-}
-
 static PyMethodDef module_methods[] = {
     {"fan_out", (PyCFunction)(void (*)(void))fan_out, METH_FASTCALL, fan_out_doc},
-    {"invalidate_guards", (PyCFunction)invalidate_guards, METH_NOARGS, invalidate_guards_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -878,14 +837,31 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__rtpout(void)
 {
+#ifdef Py_GIL_DISABLED
+    /* A free-threaded Python: the shared packet buffer, the counters and the check of a
+     * socket before its send all count on the GIL. Refuse to load where it is off (the
+     * relay then builds the packets in Python) rather than race. */
+    PyObject *is_gil_enabled = PySys_GetObject("_is_gil_enabled");  /* borrowed */
+    PyObject *enabled = is_gil_enabled ? PyObject_CallNoArgs(is_gil_enabled) : NULL;
+    if (enabled == NULL) return NULL;
+    int gil = PyObject_IsTrue(enabled);
+    Py_DECREF(enabled);
+    if (gil < 0) return NULL;
+    if (!gil) {
+        PyErr_SetString(PyExc_ImportError,
+                        "ptt.media._rtpout needs the GIL, which this Python runs without");
+        return NULL;
+    }
+#endif
     if (PyType_Ready(&RtpOutType) < 0 || PyType_Ready(&RetimerType) < 0) return NULL;
     str_state = PyUnicode_InternFromString("_state");
     str_closing = PyUnicode_InternFromString("_closing");
+    str_fileno = PyUnicode_InternFromString("fileno");
     str_native = PyUnicode_InternFromString("native");
     str_retimer = PyUnicode_InternFromString("retimer");
     int_one = PyLong_FromLong(1);
     int_960 = PyLong_FromLong(960);  /* rewrite()'s default samples: 20 ms at 48 kHz */
-    if (!str_state || !str_closing || !str_native || !str_retimer || !int_one || !int_960) {
+    if (!str_state || !str_closing || !str_fileno || !str_native || !str_retimer || !int_one || !int_960) {
         return NULL;
     }
     PyObject *errors = PyImport_ImportModule("ptt.errors");
@@ -905,6 +881,13 @@ PyInit__rtpout(void)
     }
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
+#ifdef Py_GIL_DISABLED
+    /* Declared, as the free-threading guide asks of extensions that need the GIL. */
+    if (PyUnstable_Module_SetGIL(m, Py_MOD_GIL_USED) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+#endif
     if (PyModule_AddObjectRef(m, "RtpOut", (PyObject *)&RtpOutType) < 0
         || PyModule_AddObjectRef(m, "Retimer", (PyObject *)&RetimerType) < 0
         || PyModule_AddIntConstant(m, "MAX_PLAIN", MAX_PLAIN) < 0) {

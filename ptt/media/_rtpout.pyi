@@ -1,5 +1,6 @@
 """Types of the optional C extension ``ptt/media/_rtpout.c`` (see that file for why)."""
 
+import socket
 from collections.abc import Hashable
 from typing import Any
 
@@ -13,7 +14,7 @@ class RtpOut:
     sent_bytes: int
     ntp: int
     rtp_timestamp: int
-    def __init__(self, fd: int, family: int, address: bytes, port: int, scope_id: int,
+    def __init__(self, sock: socket.socket, family: int, address: bytes, port: int, scope_id: int,
                  protect: int, context: int, byte0: int, payload_type: int,
                  tail: bytes) -> None: ...
     def send(self, sequence: int, timestamp: int, marker: bool, payload: bytes) -> int: ...
@@ -35,5 +36,3 @@ def fan_out(downlinks: list[Any], source: Hashable, sequence: int, timestamp: in
             marker: bool, samples: int, now: float, payload: bytes, ntp: int,
             offsets: list[float] | None
             ) -> tuple[int, int, list[Any] | None, list[tuple[Any, BaseException]] | None]: ...
-
-def invalidate_guards() -> None: ...

@@ -14,7 +14,7 @@ returns None for anything else, which then goes to aioice unchanged. Integrity i
 over the raw bytes up to MESSAGE-INTEGRITY, as aioice does; :func:`success_response` is
 byte for byte what aioice's ``Connection.request_received`` sends (the tests compare them).
 Whether a request may be answered here at all (role, username, connection state) is decided
-by ``ptt.media.aiortc_tap``, which holds the aioice connection.
+by ``ptt.media.tap``, which holds the aioice connection.
 """
 
 from __future__ import annotations

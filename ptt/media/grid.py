@@ -1,7 +1,7 @@
 """Sleeps of the relay's relaxed timer loops, ended by whatever wakes the process next.
 
 Why: the RTCP loops of every sender and receiver and the ICE consent loops of every peer
-sleep until a 100 ms boundary (``aiortc_tap.on_grid``), so that many peers share a wakeup.
+sleep until a 100 ms boundary (``ptt.media.timers.on_grid``), so that many peers share a wakeup.
 While a talker is forwarded the process wakes 50 times a second for the voice anyway, yet
 those boundaries still woke it about ten more times a second; on our virtual machines one
 wakeup costs as much CPU as forwarding a packet to a dozen listeners (``make bench`` prints

@@ -1,21 +1,19 @@
 """What the media layer needs from the Python and the event loop it runs on, checked before
 ``siaga serve`` listens.
 
-Why: the relay reads two things asyncio keeps to itself. The C sender
+Why: the relay reads a flag asyncio keeps to itself. The C sender
 (``ptt/media/_rtpout.c``) checks, before it sends on an ICE socket, that the socket's datagram
-transport is still open by reading its ``_closing`` flag (what ``is_closing()`` returns);
-and ``aiortc_tap._watch_guard`` counts on asyncio calling the protocol's
-``connection_lost`` *before* it closes the socket, whose descriptor may then be reused.
-``check_aiortc_hooks`` looks for those names in asyncio's source. A name can be there while
-the behaviour is not: Python 3.11.2's datagram transports inherit a ``pause_reading()``
-that raises ``NotImplementedError``, which later 3.11 patch releases implement. So
-:func:`check_media_support` also opens a UDP endpoint on an event loop of the kind the
-server runs on and watches it do what the relay relies on. A failure names the missing
-thing at start-up instead of losing audio in the middle of a call.
+transport is still open by reading its ``_closing`` flag (what ``is_closing()`` returns).
+Names in a library's source do not prove behaviour (Python 3.11.2's datagram transports
+inherit a ``pause_reading()`` that raises ``NotImplementedError``, which later 3.11 patch
+releases implement), so :func:`check_media_support` opens a UDP endpoint on an event loop
+of the kind the server runs on and watches it do what the relay relies on. A failure names
+the missing thing at start-up instead of losing audio in the middle of a call.
 
 What is checked, in order (each failure a :class:`MediaSupportError` naming it):
 
-1. aiortc's, aioice's, pylibsrtp's and asyncio's internals by name (``check_aiortc_hooks``);
+1. each private hook into aiortc, aioice and pylibsrtp, exercised on real objects of the
+   installed libraries (``ptt.media.hooks.check_aiortc_hooks``, a few milliseconds);
 2. the loop's datagram transports are asyncio's selector transports (uvloop's are not:
    they have no ``_closing``);
 3. a datagram sent to the endpoint reaches ``datagram_received``, with ``_closing`` False
@@ -33,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ptt.errors import PttError
-from ptt.media.aiortc_tap import AiortcHookError, check_aiortc_hooks
+from ptt.media.hooks import AiortcHookError, check_aiortc_hooks
 
 __all__ = ["MediaSupportError", "check_media_support", "probe_datagram_transport"]
 
@@ -75,7 +73,7 @@ class _Probe(asyncio.DatagramProtocol):
             self.received.set_result(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        # The socket must still be open here (aiortc_tap._watch_guard).
+        # The socket must still be open here.
         sock = self.transport.get_extra_info("socket")
         if not self.lost.done():
             self.lost.set_result(sock is not None and sock.fileno() != -1)

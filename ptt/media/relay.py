@@ -10,14 +10,15 @@ talker's packets go, :meth:`VoiceRelay.clear_route` stops them. The relay enforc
 packet from a client without a route is dropped and counted (``dropped_not_holder``).
 
 Forwarding is one synchronous loop per talker packet, run inside aiortc's datagram handling
-(see ``aiortc_tap``): parse the TOC byte once, then per listener downlink re-timestamp
+(see ``ptt.media.tap``): parse the TOC byte once, then per listener downlink re-timestamp
 (``ptt.rtp.Retimer``, so each downlink is one continuous stream across talkers and bursts) and
 send. Two ways to send, chosen per relay:
 
 * ``fast_path=True`` (the default): the loop itself builds the RTP header (the Retimer's
   sequence, timestamp and marker; the negotiated payload type, SSRC and mid), SRTP-protects it
   with the downlink's DTLS transport keys and writes the datagram to the selected ICE pair's
-  socket (``aiortc_tap.FastRtpSender``): no task, future or coroutine per listener per packet.
+  socket (``ptt.media.fast_sender.FastRtpSender``): no task, future or coroutine per listener
+  per packet.
   Where the optional C extension ``ptt.media._rtpout`` is installed, the whole loop runs in
   C (``native_fan_out``: re-timestamp with the C twin of ``Retimer``, build, protect, send,
   count) for every downlink whose C sender is ready; a downlink not yet connected, on a new
@@ -72,22 +73,14 @@ from aiortc import (
 from aiortc.rtp import RtpPacket
 
 from ptt.errors import PttError, UsageError
-from ptt.media.aiortc_tap import (
-    RTCP_INTERVAL,
-    FastRtpSender,
-    NativeRetimer,
-    PacketTrack,
-    ReceiverTap,
-    check_aiortc_hooks,
-    create_renegotiation_offer,
-    install_direct_rtp,
-    native_fan_out,
-    ntp_time,
-    opus_payload_types,
-    relax_peer_rtcp,
-)
+from ptt.media.downlink import PacketTrack, create_renegotiation_offer
+from ptt.media.fast_sender import FastRtpSender, ntp_time
 from ptt.media.grid import wake as wake_grid
+from ptt.media.hooks import check_aiortc_hooks
+from ptt.media.native import NativeRetimer, native_fan_out
 from ptt.media.numbering import keep_numbering
+from ptt.media.tap import ReceiverTap, install_direct_rtp, opus_payload_types
+from ptt.media.timers import RTCP_INTERVAL, relax_peer_rtcp
 from ptt.oggopus import InvalidOpusPacket, packet_samples
 from ptt.rtp import Retimer
 
@@ -212,7 +205,7 @@ class VoiceRelay:
         check_aiortc_hooks()
         self.fast_path = fast_path
         #: Fast path only: run the per-listener loop (re-timestamp, build, protect, send) in
-        #: the C extension where it is installed (``aiortc_tap.NATIVE_SEND``); False runs the
+        #: the C extension where it is installed (``ptt.media.native.NATIVE_SEND``); False runs the
         #: same loop in Python. Read when downlinks are created (their Retimer) and per packet.
         self.native_send = native_send
         #: Seconds between RTCP reports of peers opened from now on (``relax_rtcp``).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
@@ -19,20 +20,11 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import RtpPacket
 
-from ptt.media.aiortc_tap import (
-    TIME_BASE,
-    TIMER_GRID,
-    AiortcHookError,
-    PacketTrack,
-    ReceiverTap,
-    align_consent_checks,
-    check_aiortc_hooks,
-    on_grid,
-    opus_payload_types,
-    relax_peer_rtcp,
-    relax_rtcp,
-)
+from ptt.media.downlink import TIME_BASE, PacketTrack
 from ptt.media.grid import GridSleeps
+from ptt.media.hooks import AiortcHookError, check_aiortc_hooks
+from ptt.media.tap import ReceiverTap, opus_payload_types
+from ptt.media.timers import TIMER_GRID, align_consent_checks, on_grid, relax_peer_rtcp, relax_rtcp
 from tests.polling import until
 
 from .audio import ToneEncoder
@@ -42,53 +34,87 @@ class TestHooksPresent:
     def test_aiortc_version_is_the_tested_range(self) -> None:
         major, minor = (int(x) for x in aiortc.__version__.split(".")[:2])
         assert (major, minor) == (1, 16), (
-            f"aiortc {aiortc.__version__}: ptt/media/aiortc_tap.py was written against 1.16; "
+            f"aiortc {aiortc.__version__}: ptt/media was written against 1.16; "
             "re-check RTCRtpReceiver._handle_rtp_packet and RTCDtlsTransport._handle_rtp_data"
         )
 
     def test_private_hooks_present(self) -> None:
-        check_aiortc_hooks()  # raises AiortcHookError naming the attribute otherwise
+        check_aiortc_hooks()  # raises AiortcHookError naming the part otherwise
 
-    def test_missing_handler_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.delattr(RTCRtpReceiver, "_handle_rtp_packet")
-        with pytest.raises(AiortcHookError, match=r"RTCRtpReceiver\._handle_rtp_packet"):
+    async def test_checks_run_inside_a_running_loop(self) -> None:
+        check_aiortc_hooks()  # as VoiceRelay() does, on the server's loop
+
+    def test_dispatch_to_another_method_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        async def dispatch(self, data, arrival_time_ms):  # type: ignore[no-untyped-def]
+            packet = RtpPacket.parse(data, self._rtp_header_extensions_map)
+            receiver = self._rtp_router.route_rtp(packet)
+            await receiver._receive_rtp(packet)  # renamed: the tap's handler is not called
+
+        monkeypatch.setattr(RTCRtpReceiver, "_receive_rtp",
+                            lambda self, packet: asyncio.sleep(0), raising=False)
+        monkeypatch.setattr(RTCDtlsTransport, "_handle_rtp_data", dispatch)
+        with pytest.raises(AiortcHookError, match=r"RTCDtlsTransport\._handle_rtp_data"):
             check_aiortc_hooks()
 
-    def test_changed_signature_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        async def handler(self, packet, arrival_time):  # type: ignore[no-untyped-def]
-            pass
+    def test_dispatch_with_other_arguments_is_named(self, monkeypatch: pytest.MonkeyPatch
+                                                    ) -> None:
+        async def dispatch(self, data, arrival_time_ms):  # type: ignore[no-untyped-def]
+            packet = RtpPacket.parse(data, self._rtp_header_extensions_map)
+            receiver = self._rtp_router.route_rtp(packet)
+            await receiver._handle_rtp_packet(packet, arrival_time=arrival_time_ms)
 
-        monkeypatch.setattr(RTCRtpReceiver, "_handle_rtp_packet", handler)
-        with pytest.raises(AiortcHookError, match="signature"):
+        monkeypatch.setattr(RTCDtlsTransport, "_handle_rtp_data", dispatch)
+        with pytest.raises(AiortcHookError, match="calls the receiver's _handle_rtp_packet"):
             check_aiortc_hooks()
 
-    def test_decoder_thread_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        async def receive(self, parameters) -> None:  # type: ignore[no-untyped-def]
-            pass
+    def test_decoder_that_ignores_the_exit_sign_is_named(self, monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+        from aiortc import rtcrtpreceiver
 
-        monkeypatch.setattr(RTCRtpReceiver, "receive", receive)
-        with pytest.raises(AiortcHookError, match="decoder thread"):
+        from ptt.media import hooks
+
+        release = threading.Event()
+
+        def worker(loop, input_q, output_q, error) -> None:  # type: ignore[no-untyped-def]
+            release.wait()  # never reads its queue
+
+        monkeypatch.setattr(rtcrtpreceiver, "decoder_worker", worker)
+        monkeypatch.setattr(hooks, "DECODER_EXIT_TIMEOUT", 0.05)
+        try:
+            with pytest.raises(AiortcHookError, match="decoder worker"):
+                check_aiortc_hooks()
+        finally:
+            release.set()
+
+    def test_renamed_decoder_queue_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        init = RTCRtpReceiver.__init__
+
+        def renamed(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            init(self, *args, **kwargs)
+            self._inbox = self.__dict__.pop("_RTCRtpReceiver__decoder_queue")
+
+        monkeypatch.setattr(RTCRtpReceiver, "__init__", renamed)
+        with pytest.raises(AiortcHookError, match="decoder_queue"):
             check_aiortc_hooks()
 
     def test_aioice_receive_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
         from aioice.ice import Connection
 
         def data_received(self, data: bytes) -> None:  # type: ignore[no-untyped-def]
-            pass
+            self._queue.put_nowait(data)
 
         monkeypatch.setattr(Connection, "data_received", data_received)
         with pytest.raises(AiortcHookError, match="data_received"):
             check_aiortc_hooks()
 
-    def test_aioice_stun_first_demux_change_is_named(self, monkeypatch: pytest.MonkeyPatch
-                                                     ) -> None:
+    def test_aioice_media_demux_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
         from aioice.ice import StunProtocol
 
         def datagram_received(self, data, addr) -> None:  # type: ignore[no-untyped-def]
-            self.receiver.data_received(data, 1)
+            self.receiver.media_received(data, addr)  # media no longer to data_received
 
         monkeypatch.setattr(StunProtocol, "datagram_received", datagram_received)
-        with pytest.raises(AiortcHookError, match="parse_message"):
+        with pytest.raises(AiortcHookError, match="datagram_received"):
             check_aiortc_hooks()
 
     def test_aioice_request_handling_change_is_named(self, monkeypatch: pytest.MonkeyPatch
@@ -102,33 +128,80 @@ class TestHooksPresent:
         with pytest.raises(AiortcHookError, match="request_received"):
             check_aiortc_hooks()
 
-    def test_aioice_send_stun_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_aioice_answer_bytes_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from aioice import stun
         from aioice.ice import StunProtocol
 
-        def send_stun(self, message, addr) -> None:  # type: ignore[no-untyped-def]
-            self.transport.sendto(message.encode(), addr)
+        send_stun = StunProtocol.send_stun
 
-        monkeypatch.setattr(StunProtocol, "send_stun", send_stun)
-        with pytest.raises(AiortcHookError, match="send_stun"):
+        def with_software(self, message, addr) -> None:  # type: ignore[no-untyped-def]
+            message.attributes["SOFTWARE"] = "aioice"
+            send_stun(self, message, addr)
+
+        monkeypatch.setattr(StunProtocol, "send_stun", with_software)
+        with pytest.raises(AiortcHookError, match="other bytes"):
+            check_aiortc_hooks()
+        assert stun  # the module whose messages are compared
+
+    def test_sender_report_counters_renamed_is_named(self, monkeypatch: pytest.MonkeyPatch
+                                                     ) -> None:
+        from aiortc import RTCRtpSender
+
+        init = RTCRtpSender.__init__
+
+        def renamed(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            init(self, *args, **kwargs)
+            # as if aiortc read its octet count from another attribute from now on
+            type(self)._RTCRtpSender__octet_count = property(lambda self: 0,
+                                                             lambda self, value: None)
+
+        monkeypatch.setattr(RTCRtpSender, "__init__", renamed)
+        try:
+            with pytest.raises(AiortcHookError, match="sender reports"):
+                check_aiortc_hooks()
+        finally:
+            with contextlib.suppress(AttributeError):
+                del RTCRtpSender._RTCRtpSender__octet_count  # type: ignore[attr-defined]
+
+    def test_transport_statistics_change_is_named(self, monkeypatch: pytest.MonkeyPatch
+                                                  ) -> None:
+        get_stats = RTCDtlsTransport._get_stats
+
+        def stats(self):  # type: ignore[no-untyped-def]
+            report = get_stats(self)
+            for value in report.values():
+                value.packetsSent = value.bytesSent = 0  # counted elsewhere now
+            return report
+
+        monkeypatch.setattr(RTCDtlsTransport, "_get_stats", stats)
+        with pytest.raises(AiortcHookError, match="statistics"):
             check_aiortc_hooks()
 
-    def test_dispatch_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        async def dispatch(self, data, arrival_time_ms):  # type: ignore[no-untyped-def]
-            pass
+    def test_srtp_session_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from pylibsrtp import Session
 
-        monkeypatch.setattr(RTCDtlsTransport, "_handle_rtp_data", dispatch)
-        with pytest.raises(AiortcHookError, match=r"RTCDtlsTransport\._handle_rtp_data"):
+        init = Session.__init__
+
+        def without_buffer(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            init(self, *args, **kwargs)
+            del self._buffer
+
+        monkeypatch.setattr(Session, "__init__", without_buffer)
+        with pytest.raises(AiortcHookError, match="protect in place"):
             check_aiortc_hooks()
 
-    def test_transport_closing_flag_change_is_named(self, monkeypatch: pytest.MonkeyPatch
-                                                    ) -> None:
-        from asyncio.selector_events import _SelectorTransport
+    def test_renegotiation_fields_renamed_is_named(self, monkeypatch: pytest.MonkeyPatch
+                                                   ) -> None:
+        from aiortc import RTCRtpTransceiver
 
-        def is_closing(self) -> bool:  # type: ignore[no-untyped-def]
-            return self._sock is None
+        init = RTCRtpTransceiver.__init__
 
-        monkeypatch.setattr(_SelectorTransport, "is_closing", is_closing)
-        with pytest.raises(AiortcHookError, match="_closing"):
+        def renamed(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            init(self, *args, **kwargs)
+            self._preferred_codecs = self.__dict__.pop("_codecs")
+
+        monkeypatch.setattr(RTCRtpTransceiver, "__init__", renamed)
+        with pytest.raises(AiortcHookError, match="_codecs"):
             check_aiortc_hooks()
 
 
@@ -423,7 +496,7 @@ class TestMediaIsDemultiplexedByItsFirstByte:
                                                     ) -> None:
         from aioice import stun
 
-        from ptt.media.aiortc_tap import _datagram_shortcuts
+        from ptt.media.tap import datagram_shortcuts
 
         connection, protocol, received = await self.gathered()
         parses: list[bytes] = []
@@ -431,8 +504,8 @@ class TestMediaIsDemultiplexedByItsFirstByte:
         monkeypatch.setattr(stun, "parse_message",
                             lambda data: (parses.append(data), real_parse(data))[1])
         try:
-            _datagram_shortcuts(connection)
-            _datagram_shortcuts(connection)  # idempotent: one wrapper per socket
+            datagram_shortcuts(connection)
+            datagram_shortcuts(connection)  # idempotent: one wrapper per socket
             rtp, rtcp = b"\x80\x6f" + bytes(30), b"\x81\xc9" + bytes(30)
             dtls, other = b"\x16\xfe\xfd" + bytes(20), b"\xc0" + bytes(30)
             for datagram in (rtp, rtcp, dtls, other):
@@ -447,13 +520,13 @@ class TestMediaIsDemultiplexedByItsFirstByte:
     async def test_stun_still_reaches_aioice(self) -> None:
         from aioice import stun
 
-        from ptt.media.aiortc_tap import _datagram_shortcuts
+        from ptt.media.tap import datagram_shortcuts
 
         connection, protocol, received = await self.gathered()
         requests: list[stun.Message] = []
         connection.request_received = lambda message, addr, protocol: requests.append(message)
         try:
-            _datagram_shortcuts(connection)
+            datagram_shortcuts(connection)
             request = stun.Message(message_method=stun.Method.BINDING,
                                    message_class=stun.Class.REQUEST)
             protocol.datagram_received(bytes(request), ("192.0.2.1", 5000))
@@ -499,11 +572,11 @@ class TestConsentChecksAnsweredWithoutAioicesMessages:
         return response
 
     async def test_a_consent_check_is_answered_and_accepted(self) -> None:
-        from ptt.media.aiortc_tap import _datagram_shortcuts
+        from ptt.media.tap import datagram_shortcuts
 
         checking, answering = await self.connected()
         try:
-            _datagram_shortcuts(answering)
+            datagram_shortcuts(answering)
             for _ in range(3):
                 response = await self.check(checking)
                 assert response.message_class.name == "RESPONSE"
@@ -518,7 +591,7 @@ class TestConsentChecksAnsweredWithoutAioicesMessages:
     async def test_a_wrong_password_is_refused_by_aioice(self) -> None:
         from aioice import stun
 
-        from ptt.media.aiortc_tap import _datagram_shortcuts
+        from ptt.media.tap import datagram_shortcuts
 
         checking, answering = await self.connected()
         refused: list[tuple[int, str]] = []
@@ -526,7 +599,7 @@ class TestConsentChecksAnsweredWithoutAioicesMessages:
         answering.respond_error = lambda request, addr, protocol, error: (
             refused.append(error), respond_error(request, addr, protocol, error))
         try:
-            _datagram_shortcuts(answering)
+            datagram_shortcuts(answering)
             with pytest.raises(stun.TransactionTimeout):  # the 401 is not signed with our key
                 await self.check(checking, key=b"not-the-password")
             assert refused == [(401, "Unauthenticated")]  # aioice's own answer
@@ -536,11 +609,11 @@ class TestConsentChecksAnsweredWithoutAioicesMessages:
             await answering.close()
 
     async def test_a_role_conflict_is_left_to_aioice(self) -> None:
-        from ptt.media.aiortc_tap import _datagram_shortcuts
+        from ptt.media.tap import datagram_shortcuts
 
         checking, answering = await self.connected()
         try:
-            _datagram_shortcuts(checking)  # controlling: a controlling peer's check conflicts
+            datagram_shortcuts(checking)  # controlling: a controlling peer's check conflicts
             answering_pair = answering._nominated[1]
             request = answering.build_request(answering_pair, nominate=False)
             request.attributes.pop("ICE-CONTROLLED")

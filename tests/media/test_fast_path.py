@@ -18,20 +18,17 @@ import time
 
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpCodecParameters, RTCRtpSender
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpSendParameters
 from aiortc.rtp import RtpPacket
 
-from ptt.media import aiortc_tap
-from ptt.media.aiortc_tap import (
-    AiortcHookError,
-    FastRtpSender,
-    PacketTrack,
-    ReceiverTap,
-    check_aiortc_hooks,
-    ntp_time,
-    opus_payload_types,
-)
+from ptt.media import fast_sender
+from ptt.media import native as native_glue
+from ptt.media.downlink import PacketTrack
+from ptt.media.fast_sender import FastRtpSender, ntp_time
+from ptt.media.hooks import AiortcHookError, check_aiortc_hooks
 from ptt.media.relay import VoiceRelay
+from ptt.media.tap import ReceiverTap, opus_payload_types
 from tests.polling import until
 
 from .officers import Officer
@@ -54,7 +51,7 @@ def assert_native_as_chosen(relay: VoiceRelay) -> None:
     its fan-out loop sent on every downlink (the Python loop sends only until a downlink's
     C sender is ready)."""
     downlinks = [d for ds in relay._resolved.values() for d in ds if d.fast is not None]
-    native = relay.native_send and aiortc_tap.NATIVE_SEND
+    native = relay.native_send and native_glue.NATIVE_SEND
     assert downlinks and all(d.fast.native == native for d in downlinks)  # type: ignore[union-attr]
     assert all((d.native is not None and d.native.sent > 0) == native  # type: ignore[attr-defined]
                for d in downlinks)
@@ -139,10 +136,8 @@ class TestOnTheWire:
         transport = relay.peer_connection("l").getTransceivers()[0].receiver.transport
         pair = transport.transport._connection._nominated[1]
         sock = pair.protocol.transport.get_extra_info("socket")
-        if relay.native_send and aiortc_tap.NATIVE_SEND:
+        if relay.native_send and native_glue.NATIVE_SEND:
             assert sock.getpeername()[:2] == pair.remote_addr[:2]
-            # and the C guard hears of every change of nominated pair
-            assert type(transport.transport._connection._nominated) is aiortc_tap._WatchedPairs
         else:
             with pytest.raises(OSError):
                 sock.getpeername()
@@ -153,6 +148,7 @@ class TestOnTheWire:
         a, listener = await officers("a", A), await officers("l", C)
         wire = await heard_on_wire(listener, relay, TG1)
         relay.set_route("a", [("l", TG1)])
+        talking = datetime.datetime.now(datetime.UTC)
         a.uplink.talk()
 
         def remote_outbound() -> list[object]:
@@ -173,8 +169,8 @@ class TestOnTheWire:
         count = report.packetsSent  # type: ignore[attr-defined]
         assert 0 < count <= len(wire.packets)
         assert report.bytesSent == sum(len(p.payload) for p in wire.packets[:count])  # type: ignore[attr-defined]
-        age = datetime.datetime.now(datetime.UTC) - report.remoteTimestamp  # type: ignore[attr-defined]
-        assert datetime.timedelta(0) <= age < datetime.timedelta(seconds=2)
+        # The report's NTP time is when one of this talk's packets was sampled.
+        assert talking <= report.remoteTimestamp <= datetime.datetime.now(datetime.UTC)  # type: ignore[attr-defined]
 
 
 class TestLateEntry:
@@ -188,11 +184,13 @@ class TestLateEntry:
         a.uplink.talk()
         await until(lambda: len(first.packets) >= 10, "l1 hears a", timeout=10)
 
-        joined = time.monotonic()
+        # Until now every talker packet went to l1 only: the next one is l1's packet number
+        # `forwarded`, and l2's first (the time it takes is bench_webrtc's "late" figure).
+        forwarded = relay.metrics.forwarded
         relay.set_route("a", [("l1", TG1), ("l2", TG1)])
-        await until(lambda: bool(late.packets), "l2 hears a", timeout=5)
-        # One talker packet interval (20 ms) plus scheduling on a loaded 2-core machine.
-        assert late.wall[0] - joined < 0.25
+        await until(lambda: bool(late.packets) and len(first.packets) > forwarded,
+                    "l2 hears a", timeout=5)
+        assert late.packets[0].payload == first.packets[forwarded].payload
         assert late.packets[0].marker  # a new burst for that listener's stream
         assert late.packets[0].payload_type == late.payload_type
 
@@ -204,8 +202,8 @@ class TestFallbackAndIsolation:
     ) -> None:
         # Pretend mid were a per-packet extension: the template cannot carry it.
         monkeypatch.setattr(
-            aiortc_tap, "_PER_PACKET_EXTENSIONS",
-            aiortc_tap._PER_PACKET_EXTENSIONS | {"urn:ietf:params:rtp-hdrext:sdes:mid"},
+            fast_sender, "PER_PACKET_EXTENSIONS",
+            fast_sender.PER_PACKET_EXTENSIONS | {"urn:ietf:params:rtp-hdrext:sdes:mid"},
         )
         a, listener = await officers("a", A), await officers("l", C)
         wire = await heard_on_wire(listener, relay, TG1)
@@ -236,23 +234,23 @@ class TestFallbackAndIsolation:
             v6only = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
             v6only.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             request.addfinalizer(v6only.close)
-            out = aiortc_tap._RtpOut(
-                v6only.fileno(), socket.AF_INET, b"\x7f\0\0\1", 9, 0,
-                aiortc_tap._SRTP_PROTECT_ADDRESS,
-                int(aiortc_tap.srtp_ffi.cast("uintptr_t", fast._srtp_ctx)),
+            out = native_glue.RtpOut(
+                v6only, socket.AF_INET, b"\x7f\0\0\1", 9, 0,
+                native_glue.SRTP_PROTECT_ADDRESS,
+                int(native_glue.srtp_ffi.cast("uintptr_t", fast._srtp_ctx)),
                 fast._byte0, fast.payload_type, fast._tail,
             )
-            out.guard(fast._dtls, aiortc_tap.DtlsState.CONNECTED, fast._connection._nominated,
+            out.guard(fast._dtls, DtlsState.CONNECTED, fast._connection._nominated,
                       fast._pair, fast._socket, fast._srtp)
             fast._native = downlink.native = out
         else:
-            real_protect = aiortc_tap.srtp_protect
+            real_protect = fast_sender.srtp_protect
 
             def protect(context, buffer, length):  # type: ignore[no-untyped-def]
                 """libsrtp fails for l1's session only (srtp_err_status_fail)."""
                 return 1 if context == fast._srtp_ctx else real_protect(context, buffer, length)
 
-            monkeypatch.setattr(aiortc_tap, "srtp_protect", protect)
+            monkeypatch.setattr(fast_sender, "srtp_protect", protect)
         before_broken, before_ok = len(broken.packets), len(ok.packets)
         await asyncio.sleep(0.5)
         assert len(ok.packets) - before_ok >= 18
@@ -311,7 +309,7 @@ class TestFastRtpSender:
             )
             fast._configure(parameters)
             assert fast.usable is True and fast.payload_type == 111
-            header = aiortc_tap._FIXED_HEADER.pack(fast._byte0, 0x80 | 111, 65535, 2**32 - 1)
+            header = fast_sender.FIXED_HEADER.pack(fast._byte0, 0x80 | 111, 65535, 2**32 - 1)
             extensions_map = HeaderExtensionsMap()
             extensions_map.configure(parameters)
             packet = RtpPacket.parse(header + fast._tail + b"\x78\x01", extensions_map)
@@ -329,61 +327,6 @@ class TestFastRtpSender:
 
 
 class TestSendHooksChecked:
-    def test_send_rtp_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from aiortc.rtcdtlstransport import RTCDtlsTransport
-
-        async def _send_rtp(self, data: bytes) -> None:  # type: ignore[no-untyped-def]
-            await self.transport._send(data)
-
-        monkeypatch.setattr(RTCDtlsTransport, "_send_rtp", _send_rtp)
-        with pytest.raises(AiortcHookError, match="_send_rtp"):
-            check_aiortc_hooks()
-
-    def test_dtls_state_change_without_statechange_is_named(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        from aiortc.rtcdtlstransport import RTCDtlsTransport
-
-        def _set_state(self, state) -> None:  # type: ignore[no-untyped-def]
-            self._state = state
-
-        monkeypatch.setattr(RTCDtlsTransport, "_set_state", _set_state)
-        with pytest.raises(AiortcHookError, match="outside _set_state"):
-            check_aiortc_hooks()
-
-    def test_socket_closed_before_connection_lost_is_named(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        from asyncio.selector_events import _SelectorTransport  # type: ignore[attr-defined]
-
-        def _call_connection_lost(self, exc) -> None:  # type: ignore[no-untyped-def]
-            self._sock.close()
-            self._protocol.connection_lost(exc)
-
-        monkeypatch.setattr(_SelectorTransport, "_call_connection_lost", _call_connection_lost)
-        with pytest.raises(AiortcHookError, match="reused descriptor"):
-            check_aiortc_hooks()
-
-    def test_nominated_pairs_replaced_after_init_is_named(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """An aioice that assigned a new dict to _nominated would escape _WatchedPairs."""
-        import inspect
-
-        from aioice.ice import Connection
-
-        getsource = inspect.getsource
-
-        def source(obj: object) -> str:
-            text = getsource(obj)  # type: ignore[arg-type]
-            if obj is Connection:
-                text += "\n    def reset(self):\n        self._nominated = {}\n"
-            return text
-
-        monkeypatch.setattr(inspect, "getsource", source)
-        with pytest.raises(AiortcHookError, match="replaces _nominated"):
-            check_aiortc_hooks()
-
     def test_sender_report_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
         async def _run_rtcp(self) -> None:  # type: ignore[no-untyped-def]
             pass
@@ -403,34 +346,12 @@ class TestSendHooksChecked:
         with pytest.raises(AiortcHookError, match="per-packet"):
             check_aiortc_hooks()
 
-    def test_pylibsrtp_session_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import pylibsrtp
-
-        class Session:
-            def protect(self, packet: bytes) -> bytes:
-                return packet
-
-        monkeypatch.setattr(pylibsrtp, "Session", Session)
-        with pytest.raises(AiortcHookError, match="pylibsrtp.*Session"):
-            check_aiortc_hooks()
-
-    def test_create_offer_change_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from aiortc import RTCPeerConnection
-
-        async def createOffer(self):  # type: ignore[no-untyped-def]  # noqa: N802
-            return None
-
-        monkeypatch.setattr(RTCPeerConnection, "createOffer", createOffer)
-        with pytest.raises(AiortcHookError, match="_codecs"):
-            check_aiortc_hooks()
-
-
 class TestRenegotiationOffer:
     async def test_negotiated_transceivers_keep_their_numbering_after_a_new_offer(self) -> None:
         """aiortc's createOffer resets negotiated codecs to its defaults; the wrapper does not."""
         from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-        from ptt.media.aiortc_tap import create_renegotiation_offer
+        from ptt.media.downlink import create_renegotiation_offer
 
         from .officers import browser_numbered
 

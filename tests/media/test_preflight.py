@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ptt.media import preflight
-from ptt.media.aiortc_tap import AiortcHookError
+from ptt.media.hooks import AiortcHookError
 from ptt.media.preflight import MediaSupportError, check_media_support, probe_datagram_transport
 
 

@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from ptt.errors import UsageError
-from ptt.media import aiortc_tap
+from ptt.media import native as native_glue
 from ptt.rtp import MAX_ADVANCE, Retimer, Rewritten
 
-pytestmark = pytest.mark.skipif(not aiortc_tap.NATIVE_SEND,
+pytestmark = pytest.mark.skipif(not native_glue.NATIVE_SEND,
                                 reason="ptt.media._rtpout was not built (no C compiler)")
 
-if aiortc_tap.NATIVE_SEND:
+if native_glue.NATIVE_SEND:
     from ptt.media._rtpout import Retimer as NativeRetimer
 
 

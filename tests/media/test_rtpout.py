@@ -13,10 +13,11 @@ import struct
 import pytest
 from pylibsrtp import Policy, Session
 
-from ptt.media import aiortc_tap
-from ptt.media.aiortc_tap import AiortcHookError, check_aiortc_hooks
+from ptt.media import fast_sender, hooks
+from ptt.media import native as native_glue
+from ptt.media.hooks import AiortcHookError, check_aiortc_hooks
 
-pytestmark = pytest.mark.skipif(not aiortc_tap.NATIVE_SEND,
+pytestmark = pytest.mark.skipif(not native_glue.NATIVE_SEND,
                                 reason="ptt.media._rtpout was not built (no C compiler)")
 
 KEY = bytes(range(30))  # 16-byte master key + 14-byte salt
@@ -43,7 +44,7 @@ def sockets():
 
 
 def native(sender: socket.socket, receiver: socket.socket, tx: Session, **overrides):
-    return aiortc_tap._native_sender(
+    return native_glue.native_sender(
         sender, receiver.getsockname(), tx._srtp[0], overrides.get("byte0", 0x90),
         overrides.get("payload_type", 111), overrides.get("tail", TAIL),
     )
@@ -59,7 +60,7 @@ def test_datagram_unprotects_to_the_python_paths_packet(sockets) -> None:
         datagram = receiver.recv(2048)
         assert len(datagram) == length == 8 + len(TAIL) + len(payload) + 10  # SHA1-80 tag
         expected = (
-            aiortc_tap._FIXED_HEADER.pack(0x90, (marker << 7) | 111, sequence, timestamp)
+            fast_sender.FIXED_HEADER.pack(0x90, (marker << 7) | 111, sequence, timestamp)
             + TAIL + payload
         )
         assert rx.unprotect(datagram) == expected
@@ -132,18 +133,20 @@ def test_a_failed_connect_is_an_os_error_that_the_relay_logs(
     sender.close()
     with pytest.raises(OSError):
         out.connect_socket()
-    aiortc_tap._connect_socket(out, receiver.getsockname())  # the relay goes on sending
+    native_glue.connect_socket(out, receiver.getsockname())  # the relay goes on sending
     assert "cannot connect the ICE socket" in caplog.text
 
 
 def test_bad_construction_is_refused(sockets) -> None:
     sender, receiver = sockets
     tx, _ = sessions()
-    context = aiortc_tap.srtp_ffi.cast("uintptr_t", tx._srtp[0])
-    args = dict(fd=sender.fileno(), family=socket.AF_INET, address=b"\x7f\0\0\1", port=9,
+    context = native_glue.srtp_ffi.cast("uintptr_t", tx._srtp[0])
+    args = dict(sock=sender, family=socket.AF_INET, address=b"\x7f\0\0\1", port=9,
                 scope_id=0, protect=1, context=int(context), byte0=0x90, payload_type=111,
                 tail=TAIL)
-    RtpOut = aiortc_tap._RtpOut
+    RtpOut = native_glue.RtpOut
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.close()
     for change, message in (
         ({"address": b"\x7f\0\0"}, "4 bytes"),
         ({"family": socket.AF_INET6}, "16 bytes"),
@@ -151,7 +154,8 @@ def test_bad_construction_is_refused(sockets) -> None:
         ({"payload_type": 128}, "payload_type"),
         ({"tail": b"\0\0"}, "tail"),
         ({"protect": 0}, "addresses"),
-        ({"fd": -1}, "fd"),
+        ({"sock": closed}, "open socket"),
+        ({"sock": sender.fileno()}, "not a descriptor"),
     ):
         with pytest.raises(ValueError, match=message):
             RtpOut(**{**args, **change})
@@ -160,7 +164,7 @@ def test_bad_construction_is_refused(sockets) -> None:
 def test_host_names_are_left_to_the_python_path(sockets) -> None:
     sender, _ = sockets
     tx, _ = sessions()
-    assert aiortc_tap._native_sender(sender, ("host.invalid", 9), tx._srtp[0], 0x90, 111,
+    assert native_glue.native_sender(sender, ("host.invalid", 9), tx._srtp[0], 0x90, 111,
                                      TAIL) is None
 
 
@@ -176,7 +180,7 @@ def test_ipv6_destination(sockets) -> None:
             pytest.skip("no ::1 here")
         receiver.settimeout(2)
         tx, rx = sessions()
-        out = aiortc_tap._native_sender(sender, receiver.getsockname(), tx._srtp[0], 0x90, 111,
+        out = native_glue.native_sender(sender, receiver.getsockname(), tx._srtp[0], 0x90, 111,
                                         TAIL)
         out.send(1, 2, False, b"\x78\x02")
         assert rx.unprotect(receiver.recv(2048)).endswith(TAIL + b"\x78\x02")
@@ -186,7 +190,45 @@ def test_ipv6_destination(sockets) -> None:
 
 
 def test_srtp_protect_type_change_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(aiortc_tap, "_SRTP_PROTECT_TYPE",
+    monkeypatch.setattr(hooks, "SRTP_PROTECT_TYPE",
                         "int(*)(struct srtp_ctx_t_ *, uint8_t *, size_t, uint8_t *, size_t *)")
     with pytest.raises(AiortcHookError, match="srtp_protect"):
         check_aiortc_hooks()
+
+
+def test_a_closed_sockets_reused_descriptor_never_gets_a_packet(sockets) -> None:
+    """The sender holds the socket object: once it is closed, its old descriptor, now
+    another socket's (connected elsewhere), is never written to, whether the packet is sent
+    alone or by fan_out()."""
+    from ptt.media._rtpout import Retimer, fan_out
+
+    sender, receiver = sockets
+    tx, _ = sessions()
+    out = native(sender, receiver, tx)
+    out.connect_socket()  # send(2) on the descriptor, no address: the worst case
+    bystander = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    bystander.bind(("127.0.0.1", 0))
+    bystander.settimeout(2)
+    old = sender.fileno()
+    sender.close()
+    reuser = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        if reuser.fileno() != old:
+            pytest.skip("the kernel gave the new socket another descriptor")
+        reuser.connect(bystander.getsockname())
+        with pytest.raises(OSError):
+            out.send(1, 960, False, b"\x78\x01")
+        dtls = type("Dtls", (), {"_state": "connected"})()
+        transport = type("Transport", (), {"_closing": False})()  # as if not yet told
+        pair = object()
+        out.guard(dtls, "connected", {1: pair}, pair, transport, tx)
+        downlink = type("Downlink", (), {"native": out, "retimer": Retimer()})()
+        delivered, _, pending, _ = fan_out([downlink], "a", 2, 1920, False, 960, 0.0,
+                                           b"\x78\x02", 0, None)
+        assert (delivered, pending) == (0, [downlink])
+        reuser.send(b"mine")  # what the bystander reads first is the reuser's own datagram
+        assert bystander.recv(2048) == b"mine"
+    finally:
+        reuser.close()
+        bystander.close()
+
