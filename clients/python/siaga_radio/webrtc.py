@@ -4,7 +4,7 @@ One ``RTCPeerConnection`` per socket: our offer carries one send-only uplink; th
 offers add one receive-only downlink per joined talkgroup (``downlinks``: mid -> talkgroup).
 Sent audio is pre-encoded Opus (aiortc only packetizes an ``av.Packet``). Received audio is
 taken as Opus packets, before aiortc's jitter buffer and decoder, with the server's receive
-tap (``ptt.media.aiortc_tap.ReceiverTap``): no 80 ms delay, no burst tail stuck in the
+tap (``ptt.media.tap.ReceiverTap``): no 80 ms delay, no burst tail stuck in the
 buffer, and the packets can be saved as they came. That tap uses aiortc internals, which is
 why it lives in one place (the server package) with a test that fails if aiortc changes.
 """
@@ -94,13 +94,13 @@ class WebRtcVoice:
         self._tap_module: Any = None
         if client.receive:
             try:
-                from ptt.media import aiortc_tap
+                from ptt.media import hooks, tap
             except ImportError as exc:
                 raise TransportUnavailable(
                     f"receiving over WebRTC needs the siaga package's receive tap ({exc}); "
                     "use --transport websocket") from None
-            aiortc_tap.check_aiortc_hooks()
-            self._tap_module = aiortc_tap
+            hooks.check_aiortc_hooks()
+            self._tap_module = tap
 
     async def start(self) -> None:
         """A new peer connection for a new socket: our offer, the server's answer."""
