@@ -33,7 +33,8 @@ SIAGA = str(Path(sys.executable).parent / "siaga")
 
 
 class CountingGateway:
-    """The HTTP gateway protocol, counting sends per Idempotency-Key (deduplicated)."""
+    """The HTTP gateway protocol: requests counted per Idempotency-Key, each key sent once
+    (a repeated key is a retry of ours, answered as a duplicate: nothing sent again)."""
 
     def __init__(self) -> None:
         self.requests: Counter[str] = Counter()
@@ -133,7 +134,7 @@ async def crash_loop(tmp_path: Path, env: dict[str, str],
             before = sum(sent().values())
             await dispatch_one(http, server.url, token, rng)
             if rng.random() < 0.5:  # after the send: between it and its bookkeeping, or later
-                await until(lambda: sum(sent().values()) > before, "a send", timeout=30)
+                await until(lambda b=before: sum(sent().values()) > b, "a send", timeout=30)
                 for _ in range(rng.randrange(3)):
                     await asyncio.sleep(0)
             await server.kill()
