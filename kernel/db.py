@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -69,6 +70,16 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached; the message is one line for the operator."""
 
 
+def connection_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database connection failed (dropped, refused, timed out, the
+    server shutting down, SQLite busy) rather than that the statement was wrong: the same
+    work may succeed on a fresh connection, so it is worth a retry or a 503."""
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated) or isinstance(
+            exc, OperationalError | InterfaceError)
+    return isinstance(exc, OSError | TimeoutError)
+
+
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
@@ -77,6 +88,8 @@ def create_engine(url: str) -> AsyncEngine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
     else:
+        # A pooled connection the server dropped (restart, pg_terminate_backend, a firewall's
+        # idle timeout) is found and replaced at checkout instead of failing a request.
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":

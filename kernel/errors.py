@@ -12,8 +12,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import DBAPIError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kernel.db import connection_failed
 
 log = logging.getLogger("siaga.http")
 
@@ -99,6 +101,19 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc.orig, OverflowError):
             return _out_of_range(request, exc.orig)
         return await _unexpected(request, exc)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # Handled here, not by the catch-all below: Starlette answers that one and then
+        # re-raises, and the server closes the keep-alive connection after it.
+        if not connection_failed(exc):
+            raise exc
+        log.error("database unavailable", extra={"path": request.url.path,
+                                                  "reason": str(exc).splitlines()[0]})
+        return JSONResponse(
+            error_body("database_unavailable",
+                       "Basis data sedang tidak dapat dihubungi; coba lagi sebentar "
+                       "(database unavailable, try again)"), 503, headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

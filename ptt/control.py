@@ -211,6 +211,17 @@ class Radio:
             return None
         return floor.talkgroups
 
+    def media_closed(self, user: int, now: float) -> bool:
+        """The media path of ``user`` closed (its peer connection): a grant it holds or is
+        offered ends now, FloorRevoked(NO_MEDIA), not at the no-media timer. True if it did;
+        a queued request is kept (the client may open a new peer before its turn)."""
+        floor = self._find_engaged(user) if self.roster.is_connected(user) else None
+        if floor is None or floor.holder is None or floor.holder.user_id != user:
+            return False
+        floor.revoke(ev.RevokeReason.NO_MEDIA, now)
+        self._route(floor)
+        return True
+
     # -- patches -----------------------------------------------------------------------
 
     def patch(self, user: int, talkgroups: Iterable[str], now: float) -> None:

@@ -211,6 +211,34 @@ COMMAND_TYPES: Final = frozenset(
 )
 
 
+#: The direct answer of each client message: the server messages that carry its ``ref`` (the
+#: first one of these sent to the client while the message is handled). ``error`` answers any
+#: message. A message not listed here (``floor_accept``, ``floor_revoke``, ``patch``,
+#: ``unpatch``, ``location``, ``rtc_answer``) has no answer but an ``error``.
+ANSWERS: Final[dict[str, frozenset[str]]] = {
+    "hello": frozenset({"welcome"}),
+    "join": frozenset({"joined"}),
+    "leave": frozenset({"left"}),
+    "scan": frozenset({"scan"}),
+    "floor_request": frozenset({"floor_granted", "floor_queued", "floor_denied"}),
+    "floor_release": frozenset({"floor_released", "floor_queue_cancelled"}),
+    "emergency_raise": frozenset({"emergency_raised"}),
+    "emergency_ack": frozenset({"emergency_acknowledged"}),
+    "emergency_clear": frozenset({"emergency_cleared"}),
+    "text": frozenset({"text"}),
+    "presence": frozenset({"presence"}),
+    "ping": frozenset({"pong"}),
+    "rtc_offer": frozenset({"rtc_answer"}),
+    "audio": frozenset({"audio"}),
+    "recent": frozenset({"recent"}),
+}
+
+
+def answers(command: str, message_type: str) -> bool:
+    """Whether a server message of ``message_type`` is the direct answer to ``command``."""
+    return message_type in ANSWERS.get(command, frozenset())
+
+
 def parse_command(raw: str | bytes) -> Command:
     """One client frame to a command, or :class:`ProtocolError` (rule 2)."""
     if len(raw) > MAX_MESSAGE_BYTES:
@@ -249,6 +277,14 @@ def message(type_: str, ref: str | int | None = None, **fields: Any) -> dict[str
         body["ref"] = ref
     body.update(fields)
     return body
+
+
+def with_ref(msg: dict[str, Any], ref: str | int | None) -> dict[str, Any]:
+    """``msg`` as the direct answer to a message that carried ``ref`` (rule 1)."""
+    if ref is None:
+        return msg
+    return {"v": msg["v"], "type": msg["type"], "ref": ref,
+            **{k: v for k, v in msg.items() if k not in ("v", "type", "ref")}}
 
 
 def error_message(code: str, text: str, ref: str | int | None = None) -> dict[str, Any]:

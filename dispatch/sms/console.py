@@ -4,17 +4,27 @@ It is the default so that a fresh checkout dispatches end to end with no provide
 keeps the same contract as the real gateways (validation, dedup keys, webhook parsing) so the
 dispatch service cannot tell it apart.
 
+Each send is also appended to a journal file (one JSON line, flushed to disk before the log
+line is written) when one is configured (``data_dir/sms-console.jsonl`` when built from the
+settings). The journal is what makes it exactly-once across a crash: a send interrupted
+before its result was stored is reconciled by looking its dedup key up there, as the Twilio
+gateway looks a message up at Twilio. Without a journal only this process's list is looked
+at.
+
 Its webhooks carry no authentication of their own: the routes that feed them (the demo
 console simulating a crew's reply) must require a logged-in user.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from dispatch.sms.gateway import (
     Clock,
@@ -63,9 +73,10 @@ class ConsoleGateway(DedupingGateway):
     name = "console"
 
     def __init__(self, *, keep: int = DEFAULT_KEEP, store: DedupStore | None = None,
-                 clock: Clock = utc_now) -> None:
+                 clock: Clock = utc_now, journal: Path | None = None) -> None:
         super().__init__(store=store, clock=clock)
         self._outbox: deque[ConsoleMessage] = deque(maxlen=keep)
+        self.journal = journal
 
     def recent(self) -> list[ConsoleMessage]:
         """The last ``keep`` messages, oldest first."""
@@ -75,6 +86,8 @@ class ConsoleGateway(DedupingGateway):
         message = ConsoleMessage(console_id(), sms.to, sms.body, sms.dedup_key,
                                  sms.status_callback, self._clock())
         self._outbox.append(message)
+        if self.journal is not None:
+            self._write_journal(message)
         log.info("sms to %s", sms.to, extra={
             "event": "sms_outbound", "gateway": self.name, "provider_id": message.provider_id,
             "sms_to": sms.to, "sms_body": sms.body, "dedup_key": sms.dedup_key,
@@ -87,6 +100,37 @@ class ConsoleGateway(DedupingGateway):
         for message in self._outbox:
             if message.dedup_key == sms.dedup_key:
                 return SendResult.sent(message.provider_id, MessageStatus.SENT, replayed=True)
+        provider_id = self._journaled(sms.dedup_key)
+        if provider_id is not None:
+            return SendResult.sent(provider_id, MessageStatus.SENT, replayed=True)
+        return None
+
+    def _write_journal(self, message: ConsoleMessage) -> None:
+        assert self.journal is not None
+        line = json.dumps({"dedup_key": message.dedup_key, "provider_id": message.provider_id,
+                           "to": message.to, "body": message.body,
+                           "sent_at": message.sent_at.isoformat()}, ensure_ascii=False)
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.journal, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _journaled(self, dedup_key: str) -> str | None:
+        """The provider id under which ``dedup_key`` was journaled, if it was."""
+        if self.journal is None:
+            return None
+        try:
+            lines = self.journal.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return None
+        for line in reversed(lines):
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash: that send never completed
+            if isinstance(entry, dict) and entry.get("dedup_key") == dedup_key:
+                return str(entry["provider_id"])
         return None
 
     def parse_inbound(self, request: WebhookRequest) -> InboundSms:

@@ -22,6 +22,14 @@ Rules:
    each provider says how (Twilio: look the message up; the HTTP gateway: it deduplicates on the
    key itself) and the message is sent again only when the provider shows it is not there.
    Invariant: a timeout never pages a crew twice.
+
+   Before each attempt the key is recorded as ``UNKNOWN`` (``in_flight``) in the store: a
+   process killed between the provider call and the bookkeeping of its answer leaves that
+   entry, so the next ``send`` of the key (after a restart, with a durable store)
+   reconciles instead of sending blind. A provider must therefore be able to answer "did
+   this key go out?" across a restart: Twilio by a lookup, the HTTP gateway by
+   de-duplicating on the key (also sent as the ``Idempotency-Key`` header), the console by
+   its journal.
 3. One key is one message: reusing a key for another number or text raises
    :class:`DedupKeyReused` (a bug in the caller, not a provider problem).
 4. Sends under the same key are serialised; different keys run concurrently.
@@ -48,12 +56,14 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     import httpx
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+CONSOLE_JOURNAL = "sms-console.jsonl"  # under data_dir: what the console gateway "sent"
 MAX_BODY_CHARS = 1600  # Twilio's limit; a dispatch SMS is one or two parts, far below it.
 
 Clock = Callable[[], datetime]
@@ -329,6 +339,8 @@ class DedupingGateway(abc.ABC):
                 return settled
         now = self._clock()
         first = previous.first_attempt_at if previous is not None and unknown_before else now
+        in_flight = SendResult.unknown("in_flight", "sent to the provider; no answer stored")
+        await self._store.put(key, DedupEntry(fingerprint, in_flight, first, now))
         try:
             result = await self._transmit(sms)
         except BaseException:
@@ -390,6 +402,8 @@ class SmsSettings(Protocol):
     def http_gateway_url(self) -> str | None: ...
     @property
     def http_gateway_secret(self) -> Secret | None: ...
+    @property
+    def data_dir(self) -> Path: ...
 
 
 def require(value: _T | None, env: str, gateway: str) -> _T:
@@ -416,7 +430,8 @@ def build_gateway(
     if settings.sms_gateway == "console":
         from dispatch.sms.console import ConsoleGateway
 
-        return ConsoleGateway(store=store, clock=clock)
+        return ConsoleGateway(store=store, clock=clock,
+                              journal=settings.data_dir / CONSOLE_JOURNAL)
     if settings.sms_gateway == "twilio":
         from dispatch.sms.twilio import TwilioGateway
 

@@ -7,8 +7,10 @@ secret (:func:`dispatch.sms.webhooks.sign_http_gateway`).
 
 Retry safety rests on the protocol: the gateway must treat a second POST with a ``dedup_key``
 it has seen as the same message and answer with the first ``id`` (and ``"duplicate": true``)
-without sending again. So an ``UNKNOWN`` send is reconciled simply by sending again with the
-same key.
+without sending again. So an ``UNKNOWN`` send (a timeout, or an attempt cut off by a crash
+of ours) is reconciled simply by sending again with the same key. The key also travels as
+the ``Idempotency-Key`` header, so a gateway (or a proxy in front of it) can de-duplicate
+without parsing the body.
 
 Classification (see :mod:`dispatch.sms.gateway`, rule 1): no connection made → ``NOT_SENT``
 (retryable); 2xx with an ``id`` → ``SENT``; 4xx → ``NOT_SENT`` (429 and 408 retryable);
@@ -87,7 +89,7 @@ class HttpGateway(DedupingGateway):
         payload = {"to": sms.to, "body": sms.body, "dedup_key": sms.dedup_key,
                    "callback_url": sms.status_callback}
         raw = json.dumps(payload, ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json",
+        headers = {"Content-Type": "application/json", "Idempotency-Key": sms.dedup_key,
                    **sign_http_gateway(self._secret, raw, self._clock())}
         try:
             response = await self._client.post(self._url, content=raw, headers=headers,

@@ -33,6 +33,7 @@ class Connection:
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue(limit)
         self._writer = asyncio.create_task(self._write(), name=f"ws-writer {name}")
         self._closing: asyncio.Task[None] | None = None
+        self._failed: str | None = None
         self.closed = False
 
     def send(self, text: str) -> None:
@@ -69,7 +70,22 @@ class Connection:
                 await self._send_text(text)
             except Exception:  # the socket is gone; the reader side notices and detaches
                 self.closed = True
+                self._failed = text
                 return
+
+    def take_unsent(self) -> list[str]:
+        """What was queued but not written (the message whose write failed first), in
+        order; the outbox is empty afterwards. A resumed session gets these again. Nothing
+        while a close of ours is under way: that one writes what is queued first."""
+        if self._closing is not None:
+            return []
+        unsent = [] if self._failed is None else [self._failed]
+        self._failed = None
+        while not self._outbox.empty():
+            text = self._outbox.get_nowait()
+            if text is not None:
+                unsent.append(text)
+        return unsent
 
     async def aclose(self) -> None:
         """Stop writing; a close already under way (with its code) is let finish first."""

@@ -23,9 +23,11 @@ Rules:
 6. A disk error (directory, open, write) fails that one recording: logged at ERROR, counted in
    ``metrics.disk_errors``, its partial file removed, and ``alarm`` set for the console until a
    later recording completes. Audio forwarding is never affected.
-7. A completed recording is reported to the store (``transmission_recorded``): path relative
+7. A burst that ends without a packet (a grant never used) leaves no file: whatever was
+   written is removed and nothing is reported (``metrics.empty``); the store forgets its row.
+8. A completed recording is reported to the store (``transmission_recorded``): path relative
    to the root, size in bytes, playable duration in ms.
-8. Purging (:func:`purge_expired`, daily and on demand) applies :mod:`ptt.retention`: it
+9. Purging (:func:`purge_expired`, daily and on demand) applies :mod:`ptt.retention`: it
    deletes each expired file, then the rows whose files are gone, in one transaction. A file
    that cannot be deleted keeps its row (tried again next time); a row whose file is already
    missing is deleted. Empty day/month/year directories are removed.
@@ -75,6 +77,7 @@ class RecorderMetrics:
     bytes_written: int = 0
     disk_errors: int = 0
     dropped_queue_full: int = 0
+    empty: int = 0
 
 
 @dataclass(eq=False)
@@ -96,6 +99,7 @@ class _Recording:
     row_id: int | None = None
     size: int = 0
     next_ts: int | None = None
+    packets: int = 0
     ended: bool = False
     failed: bool = False
 
@@ -219,6 +223,8 @@ class Recorder:
             self._open(rec, cmd[2])  # type: ignore[arg-type]
         elif kind == _END:
             rec.ended = True
+            if rec.packets == 0 and not rec.failed:
+                self._drop_empty(rec)
             if rec.writer is not None and not rec.failed:
                 self._emit(rec, rec.writer.close())
             if rec.file is not None or rec.failed:
@@ -242,6 +248,7 @@ class Recorder:
         except OggOpusError:
             return
         rec.next_ts = (ts + samples) % _TS_MOD
+        rec.packets += 1
         self.metrics.packets += 1
         self._emit(rec, bytes(out))
 
@@ -291,6 +298,18 @@ class Recorder:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._completed, rec, duration_ms)
 
+    def _drop_empty(self, rec: _Recording) -> None:
+        """Rule 7: no audio, no recording (the file, if opened, held only headers)."""
+        self.metrics.empty += 1
+        rec.failed, rec.pending = True, bytearray()
+        if rec.file is not None:
+            with contextlib.suppress(OSError):
+                rec.file.close()
+            rec.file = None
+        if rec.path is not None:
+            with contextlib.suppress(OSError):
+                rec.path.unlink(missing_ok=True)
+
     def _fail(self, rec: _Recording, exc: OSError) -> None:
         rec.failed = True
         rec.pending = bytearray()
@@ -331,7 +350,7 @@ def resolve(root: Path, relative: str) -> Path | None:
 async def purge_expired(sessions: async_sessionmaker[AsyncSession], root: Path, now: datetime,
                         *, default_days: int = DEFAULT_DAYS, dry_run: bool = False
                         ) -> PurgeReport:
-    """Delete the expired transmissions, files and rows together (rule 8)."""
+    """Delete the expired transmissions, files and rows together (rule 9)."""
     async with sessions() as s:
         days = {code: d for code, d in (await s.execute(
             select(TalkgroupRow.code, TalkgroupRow.retention_days)))}

@@ -5,10 +5,14 @@ Rules:
 
 1. A caller sees the transmissions of the talkgroups it may listen to (its role and agency,
    ``ptt.talkgroup``); dispatchers and supervisors see every talkgroup, including dynamic
-   ones since closed. A transmission the caller may not hear answers 404, as if absent.
+   ones since closed. A transmission the caller may not hear answers 404, as if absent, and
+   so does a list filtered on a talkgroup it may not hear (the same answer as for a
+   talkgroup that does not exist: a caller cannot probe which talkgroups exist).
 2. Lists are newest first and paginated (``limit`` up to 200, ``offset``); ``total`` counts
    every match. ``recent`` answers the last :data:`RECENT_LIMIT` transmissions of one
-   talkgroup started within :data:`RECENT_WINDOW`, oldest first (the order to play them in).
+   talkgroup started within :data:`RECENT_WINDOW` and ended, oldest first (the order to play
+   them in). A floor grant during which nobody talked is not a transmission (the store
+   deletes its row), so it is never listed.
 3. Audio is ``audio/ogg`` (Ogg Opus). One byte range (``Range: bytes=a-b``, ``a-``, ``-n``)
    answers 206 with ``Content-Range``; a malformed or unsatisfiable range answers 416 with
    ``Content-Range: bytes */size``; several ranges, or another unit, are ignored (200, the
@@ -111,7 +115,7 @@ async def list_transmissions(
     """Recorded transmissions the caller may hear, newest first, with filters."""
     allowed = audible(service, identity_of(principal))
     if talkgroup is not None and allowed is not None and talkgroup not in allowed:
-        raise ApiError(403, "no_right", f"no listen right on {talkgroup}")
+        raise ApiError(404, "not_found", f"no talkgroup {talkgroup} to list")
     q = _query(allowed)
     if talkgroup is not None:
         q = q.where(TransmissionRow.talkgroup == talkgroup)
@@ -257,7 +261,8 @@ class RecentHandler:
             return
         since = self.service.utcnow() - RECENT_WINDOW
         q = (_query(None).where(TransmissionRow.talkgroup == tg.id,
-                                TransmissionRow.started_at >= since)
+                                TransmissionRow.started_at >= since,
+                                TransmissionRow.ended_at.is_not(None))
              .order_by(TransmissionRow.started_at.desc(), TransmissionRow.id.desc())
              .limit(RECENT_LIMIT))
         async with self.sessions() as s:

@@ -9,11 +9,22 @@ side effects of floor events (transmission records, media routes, bus events). R
 2. A socket that drops does not end the session at once: the user keeps its talkgroups
    for ``resume_window`` seconds (its floor grant or queued request ends immediately, as
    for any disconnect: a talker who cannot be heard must not keep the net), and messages
-   for it are kept (up to a limit). Reconnecting with the session id within the window
-   resumes: it gets what it missed and stays joined. After the window the core session
-   ends (the user leaves every talkgroup).
-3. A second connection of the same user without the session id starts afresh: the old
+   for it are kept (up to a limit), with those its socket had not written yet. Reconnecting
+   with the session id within the window resumes: it stays joined.
+3. ``welcome`` is the first message of every connection: :meth:`RadioService.attach` sends
+   it before anything else, then (on a resume) what the client missed, in order, all in one
+   synchronous step, so nothing can come in between.
+4. A second connection of the same user without the session id starts afresh: the old
    session ends and the old socket is closed with code 4002.
+5. ``ref``: while a command is handled, the first message to its sender of a type that
+   answers it (``ptt.protocol.ANSWERS``) carries the command's ``ref``; nobody else's copy
+   does.
+6. Transmissions (bursts) are the service's record of floor grants: one starts with each
+   ``FloorGranted`` to a new talker and ends with the reason the talker lost the floor
+   (``released``, ``disconnected``, a ``FloorRevoked`` reason, ``upgraded`` when the talker's
+   own request raised its call type, ``server_shutdown``). A burst during which no audio
+   arrived (``Burst.heard``) is not a transmission: the store forgets it, the recorder
+   writes nothing.
 """
 
 from __future__ import annotations
@@ -59,7 +70,8 @@ class RadioStore(Protocol):
     def transmission_started(self, key: object, talkgroup: str, talker: int, call_type: str,
                              at: datetime) -> None: ...
 
-    def transmission_ended(self, key: object, reason: str, at: datetime) -> None: ...
+    def transmission_ended(self, key: object, reason: str, at: datetime,
+                           heard: bool = True) -> None: ...
 
     def emergency(self, event: str, talkgroup: str, user: int, at: datetime,
                   lat: float | None = None, lon: float | None = None) -> None: ...
@@ -109,6 +121,8 @@ class Burst:
     talkgroup: str
     scope: tuple[str, ...] = ()
     call_type: str = "normal"
+    #: Audio from the talker was forwarded during the burst (see rule 6).
+    heard: bool = False
 
 
 class RadioService:
@@ -136,6 +150,8 @@ class RadioService:
         self._timer: asyncio.TimerHandle | None = None
         self._bursts: dict[tuple[str, ...], Burst] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: The command being handled: (sender, command type, ref) for rule 5.
+        self._answering: tuple[int, str, str | int] | None = None
 
     # -- time ----------------------------------------------------------------------------
 
@@ -150,9 +166,11 @@ class RadioService:
 
     # -- sessions ------------------------------------------------------------------------
 
-    def attach(self, identity: Identity, connection: Connection,
-               resume: str | None) -> tuple[Client, bool]:
-        """A socket authenticated as ``identity``: resume its session or start one."""
+    def attach(self, identity: Identity, connection: Connection, resume: str | None,
+               welcome: Callable[[Client, bool], dict[str, Any]]) -> tuple[Client, bool]:
+        """A socket authenticated as ``identity``: resume its session or start one.
+
+        ``welcome(client, resumed)`` builds the first message (rule 3)."""
         client = self.clients.get(identity.user_id)
         if client is not None and resume is not None and secrets.compare_digest(
                 resume, client.session_id):
@@ -160,8 +178,10 @@ class RadioService:
                 client.expiry.cancel()
                 client.expiry = None
             if client.connection is not None:
+                self._keep_unsent(client, client.connection)
                 client.connection.close(CLOSE_REPLACED, "resumed elsewhere")
             client.connection = connection
+            connection.send(p.dumps(welcome(client, True)))
             while client.backlog:
                 connection.send(client.backlog.popleft())
             log.info("session resumed", extra={"user": identity.username})
@@ -173,6 +193,7 @@ class RadioService:
         client = Client(identity, secrets.token_urlsafe(16), connection)
         self.clients[identity.user_id] = client
         self.radio.connect(identity, self.now())
+        connection.send(p.dumps(welcome(client, False)))
         self._pump()
         self._sync_membership()
         self._announce_presence(identity, online=True)
@@ -184,16 +205,24 @@ class RadioService:
         if client.connection is not connection or self.clients.get(
                 client.identity.user_id) is not client:
             return  # replaced already
+        self._keep_unsent(client, connection)
         client.connection = None
         user = client.identity.user_id
         for media in self.media:
             media.client_gone(user)
         try:
-            self.radio.release_floor(user, self.now())
+            self._release(user, "disconnected")
         except CommandRefused:
             pass
         self._pump()
         client.expiry = self.loop.call_later(self.resume_window, self._expire, client)
+
+    @staticmethod
+    def _keep_unsent(client: Client, connection: Connection) -> None:
+        """Put what ``connection`` had not written yet in front of the backlog (rule 2)."""
+        unsent = connection.take_unsent()
+        if unsent:
+            client.backlog.extendleft(reversed(unsent))
 
     def _expire(self, client: Client) -> None:
         if self.clients.get(client.identity.user_id) is client and client.connection is None:
@@ -225,8 +254,10 @@ class RadioService:
     def handle(self, client: Client, cmd: p.Command) -> None:
         """Apply one parsed command; refusals go back to the client as ``error``."""
         user, now = client.identity.user_id, self.now()
+        self._answering = None if cmd.ref is None else (user, cmd.type, cmd.ref)
+        reply: dict[str, Any] | None = None
         try:
-            self._apply(client, user, cmd, now)
+            reply = self._apply(client, user, cmd, now)
         except CommandRefused as exc:
             self.send(client, p.error_message(exc.code.value, exc.detail or exc.code.value,
                                               cmd.ref))
@@ -234,15 +265,22 @@ class RadioService:
             # The actor's own groups may have changed even when nobody else was told.
             self._membership_dirty.add(user)
             self._pump()
+            self._answering = None
             self._sync_membership()
+        if reply is not None:
+            self.send(client, reply)
 
-    def _apply(self, client: Client, user: int, cmd: p.Command, now: float) -> None:
+    def _apply(self, client: Client, user: int, cmd: p.Command,
+               now: float) -> dict[str, Any] | None:
+        """Apply ``cmd``; returns an answer of the service's own to send after the events."""
         r = self.radio
         match cmd:
             case p.Join():
                 r.join(user, cmd.talkgroup, now)
             case p.Leave():
-                r.leave(user, cmd.talkgroup, now)
+                tg = r.roster.talkgroup(cmd.talkgroup).id
+                r.leave(user, tg, now)
+                return p.message("left", cmd.ref, talkgroup=tg)
             case p.Scan():
                 r.set_scan(user, cmd.talkgroups, cmd.selected, now)
                 groups, selected = r.roster.groups(user), r.roster.selected(user)
@@ -252,7 +290,10 @@ class RadioService:
                 r.request_floor(user, cmd.talkgroup, cmd.call_type, cmd.priority, now,
                                 override=cmd.override)
             case p.FloorRelease():
-                r.release_floor(user, now)
+                burst = self._release(user, "released")
+                if burst is not None:
+                    return p.message("floor_released", cmd.ref, talkgroup=burst.talkgroup,
+                                     talkgroups=list(burst.scope))
             case p.FloorAccept():
                 r.accept_grant(user, now)
             case p.FloorRevoke():
@@ -287,10 +328,30 @@ class RadioService:
                 # hello, WebRTC and replay messages are handled by their own adapters.
                 raise CommandRefused(ErrorCode.ILLEGAL_TRANSITION,
                                      f"{cmd.type} is not accepted here")
+        return None
+
+    def _release(self, user: int, reason: str) -> Burst | None:
+        """``user`` lets go of its floor (or withdraws its request); the transmission it was
+        making, if any, ends with ``reason`` (returned, ended)."""
+        burst = next((b for b in self._bursts.values() if b.talker == user), None)
+        self.radio.release_floor(user, self.now())
+        if burst is not None:
+            self._end_burst(burst.scope, reason, self.utcnow())
+        return burst
+
+    def media_closed(self, user: int) -> None:
+        """The media path of ``user`` closed (its WebRTC peer connection): a grant it holds
+        ends now (``floor_revoked``, ``no_media``) instead of at the no-media timer."""
+        if self.radio.media_closed(user, self.now()):
+            self._pump()
 
     def media_received(self, user: int) -> tuple[str, ...] | None:
         """A voice packet from ``user``: the talkgroups it goes to, or None to drop it."""
         result = self.radio.media_received(user, self.now())
+        if result is not None:
+            burst = self._bursts.get(result)
+            if burst is not None and burst.talker == user:
+                burst.heard = True
         self._pump()
         return result
 
@@ -316,7 +377,15 @@ class RadioService:
         """Rule 1: deliver events, record their effects, re-arm the timer."""
         for envelope in self.radio.events():
             self._effects(envelope)
-            self.send_to(envelope.to, p.encode_event(envelope.event))
+            msg = p.encode_event(envelope.event)
+            answering = self._answering
+            if answering is not None and answering[0] in envelope.to and p.answers(
+                    answering[1], msg["type"]):
+                self._answering = None
+                self.send_to(envelope.to - {answering[0]}, msg)
+                self.send_to({answering[0]}, p.with_ref(msg, answering[2]))
+            else:
+                self.send_to(envelope.to, msg)
         self._arm()
 
     def _arm(self) -> None:
@@ -340,7 +409,14 @@ class RadioService:
         event, at = envelope.event, self.utcnow()
         match event:
             case FloorGranted():
-                self._end_burst(event.talkgroups, "preempted", at)
+                current = self._bursts.get(event.talkgroups)
+                if current is not None and current.talker == event.talker.user_id:
+                    if current.call_type == event.call_type.value:
+                        return  # the same grant taken again (a queued grant asked for)
+                    self._end_burst(event.talkgroups, "upgraded", at)
+                else:
+                    # Unreachable when every way off the floor ends its burst first.
+                    self._end_burst(event.talkgroups, "preempted", at)
                 started = Burst(event.talker.user_id, event.talkgroup, event.talkgroups,
                                 event.call_type.value)
                 self._bursts[event.talkgroups] = started
@@ -413,7 +489,7 @@ class RadioService:
     def _end_burst(self, scope: tuple[str, ...], reason: str, at: datetime) -> None:
         burst = self._bursts.pop(scope, None)
         if burst is not None:
-            self.store.transmission_ended(burst, reason, at)
+            self.store.transmission_ended(burst, reason, at, burst.heard)
             for observer in self.observers:
                 observer.burst_ended(burst, reason, at)
             for media in self.media:
@@ -452,9 +528,10 @@ class RadioService:
         self.radio.roster.require(user, tg, Right.TALK)
         at = self.utcnow()
         self.store.text(tg, user, cmd.body, at)
-        self.send_to(self.radio.audience(tg) | {user},
-                     p.message("text", cmd.ref, talkgroup=tg, sender=p.identity(client.identity),
-                               body=cmd.body, at=at.isoformat()))
+        msg = p.message("text", talkgroup=tg, sender=p.identity(client.identity),
+                        body=cmd.body, at=at.isoformat())
+        self.send_to(self.radio.audience(tg) - {user}, msg)
+        self.send(client, p.with_ref(msg, cmd.ref))
 
     # -- talkgroups from the API ---------------------------------------------------------
 

@@ -34,10 +34,11 @@ Authenticate = Callable[[str], Awaitable[Identity]]
 
 
 class AuthFailed(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, ref: str | int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.ref = ref
 
 
 class Signaling:
@@ -57,15 +58,15 @@ class Signaling:
         try:
             identity, resume, ref = await self._authenticate(websocket)
         except AuthFailed as exc:
-            await _send_then_close(websocket, p.error_message(exc.code, exc.message),
+            await _send_then_close(websocket, p.error_message(exc.code, exc.message, exc.ref),
                                    CLOSE_UNAUTHORIZED if exc.code != "hello_timeout"
                                    else CLOSE_HELLO_TIMEOUT)
             return
         except WebSocketDisconnect:
             return
         connection = Connection(websocket.send_text, websocket.close, name=identity.username)
-        client, resumed = self.service.attach(identity, connection, resume)
-        self.service.send(client, self._welcome(client, resumed, ref))
+        client, _ = self.service.attach(
+            identity, connection, resume, lambda c, resumed: self._welcome(c, resumed, ref))
         try:
             await self._serve(websocket, client)
         except WebSocketDisconnect:
@@ -89,17 +90,18 @@ class Signaling:
             try:
                 cmd = p.parse_command(raw)
             except p.ProtocolError as exc:
-                raise AuthFailed(exc.code, exc.message) from None
+                raise AuthFailed(exc.code, exc.message, exc.ref) from None
             if not isinstance(cmd, p.Hello) or not cmd.token:
-                raise AuthFailed("unauthorized", "the first message must be hello with a token")
+                raise AuthFailed("unauthorized", "the first message must be hello with a token",
+                                 cmd.ref)
             token, resume, ref = cmd.token, cmd.resume, cmd.ref
         try:
             return await self.authenticate(token), resume, ref
-        except AuthFailed:
-            raise
+        except AuthFailed as exc:
+            raise AuthFailed(exc.code, exc.message, ref) from None
         except Exception:
             log.exception("authentication error")
-            raise AuthFailed("unauthorized", "authentication failed") from None
+            raise AuthFailed("unauthorized", "authentication failed", ref) from None
 
     def _welcome(self, client: Client, resumed: bool, ref: Any) -> dict[str, Any]:
         radio, user = self.service.radio, client.identity.user_id

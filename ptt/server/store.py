@@ -1,8 +1,15 @@
 """Writes the radio's history to the database, off the signaling path.
 
 The service calls these methods synchronously; each queues a small job that one writer
-task runs in order, so a slow disk or database never delays a floor grant. A failed write
-is logged (and counted) and the radio carries on.
+task runs in order, so a slow disk or database never delays a floor grant.
+
+A job whose database connection fails (dropped, refused, SQLite busy: see
+``kernel.db.connection_failed``) is run again on a fresh connection, after a short pause that
+doubles up to :data:`RETRY_MAX_DELAY`, up to :data:`RETRY_ATTEMPTS` times; the jobs behind it
+wait, so the order holds. So every job must be safe to run twice: it touches the store's own
+bookkeeping (row ids) only after its transaction committed, in its ``done`` callback. Any
+other failure (a bug, a constraint) is logged, counted in ``failures``, and the radio
+carries on.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kernel.db import connection_failed
 from ptt.store.models import (
     EmergencyRow,
     PositionRow,
@@ -32,6 +40,10 @@ Job = Callable[[AsyncSession], Awaitable[None]]
 #: Called on the event loop with a transmission's key and its row id once the row is
 #: committed, or None if it could not be stored (the recorder names its file after the id).
 TransmissionHook = Callable[[object, "int | None"], None]
+
+RETRY_ATTEMPTS = 8
+RETRY_FIRST_DELAY = 0.05
+RETRY_MAX_DELAY = 5.0
 
 
 def talkgroup_of(row: TalkgroupRow, members: frozenset[int] = frozenset()) -> Talkgroup:
@@ -61,6 +73,7 @@ class SqlRadioStore:
         self._transmissions: dict[object, int] = {}
         self._open_emergencies: dict[str, int] = {}
         self.failures = 0
+        self.retries = 0
         self._task: asyncio.Task[None] | None = None
         self.on_transmission_started: TransmissionHook | None = None
 
@@ -92,12 +105,7 @@ class SqlRadioStore:
             job, done = await self._jobs.get()
             ok = False
             try:
-                async with self.sessions() as session, session.begin():
-                    await job(session)
-                ok = True
-            except Exception:
-                self.failures += 1
-                log.exception("radio store write failed")
+                ok = await self._attempt(job)
             finally:
                 if done is not None:
                     try:
@@ -106,40 +114,73 @@ class SqlRadioStore:
                         log.exception("radio store callback failed")
                 self._jobs.task_done()
 
+    async def _attempt(self, job: Job) -> bool:
+        delay = RETRY_FIRST_DELAY
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                async with self.sessions() as session, session.begin():
+                    await job(session)
+                return True
+            except Exception as exc:
+                if not connection_failed(exc) or attempt == RETRY_ATTEMPTS:
+                    self.failures += 1
+                    log.exception("radio store write failed")
+                    return False
+                self.retries += 1
+                log.warning("radio store write failed; trying again", extra={
+                    "attempt": attempt, "reason": str(exc).splitlines()[0] if str(exc) else
+                    type(exc).__name__})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_DELAY)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # -- RadioStore ---------------------------------------------------------------------
 
     def transmission_started(self, key: object, talkgroup: str, talker: int, call_type: str,
                              at: datetime) -> None:
+        inserted: list[int] = []
+
         async def job(s: AsyncSession) -> None:
+            inserted.clear()
             incident = (await s.execute(select(TalkgroupRow.incident_ref).where(
                 TalkgroupRow.code == talkgroup))).scalar_one_or_none()
             row = TransmissionRow(talkgroup=talkgroup, talker_id=talker, call_type=call_type,
                                   started_at=at, incident_ref=incident)
             s.add(row)
             await s.flush()
-            self._transmissions[key] = row.id
+            inserted.append(row.id)
 
         def done(committed: bool) -> None:
-            row_id = self._transmissions.get(key) if committed else None
-            if not committed:
-                self._transmissions.pop(key, None)
+            row_id = inserted[0] if committed and inserted else None
+            if row_id is not None:
+                self._transmissions[key] = row_id
             if self.on_transmission_started is not None:
                 self.on_transmission_started(key, row_id)
 
         self._submit(job, done)
 
-    def transmission_ended(self, key: object, reason: str, at: datetime) -> None:
+    def transmission_ended(self, key: object, reason: str, at: datetime,
+                           heard: bool = True) -> None:
+        """The transmission ``key`` ended with ``reason``. One during which no audio was
+        heard (a grant never used) is not kept: its row is deleted."""
         async def job(s: AsyncSession) -> None:
-            row_id = self._transmissions.pop(key, None)
+            row_id = self._transmissions.get(key)
             if row_id is None:
                 return
             row = await s.get(TransmissionRow, row_id)
-            if row is not None:
-                row.ended_at = at
-                row.end_reason = reason
-                row.duration_ms = int((at - row.started_at).total_seconds() * 1000)
+            if row is None:
+                return
+            if not heard:
+                await s.delete(row)
+                return
+            row.ended_at = at
+            row.end_reason = reason
+            row.duration_ms = int((at - row.started_at).total_seconds() * 1000)
 
-        self._submit(job)
+        def done(committed: bool) -> None:
+            self._transmissions.pop(key, None)
+
+        self._submit(job, done)
 
     def transmission_recorded(self, row_id: int, path: str, size: int,
                               duration_ms: int) -> None:
@@ -154,7 +195,10 @@ class SqlRadioStore:
 
     def emergency(self, event: str, talkgroup: str, user: int, at: datetime,
                   lat: float | None = None, lon: float | None = None) -> None:
+        opened: list[int] = []
+
         async def job(s: AsyncSession) -> None:
+            opened.clear()
             open_id = self._open_emergencies.get(talkgroup)
             if event == "raised":
                 if open_id is None:
@@ -162,7 +206,7 @@ class SqlRadioStore:
                                        lat=lat, lon=lon)
                     s.add(row)
                     await s.flush()
-                    self._open_emergencies[talkgroup] = row.id
+                    opened.append(row.id)
                 return
             if open_id is None:
                 return
@@ -172,9 +216,14 @@ class SqlRadioStore:
             elif event == "cleared":
                 await s.execute(update(EmergencyRow).where(EmergencyRow.id == open_id)
                                 .values(cleared_by_id=user, cleared_at=at))
-                del self._open_emergencies[talkgroup]
 
-        self._submit(job)
+        def done(committed: bool) -> None:
+            if committed and opened:
+                self._open_emergencies[talkgroup] = opened[0]
+            elif committed and event == "cleared":
+                self._open_emergencies.pop(talkgroup, None)
+
+        self._submit(job, done)
 
     def text(self, talkgroup: str, sender: int, body: str, at: datetime) -> None:
         async def job(s: AsyncSession) -> None:

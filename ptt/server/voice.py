@@ -10,7 +10,10 @@ decisions into them (rules 1–3) and carries SDP over the signaling WebSocket (
 2. Routes: when a floor is granted, the talker's packets go to every listener of the floor
    on the listener's track for that floor (see ``RadioService._route``); when the burst ends
    the route is cleared. Packets from anyone else are dropped by the relay and counted.
-3. Every packet from a client feeds the floor (no-media timer, taking a queued grant).
+3. Every packet from a client feeds the floor (no-media timer, taking a queued grant). A
+   peer connection that closes (the client closed it, or it failed) ends the floor its
+   client holds at once (``RadioService.media_closed``) instead of at the no-media timer;
+   the server replacing or closing a peer itself does not count.
 4. Messages: client ``rtc_offer`` → server ``rtc_answer``; server ``rtc_offer`` (with
    ``downlinks``: mid → talkgroup) → client ``rtc_answer``. A bad SDP is answered with an
    ``error`` (``bad_sdp``) and leaves everything else untouched.
@@ -22,10 +25,16 @@ import asyncio
 import logging
 from typing import Any
 
-from aiortc import RTCIceServer
+from aiortc import RTCIceServer, RTCPeerConnection
 
 from ptt import protocol as p
-from ptt.media.relay import RelayError, RenegotiationPending, SignalingError, VoiceRelay
+from ptt.media.relay import (
+    RelayError,
+    RenegotiationPending,
+    SignalingError,
+    UnknownPeer,
+    VoiceRelay,
+)
 from ptt.server.service import Client, RadioService
 from ptt.server.signaling import Signaling
 
@@ -81,8 +90,27 @@ class WebRtcVoice:
             log.info("bad offer", extra={"user": client.identity.username, "reason": str(exc)})
             self.service.send(client, p.error_message("bad_sdp", str(exc), cmd.ref))
             return
+        self._watch(user, self.relay.peer_connection(str(user)))
         self.service.send(client, p.message("rtc_answer", cmd.ref, sdp=answer))
         await self._sync_downlinks(user)
+
+    def _watch(self, user: int, pc: RTCPeerConnection) -> None:
+        """Rule 3: the client's peer closing ends its floor now. A plain (not async) handler,
+        so it runs while ``pc`` is still the client's peer (the relay drops a failed peer
+        in a task of its own)."""
+        def on_state() -> None:
+            if pc.connectionState not in ("closed", "failed"):
+                return
+            try:
+                current = self.relay.peer_connection(str(user))
+            except UnknownPeer:
+                return  # the server closed it (client gone, a new offer)
+            if current is pc:
+                log.info("peer closed by the client", extra={"user": user,
+                                                             "state": pc.connectionState})
+                self.service.media_closed(user)
+
+        pc.on("connectionstatechange", on_state)
 
     async def _answer(self, client: Client, cmd: p.RtcAnswer) -> None:
         user = client.identity.user_id

@@ -327,3 +327,14 @@ def test_a_queued_grant_says_how_long_to_take_it_and_a_direct_one_does_not() -> 
 def test_every_event_type_is_encoded() -> None:
     encoded = {type(event) for event, _ in EVENTS}
     assert encoded == set(Event.__args__)  # type: ignore[attr-defined]
+
+
+def test_the_direct_answer_carries_the_ref_and_nothing_else_changes() -> None:
+    msg = protocol.message("joined", talkgroup="satpolpp")
+    assert protocol.with_ref(msg, None) is msg
+    answered = protocol.with_ref(msg, "r1")
+    assert answered == {**msg, "ref": "r1"} and "ref" not in msg
+    assert list(answered)[:3] == ["v", "type", "ref"]
+    assert protocol.answers("join", "joined") and protocol.answers("floor_request", "floor_denied")
+    assert not protocol.answers("join", "member_joined")
+    assert not protocol.answers("floor_accept", "floor_granted")  # no answer but errors

@@ -121,3 +121,27 @@ def test_leaving_a_talkgroup_not_joined_is_refused(bench: Bench, ani: Identity) 
     with pytest.raises(CommandRefused) as refused:
         bench.do("leave", ani.user_id, "gabungan")
     assert refused.value.code is ErrorCode.NOT_JOINED
+
+
+def test_a_talker_whose_media_closes_loses_the_floor_at_once(
+        bench: Bench, ani: Identity, budi: Identity) -> None:
+    bench.request(ani)
+    bench.clear()
+
+    assert bench.do("media_closed", ani.user_id) is True
+
+    bench.assert_revoked(ani, RevokeReason.NO_MEDIA)
+    bench.assert_idle(budi)
+    assert bench.holder("satpol") is None
+
+
+def test_media_closing_keeps_a_queued_request_and_ignores_the_idle_and_offline(
+        bench: Bench, ani: Identity, budi: Identity) -> None:
+    assert bench.do("media_closed", ani.user_id) is False  # holds nothing
+    bench.request(ani)
+    bench.request(budi)
+    bench.clear()
+
+    assert bench.do("media_closed", budi.user_id) is False  # queued: kept
+    bench.assert_silent(ani, budi)
+    assert bench.do("media_closed", 999) is False  # not connected

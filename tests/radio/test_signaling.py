@@ -59,13 +59,12 @@ async def test_documented_transcript(live_server: LiveServer) -> None:
     for everyone in (s1, s2, d):
         await everyone.expect("floor_idle", talkgroups=["satpolpp"])
 
-    # Every burst is on record with how it ended.
+    # Nobody sent audio: grants that carried no voice are not transmissions (the end
+    # reasons of voiced ones are checked in tests/conformance/test_recordings.py).
     await live_server.runtime.services["radio_store"].flush()
     async with live_server.runtime.sessions() as s:
-        rows = list((await s.execute(select(TransmissionRow).order_by(TransmissionRow.id)))
-                    .scalars())
-    assert [r.end_reason for r in rows] == ["preempted", "preempted", "released"]
-    assert all(r.talkgroup == "satpolpp" and r.duration_ms is not None for r in rows)
+        rows = list((await s.execute(select(TransmissionRow))).scalars())
+    assert rows == []
 
 
 async def test_dishub_officer_cannot_use_a_satpol_pp_group(live_server: LiveServer) -> None:

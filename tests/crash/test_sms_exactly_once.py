@@ -1,0 +1,204 @@
+"""Exactly-once dispatch SMS across kill -9: a real ``siaga serve`` process is killed at
+seeded-random moments around its sends, restarted, and finally left to finish; every
+crew phone of every assignment must have been sent its dispatch SMS exactly once.
+
+Counted at the gateway: the console gateway's journal (its "provider", one line per send,
+docs/sms-gateway.md), and for the HTTP gateway a local server that counts the requests per
+``Idempotency-Key`` and de-duplicates on it as the protocol asks. Bounded: a few rounds,
+each wait with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+
+from tests.conftest import loopback_socket, port_of
+from tests.dispatch_api.console import CALL
+from tests.polling import until
+
+ROUNDS = 6
+SIAGA = str(Path(sys.executable).parent / "siaga")
+
+
+class CountingGateway:
+    """The HTTP gateway protocol: requests counted per Idempotency-Key, each key sent once
+    (a repeated key is a retry of ours, answered as a duplicate: nothing sent again)."""
+
+    def __init__(self) -> None:
+        self.requests: Counter[str] = Counter()
+        self.sent: dict[str, str] = {}
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        key = request.headers["Idempotency-Key"]
+        assert key == body["dedup_key"]
+        self.requests[key] += 1
+        if key in self.sent:
+            return web.json_response({"id": self.sent[key], "status": "queued",
+                                      "duplicate": True})
+        self.sent[key] = f"gw-{len(self.sent) + 1}"
+        return web.json_response({"id": self.sent[key], "status": "queued"}, status=202)
+
+
+@pytest.fixture
+async def counting_gateway() -> AsyncIterator[tuple[CountingGateway, str]]:
+    gateway = CountingGateway()
+    app = web.Application()
+    app.router.add_post("/send", gateway.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    sock = loopback_socket()
+    site = web.SockSite(runner, sock)
+    await site.start()
+    try:
+        yield gateway, f"http://127.0.0.1:{port_of(sock)}/send"
+    finally:
+        await runner.cleanup()
+
+
+async def run(env: dict[str, str], *args: str) -> None:
+    proc = await asyncio.create_subprocess_exec(SIAGA, *args, env=env,
+                                                stdout=asyncio.subprocess.DEVNULL)
+    assert await proc.wait() == 0
+
+
+class Server:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.sock = loopback_socket()
+        self.url = f"http://127.0.0.1:{port_of(self.sock)}"
+        self.env["SIAGA_PORT"] = str(port_of(self.sock))
+        self.env["SIAGA_PUBLIC_URL"] = self.url
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, http: httpx.AsyncClient) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            SIAGA, "serve", "--no-migrate", "--fd", str(self.sock.fileno()), env=self.env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            pass_fds=(self.sock.fileno(),))
+
+        async def up() -> bool:
+            try:
+                return (await http.get(f"{self.url}/healthz")).status_code == 200
+            except httpx.TransportError:
+                return False
+        await until(up, "siaga serve to answer", timeout=60)
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def stop(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(self.proc.wait(), 30)
+
+
+async def dispatch_one(http: httpx.AsyncClient, url: str, token: str,
+                       rng: random.Random) -> None:
+    auth = {"Authorization": f"Bearer {token}"}
+    units = (await http.get(f"{url}/api/units", headers=auth)).json()
+    free = [u for u in units if u["crew_phones"] and u["status"] == "available"]
+    assert free, "no available unit with a crew phone"
+    incident = (await http.post(f"{url}/api/incidents", json=CALL, headers=auth)).json()
+    r = await http.post(f"{url}/api/incidents/{incident['id']}/assignments",
+                        json={"unit_id": rng.choice(free)["id"]}, headers=auth)
+    assert r.status_code == 201, r.text
+
+
+async def crash_loop(tmp_path: Path, env: dict[str, str],
+                     sent: Any, expected: Any) -> tuple[int, int]:
+    """Dispatch, kill -9 at a seeded-random moment, again; then a clean run. Returns
+    (sends, duplicates)."""
+    rng = random.Random(7001)
+    server = Server(env)
+    async with httpx.AsyncClient(timeout=30) as http:
+        for _ in range(ROUNDS):
+            await server.start(http)
+            login = await http.post(f"{server.url}/api/auth/login",
+                                    json={"username": "dispatcher1", "password": "demo"})
+            token = login.json()["access_token"]
+            before = sum(sent().values())
+            await dispatch_one(http, server.url, token, rng)
+            if rng.random() < 0.5:  # after the send: between it and its bookkeeping, or later
+                await until(lambda b=before: sum(sent().values()) > b, "a send", timeout=30)
+                for _ in range(rng.randrange(3)):
+                    await asyncio.sleep(0)
+            await server.kill()
+        await server.start(http)  # the last run finishes what the crashes left
+        keys = await expected(server)
+        await until(lambda: set(keys) <= set(sent()), "every dispatch to be sent", timeout=60)
+        await server.stop()
+    counts = sent()
+    return sum(counts.values()), sum(n - 1 for n in counts.values() if n > 1)
+
+
+async def dispatch_keys(tmp_path: Path) -> list[str]:
+    import aiosqlite
+    async with aiosqlite.connect(tmp_path / "siaga.db") as db:
+        rows = await db.execute_fetchall(
+            "SELECT dedup_key FROM sms_messages WHERE kind = 'dispatch'")
+    return [r[0] for r in rows]
+
+
+def base_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIAGA_")}
+    env.update(SIAGA_DATA_DIR=str(tmp_path / "var"),
+               SIAGA_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'siaga.db'}",
+               SIAGA_LOG_LEVEL="WARNING")
+    return env
+
+
+async def test_console_gateway_sends_each_dispatch_once(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    await run(env, "db", "upgrade")
+    await run(env, "demo", "load")
+    journal = tmp_path / "var" / "sms-console.jsonl"
+
+    def sent() -> Counter[str]:
+        if not journal.exists():
+            return Counter()
+        lines = journal.read_text().splitlines()
+        return Counter(json.loads(line)["dedup_key"] for line in lines if line.strip())
+
+    async def expected(server: Server) -> list[str]:
+        return await dispatch_keys(tmp_path)
+
+    sends, duplicates = await crash_loop(tmp_path, env, sent, expected)
+    print(f"console gateway: {sends} sends, {duplicates} duplicates")
+    assert sends >= ROUNDS and duplicates == 0
+
+
+async def test_http_gateway_sends_each_dispatch_once(
+        tmp_path: Path, counting_gateway: tuple[CountingGateway, str]) -> None:
+    gateway, url = counting_gateway
+    env = base_env(tmp_path)
+    env.update(SIAGA_SMS_GATEWAY="http", SIAGA_HTTP_GATEWAY_URL=url,
+               SIAGA_HTTP_GATEWAY_SECRET="s" * 32)
+    await run(env, "db", "upgrade")
+    await run(env, "demo", "load")
+
+    def sent() -> Counter[str]:
+        return Counter({k: 1 for k in gateway.sent})  # what the gateway actually sent
+
+    async def expected(server: Server) -> list[str]:
+        return await dispatch_keys(tmp_path)
+
+    sends, duplicates = await crash_loop(tmp_path, env, sent, expected)
+    requests = sum(gateway.requests.values())
+    print(f"http gateway: {sends} sends, {duplicates} duplicates, {requests} requests")
+    assert sends >= ROUNDS and duplicates == 0
+    assert all(n >= 1 for n in gateway.requests.values())
