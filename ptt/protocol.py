@@ -247,6 +247,8 @@ def parse_command(raw: str | bytes) -> Command:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError("malformed_json", f"not JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError("malformed_json", "JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise ProtocolError("malformed_message", "a message must be a JSON object")
     ref = data.get("ref") if isinstance(data.get("ref"), str | int) else None

@@ -92,7 +92,7 @@ async def _pump(websocket: WebSocket, sub: Subscription) -> None:
 async def _listen(websocket: WebSocket) -> None:
     while True:
         raw = await websocket.receive_text()
-        with contextlib.suppress(ValueError, TypeError, AttributeError):
+        with contextlib.suppress(ValueError, TypeError, AttributeError, RecursionError):
             if json.loads(raw).get("type") == "ping":
                 await websocket.send_text('{"type":"pong"}')
 
@@ -111,7 +111,7 @@ async def _authenticate(websocket: WebSocket, runtime: Runtime) -> Principal:
         try:
             message: Any = json.loads(raw)
             token = message.get("token") if isinstance(message, dict) else None
-        except ValueError:
+        except (ValueError, RecursionError):
             token = None
         if not isinstance(token, str) or not token:
             raise _Refused(CLOSE_UNAUTHORIZED, "unauthorized",

@@ -82,6 +82,11 @@ class TestEnvelope:
         assert error.code == "malformed_json" and error.message.startswith("not JSON: ")
         assert error.ref is None
 
+    def test_json_nested_too_deeply_is_malformed_json(self) -> None:
+        raw = "[" * 8000 + "]" * 8000  # within 16 KiB, beyond the parser's recursion limit
+        error = refused(raw)
+        assert (error.code, error.message) == ("malformed_json", "JSON nested too deeply")
+
     @pytest.mark.parametrize("raw", ["[]", "1", '"ping"', "null"])
     def test_json_that_is_not_an_object_is_a_malformed_message(self, raw: str) -> None:
         error = refused(raw)
