@@ -28,7 +28,9 @@ its hook costs a Python call per delivered packet), peer set-up time p50/p95 (of
 ICE/DTLS connected; and with the downlink renegotiation), server memory per peer (RSS delta
 / peers), and for the relay modes late entry: an extra listener routed mid-transmission,
 route request sent -> its first packet received (client side, so it includes the RPC and up
-to one 20 ms talker packet interval; median and max of ``LATE_TRIALS``).
+to one 20 ms talker packet interval; median and max of ``LATE_TRIALS``), and the gap at a
+talker change: a second talker takes over the route in one step, the longest time between
+two packets at a listener around it (20 ms is seamless; median and max of ``LATE_TRIALS``).
 
 The peers send RTCP reports every ~5 s at random moments (``relax_peer_rtcp(grid=None)``),
 as browsers do for audio (libwebrtc's default); the relay does too, its timers on a 100 ms
@@ -149,6 +151,10 @@ class Server:
             await self.relay.accept_answer(req["id"], req["sdp"])
             return {}
         if op == "route":
+            self.relay.set_route(req["talker"], [tuple(d) for d in req["to"]])
+            return {}
+        if op == "switch":  # a talker change: the floor passes from one talker to the next
+            self.relay.clear_route(req["previous"])
             self.relay.set_route(req["talker"], [tuple(d) for d in req["to"]])
             return {}
         if op == "probe":  # the per-delivery latency hook: off while CPU is measured
@@ -452,6 +458,8 @@ class Result:
     mem_per_peer_kib: float
     dropped_backpressure: int = 0
     late_entry: list[float] = field(default_factory=list)
+    #: Relay modes: longest time between two packets at a listener across a talker change.
+    change_gap: list[float] = field(default_factory=list)
     #: Relay modes: server CPU seconds per second with everyone connected but nothing routed.
     idle_cpu_rate: float = float("nan")
 
@@ -529,6 +537,7 @@ async def run_scenario(mode: str, n: int, seconds: float) -> Result:
                 late_entry.append(arrivals[0] - t0)
                 await rpc("route", talker="talker", to=route)
                 late_tap.on_packet = _count
+            change_gap = await _talker_changes(rpc, peers, mode, late_tap, [*route, ["late", 1]])
         return Result(
             mode=mode,
             n=n,
@@ -542,6 +551,7 @@ async def run_scenario(mode: str, n: int, seconds: float) -> Result:
             mem_per_peer_kib=(rss1 - rss0) / max(1, listener_peers),
             dropped_backpressure=stats["metrics"].get("dropped_backpressure", 0),
             late_entry=late_entry,
+            change_gap=change_gap if relay else [],
             idle_cpu_rate=idle_cpu_rate if relay else float("nan"),
         )
     finally:
@@ -556,6 +566,32 @@ async def run_scenario(mode: str, n: int, seconds: float) -> Result:
             await proc.wait()
 
 
+async def _talker_changes(rpc: Rpc, peers: Peers, mode: str, tap: Any,
+                          route: list[list[Any]]) -> list[float]:
+    """Pass the route back and forth between two talkers sending all along; per change, the
+    longest time between two packets at ``tap`` from the last before the change to the
+    fifth after it."""
+    await connect_peer(rpc, peers, mode, "talker2", talker=True)  # after every measurement
+    await rpc("route", talker="talker", to=route)
+    talkers = ("talker", "talker2")
+    gaps: list[float] = []
+    for trial in range(LATE_TRIALS):
+        await asyncio.sleep(0.1 + 0.013 * trial)  # spread over the 20 ms
+        arrivals: list[float] = []
+        tap.on_packet = lambda _p, a=arrivals: a.append(time.perf_counter())
+        await _wait(lambda a=arrivals: bool(a), "a packet before the change", timeout=5)
+        t0 = time.perf_counter()
+        await rpc("switch", previous=talkers[trial % 2], talker=talkers[(trial + 1) % 2],
+                  to=route)
+        await _wait(lambda a=arrivals, t0=t0: sum(1 for t in a if t > t0) >= 5,
+                    "the next talker", timeout=5)
+        tap.on_packet = _count
+        last_before = max(i for i, t in enumerate(arrivals) if t <= t0)
+        span = arrivals[last_before:]
+        gaps.append(max(b - a for a, b in zip(span, span[1:], strict=False)))
+    return gaps
+
+
 def _ms(v: float) -> str:
     return "   n/a" if v != v else f"{v * 1000:6.1f}"
 
@@ -565,6 +601,7 @@ def print_table(results: list[Result]) -> None:
         f"{'mode':<7}{'N':>5}{'out pkt/s':>11}{'CPU us/pkt':>12}{'fwd us':>8}{'pkt/s/core':>12}"
         f"{'lat p50':>9}{'p99 ms':>8}{'conn p50':>10}{'p95 ms':>8}{'+dl p50':>9}"
         f"{'p95 ms':>8}{'KiB/peer':>10}{'q drops':>9}{'late p50':>10}{'max ms':>8}"
+        f"{'chg p50':>9}{'max ms':>8}"
     )
     print(head)
     print("-" * len(head))
@@ -578,6 +615,8 @@ def print_table(results: list[Result]) -> None:
             f"{r.mem_per_peer_kib:>10.0f}{r.dropped_backpressure:>9}"
             f"{_ms(statistics.median(r.late_entry) if r.late_entry else float('nan')):>10}"
             f"{_ms(max(r.late_entry) if r.late_entry else float('nan')):>8}"
+            f"{_ms(statistics.median(r.change_gap) if r.change_gap else float('nan')):>9}"
+            f"{_ms(max(r.change_gap) if r.change_gap else float('nan')):>8}"
         )
 
 
@@ -652,7 +691,9 @@ async def run_all(args: argparse.Namespace) -> None:
         "conn: offer -> ICE+DTLS connected; +dl: plus the downlink renegotiation.\n"
         "q drops: deliveries that overflowed a listener's queue (server saturated).\n"
         "late: route request -> first packet at a listener routed mid-transmission (client\n"
-        "      side: includes the RPC and the wait for the talker's next 20 ms packet)."
+        "      side: includes the RPC and the wait for the talker's next 20 ms packet).\n"
+        "chg: at a talker change, the longest time between two packets at a listener\n"
+        "     (20 ms: seamless)."
     )
 
 

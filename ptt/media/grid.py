@@ -13,6 +13,11 @@ or check 20-100 ms late changes nothing.
 
 One :class:`GridSleeps` per event loop (:func:`grid_sleeps`). A sleep is a future: cancelling
 the task that awaits it (a peer closing) cancels it, and the wake skips it.
+
+Time comes from ``clock``, the loop's own by default, and then the grid arms one
+``loop.call_at`` for its timer. Given another clock (tests step one by hand), it arms
+nothing: whoever owns that clock asks :meth:`GridSleeps.get_timer` when the timer is due
+and calls :meth:`GridSleeps.handle_timer` then.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import heapq
 import itertools
 import math
 import weakref
+from collections.abc import Callable
 
 __all__ = ["GRACE", "GridSleeps", "grid_sleeps", "wake"]
 
@@ -32,9 +38,12 @@ GRACE = 0.1
 class GridSleeps:
     """The grid sleeps of one event loop, earliest first."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, grace: float = GRACE) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, grace: float = GRACE, *,
+                 clock: Callable[[], float] | None = None) -> None:
         self._loop = loop
         self._grace = grace
+        self._clock = loop.time if clock is None else clock
+        self._arms_timer = clock is None
         self._sleeping: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._backstop: asyncio.TimerHandle | None = None
@@ -48,7 +57,7 @@ class GridSleeps:
     def sleep(self, delay: float) -> asyncio.Future[None]:
         """A future that is done once ``delay`` seconds have passed and the process has been
         woken (:meth:`wake`), or ``grace`` seconds after that at the latest."""
-        until = self._loop.time() + delay
+        until = self._clock() + delay
         future: asyncio.Future[None] = self._loop.create_future()
         heapq.heappush(self._sleeping, (until, next(self._order), future))
         self._arm(until + self._grace)
@@ -61,7 +70,7 @@ class GridSleeps:
         return ended
 
     def _end_due(self) -> int:
-        now = self._loop.time()
+        now = self._clock()
         ended = popped = 0
         sleeping = self._sleeping
         while sleeping and sleeping[0][0] <= now:
@@ -76,23 +85,31 @@ class GridSleeps:
                 self._arm(sleeping[0][0] + self._grace)
         return ended
 
+    def get_timer(self) -> float | None:
+        """When the timer is due (``clock`` time), or None when no sleep waits for it."""
+        return None if self._backstop_at == math.inf else self._backstop_at
+
+    def handle_timer(self) -> None:
+        """The timer: end every sleep whose time has come, ``grace`` late at the latest."""
+        self._backstop, self._backstop_at = None, math.inf
+        self.ended_on_timer += self._end_due()
+        if self._sleeping and self._backstop_at == math.inf:
+            self._arm(self._sleeping[0][0] + self._grace)
+
     def _cancel_backstop(self) -> None:
         if self._backstop is not None:
             self._backstop.cancel()
-            self._backstop, self._backstop_at = None, math.inf
+        self._backstop, self._backstop_at = None, math.inf
 
     def _arm(self, when: float) -> None:
+        if self._backstop_at <= when:
+            return
         if self._backstop is not None:
-            if self._backstop_at <= when:
-                return
             self._backstop.cancel()
-        self._backstop, self._backstop_at = self._loop.call_at(when, self._on_backstop), when
-
-    def _on_backstop(self) -> None:
-        self._backstop, self._backstop_at = None, math.inf
-        self.ended_on_timer += self._end_due()
-        if self._sleeping and self._backstop is None:
-            self._arm(self._sleeping[0][0] + self._grace)
+            self._backstop = None
+        self._backstop_at = when
+        if self._arms_timer:
+            self._backstop = self._loop.call_at(when, self.handle_timer)
 
     def close(self) -> None:
         """Cancel every sleep and the timer (the loop is closing)."""

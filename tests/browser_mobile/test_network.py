@@ -34,6 +34,7 @@ async def test_offline_then_online_resumes_the_session_without_the_user(
 ) -> None:
     context = await phone()
     page = await context.new_page()
+    await page.clock.install()  # the page's timers run as usual until the test runs them
     dispatcher = await Dispatcher.connect(live_server, "dispatcher1")
     try:
         await sign_in(page, live_server, "satpol1", media=False)
@@ -50,9 +51,13 @@ async def test_offline_then_online_resumes_the_session_without_the_user(
         await expect(banner).to_be_visible()
         await expect(banner).to_have_attribute("data-kind", "net.offline")
         await expect(page.locator("#ptt")).to_have_attribute("data-state", "offline")
-        await asyncio.sleep(1.5)  # past the first two reconnect delays (0.25 s, 1 s)
-        # No network at all: no attempt is made (none could succeed; each costs battery).
+        await expect(page.locator("#conn")).to_have_attribute("data-state", "reconnecting")
+        # Every timer of the next 1.5 s runs now, past the first two reconnect delays
+        # (0.25 s, 1 s). No network at all: no attempt is made (none could succeed; each
+        # costs battery).
+        await page.clock.run_for(1500)
         assert attempts == []
+        await expect(page.locator("#conn")).to_have_attribute("data-state", "reconnecting")
 
         await context.set_offline(False)  # the `online` event: it reconnects at once
         await expect(page.locator("#conn")).to_have_attribute("data-state", "open")

@@ -11,10 +11,12 @@ import pytest
 from playwright.async_api import expect
 from siaga_radio import RadioClient, ToneSource, TransmissionRecorder
 
+from tests.browser.helpers import downlink_peaks
 from tests.browser_mobile.conftest import Phone
 from tests.browser_mobile.helpers import Finger, body_data, heard_frequency, sign_in
 from tests.clients.helpers import decode_file, radio, seconds, tone_of
 from tests.conftest import LiveServer
+from tests.polling import until
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
@@ -27,6 +29,8 @@ async def test_holding_the_button_sends_the_microphone_to_the_talkgroup(
                      join=["satpolpp"]) as listener:
         recorder = TransmissionRecorder(tmp_path)
         recorder.attach(listener)
+        packets: list[int] = []
+        listener.on_audio.append(lambda _tg, _packet, sequence, _stream: packets.append(sequence))
         taken = listener.waiter(lambda m: m.get("type") == "floor_taken")
         await sign_in(page, live_server, "satpol1")
         group = page.locator('#talkgroups li[data-talkgroup="satpolpp"]')
@@ -38,7 +42,8 @@ async def test_holding_the_button_sends_the_microphone_to_the_talkgroup(
         assert await body_data(page, "lastTone") == "permit"
         await expect(page.locator("#now")).to_have_attribute("data-state", "self")
         assert (await asyncio.wait_for(taken, 3))["talker"]["username"] == "satpol1"
-        await asyncio.sleep(2.0)
+        # Two seconds of voice, counted in 20 ms packets at the listener.
+        await until(lambda: len(packets) >= 100, "100 packets at the listener", timeout=10)
         await finger.lift()
         await expect(page.locator("#ptt")).to_have_attribute("data-state", "idle")
         [rec] = await recorder.wait_saved(1, timeout=5)
@@ -86,7 +91,12 @@ async def test_the_phone_plays_what_another_officer_says(
         await talker.scan(["satpolpp"])
         talk = asyncio.create_task(talker.talk("satpolpp", ToneSource(660), 4.0))
         await expect(page.locator("#now")).to_have_attribute("data-talker", "satpol2")
-        await asyncio.sleep(0.5)
+
+        async def playing() -> bool:
+            [reading] = await downlink_peaks(page, "satpolpp", readings=1, gap_ms=200)
+            return reading["level"] > -70.0
+
+        await until(playing, "the phone to play the downlink")
         heard = await heard_frequency(page, "satpolpp")
         await talk
     finally:

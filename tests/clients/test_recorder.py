@@ -3,7 +3,6 @@ concealed, and both Ogg writers (the server's and the client's own) readable by 
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -86,15 +85,46 @@ async def test_duplicates_and_late_packets_are_dropped(tmp_path: Path) -> None:
 
 async def test_audio_after_floor_idle_still_lands_in_the_transmission(tmp_path: Path) -> None:
     """WebRTC audio travels apart from signaling: the last packets may follow floor_idle."""
-    recorder = TransmissionRecorder(tmp_path, grace=0.2)
+    clock = Clock()
+    recorder = TransmissionRecorder(tmp_path, grace=0.25, clock=clock)
     enc = ToneEncoder(440)
     recorder.on_message(taken(SATPOL1))
     recorder.on_audio("satpolpp", enc.packet(), 0, None)
     recorder.on_message(IDLE)
-    await asyncio.sleep(0.05)
+    assert recorder.get_timer() == 0.25
+    clock.now = 0.125  # within the grace
     recorder.on_audio("satpolpp", enc.packet(), 1, None)
-    [rec] = await recorder.wait_saved(1, timeout=2)
-    assert rec.packets == 2
+    assert recorder.get_timer() == 0.375  # the grace starts again at the last packet
+    clock.now = 0.25
+    assert recorder.handle_timer() == [] and recorder.saved == []
+    clock.now = 0.375
+    [rec] = recorder.handle_timer()
+    assert rec.packets == 2 and recorder.saved == [rec]
+    assert recorder.get_timer() is None
+
+
+async def test_silence_ends_a_transmission_without_floor_idle(tmp_path: Path) -> None:
+    clock = Clock()
+    recorder = TransmissionRecorder(tmp_path, silence=2.0, clock=clock)
+    enc = ToneEncoder(440)
+    recorder.on_message(taken(SATPOL1))
+    recorder.on_audio("satpolpp", enc.packet(), 0, None)
+    clock.now = 1.5
+    assert recorder.handle_timer() == []
+    recorder.on_audio("satpolpp", enc.packet(), 1, None)
+    clock.now = 3.5
+    [rec] = recorder.handle_timer()
+    assert rec.packets == 2 and rec.talker == "satpol1"
+
+
+class Clock:
+    """Time stepped by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_packet_durations_follow_the_toc_byte() -> None:

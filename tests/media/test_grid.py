@@ -13,11 +13,22 @@ from ptt.media.aiortc_tap import relax_rtcp
 from ptt.media.grid import GridSleeps, grid_sleeps
 
 
+class Clock:
+    """Time stepped by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def test_a_sleep_ends_at_the_first_wake_after_its_time() -> None:
-    sleeps = GridSleeps(asyncio.get_running_loop(), grace=10.0)
+    clock = Clock()
+    sleeps = GridSleeps(asyncio.get_running_loop(), grace=10.0, clock=clock)
     first, later = sleeps.sleep(0.05), sleeps.sleep(0.3)
     assert sleeps.wake() == 0  # too early: nothing ends
-    await asyncio.sleep(0.08)
+    clock.now = 0.08
     assert not first.done()  # its time has come, but nothing woke it yet
     assert sleeps.wake() == 1
     assert first.done() and not later.done()
@@ -27,25 +38,47 @@ async def test_a_sleep_ends_at_the_first_wake_after_its_time() -> None:
 
 
 async def test_without_a_wake_the_timer_ends_it_grace_after_its_time() -> None:
+    clock = Clock()
+    sleeps = GridSleeps(asyncio.get_running_loop(), grace=0.25, clock=clock)
+    sleeping = sleeps.sleep(0.25)
+    assert sleeps.get_timer() == 0.5
+    clock.now = 0.125
+    sleeps.handle_timer()  # before its time (a stray call): nothing ends
+    assert not sleeping.done() and sleeps.get_timer() == 0.5
+    clock.now = 0.5
+    sleeps.handle_timer()
+    assert sleeping.done() and sleeps.get_timer() is None
+    assert (sleeps.ended_on_wake, sleeps.ended_on_timer) == (0, 1)
+    again = sleeps.sleep(0.0)  # the timer is armed again for the next sleep
+    assert sleeps.get_timer() == 0.75
+    clock.now = 0.75
+    sleeps.handle_timer()
+    assert again.done() and sleeps.ended_on_timer == 2
+
+
+async def test_on_the_loops_clock_the_grid_arms_the_loops_timer() -> None:
     loop = asyncio.get_running_loop()
     sleeps = GridSleeps(loop, grace=0.05)
     start = loop.time()
-    await sleeps.sleep(0.05)
-    assert 0.1 - 0.01 <= loop.time() - start < 0.5
+    sleeping = sleeps.sleep(0.05)
+    timer = sleeps._backstop
+    assert timer is not None and timer.when() == sleeps.get_timer()
+    assert start + 0.1 <= timer.when() <= loop.time() + 0.1
+    await sleeping  # nothing wakes the grid: only the loop's timer can end it
     assert (sleeps.ended_on_wake, sleeps.ended_on_timer) == (0, 1)
-    await sleeps.sleep(0.0)  # the timer is armed again for the next sleep
-    assert sleeps.ended_on_timer == 2
+    assert sleeps._backstop is None
 
 
 async def test_a_woken_sleep_leaves_no_timer_behind() -> None:
     loop = asyncio.get_running_loop()
     sleeps = GridSleeps(loop, grace=0.05)
-    sleeping = sleeps.sleep(0.01)
-    await asyncio.sleep(0.02)
+    sleeping = sleeps.sleep(0.0)  # due at once: the next wake ends it
+    timer = sleeps._backstop
+    assert timer is not None
     sleeps.wake()
     assert sleeping.done()
-    await asyncio.sleep(0.1)  # past the grace: the timer would have fired by now
-    assert sleeps.ended_on_timer == 0 and sleeps._backstop is None
+    assert timer.cancelled() and sleeps._backstop is None and sleeps.get_timer() is None
+    assert sleeps.ended_on_timer == 0
 
 
 async def test_a_cancelled_sleeper_is_dropped_and_the_others_still_end() -> None:

@@ -13,11 +13,17 @@ Rules:
    packets, up to ``max_fill``) is filled with one-byte concealment packets, 20 ms each, so
    a recording lasts as long as the talk; duplicates and late packets are dropped.
 3. Files are written under ``<name>.part`` and renamed when complete.
+
+Time comes from ``clock``, the event loop's by default, and then each transmission's end is
+a ``loop.call_at``. Given another clock (tests step one by hand), no loop timer is armed:
+:meth:`TransmissionRecorder.get_timer` says when the next transmission ends and
+:meth:`TransmissionRecorder.handle_timer` ends those whose time has come.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +56,7 @@ class _Open:
         self.last_seq: int | None = None
         self.lost = 0
         self.idle = False
+        self.ends_at = math.inf
         self.timer: asyncio.TimerHandle | None = None
 
 
@@ -61,7 +68,8 @@ class TransmissionRecorder:
     def __init__(self, out_dir: str | Path, *, talkgroups: set[str] | None = None,
                  grace: float = 0.5, silence: float = 2.0, max_fill: int = 50,
                  standalone_ogg: bool = False,
-                 on_saved: Callable[[Recording], None] | None = None) -> None:
+                 on_saved: Callable[[Recording], None] | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         self.out_dir = Path(out_dir)
         self.talkgroups = talkgroups
         self.grace = grace
@@ -69,6 +77,7 @@ class TransmissionRecorder:
         self.max_fill = max_fill
         self.standalone_ogg = standalone_ogg
         self.on_saved = on_saved
+        self._clock = clock
         self.saved: list[Recording] = []
         self.changed = asyncio.Event()
         self._open: dict[str, _Open] = {}
@@ -139,8 +148,23 @@ class TransmissionRecorder:
     def _arm(self, cur: _Open, delay: float) -> None:
         if cur.timer is not None:
             cur.timer.cancel()
+            cur.timer = None
+        if self._clock is not None:
+            cur.ends_at = self._clock() + delay
+            return
         loop = asyncio.get_running_loop()
-        cur.timer = loop.call_later(delay, self._finish, cur.talkgroup)
+        cur.ends_at = loop.time() + delay
+        cur.timer = loop.call_at(cur.ends_at, self._finish, cur.talkgroup)
+
+    def get_timer(self) -> float | None:
+        """When the next open transmission ends (``clock`` time); None if none is open."""
+        return min((cur.ends_at for cur in self._open.values()), default=None)
+
+    def handle_timer(self) -> list[Recording]:
+        """End the transmissions whose time has come (with a clock of one's own)."""
+        now = self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+        due = [tg for tg, cur in self._open.items() if cur.ends_at <= now]
+        return [rec for tg in due if (rec := self._finish(tg)) is not None]
 
     def _finish(self, talkgroup: str) -> Recording | None:
         cur = self._open.pop(talkgroup, None)
