@@ -9,8 +9,8 @@ import asyncio
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 from ptt.media import grid
-from ptt.media.aiortc_tap import relax_rtcp
 from ptt.media.grid import GridSleeps, grid_sleeps
+from ptt.media.timers import relax_rtcp
 
 
 class Clock:

@@ -345,7 +345,7 @@ class TestRobustness:
 
 
 class TestTimers:
-    """The relay's RTCP and consent timers (``ptt.media.grid``, ``aiortc_tap.relax_rtcp``)."""
+    """The relay's RTCP and consent timers (``ptt.media.grid``, ``timers.relax_rtcp``)."""
 
     async def test_while_a_talker_is_forwarded_timer_waits_end_on_its_packets(
         self, relay: VoiceRelay, officers
