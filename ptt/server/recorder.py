@@ -301,27 +301,12 @@ class Recorder:
     def _drop_empty(self, rec: _Recording) -> None:
         """Rule 7: no audio, no recording (the file, if opened, held only headers)."""
         self.metrics.empty += 1
-        rec.failed, rec.pending = True, bytearray()
-        if rec.file is not None:
-            with contextlib.suppress(OSError):
-                rec.file.close()
-            rec.file = None
-        if rec.path is not None:
-            with contextlib.suppress(OSError):
-                rec.path.unlink(missing_ok=True)
+        _discard(rec)
 
     def _fail(self, rec: _Recording, exc: OSError) -> None:
-        rec.failed = True
-        rec.pending = bytearray()
         self.metrics.failed += 1
         self.metrics.disk_errors += 1
-        if rec.file is not None:
-            with contextlib.suppress(OSError):
-                rec.file.close()
-            rec.file = None
-        if rec.path is not None:
-            with contextlib.suppress(OSError):
-                rec.path.unlink(missing_ok=True)
+        _discard(rec)
         message = f"cannot write recording {rec.relative or rec.talkgroup}: {exc}"
         loop = self._loop
         if loop is not None and not loop.is_closed():
@@ -409,3 +394,15 @@ def _prune_dirs(directory: Path, root: Path) -> None:
         except OSError:
             return
         directory = directory.parent
+
+
+def _discard(rec: _Recording) -> None:
+    """Give up on ``rec``: nothing more is written, and its file (if any) is removed."""
+    rec.failed, rec.pending = True, bytearray()
+    if rec.file is not None:
+        with contextlib.suppress(OSError):
+            rec.file.close()
+        rec.file = None
+    if rec.path is not None:
+        with contextlib.suppress(OSError):
+            rec.path.unlink(missing_ok=True)
