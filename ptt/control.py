@@ -348,6 +348,9 @@ class Radio:
             return ev.DenyReason.NOT_SELECTED
         if call_type is ev.CallType.EMERGENCY and tg not in self._emergencies:
             return ev.DenyReason.NO_EMERGENCY
+        if call_type is ev.CallType.IMMINENT_PERIL and not self.roster.talkgroup(
+                tg).may_claim_imminent_peril(self.roster.identity(user)):
+            return ev.DenyReason.NO_RIGHT
         return None
 
     def _ask(self, user: int, tg: str, call_type: ev.CallType, priority: int, now: float, *,

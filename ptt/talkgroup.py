@@ -19,7 +19,11 @@ Rules:
    group rather than only the selected one.
 
 3. A client asks for a floor priority; the server caps it by role (`cap_priority`), so an
-   officer cannot out-rank a dispatcher by asking. Higher numbers win.
+   officer cannot out-rank a dispatcher by asking. Higher numbers win. The call type is
+   checked the same way: an ``imminent_peril`` request, which pre-empts normal talkers, is
+   for dispatchers and supervisors, and for officers of the agencies a talkgroup lists in
+   ``peril_agencies`` (none by default); anyone else is denied ``no_right``
+   (`Talkgroup.may_claim_imminent_peril`). An officer in danger has the emergency button.
 
 4. Membership (`Roster`): a connected user joins the talkgroups it may LISTEN on. Its joined
    talkgroups are its scan list: it hears them all and talks on the selected one. Joining
@@ -137,6 +141,7 @@ class Talkgroup:
     queue_capacity: int = 5
     dynamic: bool = False
     members: frozenset[int] = frozenset()
+    peril_agencies: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -149,6 +154,9 @@ class Talkgroup:
             raise UsageError(f"talkgroup {self.id}: an agency is both talking and listen-only")
         if self.members and not self.dynamic:
             raise UsageError(f"talkgroup {self.id}: only a dynamic talkgroup lists members")
+        if not self.peril_agencies <= self.agencies:
+            raise UsageError(f"talkgroup {self.id}: an agency may claim imminent peril only "
+                             "where it talks")
 
     def floor_config(self, no_media_timeout: float, grant_accept_window: float) -> FloorConfig:
         """This talkgroup's floor settings, with the server-wide timers."""
@@ -166,6 +174,12 @@ class Talkgroup:
         if who.agency in self.listen_only:
             return Right.LISTEN
         return Right.NONE
+
+    def may_claim_imminent_peril(self, who: Identity) -> bool:
+        """Whether ``who`` may ask for the floor as ``imminent_peril`` here (rule 3)."""
+        if who.role in DISPATCH_ROLES:
+            return True
+        return who.agency in self.peril_agencies and Right.TALK in self.rights_of(who)
 
 
 @dataclass(slots=True)

@@ -72,6 +72,10 @@ class TalkgroupIn(BaseModel):
     members: list[str] = Field(default_factory=list, max_length=200,
                                description="Usernames invited to the group")
     agencies: list[str] = Field(default_factory=list, max_length=10)
+    peril_agencies: list[str] = Field(
+        default_factory=list, max_length=10,
+        description="Agencies (of `agencies`) whose officers may ask for the floor as "
+        "imminent peril; dispatchers and supervisors always may")
     incident_ref: str | None = Field(default=None, max_length=40)
     max_talk_seconds: int = Field(default=60, ge=5, le=600)
 
@@ -108,9 +112,13 @@ async def create_talkgroup(body: TalkgroupIn, principal: DispatcherDep, rt: Runt
     missing = sorted(set(body.members) - set(users))
     if missing:
         raise ApiError(422, "unknown_user", f"unknown users: {', '.join(missing)}")
+    if not set(body.peril_agencies) <= set(body.agencies):
+        raise ApiError(422, "invalid_request",
+                       "peril_agencies: an agency may claim imminent peril only where it talks")
     try:
         await open_talkgroup(rt.sessions, service, code=code, name=body.name,
                              members=users.values(), agencies=body.agencies,
+                             peril_agencies=body.peril_agencies,
                              incident_ref=body.incident_ref,
                              max_talk_seconds=body.max_talk_seconds,
                              created_by=principal.user_id)

@@ -25,6 +25,7 @@ async def open_talkgroup(
     name: str,
     members: Iterable[int],
     agencies: Iterable[str] = (),
+    peril_agencies: Iterable[str] = (),
     incident_ref: str | None = None,
     max_talk_seconds: int = 60,
     created_by: int | None = None,
@@ -38,6 +39,7 @@ async def open_talkgroup(
         if found.scalar_one_or_none() is not None:
             raise TalkgroupExists(code)
         row = TalkgroupRow(code=code, name=name, agencies=sorted(set(agencies)),
+                           peril_agencies=sorted(set(peril_agencies)),
                            max_talk_seconds=max_talk_seconds, dynamic=True,
                            incident_ref=incident_ref, created_by_id=created_by)
         s.add(row)

@@ -50,7 +50,8 @@ def talkgroup_of(row: TalkgroupRow, members: frozenset[int] = frozenset()) -> Ta
     return Talkgroup(id=row.code, name=row.name, agencies=frozenset(row.agencies),
                      max_talk_time=float(row.max_talk_seconds),
                      queue_capacity=row.queue_capacity, dynamic=row.dynamic,
-                     members=members if row.dynamic else frozenset())
+                     members=members if row.dynamic else frozenset(),
+                     peril_agencies=frozenset(row.peril_agencies or ()))
 
 
 async def load_talkgroups(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.db import Base, UTCDateTime, utcnow
@@ -22,6 +22,9 @@ class TalkgroupRow(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     agencies: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Agencies whose officers may ask for the floor as imminent peril (dispatch roles always).
+    peril_agencies: Mapped[list[str]] = mapped_column(JSON, default=list,
+                                                      server_default=text("'[]'"))
     max_talk_seconds: Mapped[int] = mapped_column(Integer, default=60)
     queue_capacity: Mapped[int] = mapped_column(Integer, default=5)
     retention_days: Mapped[int] = mapped_column(Integer, default=30)

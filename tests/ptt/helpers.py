@@ -31,7 +31,9 @@ from ptt.talkgroup import DISHUB, PSC119, SATPOL_PP, Identity, Role, Talkgroup
 
 E = TypeVar("E")
 
-SATPOL = Talkgroup("satpol", "Satpol PP", agencies=frozenset({SATPOL_PP}))
+# Satpol PP's own officers may claim imminent peril on their group (rule 3 of ptt.talkgroup).
+SATPOL = Talkgroup("satpol", "Satpol PP", agencies=frozenset({SATPOL_PP}),
+                   peril_agencies=frozenset({SATPOL_PP}))
 DISHUB_TG = Talkgroup("dishub", "Dishub", agencies=frozenset({DISHUB}))
 GABUNGAN = Talkgroup("gabungan", "Gabungan", agencies=frozenset({SATPOL_PP, DISHUB}))
 MEDIS = Talkgroup("medis", "PSC 119", agencies=frozenset({PSC119}),

@@ -4,7 +4,7 @@ Satpol PP talkgroup, both can use Gabungan; dispatch acts everywhere."""
 from __future__ import annotations
 
 import pytest
-from helpers import DISHUB_TG, GABUNGAN, MEDIS, SATPOL, Bench, dispatcher, person
+from helpers import DISHUB_TG, GABUNGAN, MEDIS, SATPOL, Bench, dispatcher, officer, person
 
 from ptt.control import RadioConfig
 from ptt.errors import CommandRefused, ErrorCode, UsageError
@@ -62,6 +62,7 @@ def test_a_dynamic_talkgroup_admits_its_listed_members() -> None:
     {"id": ""}, {"max_talk_time": 0}, {"queue_capacity": -1},
     {"agencies": frozenset({DISHUB}), "listen_only": frozenset({DISHUB})},
     {"members": frozenset({1})},
+    {"agencies": frozenset({DISHUB}), "peril_agencies": frozenset({SATPOL_PP})},
 ])
 def test_inconsistent_talkgroups_are_rejected(bad: dict[str, object]) -> None:
     fields: dict[str, object] = {"id": "x", "name": "X", **bad}
@@ -121,6 +122,37 @@ def test_an_officer_talks_on_the_selected_group_only_a_dispatcher_on_any(
 
     bench.assert_denied(ani, DenyReason.NOT_SELECTED)
     bench.assert_granted(dina)
+
+
+def test_imminent_peril_is_a_dispatchers_call_by_default(
+        bench: Bench, dedi: Identity, dina: Identity) -> None:
+    eko = bench.online(officer("Eko", DISHUB), "dishub")   # Dishub's group names no agency
+    bench.request(dedi)
+    bench.clear()
+
+    bench.request(eko, call_type=CallType.IMMINENT_PERIL)
+    bench.assert_denied(eko, DenyReason.NO_RIGHT)   # Dedi keeps talking
+    bench.request(dina, "dishub", call_type=CallType.IMMINENT_PERIL)
+    bench.assert_granted(dina, call_type=CallType.IMMINENT_PERIL)
+    bench.assert_revoked(dedi, RevokeReason.PREEMPTED)
+
+
+def test_a_talkgroup_may_give_an_agency_the_imminent_peril_call() -> None:
+    patrol = Talkgroup("patrol", "Patroli", agencies=frozenset({SATPOL_PP, DISHUB}),
+                       peril_agencies=frozenset({SATPOL_PP}))
+    bench = Bench([patrol])
+    ani = bench.online(person(Role.OFFICER, SATPOL_PP, "Ani"), "patrol")
+    dedi = bench.online(person(Role.OFFICER, DISHUB, "Dedi"), "patrol")
+    bench.request(dedi)
+    bench.clear()
+
+    bench.request(ani, call_type=CallType.IMMINENT_PERIL)
+    bench.assert_granted(ani, call_type=CallType.IMMINENT_PERIL)
+    bench.assert_revoked(dedi, RevokeReason.PREEMPTED)
+    bench.release(ani)
+    bench.clear()
+    bench.request(dedi, call_type=CallType.IMMINENT_PERIL)
+    bench.assert_denied(dedi, DenyReason.NO_RIGHT)   # Dishub was not given the call here
 
 
 def test_one_voice_at_a_time(bench: Bench, dina: Identity, ani: Identity,

@@ -277,3 +277,30 @@ async def test_dynamic_talkgroup_for_an_incident(live_server: LiveServer) -> Non
         forbidden = await http.post("/api/talkgroups", json={"name": "mine"},
                                     headers={"Authorization": f"Bearer {officer_token}"})
         assert forbidden.status_code == 403
+
+
+async def test_a_talkgroup_names_who_may_claim_imminent_peril(live_server: LiveServer) -> None:
+    import httpx
+
+    satpol = await RadioClient.connect(live_server, "satpol1")
+    dishub = await RadioClient.connect(live_server, "dishub1")
+    token = await live_server.login("dispatcher1")
+    async with httpx.AsyncClient(base_url=live_server.http_url,
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        refused = await http.post("/api/talkgroups", json={
+            "name": "Patroli", "members": ["satpol1"], "peril_agencies": ["satpolpp"]})
+        assert refused.status_code == 422   # an agency that does not talk there
+        created = await http.post("/api/talkgroups", json={
+            "name": "Patroli", "agencies": ["satpolpp", "dishub"],
+            "peril_agencies": ["satpolpp"]})
+        assert created.status_code == 201, created.text
+    code = created.json()["id"]
+    for client in (satpol, dishub):
+        await client.expect("talkgroup_added")
+        await client.send("join", talkgroup=code)
+        await client.expect("joined", talkgroup=code)
+    await dishub.send("floor_request", talkgroup=code, call_type="imminent_peril")
+    denied = await dishub.expect("floor_denied")
+    assert denied["reason"] == "no_right"
+    await satpol.send("floor_request", talkgroup=code, call_type="imminent_peril")
+    await satpol.expect("floor_granted")
