@@ -12,11 +12,19 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import socket
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -153,6 +161,23 @@ class Settings(BaseSettings):
     # Dispatch.
     osrm_url: str | None = None
 
+    # Cluster (docs/deploy.md). Without nats_url the server is one node and needs nothing else.
+    nats_url: str | None = Field(
+        default=None,
+        description="NATS server(s) of the cluster (comma-separated URLs); set, every "
+        "`siaga serve` on the same PostgreSQL database is a node of one cluster.")
+    cluster_name: str = Field(
+        default="siaga", pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="Prefix of the cluster's NATS subjects and key/value buckets, so that "
+        "several clusters (or test runs) can share one NATS.")
+    node_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="This node's name in the cluster; default: host name and port.")
+    node_url: str | None = Field(
+        default=None,
+        description="Where the other nodes reach this node's HTTP and WebSocket endpoints "
+        "(e.g. http://10.0.0.11:8080); default: http://<host>:<port>.")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -187,6 +212,20 @@ class Settings(BaseSettings):
                 f"unsupported driver {url.drivername!r}; use one of {', '.join(SUPPORTED_DRIVERS)}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _cluster_needs_postgresql(self) -> Settings:
+        if self.nats_url and not self.database_url.startswith("postgresql"):
+            raise ValueError("a cluster (nats_url) needs PostgreSQL as its database: "
+                             "every node must see the same state")
+        return self
+
+    def cluster_node_id(self) -> str:
+        """This node's name: ``node_id``, or the host name and port."""
+        return self.node_id or f"{socket.gethostname()}-{self.port}"
+
+    def cluster_node_url(self) -> str:
+        return self.node_url or f"http://{self.host}:{self.port}"
 
     @field_validator("forwarded_allow_ips", mode="before")
     @classmethod

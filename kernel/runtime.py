@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kernel.auth import TokenService
+from kernel.cluster import Cluster
 from kernel.config import Settings
 from kernel.db import create_engine, session_factory
 from kernel.ratelimit import LoginThrottle
@@ -108,6 +109,8 @@ class Runtime:
     offload: Offload
     clock: Any = time.time
     services: dict[str, Any] = field(default_factory=dict)
+    #: This node's cluster (:mod:`kernel.cluster`) while the app runs, None on one node.
+    cluster: Cluster | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:

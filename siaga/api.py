@@ -55,12 +55,19 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", tags=["ops"])
 async def readyz(rt: RuntimeDep) -> dict[str, str]:
-    """The database answers; a load balancer sends traffic only when this is 200."""
+    """The database answers (and in a cluster, NATS, and the node is not draining); a load
+    balancer sends traffic only when this is 200."""
     try:
         await check_reachable(rt.engine, timeout=2.0)
     except DatabaseUnavailable as exc:
         raise ApiError(503, "database_unavailable", str(exc)) from None
-    return {"status": "ready"}
+    if rt.cluster is None:
+        return {"status": "ready"}
+    if rt.cluster.draining:
+        raise ApiError(503, "draining", "this node is shutting down; use another")
+    if not rt.cluster.nc.is_connected:
+        raise ApiError(503, "bus_unavailable", "this node has lost the cluster's NATS")
+    return {"status": "ready", "node": rt.cluster.node_id}
 
 
 @router.get("/metrics", tags=["ops"], response_class=Response,
@@ -146,3 +153,29 @@ async def me(principal: PrincipalDep) -> MeResponse:
         display_name=principal.display_name, role=principal.role, agency=principal.agency,
         agency_kind=principal.agency_kind.value, unit_callsign=principal.unit_callsign,
     )
+
+
+class NodeOut(BaseModel):
+    id: str
+    url: str
+    draining: bool
+
+
+class NodesResponse(BaseModel):
+    node: str
+    nodes: list[NodeOut]
+
+
+@router.get("/api/cluster/nodes", tags=["ops"], response_model=NodesResponse,
+            responses={401: {"description": "not signed in"}})
+async def cluster_nodes(rt: RuntimeDep, principal: PrincipalDep) -> NodesResponse:
+    """The nodes a client may use (this one first), for clients that move on when their
+    node drains or dies. One node, unclustered, lists itself as ``local``."""
+    if rt.cluster is None:
+        return NodesResponse(node="local", nodes=[
+            NodeOut(id="local", url=rt.settings.public_url, draining=False)])
+    live = await rt.cluster.live_nodes()
+    mine = [n for n in live if n.node_id == rt.cluster.node_id]
+    others = [n for n in live if n.node_id != rt.cluster.node_id]
+    return NodesResponse(node=rt.cluster.node_id, nodes=[
+        NodeOut(id=n.node_id, url=n.public_url, draining=n.draining) for n in mine + others])

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from kernel import cluster
 from kernel.bus import EventBus
 from kernel.config import Settings
 from kernel.errors import install_error_handlers
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         started = []
         rt.services["bus"] = bus = EventBus()
+        rt.cluster = await cluster.connect(rt.settings)
         try:
             for feature in FEATURES:
                 await feature.start(rt)
@@ -102,6 +104,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             for feature in reversed(started):
                 await feature.stop(rt)
+            if rt.cluster is not None:
+                await rt.cluster.close()
+                rt.cluster = None
             await bus.close()
             await rt.engine.dispose()
             rt.offload.shutdown()

@@ -40,9 +40,10 @@ settings.register_profile("coverage", max_examples=10, derandomize=True)
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests never read the developer's SIAGA_* variables or ./siaga.toml."""
+    """Tests never read the developer's SIAGA_* variables (but SIAGA_TEST_*, which say where
+    the test services are) or ./siaga.toml."""
     for key in list(os.environ):
-        if key.startswith("SIAGA_") and key != PG_ENV:
+        if key.startswith("SIAGA_") and not key.startswith("SIAGA_TEST_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
 

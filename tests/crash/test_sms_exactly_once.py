@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import signal
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,9 +24,9 @@ from aiohttp import web
 from tests.conftest import loopback_socket, port_of
 from tests.dispatch_api.console import CALL
 from tests.polling import until
+from tests.processes import ServerProcess, base_env, run
 
 ROUNDS = 6
-SIAGA = str(Path(sys.executable).parent / "siaga")
 
 
 class CountingGateway:
@@ -68,45 +65,6 @@ async def counting_gateway() -> AsyncIterator[tuple[CountingGateway, str]]:
         await runner.cleanup()
 
 
-async def run(env: dict[str, str], *args: str) -> None:
-    proc = await asyncio.create_subprocess_exec(SIAGA, *args, env=env,
-                                                stdout=asyncio.subprocess.DEVNULL)
-    assert await proc.wait() == 0
-
-
-class Server:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.sock = loopback_socket()
-        self.url = f"http://127.0.0.1:{port_of(self.sock)}"
-        self.env["SIAGA_PORT"] = str(port_of(self.sock))
-        self.env["SIAGA_PUBLIC_URL"] = self.url
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self, http: httpx.AsyncClient) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            SIAGA, "serve", "--no-migrate", "--fd", str(self.sock.fileno()), env=self.env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-            pass_fds=(self.sock.fileno(),))
-
-        async def up() -> bool:
-            try:
-                return (await http.get(f"{self.url}/healthz")).status_code == 200
-            except httpx.TransportError:
-                return False
-        await until(up, "siaga serve to answer", timeout=60)
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-    async def stop(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(self.proc.wait(), 30)
-
-
 async def dispatch_one(http: httpx.AsyncClient, url: str, token: str,
                        rng: random.Random) -> None:
     auth = {"Authorization": f"Bearer {token}"}
@@ -124,7 +82,7 @@ async def crash_loop(tmp_path: Path, env: dict[str, str],
     """Dispatch, kill -9 at a seeded-random moment, again; then a clean run. Returns
     (sends, duplicates)."""
     rng = random.Random(7001)
-    server = Server(env)
+    server = ServerProcess(env)
     async with httpx.AsyncClient(timeout=30) as http:
         for _ in range(ROUNDS):
             await server.start(http)
@@ -154,16 +112,13 @@ async def dispatch_keys(tmp_path: Path) -> list[str]:
     return [r[0] for r in rows]
 
 
-def base_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIAGA_")}
-    env.update(SIAGA_DATA_DIR=str(tmp_path / "var"),
-               SIAGA_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'siaga.db'}",
-               SIAGA_LOG_LEVEL="WARNING")
-    return env
+def sqlite_env(tmp_path: Path) -> dict[str, str]:
+    return base_env(data_dir=str(tmp_path / "var"),
+                    database_url=f"sqlite+aiosqlite:///{tmp_path / 'siaga.db'}")
 
 
 async def test_console_gateway_sends_each_dispatch_once(tmp_path: Path) -> None:
-    env = base_env(tmp_path)
+    env = sqlite_env(tmp_path)
     await run(env, "db", "upgrade")
     await run(env, "demo", "load")
     journal = tmp_path / "var" / "sms-console.jsonl"
@@ -174,7 +129,7 @@ async def test_console_gateway_sends_each_dispatch_once(tmp_path: Path) -> None:
         lines = journal.read_text().splitlines()
         return Counter(json.loads(line)["dedup_key"] for line in lines if line.strip())
 
-    async def expected(server: Server) -> list[str]:
+    async def expected(server: ServerProcess) -> list[str]:
         return await dispatch_keys(tmp_path)
 
     sends, duplicates = await crash_loop(tmp_path, env, sent, expected)
@@ -185,7 +140,7 @@ async def test_console_gateway_sends_each_dispatch_once(tmp_path: Path) -> None:
 async def test_http_gateway_sends_each_dispatch_once(
         tmp_path: Path, counting_gateway: tuple[CountingGateway, str]) -> None:
     gateway, url = counting_gateway
-    env = base_env(tmp_path)
+    env = sqlite_env(tmp_path)
     env.update(SIAGA_SMS_GATEWAY="http", SIAGA_HTTP_GATEWAY_URL=url,
                SIAGA_HTTP_GATEWAY_SECRET="s" * 32)
     await run(env, "db", "upgrade")
@@ -194,7 +149,7 @@ async def test_http_gateway_sends_each_dispatch_once(
     def sent() -> Counter[str]:
         return Counter({k: 1 for k in gateway.sent})  # what the gateway actually sent
 
-    async def expected(server: Server) -> list[str]:
+    async def expected(server: ServerProcess) -> list[str]:
         return await dispatch_keys(tmp_path)
 
     sends, duplicates = await crash_loop(tmp_path, env, sent, expected)
