@@ -73,6 +73,7 @@ class Cluster:
     nc: NATS
     js: JetStreamContext
     draining: bool = False
+    replicas: int = 1
     _nodes: KeyValue | None = None
     _heartbeat: asyncio.Task[None] | None = None
     _stopping: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -89,7 +90,8 @@ class Cluster:
         try:
             return await self.js.key_value(bucket)
         except BucketNotFoundError:
-            return await self.js.create_key_value(bucket=bucket, ttl=ttl, history=history)
+            return await self.js.create_key_value(bucket=bucket, ttl=ttl, history=history,
+                                                  replicas=self.replicas)
 
     async def start(self) -> None:
         self._nodes = await self.key_value("nodes", ttl=NODE_TTL_SECONDS)
@@ -165,6 +167,7 @@ async def connect(settings: Settings, **options: Any) -> Cluster | None:
     nc = await nats.connect(servers=servers, name=f"siaga-{node_id}", error_cb=error,
                             max_reconnect_attempts=-1, reconnect_time_wait=0.5, **options)
     cluster = Cluster(settings.cluster_name, node_id, settings.cluster_node_url(),
-                      settings.public_url, nc, nc.jetstream())
+                      settings.public_url, nc, nc.jetstream(),
+                      replicas=settings.nats_replicas)
     await cluster.start()
     return cluster

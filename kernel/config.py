@@ -170,6 +170,10 @@ class Settings(BaseSettings):
         default="siaga", pattern=r"^[A-Za-z0-9_-]{1,32}$",
         description="Prefix of the cluster's NATS subjects and key/value buckets, so that "
         "several clusters (or test runs) can share one NATS.")
+    nats_replicas: int = Field(
+        default=1, ge=1, le=5,
+        description="Copies JetStream keeps of the cluster's key/value buckets: 3 on a "
+        "three-server NATS cluster, so that losing one NATS server loses nothing.")
     node_id: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
         description="This node's name in the cluster; default: host name and port.")
