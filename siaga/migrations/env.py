@@ -13,7 +13,14 @@ from siaga.models import metadata
 config = context.config
 
 
+#: PostgreSQL advisory lock key held while migrating ("siaga" in ASCII), so that nodes of a
+#: cluster started at once migrate one after the other; the later ones find nothing to do.
+MIGRATION_LOCK = 0x7369616761
+
+
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     context.configure(
         connection=connection,
         target_metadata=metadata,
