@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -30,6 +31,8 @@ from kernel.cluster import Cluster
 from kernel.config import Settings
 from kernel.db import create_engine, session_factory
 from kernel.ratelimit import LoginThrottle
+
+log = logging.getLogger("siaga.runtime")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -111,6 +114,10 @@ class Runtime:
     services: dict[str, Any] = field(default_factory=dict)
     #: This node's cluster (:mod:`kernel.cluster`) while the app runs, None on one node.
     cluster: Cluster | None = None
+    #: Called with the loop-clock deadline when the node drains (:meth:`drain`).
+    drain_hooks: list[Callable[[float], Awaitable[None]]] = field(default_factory=list)
+    #: Set once the node drains: /readyz answers 503 from then on.
+    draining: bool = False
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -132,3 +139,20 @@ class Runtime:
 
     def now(self) -> float:
         return float(self.clock())
+
+    async def drain(self, seconds: float) -> None:
+        """Stop taking clients and let the ones here move on, within ``seconds``: the
+        cluster and load balancers are told first (``/readyz`` 503), then every feature's
+        drain hook runs, all at once, until it is done or the deadline passes."""
+        self.draining = True
+        deadline = asyncio.get_running_loop().time() + seconds
+        if self.cluster is not None:
+            try:
+                await self.cluster.set_draining()
+            except Exception as exc:
+                log.warning("could not announce the drain to the cluster: %s", exc)
+        results = await asyncio.gather(*(hook(deadline) for hook in self.drain_hooks),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                log.error("drain step failed", exc_info=result)

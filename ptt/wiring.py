@@ -121,6 +121,19 @@ class RadioFeature:
                                  buffer_limit=runtime.settings.ws_audio_buffer_bytes)
         runtime.services["wsaudio"] = wsaudio
         signaling.on_command["recent"] = RecentHandler(service, runtime.sessions)
+
+        async def drain(deadline: float) -> None:
+            nodes: list[str] = []
+            if runtime.cluster is not None:
+                try:
+                    live = await runtime.cluster.live_nodes()
+                except Exception:  # NATS away: the clients still go, to the balancer
+                    live = []
+                nodes = [n.public_url for n in live
+                         if n.node_id != runtime.cluster.node_id and not n.draining]
+            await service.drain(deadline, nodes)
+
+        runtime.drain_hooks.append(drain)
         collector = MediaCollector(runtime.services)
         runtime.metrics.registry.register(collector)
         runtime.services["media_collector"] = collector

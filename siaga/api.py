@@ -61,10 +61,10 @@ async def readyz(rt: RuntimeDep) -> dict[str, str]:
         await check_reachable(rt.engine, timeout=2.0)
     except DatabaseUnavailable as exc:
         raise ApiError(503, "database_unavailable", str(exc)) from None
+    if rt.draining:
+        raise ApiError(503, "draining", "this node is shutting down; use another")
     if rt.cluster is None:
         return {"status": "ready"}
-    if rt.cluster.draining:
-        raise ApiError(503, "draining", "this node is shutting down; use another")
     if not rt.cluster.nc.is_connected:
         raise ApiError(503, "bus_unavailable", "this node has lost the cluster's NATS")
     return {"status": "ready", "node": rt.cluster.node_id}

@@ -127,11 +127,10 @@ def serve(
 ) -> None:
     """Serve the console, the app, the API and the radio on one port."""
     _check_media()
-    import uvicorn
 
     from kernel.logs import configure_logging
     from siaga.app import create_app
-    from siaga.server import uvicorn_config
+    from siaga.server import DrainingServer, uvicorn_config
 
     settings = _settings()
     sockets = None
@@ -159,13 +158,14 @@ def serve(
         f"  API docs            {base}/api/docs\n"
         f"  health              {base}/healthz"
     )
+    app = create_app(settings)
     config = uvicorn_config(
         # Forwarded headers are believed only from SIAGA_FORWARDED_ALLOW_IPS (the app's own
         # middleware), never from whatever uvicorn trusts by default.
-        create_app(settings), settings.host, settings.port, proxy_headers=False,
+        app, settings.host, settings.port, proxy_headers=False,
         ssl_certfile=files.cert if files else None, ssl_keyfile=files.key if files else None,
     )
-    uvicorn.Server(config).run(sockets=sockets)
+    DrainingServer(config, app.state.runtime).run(sockets=sockets)
 
 
 def _tls_files(settings: Settings, tls: bool, cert: Path | None,

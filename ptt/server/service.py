@@ -25,6 +25,10 @@ side effects of floor events (transmission records, media routes, bus events). R
    own request raised its call type, ``server_shutdown``). A burst during which no audio
    arrived (``Burst.heard``) is not a transmission: the store forgets it, the recorder
    writes nothing.
+7. Draining (:meth:`RadioService.drain`, when the node is being stopped): clients not
+   talking are told ``move`` (with the other nodes' addresses) and closed with 4010 at
+   once; a talker keeps its socket until its transmission ends or the drain's deadline.
+   They reconnect with their session id, elsewhere.
 """
 
 from __future__ import annotations
@@ -61,6 +65,9 @@ from ptt.talkgroup import Identity, Right, Talkgroup
 log = logging.getLogger("ptt.service")
 
 CLOSE_REPLACED = 4002
+CLOSE_MOVED = 4010
+#: How often a drain looks whether a transmission has ended.
+DRAIN_POLL = 0.05
 BACKLOG_LIMIT = 200
 
 
@@ -152,6 +159,9 @@ class RadioService:
         self._loop: asyncio.AbstractEventLoop | None = None
         #: The command being handled: (sender, command type, ref) for rule 5.
         self._answering: tuple[int, str, str | int] | None = None
+        #: Set by :meth:`drain`: no new session is taken (rule 7); where to go instead.
+        self.draining = False
+        self.move_to: list[str] = []
 
     # -- time ----------------------------------------------------------------------------
 
@@ -238,6 +248,27 @@ class RadioService:
         self._pump()
         self._sync_membership()
         self._announce_presence(client.identity, online=False)
+
+    async def drain(self, deadline: float, nodes: list[str]) -> None:
+        """Rule 7: move every client on by ``deadline`` (loop time), talkers last."""
+        self.draining, self.move_to = True, nodes
+        move = p.dumps(p.message("move", nodes=nodes))
+        while True:
+            talkers = {burst.talker for burst in self._bursts.values()}
+            late = self.now() >= deadline
+            waiting = False
+            for client in list(self.clients.values()):
+                connection = client.connection
+                if connection is None or connection.closed:
+                    continue
+                if client.identity.user_id in talkers and not late:
+                    waiting = True
+                    continue
+                connection.send(move)
+                connection.close(CLOSE_MOVED, "node draining; reconnect elsewhere")
+            if not waiting:
+                return
+            await asyncio.sleep(DRAIN_POLL)
 
     async def close(self) -> None:
         if self._timer is not None:

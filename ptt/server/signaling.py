@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from ptt import protocol as p
 from ptt.flood import FloodGuard, Verdict
 from ptt.server.connection import Connection
-from ptt.server.service import Client, RadioService
+from ptt.server.service import CLOSE_MOVED, Client, RadioService
 from ptt.talkgroup import Identity, Right
 
 log = logging.getLogger("ptt.signaling")
@@ -63,6 +63,10 @@ class Signaling:
                                    else CLOSE_HELLO_TIMEOUT)
             return
         except WebSocketDisconnect:
+            return
+        if self.service.draining:
+            await _send_then_close(websocket, p.message("move", ref, nodes=self.service.move_to),
+                                   CLOSE_MOVED)
             return
         connection = Connection(websocket.send_text, websocket.close, name=identity.username)
         client, _ = self.service.attach(

@@ -13,7 +13,10 @@ Rules:
    ``welcome`` the voice transport starts again (the server closes the peer connection and
    forgets the audio opt-in with the socket). A session the server has forgotten (over 30 s
    away) is rebuilt from ``wanted`` (the talkgroups last asked for).
-4. A floor ends with the socket: a talk in progress when it drops ends with
+4. A node that drains says ``move`` (with other nodes' addresses, maybe none) and closes
+   with 4010: the client reconnects at once, with its session id, to the first address
+   given, or to the same one (a load balancer) when none is.
+5. A floor ends with the socket: a talk in progress when it drops ends with
    :class:`FloorDenied` (``disconnected``), never resumes by itself.
 """
 
@@ -52,6 +55,8 @@ Message = dict[str, Any]
 AudioCallback = Callable[[str, bytes, int, int | None], None]
 
 RECONNECT_DELAYS = (0.25, 1.0, 2.0, 4.0, 8.0)
+#: The server's close code for "this node drains; reconnect elsewhere" (docs/protocol.md).
+CLOSE_MOVED = 4010
 #: Audio keeps flowing a little after the last packet leaves us (WebRTC travels apart from
 #: the signaling socket): the release waits this long so the server hears the whole talk.
 RELEASE_TAIL = 0.2
@@ -231,6 +236,10 @@ class RadioClient:
             await ws.close()
             code = getattr(getattr(exc, "rcvd", None), "code", None)
             raise ConnectionLost(f"no welcome from the server ({exc})", code) from None
+        if welcome.get("type") == "move":  # this node drains: go elsewhere (rule 4)
+            self._move(welcome)
+            await ws.close()
+            raise ConnectionLost("the node is draining; moving on", CLOSE_MOVED)
         if welcome.get("type") == "error":
             await ws.close()
             raise ConnectionLost(f"{welcome.get('code')}: {welcome.get('message')}", 4001)
@@ -322,7 +331,8 @@ class RadioClient:
         self._fail_waiters(ConnectionLost(f"connection dropped ({code}); resuming", code))
         self._set_state("reconnecting")
         for attempt in itertools.count():
-            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+            if attempt or code != CLOSE_MOVED:
+                await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
             if self._closing:
                 return
             try:
@@ -333,6 +343,12 @@ class RadioClient:
                     with contextlib.suppress(RadioError):
                         await self.login()  # the token expired: a new one, same session
                 log.info("reconnect failed: %s", exc)
+
+    def _move(self, msg: Message) -> None:
+        nodes = [str(n) for n in msg.get("nodes") or [] if str(n).startswith("http")]
+        if nodes:
+            self.server = nodes[0].rstrip("/")
+            self.ws_url = _ws_url(self.server)
 
     async def wait_open(self, timeout: float = 10.0) -> None:
         await asyncio.wait_for(self._open.wait(), timeout)
@@ -367,6 +383,8 @@ class RadioClient:
                     self.joined.remove(msg["talkgroup"])
             case "rtc_offer" | "audio":
                 self.voice.on_message(msg)
+            case "move":
+                self._move(msg)
         for waiter in list(self._waiters):
             if waiter.future.done():
                 self._waiters.remove(waiter)
