@@ -12,6 +12,12 @@ Modes, measured in the same run:
   talker sends 50 packets/s.
 * ``fast-py`` (N=100) the same loop in Python (``native_send=False``): what the optional C
   extension saves.
+* ``fast-no-direct``, ``fast-no-shortcuts``, ``fast-stock-timers`` (N=100, interleaved
+  with ``fast`` runs, ``HOOK_ROUNDS`` pairs each): the fast path with one private hook of
+  the media layer off (``ptt.media.relay.MediaHooks``): the direct receive path, the
+  datagram shortcuts, the relaxed RTCP and grid timers. Printed: what each hook saves per
+  delivered packet and in the background, beside the spread of the ``fast`` runs
+  themselves (the noise a saving must exceed to earn its place).
 * ``track``  ``VoiceRelay(fast_path=False)``: the same loop, but it queues each packet on the
   listener's packet track and aiortc's sender task per listener packetizes, protects, sends.
 * ``sender`` baseline: aiortc's own sender fed encoded packets (a packet track per listener,
@@ -64,7 +70,15 @@ from typing import Any
 DEFAULT_N = (10, 50, 100, 200)
 #: Variants of the fast path, run at N=100 only.
 FAST_VARIANTS = ("fast-py",)
-RELAY_MODES = ("fast", "track", *FAST_VARIANTS)
+#: The fast path with one private hook off (``MediaHooks`` fields), run interleaved with
+#: ``fast`` at N=100.
+HOOK_VARIANTS: dict[str, dict[str, bool]] = {
+    "fast-no-direct": {"direct_rtp": False},
+    "fast-no-shortcuts": {"datagram_shortcuts": False},
+    "fast-stock-timers": {"relaxed_timers": False},
+}
+HOOK_ROUNDS = 2
+RELAY_MODES = ("fast", "track", *FAST_VARIANTS, *HOOK_VARIANTS)
 LATE_TRIALS = 7
 #: Seconds of the latency window (after the CPU window, with the latency hook on).
 LATENCY_SECONDS = 3.0
@@ -126,10 +140,11 @@ class Server:
         import ptt.media.relay  # noqa: F401
 
         if mode in RELAY_MODES:
-            from ptt.media.relay import VoiceRelay
+            from ptt.media.relay import MediaHooks, VoiceRelay
 
             self.relay = VoiceRelay(fast_path=mode != "track",
-                                    native_send=mode != "fast-py")
+                                    native_send=mode != "fast-py",
+                                    hooks=MediaHooks(**HOOK_VARIANTS.get(mode, {})))
         elif mode == "stock":
             from aiortc.contrib.media import MediaRelay
 
@@ -598,7 +613,7 @@ def _ms(v: float) -> str:
 
 def print_table(results: list[Result]) -> None:
     head = (
-        f"{'mode':<7}{'N':>5}{'out pkt/s':>11}{'CPU us/pkt':>12}{'fwd us':>8}{'pkt/s/core':>12}"
+        f"{'mode':<18}{'N':>5}{'out pkt/s':>11}{'CPU us/pkt':>12}{'fwd us':>8}{'pkt/s/core':>12}"
         f"{'lat p50':>9}{'p99 ms':>8}{'conn p50':>10}{'p95 ms':>8}{'+dl p50':>9}"
         f"{'p95 ms':>8}{'KiB/peer':>10}{'q drops':>9}{'late p50':>10}{'max ms':>8}"
         f"{'chg p50':>9}{'max ms':>8}"
@@ -607,7 +622,7 @@ def print_table(results: list[Result]) -> None:
     print("-" * len(head))
     for r in results:
         print(
-            f"{r.mode:<7}{r.n:>5}{r.delivered / r.seconds:>11.0f}{r.us_per_packet:>12.1f}"
+            f"{r.mode:<18}{r.n:>5}{r.delivered / r.seconds:>11.0f}{r.us_per_packet:>12.1f}"
             f"{r.forwarding_us_per_packet:>8.1f}"
             f"{r.packets_per_core:>12.0f}{_ms(r.lat_p50):>9}{_ms(r.lat_p99):>8}"
             f"{_ms(statistics.median(r.connect)):>10}{_ms(percentile(r.connect, 0.95)):>8}"
@@ -634,6 +649,36 @@ def print_ratios(results: list[Result]) -> None:
                     print(f"  {mode} / {other:<6} at N={n:<4} {ratio:5.2f}x")
 
 
+def print_hooks(results: list[Result]) -> None:
+    """Each private hook's saving, from pairs of runs (all on, then that one off)."""
+    pairs: dict[str, list[tuple[Result, Result]]] = {}
+    on: Result | None = None
+    for r in results:
+        if r.mode == "fast" and r.n == 100:
+            on = r
+        elif r.mode in HOOK_VARIANTS and on is not None:
+            pairs.setdefault(r.mode, []).append((on, r))
+    if not pairs:
+        return
+    fast = [r.us_per_packet for r in results if r.mode == "fast" and r.n == 100]
+    noise = max(fast) / min(fast) - 1
+    print("\nPrivate hooks at N=100, each off against all on, interleaved pairs "
+          "(CPU us per delivered packet; background ms of CPU per second):")
+    for mode, runs in pairs.items():
+        saved = [1 - a.us_per_packet / b.us_per_packet for a, b in runs]
+        idle = [1 - a.idle_cpu_rate / b.idle_cpu_rate for a, b in runs if b.idle_cpu_rate]
+        mean = statistics.mean(saved)
+        pairs_text = ", ".join(f"{a.us_per_packet:.1f}/{b.us_per_packet:.1f}" for a, b in runs)
+        verdict = "above" if min(saved) > noise else "within"
+        idle_text = f"{statistics.mean(idle):+.0%}" if idle else "n/a"
+        hook = ", ".join(HOOK_VARIANTS[mode])
+        print(f"  {hook:<18} on/off {pairs_text}: saves {mean:+.0%} per packet "
+              f"(every pair {min(saved):+.0%} or more), background {idle_text}; "
+              f"{verdict} the noise")
+    print(f"  noise: the {len(fast)} all-on runs at N=100 spread by {noise:.0%} "
+          "(slowest / fastest - 1); a hook earns its place when every pair saves more")
+
+
 async def run_all(args: argparse.Namespace) -> None:
     ns = (
         [int(x) for x in args.n.split(",")]
@@ -649,6 +694,10 @@ async def run_all(args: argparse.Namespace) -> None:
     plan += [("sender", n) for n in sorted({base_n[-1], *[n for n in ns if n == 100]})]
     plan += [("stock", base_n[-1])]
     plan += [(variant, 100) for variant in FAST_VARIANTS if 100 in ns]
+    if 100 in ns and not args.quick:
+        for _ in range(HOOK_ROUNDS):
+            for variant in HOOK_VARIANTS:
+                plan += [("fast", 100), (variant, 100)]
     if args.modes:
         plan = [(mode, n) for mode, n in plan if mode in args.modes.split(",")]
     print(
@@ -671,6 +720,7 @@ async def run_all(args: argparse.Namespace) -> None:
     print()
     print_table(results)
     print_ratios(results)
+    print_hooks(results)
     print("\nBackground (all peers connected, the talker sending, nothing routed):")
     for r in results:
         if r.mode in RELAY_MODES:

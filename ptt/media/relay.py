@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 
 from aiortc import (
     RTCConfiguration,
+    RTCDtlsTransport,
     RTCIceServer,
     RTCPeerConnection,
     RTCRtpSender,
@@ -79,7 +80,12 @@ from ptt.media.grid import wake as wake_grid
 from ptt.media.hooks import check_aiortc_hooks
 from ptt.media.native import NativeRetimer, native_fan_out
 from ptt.media.numbering import keep_numbering
-from ptt.media.tap import ReceiverTap, install_direct_rtp, opus_payload_types
+from ptt.media.tap import (
+    ReceiverTap,
+    datagram_shortcuts,
+    install_direct_rtp,
+    opus_payload_types,
+)
 from ptt.media.timers import RTCP_INTERVAL, relax_peer_rtcp
 from ptt.oggopus import InvalidOpusPacket, packet_samples
 from ptt.rtp import Retimer
@@ -185,6 +191,21 @@ def _opus_capabilities() -> list[object]:
     return [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/opus"]
 
 
+@dataclass(frozen=True)
+class MediaHooks:
+    """Which of the private hooks into aiortc and aioice the relay installs (all, in
+    service). ``make bench`` (``bench_webrtc``'s ``fast-no-*`` modes) turns one off at a
+    time, interleaved with runs with all of them, to print what each saves. Off is for
+    measurement only: without ``direct_rtp`` an empty datagram can again hang up a call."""
+
+    #: RTP from aioice's socket callback straight to the tap (``tap.install_direct_rtp``).
+    direct_rtp: bool = True
+    #: RFC 7983 demultiplexing and consent-check answers (``tap.datagram_shortcuts``).
+    datagram_shortcuts: bool = True
+    #: RTCP every ~5 s and timers on a 100 ms grid (``timers.relax_peer_rtcp``).
+    relaxed_timers: bool = True
+
+
 class VoiceRelay:
     """See the module docstring. ``clock`` must be monotonic (seconds)."""
 
@@ -201,8 +222,10 @@ class VoiceRelay:
         fast_path: bool = True,
         native_send: bool = True,
         rtcp_interval: float = RTCP_INTERVAL,
+        hooks: MediaHooks = MediaHooks(),
     ) -> None:
         check_aiortc_hooks()
+        self.hooks = hooks
         self.fast_path = fast_path
         #: Fast path only: run the per-listener loop (re-timestamp, build, protect, send) in
         #: the C extension where it is installed (``ptt.media.native.NATIVE_SEND``); False runs the
@@ -296,9 +319,9 @@ class VoiceRelay:
         pc = peer.pc
         on_packet = functools.partial(self._on_uplink, peer.client_id)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        relax_peer_rtcp(pc, self.rtcp_interval)
+        self._relax(pc)
         for transceiver in pc.getTransceivers():
-            install_direct_rtp(transceiver.receiver.transport)  # also guards the port
+            self._direct(transceiver.receiver.transport)  # also guards the port
             pt = uplink_pts.get(transceiver.mid or "")
             if transceiver.kind != "audio" or transceiver.receiver.track is None:
                 continue
@@ -306,10 +329,22 @@ class VoiceRelay:
                 raise SignalingError(
                     f"client {peer.client_id!r}: audio m-line {transceiver.mid} has no Opus"
                 )
-            peer.taps.append(ReceiverTap(transceiver.receiver, pt, on_packet))
+            peer.taps.append(ReceiverTap(transceiver.receiver, pt, on_packet,
+                                         direct=self.hooks.direct_rtp,
+                                         shortcuts=self.hooks.datagram_shortcuts))
         await pc.setLocalDescription(await pc.createAnswer())
         for transceiver in pc.getTransceivers():
-            install_direct_rtp(transceiver.receiver.transport)  # the sockets just gathered
+            self._direct(transceiver.receiver.transport)  # the sockets just gathered
+
+    def _relax(self, pc: RTCPeerConnection) -> None:
+        if self.hooks.relaxed_timers:
+            relax_peer_rtcp(pc, self.rtcp_interval)
+
+    def _direct(self, dtls: RTCDtlsTransport) -> None:
+        if self.hooks.direct_rtp:
+            install_direct_rtp(dtls, shortcuts=self.hooks.datagram_shortcuts)
+        elif self.hooks.datagram_shortcuts:
+            datagram_shortcuts(dtls.transport._connection)
 
     async def close_peer(self, client_id: ClientId) -> None:
         """Close a client's peer connection; its routes as talker stay until cleared."""
@@ -376,7 +411,7 @@ class VoiceRelay:
             on_latency=self._on_latency,
         )
         transceiver = peer.pc.addTransceiver(track, direction="sendonly")
-        relax_peer_rtcp(peer.pc, self.rtcp_interval)
+        self._relax(peer.pc)
         transceiver.setCodecPreferences(_opus_capabilities())  # type: ignore[arg-type]
         # The C twin where the C fan-out will run this downlink (see _fan_out).
         retimer_class = NativeRetimer if self._native_fan_out() else Retimer

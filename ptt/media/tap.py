@@ -79,7 +79,8 @@ class ReceiverTap:
     """
 
     def __init__(
-        self, receiver: RTCRtpReceiver, payload_type: int, on_packet: PacketCallback
+        self, receiver: RTCRtpReceiver, payload_type: int, on_packet: PacketCallback, *,
+        direct: bool = True, shortcuts: bool = True,
     ) -> None:
         self.receiver = receiver
         self.payload_type = payload_type
@@ -102,7 +103,8 @@ class ReceiverTap:
             # thread per peer. aiortc's stop later finds it ended.
             receiver._RTCRtpReceiver__decoder_queue.put(None)  # type: ignore[attr-defined]
             # aiortc starts a receiver once DTLS is up (the relay installs it earlier).
-            install_direct_rtp(receiver.transport)
+            if direct:
+                install_direct_rtp(receiver.transport, shortcuts=shortcuts)
 
         receiver.receive = receive  # type: ignore[method-assign]
 
@@ -121,7 +123,7 @@ class ReceiverTap:
             logger.exception("RTP tap callback failed")
 
 
-def install_direct_rtp(dtls: RTCDtlsTransport) -> None:
+def install_direct_rtp(dtls: RTCDtlsTransport, *, shortcuts: bool = True) -> None:
     """Hand this transport's SRTP packets to their taps without aiortc's queue and task.
 
     :class:`ReceiverTap` installs it when aiortc starts the receiver; the relay installs it
@@ -139,14 +141,15 @@ def install_direct_rtp(dtls: RTCDtlsTransport) -> None:
     datagrams, and everything before the keys exist, still take aiortc's path.
 
     It also takes :func:`datagram_shortcuts` on the connection's sockets, those gathered
-    since the last call included.
+    since the last call included (unless ``shortcuts`` is False: benchmarks only).
 
     An empty datagram is dropped here: aiortc's transport task would fail on it and close
     the peer's DTLS transport, so anyone who can reach the port could hang up a call with
     one empty UDP packet.
     """
     connection = dtls.transport._connection
-    datagram_shortcuts(connection)
+    if shortcuts:
+        datagram_shortcuts(connection)
     if "data_received" in vars(connection):
         return  # BUNDLE: one transport, one connection for all the peer's receivers
     queued = connection.data_received

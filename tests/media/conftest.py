@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from ptt.media.relay import VoiceRelay
+from ptt.media.relay import MediaHooks, VoiceRelay
 
 from .officers import Officer
 
@@ -14,8 +14,12 @@ from .officers import Officer
 @pytest.fixture(params=[True, False], ids=["fast", "track"])
 async def relay(request: pytest.FixtureRequest) -> AsyncIterator[VoiceRelay]:
     """Each relay test runs on both downlink paths: the fast path (the default) and aiortc's
-    own sender per listener (``fast_path=False``)."""
-    r = VoiceRelay(fast_path=request.param)
+    own sender per listener (``fast_path=False``). A test may ask, indirectly, for the fast
+    path with some private hooks off (a :class:`MediaHooks`)."""
+    if isinstance(request.param, MediaHooks):
+        r = VoiceRelay(hooks=request.param)
+    else:
+        r = VoiceRelay(fast_path=request.param)
     yield r
     await r.close()
 

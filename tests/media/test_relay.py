@@ -15,7 +15,7 @@ import pytest
 from aiortc import RTCSessionDescription
 
 from ptt.media.grid import grid_sleeps
-from ptt.media.relay import SignalingError, UplinkPacket, VoiceRelay
+from ptt.media.relay import MediaHooks, SignalingError, UplinkPacket, VoiceRelay
 from tests.polling import until
 
 from .audio import RATE
@@ -393,3 +393,26 @@ def _desc(sdp: str, kind: str):  # type: ignore[no-untyped-def]
     from aiortc import RTCSessionDescription
 
     return RTCSessionDescription(sdp=sdp, type=kind)
+
+
+BASELINES = [MediaHooks(direct_rtp=False), MediaHooks(datagram_shortcuts=False),
+             MediaHooks(relaxed_timers=False), MediaHooks()]
+
+
+@pytest.mark.parametrize("relay", BASELINES, indirect=True,
+                         ids=["no-direct", "no-shortcuts", "stock-timers", "all-hooks"])
+async def test_each_benchmark_baseline_carries_voice_with_its_hook_really_off(
+        relay: VoiceRelay, officers) -> None:
+    """What ``make bench`` compares (one private hook off against all on) must be that: the
+    voice still flows, and the hook that is off was not installed."""
+    talker, listener = await officers("a", A), await officers("l", C)
+    await listener.listen(relay, [TG1])
+    relay.set_route("a", [("l", TG1)])
+    talker.uplink.talk()
+    await until(lambda: listener.on(relay, TG1).count(A) >= 20, "20 packets heard", timeout=10)
+    peer = relay._peers["a"]
+    direct = sum(tap.direct for tap in peer.taps)
+    assert (direct > 0) == relay.hooks.direct_rtp, direct
+    connection = peer.pc.getTransceivers()[0].receiver.transport.transport._connection
+    shortcut = all("datagram_received" in vars(p) for p in connection._protocols)
+    assert shortcut == relay.hooks.datagram_shortcuts
