@@ -67,8 +67,10 @@ def _pct(values: list[float], p: float) -> float:
 class Siaga:
     """``siaga serve`` in a temporary directory, demo data loaded."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, cpus: set[int] | None = None) -> None:
         self.directory = directory
+        #: CPUs the server process is pinned to (``taskset``), or None: anywhere.
+        self.cpus = cpus
         self.port = _free_port()
         self.env = {**os.environ,
                     "SIAGA_DATABASE_URL": f"sqlite+aiosqlite:///{directory}/bench.db",
@@ -84,13 +86,23 @@ class Siaga:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        import httpx
+        await self.prepare()
+        await self.serve()
 
+    async def prepare(self) -> None:
+        """The schema and the demo data, with the CLI."""
         for command in (["db", "upgrade"], ["demo", "load"]):
             subprocess.run([self.siaga, *command], env=self.env, cwd=self.directory, check=True,
                            stdout=subprocess.DEVNULL)
-        self.proc = subprocess.Popen([self.siaga, "serve", "--no-migrate"], env=self.env,
-                                     cwd=self.directory, stdout=subprocess.DEVNULL)
+
+    async def serve(self) -> None:
+        """``siaga serve``, until it answers ``/healthz``."""
+        import httpx
+
+        pinned = ["taskset", "-c", ",".join(map(str, sorted(self.cpus)))] if self.cpus else []
+        self.proc = subprocess.Popen([*pinned, self.siaga, "serve", "--no-migrate"],
+                                     env=self.env, cwd=self.directory,
+                                     stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         async with httpx.AsyncClient(base_url=self.url) as client:
             while True:

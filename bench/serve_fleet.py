@@ -1,0 +1,173 @@
+"""The clients of ``bench_serve``: one talker and N listeners, real ``siaga_radio`` clients
+(WebSocket signaling, one aiortc peer connection each), in this process.
+
+A listener is *ready* when its peer connection is connected (ICE and DTLS) and the server's
+downlink offer for the talkgroup has been applied and answered, with the receive tap on that
+downlink. :meth:`Fleet.until_ready` waits for every listener to be ready and names those that
+are not (with their connection states) when the deadline passes: a talk that began before
+some listeners were ready would count them as listeners that received nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import statistics
+import sys
+import time
+from typing import Any
+
+from siaga_radio import RadioClient
+
+from bench.bench_webrtc import percentile
+
+#: Listeners connecting at once (each: a WebSocket, an offer/answer, ICE, DTLS, a re-offer).
+CONNECT_CONCURRENCY = 10
+#: Seconds for every listener to become ready, per 100 listeners (at least one 100's worth).
+READY_SECONDS_PER_100 = 60.0
+#: After the last packet is sent, how long the listeners' last packets may take.
+TAIL_SECONDS = 2.0
+
+
+class Listener:
+    """A radio that only listens, timing every packet it hears."""
+
+    def __init__(self, url: str, name: str, token: str, talkgroup: str) -> None:
+        self.name = name
+        self.talkgroup = talkgroup
+        self.client = RadioClient(url, name, token=token, transport="webrtc", receive=True,
+                                  reconnect=False)
+        self.client.on_audio.append(self._heard)
+        self.arrivals: list[float] = []
+
+    def _heard(self, talkgroup: str, packet: bytes, sequence: int, stream: int | None) -> None:
+        if talkgroup == self.talkgroup:
+            self.arrivals.append(time.perf_counter())
+
+    async def connect(self) -> None:
+        await self.client.connect(timeout=60)
+        await self.client.join(self.talkgroup)
+
+    def ready(self) -> bool:
+        voice = self.client.voice
+        pc = voice.pc
+        if pc is None or pc.connectionState != "connected":
+            return False
+        mids = [mid for mid, tg in voice.downlinks.items() if tg == self.talkgroup]
+        return bool(mids) and all(mid in voice._taps for mid in mids)
+
+    def state(self) -> str:
+        """What a listener that is not ready (or heard nothing) is stuck on."""
+        voice = self.client.voice
+        pc = voice.pc
+        if pc is None:
+            return f"{self.name}: no peer connection (socket {self.client.state})"
+        taps = {mid: (tap.received, tap.dropped_payload_type) for mid, tap in voice._taps.items()}
+        return (f"{self.name}: pc {pc.connectionState}, ice {pc.iceConnectionState}, "
+                f"downlinks {voice.downlinks}, taps (received, wrong type) {taps}, "
+                f"socket {self.client.state}")
+
+
+class Fleet:
+    """N listeners in this process, the talker in its own (:mod:`bench.serve_talker`)."""
+
+    def __init__(self, url: str, talkgroup: str, cpus: set[int] | None) -> None:
+        self.url = url
+        self.talkgroup = talkgroup
+        self.cpus = cpus
+        self.listeners: list[Listener] = []
+        self.talker: asyncio.subprocess.Process | None = None
+        #: Wall seconds of the last talk, first packet sent -> last listener done.
+        self.last_talk_seconds = 0.0
+
+    async def connect_talker(self) -> None:
+        pinned = ["taskset", "-c", ",".join(map(str, sorted(self.cpus)))] if self.cpus else []
+        self.talker = await asyncio.create_subprocess_exec(
+            *pinned, sys.executable, "-m", "bench.serve_talker", self.url, self.talkgroup,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        if (await self._talker_line(60)) != b"READY":
+            raise RuntimeError("the talker did not connect")
+
+    async def _talker_line(self, timeout: float) -> bytes:
+        assert self.talker is not None and self.talker.stdout is not None
+        return (await asyncio.wait_for(self.talker.stdout.readline(), timeout)).strip()
+
+    async def _tell_talker(self, command: str, timeout: float) -> dict[str, Any]:
+        assert self.talker is not None and self.talker.stdin is not None
+        self.talker.stdin.write(command.encode() + b"\n")
+        await self.talker.stdin.drain()
+        line = await self._talker_line(timeout)
+        if not line:
+            raise RuntimeError(f"the talker ended on {command!r}")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    async def connect_listeners(self, tokens: list[str]) -> None:
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+        async def one(i: int, token: str) -> None:
+            listener = Listener(self.url, f"bench{i:04d}", token, self.talkgroup)
+            self.listeners.append(listener)
+            async with gate:
+                await listener.connect()
+
+        await asyncio.gather(*(one(i, t) for i, t in enumerate(tokens)))
+
+    async def until_ready(self) -> None:
+        deadline = time.monotonic() + READY_SECONDS_PER_100 * max(1, len(self.listeners) / 100)
+        while True:
+            waiting = [listener for listener in self.listeners if not listener.ready()]
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{len(waiting)} of {len(self.listeners)} listeners not "
+                                   "ready:\n  " + "\n  ".join(w.state() for w in waiting[:10]))
+            await asyncio.sleep(0.05)
+
+    async def talk(self, seconds: float) -> int:
+        """The talker takes the floor and sends ``seconds`` of tone; then the listeners'
+        last packets are waited for and the floor released. Returns the packets sent."""
+        for listener in self.listeners:
+            listener.arrivals.clear()
+        started = time.monotonic()
+        sent = int((await self._tell_talker(f"talk {seconds}", seconds + 30))["sent"])
+        deadline = time.monotonic() + TAIL_SECONDS
+        while (time.monotonic() < deadline
+               and any(len(li.arrivals) < sent for li in self.listeners)):
+            await asyncio.sleep(0.01)
+        self.last_talk_seconds = time.monotonic() - started
+        await self._tell_talker("release", 30)
+        return sent
+
+    async def close(self) -> None:
+        await asyncio.gather(*(li.client.close() for li in self.listeners),
+                             return_exceptions=True)
+        if self.talker is not None and self.talker.returncode is None:
+            assert self.talker.stdin is not None
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.talker.stdin.write(b"quit\n")
+                self.talker.stdin.close()
+            try:
+                await asyncio.wait_for(self.talker.wait(), 20)
+            except TimeoutError:
+                self.talker.kill()
+                await self.talker.wait()
+
+
+def phase_figures(listeners: list[Listener], sent: int) -> dict[str, Any]:
+    """Per listener counts and the pooled inter-arrival times of one talk."""
+    counts = [len(li.arrivals) for li in listeners]
+    gaps = [b - a for li in listeners for a, b in zip(li.arrivals, li.arrivals[1:],
+                                                         strict=False)]
+    nothing = [li for li in listeners if not li.arrivals]
+    for li in nothing[:10]:
+        print(f"    heard nothing: {li.state()}", flush=True)
+    return {
+        "sent": sent, "delivered": sum(counts),
+        "min": min(counts, default=0), "median": statistics.median(counts) if counts else 0,
+        "missed_any": sum(1 for c in counts if c < sent), "nothing": len(nothing),
+        "lost": sum(max(0, sent - c) for c in counts),
+        "ia_p50": percentile(gaps, 0.5), "ia_p99": percentile(gaps, 0.99),
+        "ia_max": max(gaps, default=float("nan")),
+    }
