@@ -9,8 +9,8 @@ server starts; each listener is a ``siaga_radio.RadioClient`` (WebSocket signali
 ``/ws``, one aiortc peer connection, the downlink offer of ``docs/protocol.md``) that joins
 ``satpolpp`` and counts the Opus packets it hears. The talker (``satpol1``, a process of
 its own on the clients' CPUs: ``bench.serve_talker``) takes the floor and sends a tone
-encoded as 20 ms Opus at 50 packets/s; "sent" is what left it (what aiortc took from its
-uplink), so a talker starved of CPU cannot pass for a server that loses packets.
+encoded as 20 ms Opus at 50 packets/s; "sent" is what left it (aiortc's count of RTP
+packets sent), so a talker starved of CPU cannot pass for a server that loses packets.
 
 Before anything is measured, every listener must be ready: its peer connection connected
 (ICE and DTLS) and its downlink for ``satpolpp`` negotiated. A listener not ready within
@@ -63,6 +63,23 @@ LOGINS_PER_SECOND, REQUESTS_PER_SECOND = 5.0, 20.0
 #: Issue #20's goal for the voice under load.
 GOAL_P99_GROWTH, GOAL_MAX_GAP = 0.005, 0.060
 TALKGROUP = "satpolpp"
+
+
+def udp_counters() -> dict[str, int]:
+    """This network namespace's UDP counters (IPv4 and IPv6): datagrams received, and
+    those dropped for a full receive buffer or other receive errors."""
+    counters: dict[str, int] = {}
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Udp:")]
+    for name, value in zip(rows[0][1:], rows[1][1:], strict=True):
+        counters[name] = int(value)
+    with contextlib.suppress(FileNotFoundError), open("/proc/net/snmp6") as f:
+        for line in f:
+            name, value = line.split()
+            if name.startswith("Udp6"):
+                counters[name[4:]] = counters.get(name[4:], 0) + int(value)
+    return {k: counters.get(k, 0)
+            for k in ("InDatagrams", "OutDatagrams", "RcvbufErrors", "InErrors")}
 
 
 def cpu_split() -> tuple[set[int] | None, set[int] | None]:
@@ -139,12 +156,12 @@ def _ms(seconds: float) -> str:
 
 def print_phase(label: str, f: dict[str, Any]) -> None:
     print(f"  {label:<22}{f['sent']:>6.0f}{f['min']:>6.0f}{f['median']:>7.0f}"
-          f"{f['missed_any']:>7.0f}{f['nothing']:>8.0f}{f['lost']:>7.0f}"
+          f"{f['missed_any']:>7.0f}{f['nothing']:>8.0f}{f['lost']:>7.0f}{f['gaps']:>6.0f}"
           f"{_ms(f['ia_p50']):>8}{_ms(f['ia_p99']):>8}{_ms(f['ia_max']):>8}")
 
 
 PHASE_HEAD = (f"  {'phase':<22}{'sent':>6}{'min':>6}{'median':>7}{'missed':>7}{'nothing':>8}"
-              f"{'lost':>7}{'ia p50':>8}{'p99 ms':>8}{'max ms':>8}")
+              f"{'lost':>7}{'gaps':>6}{'ia p50':>8}{'p99 ms':>8}{'max ms':>8}")
 
 
 async def run_n(n: int, seconds: float, idle_seconds: float, load: bool,
@@ -180,9 +197,11 @@ async def run_n(n: int, seconds: float, idle_seconds: float, load: bool,
         cpu0, wall0 = server_cpu(pid), time.monotonic()
         await asyncio.sleep(idle_seconds)
         idle_rate = (server_cpu(pid) - cpu0) / (time.monotonic() - wall0)
-        cpu0 = server_cpu(pid)
+        cpu0, udp0, own0 = server_cpu(pid), udp_counters(), time.process_time()
         sent = await fleet.talk(seconds)
         cpu = server_cpu(pid) - cpu0
+        udp = {k: v - udp0.get(k, 0) for k, v in udp_counters().items()}
+        clients_cpu = (time.process_time() - own0) / fleet.last_talk_seconds
         talk = phase_figures(fleet.listeners, sent)
         talk_wall = fleet.last_talk_seconds
         out = {
@@ -191,6 +210,7 @@ async def run_n(n: int, seconds: float, idle_seconds: float, load: bool,
             "cpu_per_packet": cpu / talk["delivered"] if talk["delivered"] else float("nan"),
             "fwd_per_packet": ((cpu - idle_rate * talk_wall) / talk["delivered"]
                                if talk["delivered"] else float("nan")),
+            "clients_cpu": clients_cpu, "udp": udp,
             **{f"talk_{k}": v for k, v in talk.items()},
         }
         if load:
@@ -210,11 +230,12 @@ async def run_n(n: int, seconds: float, idle_seconds: float, load: bool,
 
 def print_results(results: list[dict[str, Any]]) -> None:
     print(f"\n{'N':>5}{'set-up s':>10}{'CPU us/pkt':>12}{'fwd us':>8}{'idle ms/s/100 peers':>21}"
-          f"{'KiB/peer':>10}")
+          f"{'KiB/peer':>10}{'clients CPU':>13}{'UDP rcvbuf drops':>18}")
     for r in results:
         per_100 = r["idle_rate"] * 1000 * 100 / (r["n"] + 1)
         print(f"{r['n']:>5.0f}{r['setup']:>10.1f}{r['cpu_per_packet'] * 1e6:>12.1f}"
-              f"{r['fwd_per_packet'] * 1e6:>8.1f}{per_100:>21.1f}{r['rss_per_peer']:>10.0f}")
+              f"{r['fwd_per_packet'] * 1e6:>8.1f}{per_100:>21.1f}{r['rss_per_peer']:>10.0f}"
+              f"{r['clients_cpu'] * 100:>12.0f}%{r['udp']['RcvbufErrors']:>18}")
     print("\npackets per listener (sent by the talker; min/median received; listeners that"
           " missed any, that got nothing; lost in all) and inter-arrival at the listeners:")
     print(PHASE_HEAD)
@@ -273,8 +294,15 @@ async def run_all(args: argparse.Namespace) -> int:
     print_results(results)
     print("\nCPU: the server process (all threads, /proc) during the talk / packets the "
           "listeners received;\nfwd: the same less the idle rate. idle: everyone connected, "
-          "nobody talking. KiB/peer: RSS growth / listeners.\nia: time between two packets"
-          " at a listener, pooled over the listeners.")
+          "nobody talking. KiB/peer: RSS growth / listeners.\nclients CPU: this process "
+          "(the listeners) during the talk, in % of one core; near 100%, the figures measure\n"
+          "the clients, not the server. UDP rcvbuf drops: datagrams this network namespace "
+          "dropped for a full socket buffer during the talk.\nlost: packets sent and not "
+          "heard, over all listeners; gaps: of those, the ones missing inside a listener's\n"
+          "sequence numbers (the server numbers each downlink without gaps), i.e. lost after "
+          "the server sent them;\nthe rest never left the server (or the talker's packets did "
+          "not reach it), or were the first or last of the talk.\nia: time between two "
+          "packets at a listener, pooled over the listeners.")
     return 0
 
 

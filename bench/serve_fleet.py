@@ -26,7 +26,8 @@ from bench.bench_webrtc import percentile
 CONNECT_CONCURRENCY = 10
 #: Seconds for every listener to become ready, per 100 listeners (at least one 100's worth).
 READY_SECONDS_PER_100 = 60.0
-#: After the last packet is sent, how long the listeners' last packets may take.
+#: After the last packet is sent, how long the listeners may hear nothing new before the
+#: packets still missing are counted as lost.
 TAIL_SECONDS = 2.0
 
 
@@ -40,10 +41,23 @@ class Listener:
                                   reconnect=False)
         self.client.on_audio.append(self._heard)
         self.arrivals: list[float] = []
+        #: RTP sequence numbers heard: the server numbers each downlink without gaps
+        #: (``ptt/rtp.py`` rule 1), so a gap is a packet lost after the server sent it.
+        self.sequences: list[int] = []
 
     def _heard(self, talkgroup: str, packet: bytes, sequence: int, stream: int | None) -> None:
         if talkgroup == self.talkgroup:
             self.arrivals.append(time.perf_counter())
+            self.sequences.append(sequence)
+
+    def clear(self) -> None:
+        self.arrivals.clear()
+        self.sequences.clear()
+
+    def sequence_gaps(self) -> int:
+        """Packets missing between the first and the last heard (lost on the way)."""
+        return sum((b - a - 1) % 65536 for a, b in zip(self.sequences, self.sequences[1:],
+                                                        strict=False))
 
     async def connect(self) -> None:
         await self.client.connect(timeout=60)
@@ -129,12 +143,19 @@ class Fleet:
         """The talker takes the floor and sends ``seconds`` of tone; then the listeners'
         last packets are waited for and the floor released. Returns the packets sent."""
         for listener in self.listeners:
-            listener.arrivals.clear()
+            listener.clear()
         started = time.monotonic()
         sent = int((await self._tell_talker(f"talk {seconds}", seconds + 30))["sent"])
-        deadline = time.monotonic() + TAIL_SECONDS
-        while (time.monotonic() < deadline
-               and any(len(li.arrivals) < sent for li in self.listeners)):
+        # Until every listener has every packet, or nobody has heard anything new for
+        # TAIL_SECONDS: a busy machine may leave the listeners seconds behind, their
+        # packets waiting in socket buffers, and a fixed wait would count those as lost.
+        heard, quiet_since = -1, time.monotonic()
+        while any(len(li.arrivals) < sent for li in self.listeners):
+            total = sum(len(li.arrivals) for li in self.listeners)
+            if total != heard:
+                heard, quiet_since = total, time.monotonic()
+            elif time.monotonic() - quiet_since > TAIL_SECONDS:
+                break
             await asyncio.sleep(0.01)
         self.last_talk_seconds = time.monotonic() - started
         await self._tell_talker("release", 30)
@@ -168,6 +189,7 @@ def phase_figures(listeners: list[Listener], sent: int) -> dict[str, Any]:
         "min": min(counts, default=0), "median": statistics.median(counts) if counts else 0,
         "missed_any": sum(1 for c in counts if c < sent), "nothing": len(nothing),
         "lost": sum(max(0, sent - c) for c in counts),
+        "gaps": sum(li.sequence_gaps() for li in listeners),
         "ia_p50": percentile(gaps, 0.5), "ia_p99": percentile(gaps, 0.99),
         "ia_max": max(gaps, default=float("nan")),
     }

@@ -9,7 +9,8 @@ Run: ``python -m bench.serve_talker URL TALKGROUP``. It logs in ``satpol1``, joi
 for its peer connection, prints ``READY``, then obeys lines on its standard input:
 
 * ``talk SECONDS``: take the floor, send a 440 Hz tone as 20 ms Opus for that long; prints
-  ``{"sent": N}``, the packets aiortc took from the uplink (what left this process);
+  ``{"sent": N}``, the RTP packets aiortc sent (its own count: what left this process;
+  the uplink queue drops its oldest packets when aiortc falls behind);
 * ``release``: let go of the floor; prints ``{"released": true}``;
 * ``quit`` (or end of input).
 """
@@ -26,6 +27,15 @@ from siaga_radio.audio import FRAME, ToneSource
 TALKER, PASSWORD = "satpol1", "demo"
 
 
+async def rtp_sent(client: RadioClient) -> int:
+    """RTP packets aiortc has sent on the uplink since the connection began."""
+    pc = client.voice.pc
+    assert pc is not None
+    stats = await pc.getTransceivers()[0].sender.getStats()
+    return sum(int(getattr(s, "packetsSent", 0)) for s in stats.values()
+               if getattr(s, "type", "") == "outbound-rtp")
+
+
 async def main_async(url: str, talkgroup: str) -> None:
     client = RadioClient(url, TALKER, PASSWORD, transport="webrtc", reconnect=False)
     await client.connect(timeout=60)
@@ -39,13 +49,16 @@ async def main_async(url: str, talkgroup: str) -> None:
                 case ["talk", seconds]:
                     uplink = client.voice.uplink
                     assert uplink is not None
-                    pts0 = uplink._pts
+                    pts0, rtp0 = uplink._pts, await rtp_sent(client)
                     await client.request_floor(talkgroup)
                     await client.send_audio(talkgroup, ToneSource(440.0), float(seconds),
                                             release=False)
-                    while uplink._queue:  # the last packets are still to be sent
+                    # aiortc has taken every packet from the uplink and sent it.
+                    taken = -1
+                    while uplink._queue or await rtp_sent(client) - rtp0 < taken:
+                        taken = (uplink._pts - pts0) // FRAME
                         await asyncio.sleep(0.005)
-                    print(json.dumps({"sent": (uplink._pts - pts0) // FRAME}), flush=True)
+                    print(json.dumps({"sent": await rtp_sent(client) - rtp0}), flush=True)
                 case ["release"]:
                     await client.request("floor_release",
                                          lambda m: m.get("type") == "floor_released")
