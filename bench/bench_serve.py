@@ -33,7 +33,9 @@ p99 at most 5 ms more, no gap over 60 ms), printed, not enforced.
 
 Figures from a machine others are using are noise: take them on a quiet machine.
 
-Usage: ``python -m bench.bench_serve [--quick] [--n 50,100,200] [--seconds 15]``.
+Usage: ``python -m bench.bench_serve [--quick] [--n 50,100,200] [--seconds 15] [--load-n 50]``;
+``SIAGA_BENCH_MAX_N`` caps N, as for ``bench_webrtc``. ``--no-wait`` (diagnosis) talks as
+soon as the listeners have joined, without waiting for them to be ready.
 """
 
 from __future__ import annotations
@@ -269,6 +271,9 @@ def _phase(r: dict[str, Any], prefix: str) -> dict[str, Any]:
 async def run_all(args: argparse.Namespace) -> int:
     ns = [int(x) for x in args.n.split(",")] if args.n else list(
         QUICK_N if args.quick else DEFAULT_N)
+    cap = int(os.environ.get("SIAGA_BENCH_MAX_N", "0") or 0)  # as bench_webrtc
+    if cap:
+        ns = [n for n in ns if n <= cap] or [cap]
     seconds = args.seconds or (QUICK_SECONDS if args.quick else SECONDS)
     idle = QUICK_IDLE_SECONDS if args.quick else IDLE_SECONDS
     load_n = args.load_n or (ns[0] if args.quick else LOAD_N)

@@ -140,8 +140,8 @@ class Fleet:
             await asyncio.sleep(0.05)
 
     async def talk(self, seconds: float) -> int:
-        """The talker takes the floor and sends ``seconds`` of tone; then the listeners'
-        last packets are waited for and the floor released. Returns the packets sent."""
+        """The talker takes the floor, sends ``seconds`` of tone and releases the floor;
+        then the listeners' last packets are waited for. Returns the packets sent."""
         for listener in self.listeners:
             listener.clear()
         started = time.monotonic()
@@ -158,7 +158,6 @@ class Fleet:
                 break
             await asyncio.sleep(0.01)
         self.last_talk_seconds = time.monotonic() - started
-        await self._tell_talker("release", 30)
         return sent
 
     async def close(self) -> None:

@@ -8,10 +8,10 @@ process of its own, the operating system's scheduler gives the talker its share.
 Run: ``python -m bench.serve_talker URL TALKGROUP``. It logs in ``satpol1``, joins, waits
 for its peer connection, prints ``READY``, then obeys lines on its standard input:
 
-* ``talk SECONDS``: take the floor, send a 440 Hz tone as 20 ms Opus for that long; prints
+* ``talk SECONDS``: take the floor, send a 440 Hz tone as 20 ms Opus for that long, and
+  release it as a radio does (``siaga_radio``'s release tail after the last packet); prints
   ``{"sent": N}``, the RTP packets aiortc sent (its own count: what left this process;
   the uplink queue drops its oldest packets when aiortc falls behind);
-* ``release``: let go of the floor; prints ``{"released": true}``;
 * ``quit`` (or end of input).
 """
 
@@ -51,18 +51,13 @@ async def main_async(url: str, talkgroup: str) -> None:
                     assert uplink is not None
                     pts0, rtp0 = uplink._pts, await rtp_sent(client)
                     await client.request_floor(talkgroup)
-                    await client.send_audio(talkgroup, ToneSource(440.0), float(seconds),
-                                            release=False)
-                    # aiortc has taken every packet from the uplink and sent it.
-                    taken = -1
-                    while uplink._queue or await rtp_sent(client) - rtp0 < taken:
-                        taken = (uplink._pts - pts0) // FRAME
+                    # Released as a radio does, a moment (RELEASE_TAIL) after the last packet.
+                    await client.send_audio(talkgroup, ToneSource(440.0), float(seconds))
+                    # Until aiortc has taken every packet from the uplink and sent it.
+                    while (uplink._queue or await rtp_sent(client) - rtp0
+                           < (uplink._pts - pts0) // FRAME):
                         await asyncio.sleep(0.005)
                     print(json.dumps({"sent": await rtp_sent(client) - rtp0}), flush=True)
-                case ["release"]:
-                    await client.request("floor_release",
-                                         lambda m: m.get("type") == "floor_released")
-                    print(json.dumps({"released": True}), flush=True)
                 case ["quit"]:
                     break
                 case _:
