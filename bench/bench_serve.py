@@ -159,11 +159,13 @@ def _ms(seconds: float) -> str:
 def print_phase(label: str, f: dict[str, Any]) -> None:
     print(f"  {label:<22}{f['sent']:>6.0f}{f['min']:>6.0f}{f['median']:>7.0f}"
           f"{f['missed_any']:>7.0f}{f['nothing']:>8.0f}{f['lost']:>7.0f}{f['gaps']:>6.0f}"
+          f"{f.get('skipped', float('nan')):>8.0f}{f.get('edges', float('nan')):>7.0f}"
           f"{_ms(f['ia_p50']):>8}{_ms(f['ia_p99']):>8}{_ms(f['ia_max']):>8}")
 
 
 PHASE_HEAD = (f"  {'phase':<22}{'sent':>6}{'min':>6}{'median':>7}{'missed':>7}{'nothing':>8}"
-              f"{'lost':>7}{'gaps':>6}{'ia p50':>8}{'p99 ms':>8}{'max ms':>8}")
+              f"{'lost':>7}{'gaps':>6}{'skipped':>8}{'edges':>7}{'ia p50':>8}{'p99 ms':>8}"
+              f"{'max ms':>8}")
 
 
 async def run_n(n: int, seconds: float, idle_seconds: float, load: bool,
@@ -303,11 +305,12 @@ async def run_all(args: argparse.Namespace) -> int:
           "(the listeners) during the talk, in % of one core; near 100%, the figures measure\n"
           "the clients, not the server. UDP rcvbuf drops: datagrams this network namespace "
           "dropped for a full socket buffer during the talk.\nlost: packets sent and not "
-          "heard, over all listeners; gaps: of those, the ones missing inside a listener's\n"
-          "sequence numbers (the server numbers each downlink without gaps), i.e. lost after "
-          "the server sent them;\nthe rest never left the server (or the talker's packets did "
-          "not reach it), or were the first or last of the talk.\nia: time between two "
-          "packets at a listener, pooled over the listeners.")
+          "heard, over all listeners. Of those, gaps: missing inside a listener's sequence\n"
+          "numbers (the server numbers each downlink without gaps), i.e. lost after the server"
+          " sent them;\nskipped: talker packets the server did not forward inside the talk "
+          "(timestamp steps without a sequence gap);\nedges: packets of the talk before the "
+          "first or after the last a listener heard (not forwarded at the start or the end).\n"
+          "ia: time between two packets at a listener, pooled over the listeners.")
     return 0
 
 

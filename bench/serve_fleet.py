@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from siaga_radio import RadioClient
+from siaga_radio.audio import FRAME
 
 from bench.bench_webrtc import percentile
 
@@ -44,6 +45,7 @@ class Listener:
         #: RTP sequence numbers heard: the server numbers each downlink without gaps
         #: (``ptt/rtp.py`` rule 1), so a gap is a packet lost after the server sent it.
         self.sequences: list[int] = []
+        self.timestamps: list[int] = []
 
     def _heard(self, talkgroup: str, packet: bytes, sequence: int, stream: int | None) -> None:
         if talkgroup == self.talkgroup:
@@ -53,6 +55,31 @@ class Listener:
     def clear(self) -> None:
         self.arrivals.clear()
         self.sequences.clear()
+        self.timestamps.clear()
+
+    def watch_timestamps(self) -> None:
+        """Record the RTP timestamp of every packet too, from the receive tap (the radio
+        client's ``on_audio`` does not carry it). Within a burst the server keeps the
+        talker's timestamp steps (``ptt/rtp.py`` rule 2): a step of more than one packet
+        without a sequence gap is a talker packet the server did not forward."""
+        voice = self.client.voice
+        for mid, tap in voice._taps.items():
+            if voice.downlinks.get(mid) == self.talkgroup:
+                heard = tap.on_packet
+
+                def on_packet(packet: Any, heard: Any = heard) -> None:
+                    self.timestamps.append(packet.timestamp)
+                    heard(packet)
+
+                tap.on_packet = on_packet
+
+    def not_forwarded(self) -> tuple[int, int]:
+        """(talker packets skipped inside the talk, packets of the talk's 20 ms steps
+        between its first and last heard timestamp, i.e. the span heard)."""
+        if not self.timestamps:
+            return 0, 0
+        span = (self.timestamps[-1] - self.timestamps[0]) % (1 << 32) // FRAME + 1
+        return max(0, span - len(self.timestamps) - self.sequence_gaps()), span
 
     def sequence_gaps(self) -> int:
         """Packets missing between the first and the last heard (lost on the way)."""
@@ -133,6 +160,8 @@ class Fleet:
         while True:
             waiting = [listener for listener in self.listeners if not listener.ready()]
             if not waiting:
+                for listener in self.listeners:
+                    listener.watch_timestamps()
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{len(waiting)} of {len(self.listeners)} listeners not "
@@ -189,6 +218,8 @@ def phase_figures(listeners: list[Listener], sent: int) -> dict[str, Any]:
         "missed_any": sum(1 for c in counts if c < sent), "nothing": len(nothing),
         "lost": sum(max(0, sent - c) for c in counts),
         "gaps": sum(li.sequence_gaps() for li in listeners),
+        "skipped": sum(li.not_forwarded()[0] for li in listeners),
+        "edges": sum(sent - li.not_forwarded()[1] for li in listeners if li.timestamps),
         "ia_p50": percentile(gaps, 0.5), "ia_p99": percentile(gaps, 0.99),
         "ia_max": max(gaps, default=float("nan")),
     }
