@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import sys
@@ -263,7 +264,16 @@ def print_results(results: list[dict[str, Any]]) -> None:
                f"no gap over {GOAL_MAX_GAP * 1000:.0f} ms": loaded["ia_max"] <= GOAL_MAX_GAP}
         print("  goal (issue #20): " + ", ".join(
             f"{name}: {'met' if ok else 'NOT met'}" for name, ok in met.items()))
-        print(f"  load generator: {r['load_summary']}")
+        print(f"  load generator: {describe_load(r['load_summary'])}")
+
+
+def describe_load(line: str) -> str:
+    """``bench.serve_load``'s summary: answers by status, latency p50/p99/max per kind."""
+    summary = json.loads(line)
+    statuses = ", ".join(f"{n} {k}" for k, n in sorted(summary["statuses"].items()))
+    latency = "; ".join(f"{kind} p50/p99/max {' / '.join(f'{v:.2f}' for v in values)} s"
+                        for kind, values in summary["latency"].items())
+    return f"{statuses}; {latency}"
 
 
 def _phase(r: dict[str, Any], prefix: str) -> dict[str, Any]:
