@@ -173,7 +173,8 @@ async def run_n(n: int, seconds: float, idle_seconds: float, load: bool,
                 cpus: tuple[set[int] | None, set[int] | None],
                 wait: bool = True) -> dict[str, Any]:
     directory = Path(tempfile.mkdtemp(prefix="bench-serve-"))
-    server = Siaga(directory, cpus=cpus[0])
+    log = directory / "serve.log"
+    server = Siaga(directory, cpus=cpus[0], log=log)
     fleet: Fleet | None = None
     try:
         await server.prepare()
@@ -230,6 +231,11 @@ async def run_n(n: int, seconds: float, idle_seconds: float, load: bool,
         if fleet is not None:
             await fleet.close()
         server.stop()
+        with contextlib.suppress(FileNotFoundError):
+            lines = log.read_text(errors="replace").splitlines()
+            if lines:
+                print(f"  N={n}: the server logged {len(lines)} lines (warnings and errors),"
+                      f" the first: {lines[0][:200]}", flush=True)
         shutil.rmtree(directory, ignore_errors=True)
 
 
