@@ -67,8 +67,13 @@ def _pct(values: list[float], p: float) -> float:
 class Siaga:
     """``siaga serve`` in a temporary directory, demo data loaded."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, cpus: set[int] | None = None,
+                 log: Path | None = None) -> None:
         self.directory = directory
+        #: CPUs the server process is pinned to (``taskset``), or None: anywhere.
+        self.cpus = cpus
+        #: Where the server's log (standard error) goes, or None: this process's.
+        self.log = log
         self.port = _free_port()
         self.env = {**os.environ,
                     "SIAGA_DATABASE_URL": f"sqlite+aiosqlite:///{directory}/bench.db",
@@ -84,13 +89,26 @@ class Siaga:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        import httpx
+        await self.prepare()
+        await self.serve()
 
+    async def prepare(self) -> None:
+        """The schema and the demo data, with the CLI."""
         for command in (["db", "upgrade"], ["demo", "load"]):
             subprocess.run([self.siaga, *command], env=self.env, cwd=self.directory, check=True,
                            stdout=subprocess.DEVNULL)
-        self.proc = subprocess.Popen([self.siaga, "serve", "--no-migrate"], env=self.env,
-                                     cwd=self.directory, stdout=subprocess.DEVNULL)
+
+    async def serve(self) -> None:
+        """``siaga serve``, until it answers ``/healthz``."""
+        import httpx
+
+        pinned = ["taskset", "-c", ",".join(map(str, sorted(self.cpus)))] if self.cpus else []
+        stderr = open(self.log, "ab") if self.log else None  # the child keeps its own copy
+        self.proc = subprocess.Popen([*pinned, self.siaga, "serve", "--no-migrate"],
+                                     env=self.env, cwd=self.directory,
+                                     stdout=subprocess.DEVNULL, stderr=stderr)
+        if stderr is not None:
+            stderr.close()
         deadline = time.monotonic() + 60
         async with httpx.AsyncClient(base_url=self.url) as client:
             while True:

@@ -378,7 +378,8 @@ class TestPacketTrack:
     async def test_recv_waits_for_push(self) -> None:
         track = PacketTrack()
         pending = asyncio.ensure_future(track.recv())
-        await asyncio.sleep(0.01)
+        # One turn of the loop runs recv() up to where it waits: no packet, so it is waiting.
+        await asyncio.sleep(0)
         assert not pending.done()
         track.push(0, b"\x78")
         assert bytes(await asyncio.wait_for(pending, 1)) == b"\x78"
@@ -386,7 +387,8 @@ class TestPacketTrack:
     async def test_stop_ends_a_waiting_recv(self) -> None:
         track = PacketTrack()
         pending = asyncio.ensure_future(track.recv())
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # recv() runs up to where it waits
+        assert not pending.done()
         track.stop()
         with pytest.raises(MediaStreamError):
             await asyncio.wait_for(pending, 1)

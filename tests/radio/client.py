@@ -4,6 +4,7 @@ the documented protocol to the real server."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections import deque
 from typing import Any
@@ -12,6 +13,8 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from tests.conftest import LiveServer
+
+_barriers = itertools.count(1)
 
 
 class RadioClient:
@@ -66,13 +69,32 @@ class RadioClient:
         finally:
             self.seen.extendleft(reversed(skipped))
 
-    async def expect_nothing(self, type_: str, wait: float = 0.3) -> None:
-        """No ``type_`` message arrives within ``wait`` seconds."""
-        try:
-            msg = await self.expect(type_, timeout=wait)
-        except AssertionError:
-            return
-        raise AssertionError(f"{self.name}: unexpected {msg}")
+    async def expect_nothing(self, type_: str, timeout: float = 3.0) -> None:
+        """No ``type_`` message came after the last one ``expect`` returned, up to now.
+
+        "Now" is a ``pong``: the server writes a connection's messages in the order it
+        makes them, so whatever it sent this client before it handled our ``ping`` arrives
+        before the ``pong``. Messages read on the way are kept for later ``expect`` calls
+        (those already kept came before the last expected message, and are not looked at).
+        """
+        ref = f"barrier-{next(_barriers)}"
+        await self.send("ping", ref=ref)
+        fresh: list[dict[str, Any]] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                msg = dict(json.loads(await asyncio.wait_for(
+                    self.ws.recv(), max(0.0, deadline - loop.time()))))
+            except TimeoutError:
+                raise AssertionError(f"{self.name}: no pong to {ref}; got {fresh}") from None
+            if msg.get("type") == "pong" and msg.get("ref") == ref:
+                break
+            fresh.append(msg)
+        self.seen.extend(fresh)
+        unexpected = [msg for msg in fresh if msg.get("type") == type_]
+        if unexpected:
+            raise AssertionError(f"{self.name}: unexpected {unexpected}")
 
     async def close(self) -> None:
         await self.ws.close()

@@ -23,6 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from dispatch.sms.gateway import WebhookRequest
+from tests.polling import until
 
 
 class Servers:
@@ -43,11 +44,10 @@ class Servers:
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
         self._running.append((server, task, sock))
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("server stopped during start-up")
-            await asyncio.sleep(0.005)
+        await until(lambda: server.started or task.done(), "the server to start", timeout=30)
+        if not server.started:
+            task.result()
+            raise RuntimeError("server stopped during start-up")
         return f"http://127.0.0.1:{port}"
 
     def before_stop(self, action: Callable[[], None]) -> None:
