@@ -29,6 +29,12 @@ side effects of floor events (transmission records, media routes, bus events). R
    talking are told ``move`` (with the other nodes' addresses) and closed with 4010 at
    once; a talker keeps its socket until its transmission ends or the drain's deadline.
    They reconnect with their session id, elsewhere.
+8. The tail of a transmission: a talker who lets go (``released``) stays routed for
+   :data:`RELEASE_TAIL` seconds, until another talker is granted any of its talkgroups,
+   so that its last packets, sent before the release but read after it by a server running
+   late (asyncio reads one datagram per socket per turn; the release comes on the
+   WebSocket), still reach the listeners. A floor taken from the talker (pre-empted,
+   revoked, disconnected) ends its route at once.
 """
 
 from __future__ import annotations
@@ -66,6 +72,8 @@ log = logging.getLogger("ptt.service")
 
 CLOSE_REPLACED = 4002
 CLOSE_MOVED = 4010
+#: Seconds a released talker stays routed (rule 8): ten packets' worth.
+RELEASE_TAIL = 0.2
 #: How often a drain looks whether a transmission has ended.
 DRAIN_POLL = 0.05
 BACKLOG_LIMIT = 200
@@ -159,6 +167,8 @@ class RadioService:
         self._loop: asyncio.AbstractEventLoop | None = None
         #: The command being handled: (sender, command type, ref) for rule 5.
         self._answering: tuple[int, str, str | int] | None = None
+        #: Released talkers still routed (rule 8): user -> (scope, the timer that unroutes).
+        self._tails: dict[int, tuple[tuple[str, ...], asyncio.TimerHandle]] = {}
         #: Set by :meth:`drain`: no new session is taken (rule 7); where to go instead.
         self.draining = False
         self.move_to: list[str] = []
@@ -379,6 +389,8 @@ class RadioService:
     def media_received(self, user: int) -> tuple[str, ...] | None:
         """A voice packet from ``user``: the talkgroups it goes to, or None to drop it."""
         result = self.radio.media_received(user, self.now())
+        if result is None and user in self._tails:
+            return self._tails[user][0]  # the tail of a released transmission (rule 8)
         if result is not None:
             burst = self._bursts.get(result)
             if burst is not None and burst.talker == user:
@@ -448,6 +460,7 @@ class RadioService:
                 else:
                     # Unreachable when every way off the floor ends its burst first.
                     self._end_burst(event.talkgroups, "preempted", at)
+                self._cut_tails(event.talkgroups)
                 started = Burst(event.talker.user_id, event.talkgroup, event.talkgroups,
                                 event.call_type.value)
                 self._bursts[event.talkgroups] = started
@@ -523,8 +536,30 @@ class RadioService:
             self.store.transmission_ended(burst, reason, at, burst.heard)
             for observer in self.observers:
                 observer.burst_ended(burst, reason, at)
+            if reason == "released" and self.media:
+                self._keep_tail(burst.talker, scope)
+            else:
+                for media in self.media:
+                    media.unroute(burst.talker)
+
+    def _keep_tail(self, talker: int, scope: tuple[str, ...]) -> None:
+        previous = self._tails.pop(talker, None)
+        if previous is not None:
+            previous[1].cancel()
+        self._tails[talker] = (scope, self.loop.call_later(RELEASE_TAIL, self._end_tail,
+                                                           talker))
+
+    def _end_tail(self, talker: int) -> None:
+        if self._tails.pop(talker, None) is not None:
             for media in self.media:
-                media.unroute(burst.talker)
+                media.unroute(talker)
+
+    def _cut_tails(self, scope: tuple[str, ...]) -> None:
+        """A new grant on ``scope``: the tails on any of its talkgroups end now (rule 8)."""
+        for talker, (tail, timer) in list(self._tails.items()):
+            if set(tail) & set(scope):
+                timer.cancel()
+                self._end_tail(talker)
 
     def _route(self, talker: int, scope: tuple[str, ...]) -> None:
         """Tell the media planes who hears ``talker``: each listener on the track of the
