@@ -26,6 +26,14 @@ Rules:
      the number stays on the unit, because only a supervisor changes a unit's crew.
 4. Answers go through the outbox with the key ``reply:<inbound id>``, at most
    :data:`~dispatch.sms.outbox.MAX_REPLIES` per number per ten minutes.
+5. On several nodes a webhook may reach any of them; the node that stored a reply applies
+   it. Its claim (``processing``) names the node and holds a lease, as the outbox's sends
+   do: a node starting up, or sweeping (:meth:`Inbox.sweep`), takes over only rows whose
+   lease expired (or its own previous run's), and rows stored more than a lease ago but
+   never claimed. A node finishes a reply only while it still holds it. Replies of one
+   crew that reach two nodes at the same moment are applied in the order the two nodes
+   get to them (one node keeps arrival order; across nodes the lifecycle still refuses
+   what cannot follow, and the crew is answered why).
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import assert_never
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -98,18 +106,36 @@ class Inbox:
     # --- life ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Queue what a previous run left unapplied (rule 2), then start the worker."""
+        """Queue what a previous run left unapplied (rules 2, 5), then start the worker."""
+        await self._requeue(at_start=True)
+        self._worker = asyncio.create_task(self._run())
+
+    async def sweep(self) -> None:
+        """Queue what a dead node left unapplied (rule 5)."""
+        await self._requeue(at_start=False)
+
+    async def _requeue(self, *, at_start: bool) -> None:
+        config, now = self.outbox.config, self._clock()
+        stuck: ColumnElement[bool] = SmsMessageRow.state == "processing"
+        waiting: ColumnElement[bool] = SmsMessageRow.state == "received"
+        if config.cluster:
+            gone = or_(SmsMessageRow.lease_until.is_(None), SmsMessageRow.lease_until < now)
+            if at_start:
+                gone = or_(gone, SmsMessageRow.claimed_by == config.node_id)
+            stuck = stuck & gone
+            waiting = waiting & (SmsMessageRow.created_at <= now - config.lease)
         async with transaction(self._sessions) as s:
             await s.execute(update(SmsMessageRow)
-                            .where(SmsMessageRow.direction == "in",
-                                   SmsMessageRow.state == "processing")
-                            .values(state="received"))
+                            .where(SmsMessageRow.direction == "in", stuck)
+                            .values(state="received", lease_until=None)
+                            .execution_options(synchronize_session=False))
             stmt = select(SmsMessageRow.id).where(SmsMessageRow.direction == "in",
                                                   SmsMessageRow.state == "received")
+            if config.cluster:
+                stmt = stmt.where(or_(waiting, SmsMessageRow.claimed_by.is_not(None)))
             pending = list((await s.execute(stmt.order_by(SmsMessageRow.id))).scalars())
         for row_id in pending:
             self._queue.put_nowait(row_id)
-        self._worker = asyncio.create_task(self._run())
 
     async def close(self) -> None:
         if self._worker is not None:
@@ -157,11 +183,14 @@ class Inbox:
 
     async def process(self, row_id: int) -> InboundResult | None:
         """Apply one stored reply (rule 2-3); None if another worker has (or had) it."""
+        config, now = self.outbox.config, self._clock()
         async with transaction(self._sessions) as s:
             claimed = await s.execute(
                 update(SmsMessageRow)
                 .where(SmsMessageRow.id == row_id, SmsMessageRow.state == "received")
-                .values(state="processing").execution_options(synchronize_session=False))
+                .values(state="processing", claimed_by=config.node_id,
+                        lease_until=now + config.lease)
+                .execution_options(synchronize_session=False))
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return None
             row = await s.get(SmsMessageRow, row_id, populate_existing=True)
@@ -169,8 +198,14 @@ class Inbox:
             phone, body = row.phone, row.body
         handled = await self.handle(phone, body)
         async with transaction(self._sessions) as s:
-            row = await s.get(SmsMessageRow, row_id, populate_existing=True)
+            row = await s.get(SmsMessageRow, row_id, populate_existing=True,
+                              with_for_update=True)
             assert row is not None
+            if row.state != "processing" or row.claimed_by != config.node_id:
+                log.warning("sms reply claim lost; its new holder finishes it",
+                            extra={"sms_id": row_id, "claimed_by": row.claimed_by})
+                return None
+            row.lease_until = None
             row.state, row.result, row.error_code = "done", handled.result, handled.code
             row.incident_id, row.assignment_id = handled.incident_id, handled.assignment_id
             row.unit_id, row.done_at = handled.unit_id, self._clock()
