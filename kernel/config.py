@@ -223,6 +223,11 @@ class Settings(BaseSettings):
         if self.nats_url and not self.database_url.startswith("postgresql"):
             raise ValueError("a cluster (nats_url) needs PostgreSQL as its database: "
                              "every node must see the same state")
+        if self.nats_url and self.secret_key is None:
+            # Each node would make its own key in its data directory: a login, or a crew's
+            # status link, signed by one node would be refused by the others.
+            raise ValueError("a cluster (nats_url) needs SIAGA_SECRET_KEY, the same on every "
+                             "node: tokens and status links are checked by any node")
         return self
 
     def cluster_node_id(self) -> str:

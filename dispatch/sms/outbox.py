@@ -19,7 +19,8 @@ Rules:
    crew phone are escalations on the console (``sms.failed``), with what to do instead.
 5. Delivery reports apply once per (provider id, status) and never move a message backwards
    (a late ``sent`` after ``delivered`` is ignored). A report that overtakes the send's own
-   answer is held briefly and applied when the provider id is stored.
+   answer is held briefly and applied when the provider id is stored (on several nodes,
+   where another node may be the sender, each sweep tries the held reports again).
 6. Sending never blocks the bus: each message is sent by its own task (:meth:`Outbox.spawn`);
    :meth:`Outbox.drain` waits for them. Retries are armed on one ``loop.call_at``.
 7. A row is sent by the node that *claims* it: in one short transaction the row is selected
@@ -295,6 +296,11 @@ class Outbox:
         await self.recover(now)
         await self.retry_due(now)
         await self.pick_up(now - self.config.lease)
+        # Delivery reports that reached this node before another node stored the send's
+        # provider id (rule 5): that node cannot hand them over, so look again.
+        held, self._early = self._early, OrderedDict()
+        for report in held.values():
+            await self.record_status(report)
 
     async def recover(self, now: datetime, *, at_start: bool = False) -> int:
         """Turn ``sending`` rows whose sender is gone into ``UNKNOWN`` retries (rules 3, 7)."""

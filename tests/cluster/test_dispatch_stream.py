@@ -1,10 +1,12 @@
-"""Consoles on every node see every dispatch event, whichever node the change came through.
+"""Consoles on every node see every dispatch event, whichever node the change came through;
+webhooks and status links work on any node.
 
 Three real nodes on PostgreSQL and NATS page crews through the real ``twilio`` library to
 the fake Twilio, all with one public URL (``https://siaga.example.id``, the load balancer);
 the fake signs its webhooks for that URL with ``RequestValidator`` and the simulated proxy
-delivers them to node A. A console stream is open on node C (and one on node B, where the
-dispatcher works, to check it sees each of its own messages once).
+delivers them to node A; the crew's status link is used on node C. A console stream is
+open on node C (and one on node B, where the dispatcher works, to check it sees each of its
+own messages once).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +75,7 @@ async def twilio_cluster(tmp_path: Path) -> AsyncIterator[tuple[NodeCluster, Fak
             yield cluster, fake
 
 
-async def test_a_console_on_c_sees_what_is_done_through_b_and_a_crew_reply_at_a(
+async def test_a_console_on_c_sees_what_is_done_through_b_a_reply_at_a_and_a_tap_at_c(
         twilio_cluster: tuple[NodeCluster, FakeTwilio]) -> None:
     cluster, fake = twilio_cluster
     token = await cluster.token(B, "dispatcher1")
@@ -114,11 +117,22 @@ async def test_a_console_on_c_sees_what_is_done_through_b_and_a_crew_reply_at_a(
                              if m["message"]["direction"] == "in"
                              and m["message"]["result"] == "applied"],
                     "node C to see the crew's SMS", timeout=10)
+        # The status link in the SMS (signed by node B) works on node C: one secret key.
+        [sms] = fake.outbound()
+        link = re.search(r"Lapor: (\S+)$", sms.body)
+        assert link is not None and link[1].startswith(f"{PUBLIC_URL}/t/")
+        tap = await cluster.http.post(link[1].replace(PUBLIC_URL, cluster.nodes[C].url),
+                                      data={"status": "tiba"})
+        assert tap.status_code == 200 and "Tercatat: Tiba" in tap.text, tap.text
+        await until(lambda: [m for m in at_c.of("assignment.updated")
+                             if m["assignment"]["status"] == "on_scene"],
+                    "node C to see the crew on scene")
         detail = (await cluster.http.get(f"{b}/api/incidents/{incident['id']}",
                                          headers=auth)).json()
         [stored] = detail["assignments"]
-        assert stored["status"] == "en_route"
-        assert any(e["actor"] == f"sms:{CREW}" for e in detail["audit"])
+        assert stored["status"] == "on_scene"
+        actors = [e["actor"] for e in detail["audit"] if e["entity_type"] == "assignment"]
+        assert f"sms:{CREW}" in actors and "link:AMB-KANIGARAN" in actors
 
         # Node B's own console had each of these once, as one node always did.
         await until(lambda: len(at_b.messages) >= len(at_c.messages),
