@@ -9,6 +9,12 @@
   (:class:`dispatch.events.IncidentTalkgroupRequested`) → a dynamic talkgroup on the radio
   for the responders and the dispatcher. Later requests for the same incident find the
   talkgroup open and leave it as it is (members are not added to a running group).
+
+On several nodes neither event crosses NATS: each is handled on the node where it arises.
+An emergency arises where the officer is connected, which is also where their last position
+is known; the alert it records reaches every node's consoles on the dispatch stream. The
+incident talkgroup is opened where the assignment was made, in the database every node
+reads.
 """
 
 from __future__ import annotations
