@@ -13,8 +13,9 @@
 On several nodes neither event crosses NATS: each is handled on the node where it arises.
 An emergency arises where the officer is connected, which is also where their last position
 is known; the alert it records reaches every node's consoles on the dispatch stream. The
-incident talkgroup is opened where the assignment was made, in the database every node
-reads.
+incident talkgroup is opened by the node where the assignment was made and stored in the
+database; the other nodes' radios know of it only as far as the radio shares talkgroups
+across nodes (the radio's concern, not the bridge's).
 """
 
 from __future__ import annotations
