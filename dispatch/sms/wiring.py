@@ -101,17 +101,19 @@ class SmsFeature:
         log.info("sms ready", extra={"gateway": gateway.name})
 
     async def _page_missing(self, side: SmsSide, service: DispatchService, since: datetime,
-                            until: datetime) -> None:
+                            until: datetime, *, sweeping: bool = False) -> None:
         """Page the crews of assignments made from ``since`` to ``until`` whose dispatch
         SMS was never queued (a node died between the commit and the send)."""
         for assignment_id in await side.outbox.missing_dispatches(since, until):
             if assignment_id in side.recovered:
-                continue  # a unit without a crew phone: announced once
+                continue  # a unit without a crew phone: nothing to send
             side.recovered.add(assignment_id)
+            brief = await service.dispatch_brief(assignment_id)
+            if not brief.crew_phones and sweeping:
+                continue  # the node that made it told the consoles; every node would again
             log.warning("dispatch SMS missing after a node stopped; sending it",
                         extra={"assignment_id": assignment_id})
-            side.outbox.spawn(side.outbox.send_dispatch(
-                await service.dispatch_brief(assignment_id)))
+            side.outbox.spawn(side.outbox.send_dispatch(brief))
 
     async def _sweep(self, side: SmsSide, service: DispatchService,
                      config: OutboxConfig) -> None:
@@ -122,7 +124,7 @@ class SmsFeature:
                 await side.inbox.sweep()
                 now = side.outbox.now()
                 await self._page_missing(side, service, now - RECOVER_WITHIN,
-                                         now - config.lease)
+                                         now - config.lease, sweeping=True)
             except Exception:  # the database away for a moment: sweep again later
                 log.exception("sms sweep failed")
 
