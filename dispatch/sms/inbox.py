@@ -10,7 +10,9 @@ Rules:
 2. One worker applies the rows in arrival order ("1" then "2" must not become "2" then "1").
    A row is claimed with a conditional UPDATE (``received`` → ``processing``), so it is applied
    once even if queued twice; rows a restart left ``received`` or ``processing`` are queued
-   again at start (a repeated status is a no-op in the lifecycle).
+   again at start (a repeated status is a no-op in the lifecycle). A row is not claimed
+   while an earlier reply of the same crew is still unapplied: whoever applies that one
+   queues the next (so replies reaching different nodes keep their order too).
 3. The rules are the cores': :func:`dispatch.replies.parse_reply` and
    :func:`~dispatch.replies.resolve_reply`, then the lifecycle through
    ``apply_crew_status`` with the actor ``sms:<phone>``. The inbox only decides whom to answer:
@@ -31,9 +33,8 @@ Rules:
    do: a node starting up, or sweeping (:meth:`Inbox.sweep`), takes over only rows whose
    lease expired (or its own previous run's), and rows stored more than a lease ago but
    never claimed. A node finishes a reply only while it still holds it. Replies of one
-   crew that reach two nodes at the same moment are applied in the order the two nodes
-   get to them (one node keeps arrival order; across nodes the lifecycle still refuses
-   what cannot follow, and the crew is answered why).
+   crew keep their order across nodes by rule 2 (by row id: the order the nodes stored
+   them).
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import assert_never
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from dispatch.domain import Label
 from dispatch.errors import BadReply, DispatchError
@@ -185,18 +187,27 @@ class Inbox:
         """Apply one stored reply (rule 2-3); None if another worker has (or had) it."""
         config, now = self.outbox.config, self._clock()
         async with transaction(self._sessions) as s:
+            earlier = aliased(SmsMessageRow)
+            waiting_for = exists().where(  # an earlier reply of the same crew, not applied yet
+                earlier.direction == "in", earlier.phone == SmsMessageRow.phone,
+                earlier.id < SmsMessageRow.id, earlier.state.in_(("received", "processing")))
             claimed = await s.execute(
                 update(SmsMessageRow)
-                .where(SmsMessageRow.id == row_id, SmsMessageRow.state == "received")
+                .where(SmsMessageRow.id == row_id, SmsMessageRow.state == "received",
+                       ~waiting_for)
                 .values(state="processing", claimed_by=config.node_id,
                         lease_until=now + config.lease)
                 .execution_options(synchronize_session=False))
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return None
+                return None  # taken, done, or queued again by whoever applies the earlier
             row = await s.get(SmsMessageRow, row_id, populate_existing=True)
             assert row is not None
             phone, body = row.phone, row.body
-        handled = await self.handle(phone, body)
+        try:
+            handled = await self.handle(phone, body)
+        except Exception:  # recorded as done all the same: the crew's next reply waits on it
+            log.exception("sms reply could not be applied", extra={"sms_id": row_id})
+            handled = Handled("failed", code="internal_error")
         async with transaction(self._sessions) as s:
             row = await s.get(SmsMessageRow, row_id, populate_existing=True,
                               with_for_update=True)
@@ -214,12 +225,24 @@ class Inbox:
                                  "message": view.model_dump(mode="json")})
         if handled.result == "opt_out":
             self._announce_opt_out(view)
+        await self._queue_next(phone, row_id)
         if handled.answer is not None:
             await self.outbox.reply(to=phone, body=handled.answer, reply_to=row_id,
                                     incident_id=handled.incident_id,
                                     assignment_id=handled.assignment_id,
                                     unit_id=handled.unit_id)
         return InboundResult(view, handled.answer)
+
+    async def _queue_next(self, phone: str, after: int) -> None:
+        """Queue the crew's next stored reply: its claim waited for this one (rule 2)."""
+        async with self._sessions() as s:
+            following = (await s.execute(
+                select(SmsMessageRow.id).where(
+                    SmsMessageRow.direction == "in", SmsMessageRow.phone == phone,
+                    SmsMessageRow.state == "received", SmsMessageRow.id > after)
+                .order_by(SmsMessageRow.id).limit(1))).scalar_one_or_none()
+        if following is not None:
+            self._queue.put_nowait(following)
 
     async def handle(self, phone: str, body: str) -> Handled:
         """What ``body`` from ``phone`` does (rule 3)."""

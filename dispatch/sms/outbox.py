@@ -153,6 +153,7 @@ _INBOUND = {
     "help": Label("Minta bantuan, dibalas", "Asked for help, answered"),
     "opt_out": Label("Minta berhenti (STOP)", "Asked to stop (STOP)"),
     "unknown_sender": Label("Nomor tak dikenal, diabaikan", "Unknown number, ignored"),
+    "failed": Label("Gagal diproses; hubungi kru", "Could not be processed; contact the crew"),
 }
 _OUTBOUND = {
     "retrying": Label("Belum pasti terkirim, dicoba lagi", "Outcome unknown, retrying"),

@@ -1,9 +1,10 @@
-"""Claims on PostgreSQL: two nodes' outboxes on one database never send one row twice, and
-a row left ``sending`` by a node that stopped answering is taken over only after its lease.
+"""Claims on PostgreSQL: two nodes' outboxes on one database never send one row twice, a
+row left ``sending`` by a node that stopped answering is taken over only after its lease,
+and a crew's replies stored by two nodes are applied in order.
 
-Two :class:`Outbox` es stand for two nodes (``claimed_by`` "a" and "b") on a real
-PostgreSQL database, each with its own console gateway on the shared dedup rows, and one
-clock the test steps by hand.
+Two :class:`Outbox` es (and inboxes) stand for two nodes (``claimed_by`` "a" and "b") on a
+real PostgreSQL database, each with its own console gateway on the shared dedup rows, and
+one clock the test steps by hand.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from dispatch.service import DispatchService
 from dispatch.service.stream import StreamHub
 from dispatch.sms.console import ConsoleGateway
-from dispatch.sms.gateway import MessageStatus, SendResult
+from dispatch.sms.gateway import InboundSms, MessageStatus, SendResult
+from dispatch.sms.inbox import Inbox
 from dispatch.sms.outbox import Outbox, OutboxConfig, Planned, SqlDedupStore
 from dispatch.store.models import SmsMessageRow
 from kernel.db import create_engine, session_factory
@@ -35,6 +38,7 @@ PHONE = "+6281200010001"
 class Node:
     outbox: Outbox
     gateway: ConsoleGateway
+    inbox: Inbox
 
     def sent(self) -> list[str]:
         return [m.dedup_key for m in self.gateway.recent()]
@@ -50,9 +54,10 @@ class Nodes:
         self.clock[0] += by
 
     async def rows(self) -> dict[str, SmsMessageRow]:
+        """Every row, by dedup key (outbound) or provider id (inbound)."""
         async with self.a.outbox._sessions() as s:
             rows = (await s.execute(select(SmsMessageRow))).scalars()
-            return {r.dedup_key or "": r for r in rows}
+            return {r.dedup_key or r.provider_id or "": r for r in rows}
 
 
 @pytest.fixture
@@ -68,13 +73,16 @@ async def nodes(tmp_path: Path) -> AsyncIterator[Nodes]:
             config = OutboxConfig(public_url="https://siaga.example.id", token_secret="k" * 32,
                                   status_callback=None, node_id=name, lease=LEASE,
                                   cluster=True)
-            return Node(Outbox(sessions, gateway, StreamHub(), config, lambda: clock[0]),
-                        gateway)
+            outbox = Outbox(sessions, gateway, StreamHub(), config, lambda: clock[0])
+            service = DispatchService(sessions, clock=lambda: clock[0])
+            return Node(outbox, gateway, Inbox(sessions, service, outbox, lambda: clock[0]))
 
         pair = Nodes(node("a"), node("b"), clock)
         try:
             yield pair
         finally:
+            await pair.a.inbox.close()
+            await pair.b.inbox.close()
             await pair.a.outbox.close()
             await pair.b.outbox.close()
             await engine.dispose()
@@ -121,3 +129,24 @@ async def test_a_held_row_is_taken_over_only_when_its_lease_expires(nodes: Nodes
     await nodes.a.outbox._settle(claim.row_id, SendResult.sent("CNlate", MessageStatus.SENT))
     after = (await nodes.rows())[key]
     assert (after.state, after.claimed_by, after.provider_id) == ("sent", "b", row.provider_id)
+
+
+async def test_a_crews_replies_stored_by_two_nodes_are_applied_in_order(nodes: Nodes) -> None:
+    await nodes.a.inbox.start()
+    await nodes.b.inbox.start()
+
+    def sms(sid: str, body: str) -> InboundSms:
+        return InboundSms(sid, PHONE, "console", body, nodes.clock[0])
+
+    first = await nodes.a.inbox.accept(sms("SM1", "1"), "console", queue=False)
+    second = await nodes.b.inbox.accept(sms("SM2", "2"), "console")
+    await nodes.b.inbox.drain()  # b's worker met the reply: it waits for the earlier one
+    rows = await nodes.rows()
+    assert {r.provider_id: r.state for r in rows.values()} == {"SM1": "received",
+                                                               "SM2": "received"}
+    assert first is not None and second is not None and first < second
+    await nodes.a.inbox.process(first)  # applying the first queues the second, here
+    await nodes.a.inbox.drain()
+    done = {r.provider_id: r for r in (await nodes.rows()).values()}
+    assert done["SM1"].state == done["SM2"].state == "done"
+    assert done["SM2"].claimed_by == "a"
