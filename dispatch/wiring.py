@@ -6,7 +6,8 @@ The one module of ``dispatch`` that knows the runtime. It builds the
 console stream, and the OSRM adapter when ``settings.osrm_url`` is set. The service is
 ``runtime.services["dispatch"]``; the composition root wires the radio's emergencies to its
 ``record_radio_alert``. The crews' SMS (:mod:`dispatch.sms.wiring`) start after the service
-and stop before it.
+and stop before it. On several nodes (``runtime.cluster``) the console stream is relayed
+through NATS (:mod:`dispatch.service.relay`), started before anything can publish.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dispatch.errors import DispatchError
 from dispatch.lifecycle import DEFAULT_TIMERS
 from dispatch.osrm import OsrmTravelTimes
 from dispatch.service import DispatchConfig, DispatchService, StreamHub
+from dispatch.service.relay import StreamRelay
 from dispatch.sms.wiring import SmsFeature
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 class DispatchFeature:
     def __init__(self) -> None:
         self.sms = SmsFeature()
+        self.relay: StreamRelay | None = None
 
     def mount(self, app: FastAPI, runtime: Runtime) -> None:
         async def stream(websocket: WebSocket) -> None:
@@ -56,12 +59,19 @@ class DispatchFeature:
             config=DispatchConfig(
                 timers=dataclasses.replace(DEFAULT_TIMERS, acknowledge_within=ack)),
         )
+        if runtime.cluster is not None:
+            self.relay = StreamRelay(runtime.cluster, service.hub,
+                                     on_remote=lambda message: service.rearm_soon())
+            await self.relay.start()
         await service.start()
         runtime.services["dispatch"] = service
         await self.sms.start(runtime)
 
     async def stop(self, runtime: Runtime) -> None:
         await self.sms.stop(runtime)
+        if self.relay is not None:
+            await self.relay.close()
+            self.relay = None
         service: DispatchService | None = runtime.services.pop("dispatch", None)
         if service is None:
             return

@@ -4,7 +4,9 @@ Publishers never wait for subscribers: ``publish`` queues the event for every
 subscriber of its type and returns; each subscriber is served by one task in arrival
 order, so a slow or failing subscriber delays and breaks no one else. The bus carries
 plain frozen dataclasses defined in :mod:`siaga.bridge`, never a package's internals.
-When Siaga runs on several nodes this interface is carried by Redis or NATS instead.
+On several nodes the bus stays within its node: an event is handled where it arises, and
+what the other nodes must see reaches them through the database and the dispatch console
+stream, which is relayed over NATS (docs/architecture.md, "Several nodes").
 """
 
 from __future__ import annotations

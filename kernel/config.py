@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     sms_retry_seconds: int = Field(
         default=60, ge=5, le=3600,
         description="Wait before retrying an SMS whose outcome was unknown (same dedup key).")
+    sms_lease_seconds: int = Field(
+        default=30, ge=2, le=600,
+        description="On several nodes, how long an SMS being sent (or a reply being applied) "
+        "stays with the node that took it; a node that dies leaves it to the others after "
+        "this time. Each send attempt is cut off at two thirds of it.")
     tap_link_ttl_seconds: int = Field(
         default=12 * 3600, ge=300, le=7 * 24 * 3600,
         description="How long the status link in a dispatch SMS works.")
@@ -222,6 +227,11 @@ class Settings(BaseSettings):
         if self.nats_url and not self.database_url.startswith("postgresql"):
             raise ValueError("a cluster (nats_url) needs PostgreSQL as its database: "
                              "every node must see the same state")
+        if self.nats_url and self.secret_key is None:
+            # Each node would make its own key in its data directory: a login, or a crew's
+            # status link, signed by one node would be refused by the others.
+            raise ValueError("a cluster (nats_url) needs SIAGA_SECRET_KEY, the same on every "
+                             "node: tokens and status links are checked by any node")
         return self
 
     def cluster_node_id(self) -> str:

@@ -9,6 +9,13 @@
   (:class:`dispatch.events.IncidentTalkgroupRequested`) → a dynamic talkgroup on the radio
   for the responders and the dispatcher. Later requests for the same incident find the
   talkgroup open and leave it as it is (members are not added to a running group).
+
+On several nodes neither event crosses NATS: each is handled on the node where it arises.
+An emergency arises where the officer is connected, which is also where their last position
+is known; the alert it records reaches every node's consoles on the dispatch stream. The
+incident talkgroup is opened by the node where the assignment was made and stored in the
+database; the other nodes' radios know of it only as far as the radio shares talkgroups
+across nodes (the radio's concern, not the bridge's).
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ Rules:
    whole server's memory. Its endpoint closes the socket (code 4009); the console reconnects
    and reloads its state from the REST API, which is the source of truth.
 3. Messages are encoded once per publish, not once per subscriber.
+4. On several nodes, what this node publishes is also handed to ``forward`` (the relay of
+   :mod:`dispatch.service.relay`, which puts it on NATS), and what the other nodes published
+   arrives through :meth:`StreamHub.deliver`, which never forwards: a message crosses once.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("dispatch.stream")
@@ -47,7 +51,18 @@ class Subscription:
         """The next message; :class:`Dropped` once the subscriber has been dropped."""
         if self.dropped:
             raise Dropped(self.name)
-        return await self._queue.get()
+        text = await self._queue.get()
+        if self.dropped:  # woken by drop()
+            raise Dropped(self.name)
+        return text
+
+    def drop(self) -> None:
+        """Drop this subscriber now, waking a reader that waits for a message."""
+        self.dropped = True
+        try:
+            self._queue.put_nowait("")
+        except asyncio.QueueFull:
+            pass  # the reader does not wait: its next get() raises
 
     def pending(self) -> int:
         return self._queue.qsize()
@@ -62,6 +77,8 @@ class StreamHub:
         self._subscribers: set[Subscription] = set()
         self.published = 0
         self.dropped = 0
+        #: Called with each message this node publishes, and its encoding (rule 4).
+        self.forward: Callable[[dict[str, Any], str], None] | None = None
 
     def subscribe(self, name: str = "") -> Subscription:
         sub = Subscription(self, self.backlog, name)
@@ -71,14 +88,31 @@ class StreamHub:
     def unsubscribe(self, sub: Subscription) -> None:
         self._subscribers.discard(sub)
 
+    @staticmethod
+    def encode(message: dict[str, Any]) -> str:
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
     def publish(self, message: dict[str, Any]) -> None:
-        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+        text = self.encode(message)
+        self.deliver(text)
+        if self.forward is not None:
+            self.forward(message, text)
+
+    def deliver(self, text: str) -> None:
+        """Offer an encoded message to this node's subscribers only."""
         self.published += 1
         for sub in list(self._subscribers):
             sub.offer(text)
             if sub.dropped:
                 self.dropped += 1
                 self._subscribers.discard(sub)
+
+    def drop_all(self) -> None:
+        """Drop every subscriber (they missed messages: they reconnect and reload)."""
+        for sub in list(self._subscribers):
+            sub.drop()
+            self.dropped += 1
+        self._subscribers.clear()
 
     def __len__(self) -> int:
         return len(self._subscribers)

@@ -6,6 +6,15 @@ and arms a single timer for it. When it fires, :meth:`Timers.run_timers` applies
 :func:`dispatch.lifecycle.handle_timer` to each active assignment *at the given time*: an
 unacknowledged dispatch raises an escalation (with the next best units on the console), a
 crew too long on scene a reminder. Tests call ``run_timers(now=...)`` with a stepped time.
+
+On several nodes every node arms the same timer (each re-arms on the others' stream
+messages too), so that a dead node's deadlines still fire; each due assignment fires on one
+node only. A run locks the due assignments with ``FOR UPDATE SKIP LOCKED`` and applies the
+core to them as read under the lock: another node running the same timer skips the rows
+this one holds, and when it gets them later the core finds the escalation or reminder
+already stamped and raises nothing. An assignment skipped because someone else held it is
+looked at again :data:`SKIPPED_RETRY` later, in case its holder was a command that did not
+commit.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +36,8 @@ from dispatch.store.records import assignment_record
 
 log = logging.getLogger("dispatch.timers")
 
+SKIPPED_RETRY = timedelta(seconds=1)
+
 
 class Timers(Hospitals):
     next_deadline: datetime | None = None
@@ -34,6 +45,7 @@ class Timers(Hospitals):
     _rearm_task: asyncio.Task[None] | None = None
     _dirty = False
     _closed = False
+    _not_before: datetime | None = None  # held rows: wait a little before trying again
 
     async def start(self) -> None:
         await self.load_places()
@@ -56,7 +68,12 @@ class Timers(Hospitals):
 
         async def command(s: AsyncSession, out: Outbox) -> list[DispatchEvent]:
             fired: list[DispatchEvent] = []
-            for row in await repo.active_assignments(s):
+            due = [row.id for row in await repo.active_assignments(s)
+                   if (d := lifecycle.next_deadline([assignment_record(row)],
+                                                    self.config.timers)) and d <= at]
+            locked = await repo.lock_assignments(s, due) if due else []
+            self._not_before = at + SKIPPED_RETRY if len(locked) < len(due) else None
+            for row in locked:
                 outcome = lifecycle.handle_timer(assignment_record(row), at, self.config.timers)
                 if not outcome.events:
                     continue
@@ -79,6 +96,8 @@ class Timers(Hospitals):
             self._handle.cancel()
             self._handle = None
         self.next_deadline = deadline
+        if deadline is not None and self._not_before is not None:
+            deadline = max(deadline, self._not_before)
         if deadline is not None and not self._closed:
             loop = asyncio.get_running_loop()
             delay = max(0.0, (deadline - self.now()).total_seconds())

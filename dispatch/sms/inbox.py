@@ -10,7 +10,9 @@ Rules:
 2. One worker applies the rows in arrival order ("1" then "2" must not become "2" then "1").
    A row is claimed with a conditional UPDATE (``received`` → ``processing``), so it is applied
    once even if queued twice; rows a restart left ``received`` or ``processing`` are queued
-   again at start (a repeated status is a no-op in the lifecycle).
+   again at start (a repeated status is a no-op in the lifecycle). A row is not claimed
+   while an earlier reply of the same crew is still unapplied: whoever applies that one
+   queues the next (so replies reaching different nodes keep their order too).
 3. The rules are the cores': :func:`dispatch.replies.parse_reply` and
    :func:`~dispatch.replies.resolve_reply`, then the lifecycle through
    ``apply_crew_status`` with the actor ``sms:<phone>``. The inbox only decides whom to answer:
@@ -26,6 +28,13 @@ Rules:
      the number stays on the unit, because only a supervisor changes a unit's crew.
 4. Answers go through the outbox with the key ``reply:<inbound id>``, at most
    :data:`~dispatch.sms.outbox.MAX_REPLIES` per number per ten minutes.
+5. On several nodes a webhook may reach any of them; the node that stored a reply applies
+   it. Its claim (``processing``) names the node and holds a lease, as the outbox's sends
+   do: a node starting up, or sweeping (:meth:`Inbox.sweep`), takes over only rows whose
+   lease expired (or its own previous run's), and rows stored more than a lease ago but
+   never claimed. A node finishes a reply only while it still holds it. Replies of one
+   crew keep their order across nodes by rule 2 (by row id: the order the nodes stored
+   them).
 """
 
 from __future__ import annotations
@@ -38,9 +47,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import assert_never
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from dispatch.domain import Label
 from dispatch.errors import BadReply, DispatchError
@@ -98,18 +108,36 @@ class Inbox:
     # --- life ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Queue what a previous run left unapplied (rule 2), then start the worker."""
+        """Queue what a previous run left unapplied (rules 2, 5), then start the worker."""
+        await self._requeue(at_start=True)
+        self._worker = asyncio.create_task(self._run())
+
+    async def sweep(self) -> None:
+        """Queue what a dead node left unapplied (rule 5)."""
+        await self._requeue(at_start=False)
+
+    async def _requeue(self, *, at_start: bool) -> None:
+        config, now = self.outbox.config, self._clock()
+        stuck: ColumnElement[bool] = SmsMessageRow.state == "processing"
+        waiting: ColumnElement[bool] = SmsMessageRow.state == "received"
+        if config.cluster:
+            gone = or_(SmsMessageRow.lease_until.is_(None), SmsMessageRow.lease_until < now)
+            if at_start:
+                gone = or_(gone, SmsMessageRow.claimed_by == config.node_id)
+            stuck = stuck & gone
+            waiting = waiting & (SmsMessageRow.created_at <= now - config.lease)
         async with transaction(self._sessions) as s:
             await s.execute(update(SmsMessageRow)
-                            .where(SmsMessageRow.direction == "in",
-                                   SmsMessageRow.state == "processing")
-                            .values(state="received"))
+                            .where(SmsMessageRow.direction == "in", stuck)
+                            .values(state="received", lease_until=None)
+                            .execution_options(synchronize_session=False))
             stmt = select(SmsMessageRow.id).where(SmsMessageRow.direction == "in",
                                                   SmsMessageRow.state == "received")
+            if config.cluster:
+                stmt = stmt.where(or_(waiting, SmsMessageRow.claimed_by.is_not(None)))
             pending = list((await s.execute(stmt.order_by(SmsMessageRow.id))).scalars())
         for row_id in pending:
             self._queue.put_nowait(row_id)
-        self._worker = asyncio.create_task(self._run())
 
     async def close(self) -> None:
         if self._worker is not None:
@@ -157,20 +185,38 @@ class Inbox:
 
     async def process(self, row_id: int) -> InboundResult | None:
         """Apply one stored reply (rule 2-3); None if another worker has (or had) it."""
+        config, now = self.outbox.config, self._clock()
         async with transaction(self._sessions) as s:
+            earlier = aliased(SmsMessageRow)
+            waiting_for = exists().where(  # an earlier reply of the same crew, not applied yet
+                earlier.direction == "in", earlier.phone == SmsMessageRow.phone,
+                earlier.id < SmsMessageRow.id, earlier.state.in_(("received", "processing")))
             claimed = await s.execute(
                 update(SmsMessageRow)
-                .where(SmsMessageRow.id == row_id, SmsMessageRow.state == "received")
-                .values(state="processing").execution_options(synchronize_session=False))
+                .where(SmsMessageRow.id == row_id, SmsMessageRow.state == "received",
+                       ~waiting_for)
+                .values(state="processing", claimed_by=config.node_id,
+                        lease_until=now + config.lease)
+                .execution_options(synchronize_session=False))
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return None
+                return None  # taken, done, or queued again by whoever applies the earlier
             row = await s.get(SmsMessageRow, row_id, populate_existing=True)
             assert row is not None
             phone, body = row.phone, row.body
-        handled = await self.handle(phone, body)
+        try:
+            handled = await self.handle(phone, body)
+        except Exception:  # recorded as done all the same: the crew's next reply waits on it
+            log.exception("sms reply could not be applied", extra={"sms_id": row_id})
+            handled = Handled("failed", code="internal_error")
         async with transaction(self._sessions) as s:
-            row = await s.get(SmsMessageRow, row_id, populate_existing=True)
+            row = await s.get(SmsMessageRow, row_id, populate_existing=True,
+                              with_for_update=True)
             assert row is not None
+            if row.state != "processing" or row.claimed_by != config.node_id:
+                log.warning("sms reply claim lost; its new holder finishes it",
+                            extra={"sms_id": row_id, "claimed_by": row.claimed_by})
+                return None
+            row.lease_until = None
             row.state, row.result, row.error_code = "done", handled.result, handled.code
             row.incident_id, row.assignment_id = handled.incident_id, handled.assignment_id
             row.unit_id, row.done_at = handled.unit_id, self._clock()
@@ -179,12 +225,24 @@ class Inbox:
                                  "message": view.model_dump(mode="json")})
         if handled.result == "opt_out":
             self._announce_opt_out(view)
+        await self._queue_next(phone, row_id)
         if handled.answer is not None:
             await self.outbox.reply(to=phone, body=handled.answer, reply_to=row_id,
                                     incident_id=handled.incident_id,
                                     assignment_id=handled.assignment_id,
                                     unit_id=handled.unit_id)
         return InboundResult(view, handled.answer)
+
+    async def _queue_next(self, phone: str, after: int) -> None:
+        """Queue the crew's next stored reply: its claim waited for this one (rule 2)."""
+        async with self._sessions() as s:
+            following = (await s.execute(
+                select(SmsMessageRow.id).where(
+                    SmsMessageRow.direction == "in", SmsMessageRow.phone == phone,
+                    SmsMessageRow.state == "received", SmsMessageRow.id > after)
+                .order_by(SmsMessageRow.id).limit(1))).scalar_one_or_none()
+        if following is not None:
+            self._queue.put_nowait(following)
 
     async def handle(self, phone: str, body: str) -> Handled:
         """What ``body`` from ``phone`` does (rule 3)."""

@@ -19,9 +19,24 @@ Rules:
    crew phone are escalations on the console (``sms.failed``), with what to do instead.
 5. Delivery reports apply once per (provider id, status) and never move a message backwards
    (a late ``sent`` after ``delivered`` is ignored). A report that overtakes the send's own
-   answer is held briefly and applied when the provider id is stored.
+   answer is held briefly and applied when the provider id is stored (on several nodes,
+   where another node may be the sender, each sweep tries the held reports again).
 6. Sending never blocks the bus: each message is sent by its own task (:meth:`Outbox.spawn`);
    :meth:`Outbox.drain` waits for them. Retries are armed on one ``loop.call_at``.
+7. A row is sent by the node that *claims* it: in one short transaction the row is selected
+   ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite has one process, whose claims take turns
+   on a lock) while it is ``queued`` or ``retrying``, and set ``sending`` with the node's
+   id (``claimed_by``) and a lease (``lease_until``). Two nodes never claim one row: the
+   second skips it while it is locked and finds it ``sending`` after. The claim is
+   committed before the provider is called, so no database lock is held during a send;
+   the lease is what holds the row. An attempt is cut off at two thirds of the lease (its
+   outcome is then ``UNKNOWN`` and reconciled), so a live node always settles its row
+   before the lease ends; a node that died mid-send leaves a ``sending`` row whose lease
+   expires, and any node then turns it ``UNKNOWN`` (``interrupted``) and retries it with
+   reconciliation (rule 3). A node settles only a row it still holds.
+8. On one node (no cluster) every ``sending`` row at start-up was this process's and is
+   taken over at once. On several, each node also sweeps (:meth:`Outbox.sweep`) for what a
+   dead node left: expired leases, retries due, rows queued but never claimed.
 """
 
 from __future__ import annotations
@@ -36,7 +51,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -138,6 +153,7 @@ _INBOUND = {
     "help": Label("Minta bantuan, dibalas", "Asked for help, answered"),
     "opt_out": Label("Minta berhenti (STOP)", "Asked to stop (STOP)"),
     "unknown_sender": Label("Nomor tak dikenal, diabaikan", "Unknown number, ignored"),
+    "failed": Label("Gagal diproses; hubungi kru", "Could not be processed; contact the crew"),
 }
 _OUTBOUND = {
     "retrying": Label("Belum pasti terkirim, dicoba lagi", "Outcome unknown, retrying"),
@@ -219,6 +235,23 @@ class OutboxConfig:
     retry_after: timedelta = timedelta(seconds=60)
     prearrival: bool = False
     max_attempts: int = MAX_ATTEMPTS
+    node_id: str = "local"  # claimed_by of the rows this node sends (rule 7)
+    lease: timedelta = timedelta(seconds=30)
+    cluster: bool = False  # other nodes share the rows (rule 8)
+
+    @property
+    def attempt_limit(self) -> float:
+        """Seconds an attempt may take: two thirds of the lease (rule 7)."""
+        return self.lease.total_seconds() * 2 / 3
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row this node has claimed: what to send, or that it is no longer needed."""
+
+    row_id: int
+    sms: OutboundSms
+    cancelled: SmsView | None  # the dispatch SMS was cancelled instead (rule 3)
 
 
 @dataclass(frozen=True)
@@ -244,6 +277,7 @@ class Outbox:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: datetime | None = None
         self._closed = False
+        self._claiming = asyncio.Lock()  # SQLite's stand-in for SKIP LOCKED (rule 7)
 
     def now(self) -> datetime:
         return self._clock()
@@ -253,22 +287,50 @@ class Outbox:
     async def start(self) -> None:
         """Pick up what a previous run left: interrupted sends (rule 3), queued rows."""
         now = self.now()
-        async with transaction(self._sessions) as s:
-            stmt = select(SmsMessageRow).where(SmsMessageRow.direction == "out",
-                                               SmsMessageRow.state.in_(("sending", "queued")))
-            rows = list((await s.execute(stmt.order_by(SmsMessageRow.id))).scalars())
-            for row in rows:
-                if row.state == "sending":
-                    if row.outcome is None:
-                        row.outcome = SendOutcome.UNKNOWN.value
-                        row.error_code = "interrupted"
-                        row.first_attempt_at = row.first_attempt_at or row.last_attempt_at
-                    row.state = "retrying"
-                    row.next_attempt_at = now
-            queued = [r.id for r in rows if r.state == "queued"]
-        for row_id in queued:
-            self.spawn(self._attempt(row_id))
+        await self.recover(now, at_start=True)
+        self.spawn(self.pick_up(now if not self.config.cluster else now - self.config.lease))
         await self._arm_next()
+
+    async def sweep(self) -> None:
+        """What dead nodes left (rule 8): expired leases, retries due, unclaimed rows."""
+        now = self.now()
+        await self.recover(now)
+        await self.retry_due(now)
+        await self.pick_up(now - self.config.lease)
+        # Delivery reports that reached this node before another node stored the send's
+        # provider id (rule 5): that node cannot hand them over, so look again.
+        held, self._early = self._early, OrderedDict()
+        for report in held.values():
+            await self.record_status(report)
+
+    async def recover(self, now: datetime, *, at_start: bool = False) -> int:
+        """Turn ``sending`` rows whose sender is gone into ``UNKNOWN`` retries (rules 3, 7)."""
+        stmt = select(SmsMessageRow).where(SmsMessageRow.direction == "out",
+                                           SmsMessageRow.state == "sending")
+        if self.config.cluster:
+            gone: ColumnElement[bool] = or_(SmsMessageRow.lease_until.is_(None),
+                                            SmsMessageRow.lease_until < now)
+            if at_start:  # and what this node's previous run was sending
+                gone = or_(gone, SmsMessageRow.claimed_by == self.config.node_id)
+            stmt = stmt.where(gone)
+        async with self._claiming, transaction(self._sessions) as s:
+            rows = list((await s.execute(
+                stmt.order_by(SmsMessageRow.id).with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True))).scalars())
+            for row in rows:
+                if row.outcome is None:
+                    row.outcome = SendOutcome.UNKNOWN.value
+                    row.error_code = "interrupted"
+                    row.first_attempt_at = row.first_attempt_at or row.last_attempt_at
+                log.warning("sms send interrupted; retrying it", extra={
+                    "sms_id": row.id, "claimed_by": row.claimed_by})
+                row.state, row.next_attempt_at, row.lease_until = "retrying", now, None
+        return len(rows)
+
+    async def pick_up(self, cutoff: datetime) -> int:
+        """Send the rows queued up to ``cutoff`` that nobody claimed; how many."""
+        return await self._send_claimed(SmsMessageRow.state == "queued",
+                                        SmsMessageRow.created_at <= cutoff)
 
     async def close(self) -> None:
         self._closed = True
@@ -425,40 +487,67 @@ class Outbox:
     # --- one attempt --------------------------------------------------------------------
 
     async def _attempt(self, row_id: int) -> None:
+        await self._send_claimed(SmsMessageRow.id == row_id)
+
+    async def _send_claimed(self, *where: ColumnElement[bool]) -> int:
+        """Claim the rows ``where`` says (rule 7) and send them; how many were claimed."""
+        done: list[int] = []  # each row once per call, whatever its attempt made of it
+        while True:
+            claimed = await self._claim(*where, SmsMessageRow.id.not_in(done))
+            if not claimed:
+                return len(done)
+            done.extend(c.row_id for c in claimed)
+            await asyncio.gather(*(self._send(c) for c in claimed))
+
+    async def _claim(self, *where: ColumnElement[bool], limit: int = 50) -> list[Claimed]:
         now = self.now()
-        async with transaction(self._sessions) as s:
-            claimed = await s.execute(
-                update(SmsMessageRow)
-                .where(SmsMessageRow.id == row_id,
-                       SmsMessageRow.state.in_(("queued", "retrying")))
-                .values(state="sending", attempts=SmsMessageRow.attempts + 1,
-                        last_attempt_at=now, next_attempt_at=None)
-                .execution_options(synchronize_session=False))
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return  # another task has it, or it is settled
-            row = await s.get(SmsMessageRow, row_id, populate_existing=True)
-            assert row is not None and row.dedup_key is not None
-            moved_on = row.attempts > 1 and await _moved_on(s, row)
-            if moved_on:
-                row.state, row.error_code, row.done_at = "cancelled", "no_longer_needed", now
-            view = message_view(row)
-            sms = OutboundSms(row.phone, row.body, row.dedup_key, self.config.status_callback)
-        if moved_on:
-            self._announce(view)
+        stmt = (select(SmsMessageRow)
+                .where(SmsMessageRow.direction == "out",
+                       SmsMessageRow.state.in_(("queued", "retrying")), *where)
+                .order_by(SmsMessageRow.id).limit(limit)
+                .with_for_update(skip_locked=True).execution_options(populate_existing=True))
+        claimed = []
+        async with self._claiming, transaction(self._sessions) as s:
+            for row in (await s.execute(stmt)).scalars():
+                assert row.dedup_key is not None
+                row.state, row.attempts = "sending", row.attempts + 1
+                row.last_attempt_at, row.next_attempt_at = now, None
+                row.claimed_by, row.lease_until = self.config.node_id, now + self.config.lease
+                cancelled = None
+                if row.attempts > 1 and await _moved_on(s, row):
+                    row.state, row.error_code, row.done_at = "cancelled", "no_longer_needed", now
+                    row.lease_until = None
+                    cancelled = message_view(row)
+                claimed.append(Claimed(row.id, OutboundSms(
+                    row.phone, row.body, row.dedup_key, self.config.status_callback), cancelled))
+        return claimed
+
+    async def _send(self, claimed: Claimed) -> None:
+        if claimed.cancelled is not None:
+            self._announce(claimed.cancelled)
             return
+        sms = claimed.sms
         try:
-            result = await self.gateway.send(sms)
+            result = await asyncio.wait_for(self.gateway.send(sms), self.config.attempt_limit)
         except DedupKeyReused as exc:  # a bug: never let it look like a send
             log.exception("dedup key reused", extra={"dedup_key": sms.dedup_key})
             result = SendResult.not_sent("dedup_key_reused", str(exc))
-        await self._settle(row_id, result)
+        except TimeoutError:  # the gateway recorded the attempt as interrupted: reconcile
+            result = SendResult.unknown("lease", "the attempt outlasted its share of the lease")
+        await self._settle(claimed.row_id, result)
 
     async def _settle(self, row_id: int, result: SendResult) -> None:
         now = self.now()
         failure: dict[str, Any] | None = None
         async with transaction(self._sessions) as s:
-            row = await s.get(SmsMessageRow, row_id, populate_existing=True)
+            row = await s.get(SmsMessageRow, row_id, populate_existing=True,
+                              with_for_update=True)
             assert row is not None
+            if row.state != "sending" or row.claimed_by != self.config.node_id:
+                log.warning("sms claim lost during the send; its new holder settles it",
+                            extra={"sms_id": row_id, "claimed_by": row.claimed_by})
+                return
+            row.lease_until = None
             row.outcome = result.outcome.value
             row.error_code, row.error_message = result.error_code, _clip(result.error_message)
             again = row.attempts < self.config.max_attempts
@@ -577,13 +666,10 @@ class Outbox:
     async def retry_due(self, now: datetime | None = None) -> int:
         """Attempt every message whose retry is due at ``now`` (tests step it); how many."""
         at = now or self.now()
-        async with self._sessions() as s:
-            stmt = select(SmsMessageRow.id).where(SmsMessageRow.state == "retrying",
-                                                  SmsMessageRow.next_attempt_at <= at)
-            ids = list((await s.execute(stmt.order_by(SmsMessageRow.id))).scalars())
-        await asyncio.gather(*(self._attempt(i) for i in ids))
+        count = await self._send_claimed(SmsMessageRow.state == "retrying",
+                                         SmsMessageRow.next_attempt_at <= at)
         await self._arm_next()
-        return len(ids)
+        return count
 
     async def _arm_next(self) -> None:
         async with self._sessions() as s:
@@ -619,9 +705,10 @@ class Outbox:
             stmt = select(SmsMessageRow).order_by(SmsMessageRow.id.desc()).limit(limit)
             return [message_view(r) for r in (await s.execute(stmt)).scalars()]
 
-    async def missing_dispatches(self, since: datetime) -> list[int]:
-        """Assignments still DISPATCHED since ``since`` with no dispatch SMS row: their
-        announcement was lost (a restart between the commit and the send)."""
+    async def missing_dispatches(self, since: datetime, until: datetime | None = None
+                                 ) -> list[int]:
+        """Assignments still DISPATCHED, made from ``since`` (to ``until``), with no dispatch
+        SMS row: their announcement was lost (a restart between the commit and the send)."""
         async with self._sessions() as s:
             sent = select(SmsMessageRow.assignment_id).where(SmsMessageRow.kind == "dispatch",
                                                              SmsMessageRow.assignment_id
@@ -629,6 +716,8 @@ class Outbox:
             stmt = select(AssignmentRow.id).where(
                 AssignmentRow.status == AssignmentStatus.DISPATCHED.name,
                 AssignmentRow.dispatched_at >= since, AssignmentRow.id.not_in(sent))
+            if until is not None:
+                stmt = stmt.where(AssignmentRow.dispatched_at <= until)
             return list((await s.execute(stmt.order_by(AssignmentRow.id))).scalars())
 
 

@@ -248,6 +248,10 @@ class SmsMessageRow(Base):
     # Ours: out queued -> sending -> sent | retrying | failed | cancelled; in received ->
     # processing -> done (``result`` says how).
     state: Mapped[str] = mapped_column(String(12))
+    # The node that took the row (``sending``, ``processing``) and until when it holds it:
+    # past ``lease_until`` another node may take the row over (dispatch.sms.outbox rule 7).
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     result: Mapped[str | None] = mapped_column(String(24), default=None)
     dedup_key: Mapped[str | None] = mapped_column(String(80), unique=True, default=None)
     fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -137,6 +137,15 @@ async def active_assignments(s: AsyncSession, unit_id: int | None = None) -> lis
     return list((await s.execute(stmt.order_by(AssignmentRow.id))).scalars())
 
 
+async def lock_assignments(s: AsyncSession, ids: Sequence[int]) -> list[AssignmentRow]:
+    """The assignments ``ids`` that no other transaction holds, locked until this one ends
+    (PostgreSQL ``FOR UPDATE SKIP LOCKED``; on SQLite, whose writers take turns, all of
+    them), read afresh."""
+    stmt = (select(AssignmentRow).where(AssignmentRow.id.in_(ids)).order_by(AssignmentRow.id)
+            .with_for_update(skip_locked=True).execution_options(populate_existing=True))
+    return list((await s.execute(stmt)).scalars())
+
+
 def incidents_query(
     *,
     statuses: Sequence[str] = (),

@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import fresh_database
 from tests.polling import until
 from tests.processes import ServerProcess, base_env, run
+from tests.sms.counting_gateway import counting_gateway  # noqa: F401 (a fixture)
 
 NATS_ENV = "SIAGA_TEST_NATS_URL"
 

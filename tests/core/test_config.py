@@ -52,6 +52,9 @@ def test_plain_urls_get_the_async_driver(monkeypatch: pytest.MonkeyPatch) -> Non
         ({"SIAGA_DATABASE_URL": "mysql://x/y"}, "unsupported driver 'mysql'"),
         ({"SIAGA_PORT": "70000"}, "invalid setting port (SIAGA_PORT)"),
         ({"SIAGA_PUBLIC_URL": "siaga.example"}, "invalid setting public_url"),
+        ({"SIAGA_NATS_URL": "nats://127.0.0.1:4222",
+          "SIAGA_DATABASE_URL": "postgresql://u@db/siaga"}, "a cluster (nats_url) needs "
+         "SIAGA_SECRET_KEY, the same on every node"),
     ],
 )
 def test_bad_settings_raise_one_readable_line(

@@ -13,56 +13,17 @@ import asyncio
 import json
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from aiohttp import web
 
-from tests.conftest import loopback_socket, port_of
 from tests.dispatch_api.console import CALL
 from tests.polling import until
 from tests.processes import ServerProcess, base_env, run
+from tests.sms.counting_gateway import CountingGateway
 
 ROUNDS = 6
-
-
-class CountingGateway:
-    """The HTTP gateway protocol: requests counted per Idempotency-Key, each key sent once
-    (a repeated key is a retry of ours, answered as a duplicate: nothing sent again)."""
-
-    def __init__(self) -> None:
-        self.requests: Counter[str] = Counter()
-        self.sent: dict[str, str] = {}
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        key = request.headers["Idempotency-Key"]
-        assert key == body["dedup_key"]
-        self.requests[key] += 1
-        if key in self.sent:
-            return web.json_response({"id": self.sent[key], "status": "queued",
-                                      "duplicate": True})
-        self.sent[key] = f"gw-{len(self.sent) + 1}"
-        return web.json_response({"id": self.sent[key], "status": "queued"}, status=202)
-
-
-@pytest.fixture
-async def counting_gateway() -> AsyncIterator[tuple[CountingGateway, str]]:
-    gateway = CountingGateway()
-    app = web.Application()
-    app.router.add_post("/send", gateway.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    sock = loopback_socket()
-    site = web.SockSite(runner, sock)
-    await site.start()
-    try:
-        yield gateway, f"http://127.0.0.1:{port_of(sock)}/send"
-    finally:
-        await runner.cleanup()
 
 
 async def dispatch_one(http: httpx.AsyncClient, url: str, token: str,

@@ -142,3 +142,27 @@ class TestHub:
         assert sub.pending() == 4 and not sub.dropped
         hub.publish({"i": 4})
         assert sub.dropped
+
+    async def test_what_is_published_is_forwarded_and_what_is_delivered_is_not(self) -> None:
+        hub = StreamHub()
+        sub = hub.subscribe("console")
+        forwarded: list[tuple[dict[str, Any], str]] = []
+        hub.forward = lambda message, text: forwarded.append((message, text))
+        hub.publish({"type": "here"})
+        hub.deliver('{"type":"from another node"}')
+        assert [json.loads(await sub.get()) for _ in range(2)] == [
+            {"type": "here"}, {"type": "from another node"}]
+        assert forwarded == [({"type": "here"}, '{"type":"here"}')]
+
+    async def test_dropping_everyone_wakes_a_waiting_reader(self) -> None:
+        hub = StreamHub(backlog=1)
+        waiting, full = hub.subscribe("waiting"), hub.subscribe("full")
+        reader = asyncio.create_task(waiting.get())
+        await asyncio.sleep(0)  # the reader waits on its empty queue
+        full.offer("x")
+        hub.drop_all()
+        with pytest.raises(Dropped):
+            await reader
+        with pytest.raises(Dropped):
+            await full.get()
+        assert len(hub) == 0 and hub.dropped == 2
