@@ -1,0 +1,142 @@
+"""Fixtures for the network tests: the namespaces of ``tests.netns.network``, the real
+``siaga serve`` inside them, coturn, and ``siaga-radio`` officers behind the carrier NAT.
+
+These tests need root, ``ip`` (iproute2), ``nft`` (nftables) and, for TURN, ``turnserver``
+(coturn); ``scripts/system-deps.sh --browser`` installs the packages. Where something is
+missing they skip with the reason, except where ``SIAGA_REQUIRE_NATIVE=1`` (CI): there
+they fail, so that CI never passes without having run them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.netns.network import SERVER_PUBLIC, Internet, in_netns
+from tests.polling import until
+from tests.processes import base_env, run
+
+REQUIRED = os.environ.get("SIAGA_REQUIRE_NATIVE") == "1"
+BIN = Path(sys.executable).parent
+SIAGA_PORT = 8080
+SERVER_URL = f"http://{SERVER_PUBLIC}:{SIAGA_PORT}"
+
+
+def unavailable(reason: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"SIAGA_REQUIRE_NATIVE=1 but the network tests cannot run: {reason}")
+    pytest.skip(reason)
+
+
+def need(*commands: str) -> None:
+    if os.geteuid() != 0:
+        unavailable("network namespaces need root")
+    missing = [c for c in commands if shutil.which(c) is None]
+    if missing:
+        unavailable(f"missing {', '.join(missing)} (scripts/system-deps.sh --browser "
+                    "installs iproute2, nftables and coturn)")
+
+
+@pytest.fixture
+def internet() -> Iterator[Internet]:
+    need("ip", "nft")
+    net = Internet(f"sg{os.getpid()}")
+    try:
+        try:
+            net.build()
+        except RuntimeError as exc:
+            unavailable(f"cannot build network namespaces here: {exc}")
+        yield net
+    finally:
+        net.close()
+
+
+async def http_get_in(net: Internet, role: str, url: str) -> int | None:
+    """GET ``url`` from inside the namespace of ``role``; the status, None if unreachable."""
+    def get() -> int | None:
+        try:
+            return httpx.get(url, timeout=2).status_code
+        except httpx.TransportError:
+            return None
+    return await asyncio.to_thread(in_netns, net.ns(role), get)
+
+
+@contextlib.asynccontextmanager
+async def siaga_in(net: Internet, tmp_path: Path, **settings: str
+                   ) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``siaga serve`` in the server's namespace, on 0.0.0.0:8080, with the demo data."""
+    env = base_env(database_url=f"sqlite+aiosqlite:///{tmp_path}/siaga.db",
+                   data_dir=str(tmp_path / "var"), secret_key="netns-" + "k" * 40,
+                   host="0.0.0.0", port=str(SIAGA_PORT), public_url=SERVER_URL,
+                   record_transmissions="false", **settings)
+    await run(env, "db", "upgrade")
+    await run(env, "demo", "load")
+    log = open(tmp_path / "siaga.log", "wb")  # noqa: SIM115
+    proc = await asyncio.create_subprocess_exec(
+        *net.exec("srv", str(BIN / "siaga"), "serve", "--no-migrate"), env=env,
+        stdout=log, stderr=log)
+    log.close()
+    try:
+        async def up() -> bool:
+            assert proc.returncode is None, f"siaga serve exited: {proc.returncode}"
+            return await http_get_in(net, "cli", f"{SERVER_URL}/healthz") == 200
+        await until(up, "siaga serve to answer through the NAT", timeout=60)
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+class Officer:
+    """``siaga-radio`` run by one officer in the client namespace, behind the carrier NAT."""
+
+    def __init__(self, net: Internet, username: str, tmp_path: Path,
+                 env: dict[str, str] | None = None) -> None:
+        self.net, self.username = net, username
+        self.out = tmp_path / username
+        self.env = {**os.environ, **(env or {})}
+
+    def command(self, *args: str) -> list[str]:
+        return self.net.exec("cli", str(BIN / "siaga-radio"), "--server", SERVER_URL,
+                             "--user", self.username, "--password", "demo", *args)
+
+    async def start(self, *args: str) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            *self.command(*args), env=self.env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+
+    async def listen(self, talkgroup: str) -> asyncio.subprocess.Process:
+        """Listening (joined, WebRTC up) to one transmission, saved under ``self.out``."""
+        proc = await self.start("listen", "--talkgroup", talkgroup, "--out", str(self.out),
+                                "--count", "1", "--seconds", "60")
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        assert line.startswith(b"listening to"), line + await read_rest(proc)
+        return proc
+
+    async def talk(self, talkgroup: str, tone: float, seconds: float = 3.0) -> str:
+        proc = await self.start("talk", "--talkgroup", talkgroup, "--tone", str(tone),
+                                "--seconds", str(seconds))
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, (out + err).decode()
+        return out.decode()
+
+
+async def read_rest(proc: asyncio.subprocess.Process) -> bytes:
+    if proc.returncode is None:
+        proc.terminate()
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    return out + err

@@ -1,0 +1,52 @@
+"""A server in a cloud VM behind 1:1 NAT, officers behind their carrier's NAT: the server
+announces its public address (``SIAGA_ICE_PUBLIC_IPS``), binds ICE in its port range
+(``SIAGA_ICE_PORT_MIN``/``MAX``), and voice flows both ways, tones checked by FFT."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+from tests.clients.helpers import decode_file, tone_of
+from tests.netns.conftest import Officer, read_rest, siaga_in
+from tests.netns.network import SERVER_PRIVATE, SERVER_PUBLIC, Internet, run
+
+PORTS = (40000, 40099)
+
+
+def server_udp_ports(net: Internet, pid: int) -> list[int]:
+    """The local ports of the UDP sockets process ``pid`` holds on the server's address."""
+    lines = run(*net.exec("srv", "ss", "-H", "-uanp")).splitlines()
+    return [int(port) for line in lines if f"pid={pid}," in line
+            for port in re.findall(rf"{re.escape(SERVER_PRIVATE)}:(\d+)", line)]
+
+
+async def heard(officer: Officer, listener: asyncio.subprocess.Process) -> float:
+    out = (await asyncio.wait_for(read_done(listener), 60)).decode()
+    recordings = sorted(officer.out.glob("*.opus"))
+    assert recordings, f"{officer.username} saved nothing: {out}"
+    return tone_of(decode_file(recordings[-1]))
+
+
+async def read_done(proc: asyncio.subprocess.Process) -> bytes:
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, (out + err).decode()
+    return out + err
+
+
+async def test_voice_both_ways_through_both_nats(internet: Internet, tmp_path: Path) -> None:
+    async with siaga_in(internet, tmp_path, ice_public_ips=SERVER_PUBLIC,
+                        ice_port_min=str(PORTS[0]), ice_port_max=str(PORTS[1])) as server:
+        satpol1 = Officer(internet, "satpol1", tmp_path)
+        satpol2 = Officer(internet, "satpol2", tmp_path)
+        for talker, listener, tone in ((satpol1, satpol2, 440.0), (satpol2, satpol1, 660.0)):
+            listening = await listener.listen("satpolpp")
+            try:
+                ports = server_udp_ports(internet, server.pid)
+                assert ports and all(PORTS[0] <= port <= PORTS[1] for port in ports), ports
+                await talker.talk("satpolpp", tone)
+                assert abs(await heard(listener, listening) - tone) < 5
+            finally:
+                if listening.returncode is None:
+                    await read_rest(listening)
