@@ -140,3 +140,83 @@ async def read_rest(proc: asyncio.subprocess.Process) -> bytes:
         proc.terminate()
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     return out + err
+
+
+TURN_SECRET = "netns-coturn-shared-secret"
+TURN_REALM = "siaga.test"
+
+
+def self_signed(tmp_path: Path, address: str) -> tuple[Path, Path]:
+    """A certificate for ``address`` (an IP SAN, as a TURN URL names it) and its key."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, address)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(address))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "turn-cert.pem", tmp_path / "turn-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def coturn_config(tmp_path: Path, address: str, cert: Path, key: Path) -> str:
+    """The configuration docs/deploy.md gives, on the test's addresses and files."""
+    return "\n".join([
+        f"listening-ip={address}", f"relay-ip={address}",
+        "listening-port=3478", "tls-listening-port=443", "min-port=49152", "max-port=65535",
+        "use-auth-secret", f"static-auth-secret={TURN_SECRET}", f"realm={TURN_REALM}",
+        f"cert={cert}", f"pkey={key}", "fingerprint", "no-cli", "no-multicast-peers",
+        f"userdb={tmp_path / 'turndb'}", f"pidfile={tmp_path / 'turnserver.pid'}",
+        "log-file=stdout", "simple-log", "verbose", "",
+    ])
+
+
+@contextlib.asynccontextmanager
+async def coturn_in(net: Internet, tmp_path: Path) -> AsyncIterator[Path]:
+    """coturn in the TURN namespace; yields its log and, for TLS, its certificate is
+    ``tmp_path / "turn-cert.pem"``."""
+    from tests.netns.network import TURN
+
+    need("turnserver")
+    cert, key = self_signed(tmp_path, TURN)
+    config = tmp_path / "turnserver.conf"
+    config.write_text(coturn_config(tmp_path, TURN, cert, key))
+    log_path = tmp_path / "turnserver.log"
+    log = open(log_path, "wb")  # noqa: SIM115
+    proc = await asyncio.create_subprocess_exec(
+        *net.exec("turn", "turnserver", "-c", str(config)), stdout=log, stderr=log)
+    log.close()
+
+    def accepting() -> bool:
+        import socket
+        try:
+            socket.create_connection((TURN, 443), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    try:
+        async def up() -> bool:
+            assert proc.returncode is None, log_path.read_text()
+            return await asyncio.to_thread(in_netns, net.ns("cli"), accepting)
+        await until(up, "coturn to listen", timeout=30)
+        yield log_path
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            await proc.wait()
