@@ -35,6 +35,10 @@ send. Two ways to send, chosen per relay:
 
 The talker never hears itself, even if a route names it.
 
+Networks: with ``public_ips`` every SDP the relay sends also announces those addresses
+(``ptt.media.nat``, for a server behind 1:1 NAT); with ``ice_ports`` each peer's ICE host
+sockets are bound in that UDP port range (``ptt.media.ports``).
+
 Hooks: ``on_media(client_id, now)`` for every Opus packet from any client, routed or not (the
 floor's no-media timer and stuck-PTT detection decide what it means); ``on_packet(UplinkPacket)``
 for routed packets only, once per talker packet (recorder, WebSocket fan-out). Both run inside

@@ -176,12 +176,14 @@ def self_signed(tmp_path: Path, address: str) -> tuple[Path, Path]:
 
 
 def coturn_config(tmp_path: Path, address: str, cert: Path, key: Path) -> str:
-    """The configuration docs/deploy.md gives, on the test's addresses and files."""
+    """The configuration docs/deploy.md gives, on the test's addresses and files: it relays
+    to the Siaga server's public address only."""
     return "\n".join([
         f"listening-ip={address}", f"relay-ip={address}",
         "listening-port=3478", "tls-listening-port=443", "min-port=49152", "max-port=65535",
         "use-auth-secret", f"static-auth-secret={TURN_SECRET}", f"realm={TURN_REALM}",
         f"cert={cert}", f"pkey={key}", "fingerprint", "no-cli", "no-multicast-peers",
+        "denied-peer-ip=0.0.0.0-255.255.255.255", f"allowed-peer-ip={SERVER_PUBLIC}",
         f"userdb={tmp_path / 'turndb'}", f"pidfile={tmp_path / 'turnserver.pid'}",
         "log-file=stdout", "simple-log", "verbose", "",
     ])

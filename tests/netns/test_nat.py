@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from tests.clients.helpers import decode_file, tone_of
-from tests.netns.conftest import Officer, read_rest, siaga_in
+from tests.netns.conftest import SIAGA_PORT, Officer, http_get_in, read_rest, siaga_in
 from tests.netns.network import SERVER_PRIVATE, SERVER_PUBLIC, Internet, run
 
 PORTS = (40000, 40099)
@@ -38,6 +38,9 @@ async def read_done(proc: asyncio.subprocess.Process) -> bytes:
 async def test_voice_both_ways_through_both_nats(internet: Internet, tmp_path: Path) -> None:
     async with siaga_in(internet, tmp_path, ice_public_ips=SERVER_PUBLIC,
                         ice_port_min=str(PORTS[0]), ice_port_max=str(PORTS[1])) as server:
+        # Only the public address leads to the server: voice can only use what it announces.
+        private = f"http://{SERVER_PRIVATE}:{SIAGA_PORT}/healthz"
+        assert await http_get_in(internet, "cli", private) is None
         satpol1 = Officer(internet, "satpol1", tmp_path)
         satpol2 = Officer(internet, "satpol2", tmp_path)
         for talker, listener, tone in ((satpol1, satpol2, 440.0), (satpol2, satpol1, 660.0)):
