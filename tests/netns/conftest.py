@@ -123,22 +123,36 @@ class Officer:
         proc = await self.start("listen", "--talkgroup", talkgroup, "--out", str(self.out),
                                 "--count", "1", "--seconds", "60")
         assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        try:
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        except BaseException:
+            await read_rest(proc)
+            raise
         assert line.startswith(b"listening to"), line + await read_rest(proc)
         return proc
 
     async def talk(self, talkgroup: str, tone: float, seconds: float = 3.0) -> str:
         proc = await self.start("talk", "--talkgroup", talkgroup, "--tone", str(tone),
                                 "--seconds", str(seconds))
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+        finally:
+            if proc.returncode is None:  # no process outlives the namespaces
+                proc.kill()
+                await proc.wait()
         assert proc.returncode == 0, (out + err).decode()
         return out.decode()
 
 
 async def read_rest(proc: asyncio.subprocess.Process) -> bytes:
+    """End ``proc`` (if it still runs) and return what it wrote."""
     if proc.returncode is None:
         proc.terminate()
-    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    except TimeoutError:
+        proc.kill()
+        out, err = await proc.communicate()
     return out + err
 
 
