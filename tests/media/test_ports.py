@@ -3,6 +3,7 @@ breaks if aioice changes under ``ptt.media.ports``."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from typing import Any
@@ -97,3 +98,35 @@ def test_a_socket_aioice_does_not_answer_on_is_named(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr("ptt.media.hooks.PORT_CHECK_TIMEOUT", 0.2)
     with pytest.raises(AiortcHookError):
         check_aiortc_hooks()
+
+
+async def test_server_reflexive_candidates_are_asked_for_on_the_sockets_in_the_range() -> None:
+    from aioice import stun
+
+    class StunServer(asyncio.DatagramProtocol):
+        def connection_made(self, transport: Any) -> None:
+            self.transport = transport
+
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            request = stun.parse_message(data)
+            response = stun.Message(message_method=stun.Method.BINDING,
+                                    message_class=stun.Class.RESPONSE,
+                                    transaction_id=request.transaction_id)
+            response.attributes["XOR-MAPPED-ADDRESS"] = ("198.51.100.7", addr[1])
+            self.transport.sendto(bytes(response), addr)
+
+    loop = asyncio.get_running_loop()
+    server, _ = await loop.create_datagram_endpoint(StunServer, local_addr=("127.0.0.1", 0))
+    ports = free_range()
+    connection = Connection(ice_controlling=False,
+                            stun_server=server.get_extra_info("sockname")[:2])
+    bind_connection_ports(connection, ports)
+    try:
+        host, srflx = await connection.get_component_candidates(1, ["127.0.0.1"])
+        assert (host.type, srflx.type) == ("host", "srflx")
+        assert ports.low <= host.port <= ports.high
+        assert (srflx.host, srflx.port, srflx.related_port) == ("198.51.100.7", host.port,
+                                                                host.port)
+    finally:
+        await connection.close()
+        server.close()
