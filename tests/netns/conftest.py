@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.clients.helpers import decode_file, tone_of
 from tests.netns.network import SERVER_PUBLIC, Internet, in_netns
 from tests.polling import until
 from tests.processes import base_env, run
@@ -130,6 +131,14 @@ class Officer:
             raise
         assert line.startswith(b"listening to"), line + await read_rest(proc)
         return proc
+
+    async def heard(self, listening: asyncio.subprocess.Process) -> float:
+        """The tone of the transmission ``listening`` (from :meth:`listen`) saved, by FFT."""
+        out, err = await asyncio.wait_for(listening.communicate(), 60)
+        assert listening.returncode == 0, (out + err).decode()
+        recordings = sorted(self.out.glob("*.opus"))
+        assert recordings, f"{self.username} saved nothing: {out.decode()}"
+        return tone_of(decode_file(recordings[-1]))
 
     async def talk(self, talkgroup: str, tone: float, seconds: float = 3.0) -> str:
         proc = await self.start("talk", "--talkgroup", talkgroup, "--tone", str(tone),

@@ -4,11 +4,9 @@ announces its public address (``SIAGA_ICE_PUBLIC_IPS``), binds ICE in its port r
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
-from tests.clients.helpers import decode_file, tone_of
 from tests.netns.conftest import SIAGA_PORT, Officer, http_get_in, read_rest, siaga_in
 from tests.netns.network import SERVER_PRIVATE, SERVER_PUBLIC, Internet, run
 
@@ -20,19 +18,6 @@ def server_udp_ports(net: Internet, pid: int) -> list[int]:
     lines = run(*net.exec("srv", "ss", "-H", "-uanp")).splitlines()
     return [int(port) for line in lines if f"pid={pid}," in line
             for port in re.findall(rf"{re.escape(SERVER_PRIVATE)}:(\d+)", line)]
-
-
-async def heard(officer: Officer, listener: asyncio.subprocess.Process) -> float:
-    out = (await asyncio.wait_for(read_done(listener), 60)).decode()
-    recordings = sorted(officer.out.glob("*.opus"))
-    assert recordings, f"{officer.username} saved nothing: {out}"
-    return tone_of(decode_file(recordings[-1]))
-
-
-async def read_done(proc: asyncio.subprocess.Process) -> bytes:
-    out, err = await proc.communicate()
-    assert proc.returncode == 0, (out + err).decode()
-    return out + err
 
 
 async def test_voice_both_ways_through_both_nats(internet: Internet, tmp_path: Path) -> None:
@@ -49,7 +34,7 @@ async def test_voice_both_ways_through_both_nats(internet: Internet, tmp_path: P
                 ports = server_udp_ports(internet, server.pid)
                 assert ports and all(PORTS[0] <= port <= PORTS[1] for port in ports), ports
                 await talker.talk("satpolpp", tone)
-                assert abs(await heard(listener, listening) - tone) < 5
+                assert abs(await listener.heard(listening) - tone) < 5
             finally:
                 if listening.returncode is None:
                     await read_rest(listening)

@@ -17,7 +17,6 @@ from tests.netns.conftest import (
     siaga_in,
 )
 from tests.netns.network import SERVER_PUBLIC, TURN, Internet
-from tests.netns.test_nat import heard
 
 ALLOCATED = re.compile(r"user <(\d+):(\d+)>: incoming packet ALLOCATE processed, success")
 
@@ -39,7 +38,7 @@ async def test_voice_through_coturn_when_udp_to_the_server_is_blocked(
         listening = await listener.listen("satpolpp")
         try:
             await talker.talk("satpolpp", 440.0)
-            assert abs(await heard(listener, listening) - 440.0) < 5
+            assert abs(await listener.heard(listening) - 440.0) < 5
         finally:
             if listening.returncode is None:
                 await read_rest(listening)
