@@ -23,6 +23,9 @@ hour. The talker sends noise encoded at the clients' default Opus bitrate (24 kb
 frames): Opus's variable bitrate spends all of it on noise, while speech averages at or
 below it, so this is what a busy group costs at most.
 
+The WebRTC listener is aiortc, whose RTCP reports go every second or so; a browser (the
+officers' app) sends them every ~5 s, so its background is somewhat lower than measured.
+
 The counters wrap the listeners' sockets from outside (aioice's ``Connection._protocols``
 behind aiortc's ``RTCIceTransport._connection``, the websockets connection's transport):
 a benchmark's look inside, not anything the server or the clients rely on.

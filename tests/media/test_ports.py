@@ -46,6 +46,8 @@ async def test_the_relay_binds_ice_in_the_range_and_announces_the_public_address
         remote = officer.pc.getTransceivers()[0].receiver.transport.transport
         announced = {(c.ip, c.port, c.type) for c in remote.getRemoteCandidates()}
         assert {("203.0.113.9", c.port, "srflx") for c in local if ":" not in c.ip} <= announced
+        offer = await relay.set_downlinks("satpol1", [1])  # a re-offer announces it too
+        assert offer is not None and " 203.0.113.9 " in offer
     finally:
         await officer.close()
         await relay.close()
