@@ -156,6 +156,28 @@ class Settings(BaseSettings):
 
     # Voice.
     ice_servers: list[IceServer] = Field(default_factory=list)
+    ice_public_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Behind 1:1 NAT or in a cloud VM: the public address(es) the server's "
+        "WebRTC also announces, each with the port of the private one (comma-separated).")
+    ice_port_min: int | None = Field(
+        default=None, ge=1024, le=65535,
+        description="Lowest UDP port the server's WebRTC (ICE) binds; with ice_port_max.")
+    ice_port_max: int | None = Field(
+        default=None, ge=1024, le=65535,
+        description="Highest UDP port the server's WebRTC (ICE) binds; with ice_port_min.")
+    turn_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="The TURN server's URLs given with the minted "
+        "credentials (comma-separated), e.g. turn:turn.example:3478?transport=udp, "
+        "turns:turn.example:443?transport=tcp.")
+    turn_secret: SecretStr | None = Field(
+        default=None,
+        description="coturn's static-auth-secret (use-auth-secret): each client gets its own "
+        "short-lived TURN credential in welcome.")
+    turn_credential_ttl_seconds: int = Field(
+        default=12 * 3600, ge=60, le=7 * 24 * 3600,
+        description="Lifetime of a minted TURN credential; coturn refuses it after that, "
+        "allocations included.")
     recordings_dir: Path | None = None
     record_transmissions: bool = Field(
         default=True, description="Record every transmission as Ogg Opus under recordings_dir.")
@@ -222,6 +244,41 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("ice_public_ips")
+    @classmethod
+    def _check_public_ips(cls, value: list[str]) -> list[str]:
+        addresses = []
+        for item in value:
+            try:
+                address = ipaddress.ip_address(item)
+            except ValueError:
+                raise ValueError(f"not an IP address: {item!r}") from None
+            if address.is_unspecified or address.is_loopback or address.is_multicast:
+                raise ValueError(f"not an address peers can reach: {item!r}")
+            addresses.append(str(address))
+        return list(dict.fromkeys(addresses))
+
+    @field_validator("turn_urls")
+    @classmethod
+    def _check_turn_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("turn:", "turns:")):
+                raise ValueError(f"not a TURN URL (turn: or turns:): {url!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_ice_settings(self) -> Settings:
+        if (self.ice_port_min is None) != (self.ice_port_max is None):
+            raise ValueError("set both ice_port_min and ice_port_max, or neither")
+        if self.ice_port_min is not None and self.ice_port_max is not None \
+                and self.ice_port_min > self.ice_port_max:
+            raise ValueError("ice_port_min is above ice_port_max")
+        if self.turn_secret is not None and not self.turn_urls:
+            raise ValueError("turn_secret needs turn_urls: where clients use the credentials")
+        if self.turn_urls and self.turn_secret is None:
+            raise ValueError("turn_urls need turn_secret: Siaga mints their credentials")
+        return self
+
     @model_validator(mode="after")
     def _cluster_needs_postgresql(self) -> Settings:
         if self.nats_url and not self.database_url.startswith("postgresql"):
@@ -241,9 +298,9 @@ class Settings(BaseSettings):
     def cluster_node_url(self) -> str:
         return self.node_url or f"http://{self.host}:{self.port}"
 
-    @field_validator("forwarded_allow_ips", mode="before")
+    @field_validator("forwarded_allow_ips", "ice_public_ips", "turn_urls", mode="before")
     @classmethod
-    def _split_forwarded_allow_ips(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value

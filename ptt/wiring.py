@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket
 
 from kernel.auth import TokenError
 from ptt.control import Radio
+from ptt.media.ports import PortRange
 from ptt.server.api import identity_of
 from ptt.server.api import router as api_router
 from ptt.server.recorder import Recorder, purge_expired
@@ -29,6 +30,7 @@ from ptt.server.store import SqlRadioStore, load_talkgroups
 from ptt.server.voice import WebRtcVoice
 from ptt.server.wsaudio import WebSocketVoice
 from ptt.talkgroup import Identity
+from ptt.turn import TurnCredentials
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -100,16 +102,32 @@ class RadioFeature:
                     raise AuthFailed(exc.code, exc.message) from None
             return identity_of(principal)
 
-        ice = [server.model_dump(mode="json") for server in runtime.settings.ice_servers]
+        settings = runtime.settings
+        ice = [server.model_dump(mode="json") for server in settings.ice_servers]
         for server in ice:  # clients need the credential; config show masks it
-            secret = next(s for s in runtime.settings.ice_servers if s.urls == server["urls"])
+            secret = next(s for s in settings.ice_servers if s.urls == server["urls"])
             if secret.credential is not None:
                 server["credential"] = secret.credential.get_secret_value()
-        signaling = Signaling(service, authenticate, ice)
+        turn = None
+        if settings.turn_secret is not None:
+            turn = TurnCredentials(settings.turn_secret.get_secret_value(),
+                                   tuple(settings.turn_urls),
+                                   settings.turn_credential_ttl_seconds)
+
+        def ice_servers(identity: Identity) -> list[dict[str, Any]]:
+            if turn is None:
+                return ice
+            return [*ice, turn.ice_server(identity.user_id, runtime.now())]
+
+        signaling = Signaling(service, authenticate, ice_servers)
         runtime.services["radio_store"] = store
         runtime.services["radio"] = service
         runtime.services["signaling"] = signaling
-        runtime.services["webrtc"] = webrtc = WebRtcVoice(service, signaling, ice)
+        ports = None
+        if settings.ice_port_min is not None and settings.ice_port_max is not None:
+            ports = PortRange(settings.ice_port_min, settings.ice_port_max)
+        runtime.services["webrtc"] = webrtc = WebRtcVoice(
+            service, signaling, ice, public_ips=settings.ice_public_ips, ice_ports=ports)
         recorder = None
         if runtime.settings.record_transmissions:
             recorder = Recorder(runtime.settings.recordings_path, store)

@@ -61,6 +61,12 @@ EOF
 
 ca_bundle=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
 
+# Options of the test containers only: the network tests (tests/netns) build network
+# namespaces, veth pairs and nftables rules and set forwarding sysctls inside the container,
+# which podman's default capabilities and read-only /proc/sys do not allow.
+test_opts=(--privileged)
+extra_opts=()
+
 # Run COMMAND in a fresh container of RELEASE with a copy of the working tree in /src.
 in_container() {
   local release=$1; shift
@@ -75,7 +81,7 @@ in_container() {
   tar -C "$here" --exclude=./.venv --exclude='./.venv*' --exclude=./var --exclude=./.git \
       --exclude='*/__pycache__' --exclude=./.mypy_cache --exclude=./.ruff_cache \
       --exclude=./.pytest_cache --exclude=./.hypothesis --exclude=./node_modules -c . |
-    podman_ run --rm -i --name "$name" --network host --shm-size 1g \
+    podman_ run --rm -i --name "$name" --network host --shm-size 1g "${extra_opts[@]}" \
       -v "$ca_bundle:/etc/siaga-ca.crt:ro" "${env[@]}" "$(image_of "$release")" \
       bash -c 'mkdir -p /src && tar -x -C /src && cd /src && '"$*"
 }
@@ -92,6 +98,7 @@ case "$cmd" in
     args=""
     [ $# -gt 0 ] && args=$(printf '%q ' "$@")
     start=$SECONDS
+    extra_opts=("${test_opts[@]}")
     in_container "$release" "python3 --version && make test PYTEST_ARGS=$(printf '%q' "$args")"
     echo "Debian $release: make test passed in a fresh container in $((SECONDS - start)) s"
     ;;

@@ -23,6 +23,7 @@ UNIT_TESTS = [
     "tests/media/test_oggopus.py",
     "tests/media/test_audioframe.py",
     "tests/media/test_numbering.py",
+    "tests/media/test_nat.py",
     "tests/sms_flow/test_taplink_core.py",
     "tests/core/test_ratelimit.py",
 ]

@@ -4,7 +4,8 @@
 #              Python headers, so the WebRTC fan-out's C extension builds (optional:
 #              without them the same loop runs in Python)
 #   --browser  the test-only tools instead: Chromium and libatomic1 (Playwright's driver
-#              needs it) for the browser tests, opus-tools (opusdec) for the recordings
+#              needs it) for the browser tests, opus-tools (opusdec) for the recordings,
+#              iproute2, nftables and coturn for the network tests (tests/netns)
 # As root this installs with apt-get, in one call; otherwise it prints the command to run.
 set -euo pipefail
 
@@ -28,6 +29,9 @@ case "$mode" in
     [ -x /usr/bin/chromium ] || missing+=(chromium)
     has_lib 'libatomic\.so\.1' || missing+=(libatomic1)
     command -v opusdec >/dev/null || missing+=(opus-tools)
+    command -v ip >/dev/null || missing+=(iproute2)
+    command -v nft >/dev/null || missing+=(nftables)
+    command -v turnserver >/dev/null || missing+=(coturn)
     ;;
   *)
     echo "usage: $0 [--browser]" >&2; exit 2 ;;

@@ -1,5 +1,5 @@
 """The start-up checks of every private part of aiortc, aioice and pylibsrtp the media layer
-relies on (``tap``, ``fast_sender``, ``native``, ``timers``, ``downlink``).
+relies on (``tap``, ``fast_sender``, ``native``, ``timers``, ``downlink``, ``ports``).
 
 An upgrade of one of those libraries may move or change what those modules hook; the relay
 would then lose audio silently. :func:`check_aiortc_hooks` runs before ``siaga serve``
@@ -7,8 +7,9 @@ listens (``ptt.media.preflight``), when a ``VoiceRelay`` is made, and in the tes
 raises :class:`AiortcHookError` naming the part that changed.
 
 Each check exercises the hook on real objects of the installed libraries, as the media
-layer uses it, and watches the effect (no object is connected, no socket opened, a few
-milliseconds in all); names found in a library's source prove nothing about what it does:
+layer uses it, and watches the effect (no object is connected, and the only sockets are
+the port-range check's, on the loopback interface; a few milliseconds in all); names found
+in a library's source prove nothing about what it does:
 
 * **receive tap**: a packet handed to ``RTCDtlsTransport._handle_rtp_data`` reaches the
   tapped receiver; aiortc's decoder worker ends on the exit sign ``ReceiverTap`` gives its
@@ -25,7 +26,11 @@ milliseconds in all); names found in a library's source prove nothing about what
 * **SRTP**: a packet protected in pylibsrtp's own buffer by ``srtp_protect`` is one the
   receiving session unprotects; ``srtp_protect`` has the C type the extension calls;
 * **timers**: aiortc's RTCP loops and aioice's consent loop take their waits from the
-  stand-ins of ``ptt.media.timers``.
+  stand-ins of ``ptt.media.timers``;
+* **ICE port range**: aioice's ``gather_candidates`` calls the connection's
+  ``get_component_candidates`` that ``ptt.media.ports`` shadows; the host candidate it
+  gathers has a port of the range, aioice answers a STUN Binding request sent to it, and
+  closing the connection frees the port.
 
 The tests (``tests/media``) run the same checks against deliberately broken libraries, and
 end to end over real peer connections.
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -63,6 +69,7 @@ from ptt.media.fast_sender import (
     srtp_parts,
 )
 from ptt.media.native import SRTP_PROTECT_TYPE
+from ptt.media.ports import PortRange, bind_connection_ports
 from ptt.media.tap import ReceiverTap, answer_binding, install_direct_rtp
 from ptt.media.timers import consent_waits, rtcp_waits, run_timer_loop
 
@@ -121,6 +128,7 @@ async def _check_all() -> None:
     await _check_sender_counters(dtls)
     _check_send_objects(dtls)
     _check_timers(dtls)
+    await _check_ice_ports()
 
 
 # -- receive -------------------------------------------------------------------------------
@@ -388,3 +396,86 @@ def _check_timers(dtls: RTCDtlsTransport) -> None:
                         f"asyncio.sleep (waits {waits[:3]}, expected {low}-{high} s); {user} "
                         "cannot set its waits")
 
+
+
+# -- ICE port range ------------------------------------------------------------------------
+
+#: Seconds the port-range check waits for aioice's answer on the loopback interface.
+PORT_CHECK_TIMEOUT = 2.0
+
+
+def _free_range(width: int = 32) -> PortRange:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        low = min(probe.getsockname()[1], 65535 - width)
+    return PortRange(low, low + width)
+
+
+async def _check_ice_ports() -> None:
+    """A connection with ``bind_ice_ports`` gathers through it, binds in the range, answers
+    a Binding request there, and frees the port when it closes."""
+    ports = _free_range()
+    connection = Connection(ice_controlling=False, use_ipv4=False, use_ipv6=False)
+    bind_connection_ports(connection, ports)
+    shadow = connection.get_component_candidates
+    called: list[int] = []
+
+    async def record(component: int, addresses: list[str], timeout: int = 5) -> list[Any]:
+        called.append(component)
+        return await shadow(component=component, addresses=addresses, timeout=timeout)
+
+    connection.get_component_candidates = record  # type: ignore[method-assign]
+    try:
+        await connection.gather_candidates()
+        if called != [1]:
+            raise _fail("aioice's Connection.gather_candidates no longer calls the instance's "
+                        "get_component_candidates; ptt.media.ports cannot bind ICE in the "
+                        "configured port range")
+        try:
+            candidates = await record(1, ["127.0.0.1"])
+        except TypeError as exc:
+            raise _fail(f"aioice's StunProtocol or Candidate changed ({exc!r}); "
+                        "ptt.media.ports cannot make host candidates") from exc
+        port = candidates[0].port if candidates else 0
+        if not ports.low <= port <= ports.high:
+            raise _fail(f"ptt.media.ports gathered {candidates!r}, not a host candidate in "
+                        f"{ports.low}-{ports.high}")
+        if not await _answered(connection, port):
+            raise _fail("aioice did not answer a Binding request on the socket "
+                        "ptt.media.ports added to Connection._protocols")
+    finally:
+        await connection.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
+        try:
+            again.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise _fail("closing aioice's Connection no longer closes the sockets in its "
+                        "_protocols; ptt.media.ports would leak one per peer") from exc
+
+
+async def _answered(connection: Connection, port: int) -> bool:
+    request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
+    request.attributes["USERNAME"] = f"{connection.local_username}:check"
+    request.attributes["ICE-CONTROLLING"] = 1
+    request.add_message_integrity(connection.local_password.encode("utf8"))
+    request.add_fingerprint()
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[bytes] = loop.create_future()
+
+    class Client(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            if not answer.done():
+                answer.set_result(data)
+
+    transport, _ = await loop.create_datagram_endpoint(
+        Client, local_addr=("127.0.0.1", 0), remote_addr=("127.0.0.1", port))
+    try:
+        transport.sendto(bytes(request))
+        data = await asyncio.wait_for(answer, PORT_CHECK_TIMEOUT)
+    except TimeoutError:
+        return False
+    finally:
+        transport.close()
+    response = stun.parse_message(data)
+    return (response.transaction_id == request.transaction_id
+            and response.message_class == stun.Class.RESPONSE)

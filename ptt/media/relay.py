@@ -35,6 +35,10 @@ send. Two ways to send, chosen per relay:
 
 The talker never hears itself, even if a route names it.
 
+Networks: with ``public_ips`` every SDP the relay sends also announces those addresses
+(``ptt.media.nat``, for a server behind 1:1 NAT); with ``ice_ports`` each peer's ICE host
+sockets are bound in that UDP port range (``ptt.media.ports``).
+
 Hooks: ``on_media(client_id, now)`` for every Opus packet from any client, routed or not (the
 floor's no-media timer and stuck-PTT detection decide what it means); ``on_packet(UplinkPacket)``
 for routed packets only, once per talker packet (recorder, WebSocket fan-out). Both run inside
@@ -78,8 +82,10 @@ from ptt.media.downlink import PacketTrack, create_renegotiation_offer
 from ptt.media.fast_sender import FastRtpSender, ntp_time
 from ptt.media.grid import wake as wake_grid
 from ptt.media.hooks import check_aiortc_hooks
+from ptt.media.nat import announce_public
 from ptt.media.native import NativeRetimer, native_fan_out
 from ptt.media.numbering import keep_numbering
+from ptt.media.ports import PortRange, bind_ice_ports
 from ptt.media.tap import (
     ReceiverTap,
     datagram_shortcuts,
@@ -223,6 +229,8 @@ class VoiceRelay:
         native_send: bool = True,
         rtcp_interval: float = RTCP_INTERVAL,
         hooks: MediaHooks = MediaHooks(),
+        public_ips: Sequence[str] = (),
+        ice_ports: PortRange | None = None,
     ) -> None:
         check_aiortc_hooks()
         self.hooks = hooks
@@ -235,6 +243,10 @@ class VoiceRelay:
         self.rtcp_interval = rtcp_interval
         # Always an explicit list: with None, aiortc would add a public STUN server.
         self._ice_servers = list(ice_servers)
+        #: Behind 1:1 NAT: the addresses every SDP sent also announces (``ptt.media.nat``).
+        self.public_ips = list(public_ips)
+        #: The UDP ports ICE binds in (``ptt.media.ports``); None: any the kernel picks.
+        self.ice_ports = ice_ports
         self._queue_size = queue_size
         self.on_media = on_media
         self.on_packet = on_packet
@@ -313,7 +325,7 @@ class VoiceRelay:
                 raise
             raise SignalingError(f"client {client_id!r}: cannot use SDP offer: {exc}") from exc
         self.metrics.peers_opened += 1
-        return pc.localDescription.sdp
+        return announce_public(pc.localDescription.sdp, self.public_ips)
 
     async def _answer(self, peer: _Peer, offer_sdp: str, uplink_pts: dict[str, int]) -> None:
         pc = peer.pc
@@ -321,6 +333,8 @@ class VoiceRelay:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         self._relax(pc)
         for transceiver in pc.getTransceivers():
+            if self.ice_ports is not None:  # before setLocalDescription gathers
+                bind_ice_ports(transceiver.receiver.transport, self.ice_ports)
             self._direct(transceiver.receiver.transport)  # also guards the port
             pt = uplink_pts.get(transceiver.mid or "")
             if transceiver.kind != "audio" or transceiver.receiver.track is None:
@@ -402,7 +416,7 @@ class VoiceRelay:
             # aiortc numbers each offer from its defaults: keep what the client agreed to.
             sdp = keep_numbering(offer.sdp, _descriptions(peer.pc))
             await peer.pc.setLocalDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-            return str(peer.pc.localDescription.sdp)
+            return announce_public(peer.pc.localDescription.sdp, self.public_ips)
 
     def _new_downlink(self, peer: _Peer, talkgroup_id: TalkgroupId) -> _Downlink:
         track = PacketTrack(

@@ -31,6 +31,8 @@ CLOSE_HELLO_TIMEOUT = 4003
 CLOSE_FLOOD = 4008
 
 Authenticate = Callable[[str], Awaitable[Identity]]
+#: The STUN/TURN servers for one user's ``welcome`` (with TURN credentials minted for them).
+IceServersFor = Callable[[Identity], list[dict[str, Any]]]
 
 
 class AuthFailed(Exception):
@@ -43,7 +45,7 @@ class AuthFailed(Exception):
 
 class Signaling:
     def __init__(self, service: RadioService, authenticate: Authenticate,
-                 ice_servers: list[dict[str, Any]]) -> None:
+                 ice_servers: IceServersFor) -> None:
         self.service = service
         self.authenticate = authenticate
         self.ice_servers = ice_servers
@@ -120,7 +122,8 @@ class Signaling:
         groups, selected = radio.roster.groups(user), radio.roster.selected(user)
         return p.message("welcome", ref, session=client.session_id, resumed=resumed,
                          user=p.identity(client.identity), talkgroups=talkgroups,
-                         joined=list(groups), selected=selected, ice_servers=self.ice_servers,
+                         joined=list(groups), selected=selected,
+                         ice_servers=self.ice_servers(client.identity),
                          heartbeat=HEARTBEAT)
 
     async def _serve(self, ws: WebSocket, client: Client) -> None:

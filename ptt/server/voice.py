@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from aiortc import RTCIceServer, RTCPeerConnection
 
 from ptt import protocol as p
+from ptt.media.ports import PortRange
 from ptt.media.relay import (
     RelayError,
     RenegotiationPending,
@@ -50,10 +52,12 @@ class WebRtcVoice:
     """A :class:`ptt.server.service.MediaPlane` over WebRTC."""
 
     def __init__(self, service: RadioService, signaling: Signaling,
-                 ice_servers: list[dict[str, Any]]) -> None:
+                 ice_servers: list[dict[str, Any]], *, public_ips: Sequence[str] = (),
+                 ice_ports: PortRange | None = None) -> None:
         self.service = service
         self.relay = VoiceRelay(ice_servers=ice_servers_for_aiortc(ice_servers),
-                                on_media=self._on_media, clock=service.loop.time)
+                                on_media=self._on_media, clock=service.loop.time,
+                                public_ips=public_ips, ice_ports=ice_ports)
         self._dirty: set[int] = set()
         service.media.append(self)
         signaling.on_command["rtc_offer"] = self._offer
