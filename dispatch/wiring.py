@@ -54,7 +54,8 @@ class DispatchFeature:
             hub=StreamHub(),
             osrm=OsrmTravelTimes(osrm_url) if osrm_url else None,
             config=DispatchConfig(
-                timers=dataclasses.replace(DEFAULT_TIMERS, acknowledge_within=ack)),
+                timers=dataclasses.replace(DEFAULT_TIMERS, acknowledge_within=ack),
+                mass_casualty_patients=runtime.settings.mass_casualty_patients),
         )
         await service.start()
         runtime.services["dispatch"] = service

@@ -38,7 +38,7 @@ from dispatch.service.present import (
     incident_view,
     unit_view,
 )
-from dispatch.service.stream import StreamHub
+from dispatch.service.stream import DISPATCH, Audience, StreamHub
 from dispatch.service.validation import DEFAULT_MARGIN_DEG, ServiceArea
 from dispatch.service.views import AssignmentView, IncidentView, Place, UnitView
 from dispatch.store import repo
@@ -62,6 +62,7 @@ class DispatchConfig:
     rank: RankPolicy = DEFAULT_POLICY
     recommend_limit: int = 5
     retries: int = 3
+    mass_casualty_patients: int = 10  # an incident of this many patients or more is one
 
 
 @dataclass
@@ -69,12 +70,13 @@ class Outbox:
     """What a command announces once it has committed (rule 2)."""
 
     bus: list[object] = field(default_factory=list)
-    stream: list[dict[str, Any]] = field(default_factory=list)
+    stream: list[tuple[dict[str, Any], Audience]] = field(default_factory=list)
     after: list[AfterCommit] = field(default_factory=list)
     rearm: bool = False
 
-    def message(self, kind: str, at: datetime, **data: Any) -> None:
-        self.stream.append({"type": kind, "at": at.isoformat(), **data})
+    def message(self, kind: str, at: datetime, *, audience: Audience = DISPATCH,
+                **data: Any) -> None:
+        self.stream.append(({"type": kind, "at": at.isoformat(), **data}, audience))
 
 
 class Stale(Exception):
@@ -152,8 +154,8 @@ class ServiceBase:
     async def deliver(self, outbox: Outbox) -> None:
         for event in outbox.bus:
             self.publish(event)
-        for message in outbox.stream:
-            self.hub.publish(message)
+        for message, audience in outbox.stream:
+            self.hub.publish(message, audience)
         for work in outbox.after:
             try:
                 await work()

@@ -90,7 +90,7 @@ async def test_the_token_may_come_as_the_first_message(live_server: LiveServer) 
 
 
 async def test_other_roles_are_turned_away(live_server: LiveServer) -> None:
-    for username in ("satpol1", "rsud-saleh"):
+    for username in ("satpol1",):  # hospital accounts: tests/dispatch_api/test_hospital_desk.py
         token = await live_server.login(username)
         url = f"{live_server.ws_url}/api/dispatch/stream?token={token}"
         async with websockets.connect(url) as ws:
