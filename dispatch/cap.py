@@ -181,7 +181,8 @@ def diversion_alert(hospital: CapHospital, *, sender: str, sender_name: str,
                             f"{description.en} Note: {hospital.note}")
     stamp = int(hospital.changed_at.timestamp())
     return _document(
-        f"siaga-diversion-{hospital.code}-{stamp}", sender, sender_name, now, msg_type,
+        f"siaga-{'accepting' if hospital.accepting else 'diversion'}-{hospital.code}-{stamp}",
+        sender, sender_name, now, msg_type,
         _Info(("Health",), Label("Pengalihan rumah sakit", "Hospital diversion"), response,
               "Moderate", headline, description, instruction,
               Label(f"{hospital.name}, {hospital.address}", f"{hospital.name}, "

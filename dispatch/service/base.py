@@ -32,7 +32,7 @@ from dispatch.lifecycle import DEFAULT_TIMERS, TimerPolicy
 from dispatch.osrm import OsrmTravelTimes
 from dispatch.recommend import DEFAULT_POLICY, RankPolicy
 from dispatch.service.actor import Actor
-from dispatch.service.errors import Conflict, NotFound
+from dispatch.service.errors import Conflict, InvalidInput, NotFound
 from dispatch.service.present import (
     assignment_view,
     incident_view,
@@ -133,6 +133,19 @@ class ServiceBase:
 
     def places(self) -> dict[int, tuple[Place, LatLon]]:
         return self._places
+
+    def kecamatan_code(self, text: str) -> str:
+        """The code of the kecamatan named by ``text`` (its code or its name, any case);
+        422 ``unknown_kecamatan`` listing the known ones otherwise."""
+        known = {p.kecamatan_code: p.kecamatan for p, _ in self._places.values()}
+        wanted = text.strip().casefold()
+        for code, name in known.items():
+            if wanted in (code.casefold(), name.casefold()):
+                return code
+        raise InvalidInput("unknown_kecamatan", Label(
+            f"Kecamatan tidak dikenal: {text!r}", f"Unknown kecamatan: {text!r}"),
+            {"kecamatan": text, "known": [{"code": c, "name": n}
+                                          for c, n in sorted(known.items())]})
 
     # --- rule 1-3: one transaction per command -----------------------------------------
 

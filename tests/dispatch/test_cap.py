@@ -65,6 +65,8 @@ def test_accepting_again_is_an_update_all_clear() -> None:
     back = dataclasses.replace(SALEH, accepting=True, unavailable=(), note="")
     root = valid_cap(diversion_alert(back, now=NOW, **SENDER))
     assert texts(root, "cap:msgType") == ["Update"]
+    assert texts(root, "cap:identifier") == [
+        f"siaga-accepting-rsud-saleh-{int(CHANGED.timestamp())}"]  # not the alert's
     assert texts(root, "cap:info/cap:responseType") == ["AllClear", "AllClear"]
     [_, headline_en] = texts(root, "cap:info/cap:headline")
     assert headline_en == "RSUD dr. Mohamad Saleh accepts patients again"
