@@ -18,6 +18,7 @@ an earlier one.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -55,6 +56,8 @@ from dispatch.store.records import (
 )
 from dispatch.travel import LatLon
 from kernel.identity import Agency
+
+log = logging.getLogger("dispatch.desk")
 
 # Stream messages after which a hospital's incoming list may have changed.
 _TOUCHING = frozenset({"assignment.created", "assignment.updated", "incident.updated"})
@@ -136,7 +139,10 @@ class HospitalDesk(Queries):
     async def deliver(self, outbox: Outbox) -> None:
         await super().deliver(outbox)
         if any(m["type"] in _TOUCHING for m, _ in outbox.stream):
-            await self.refresh_incoming()
+            try:
+                await self.refresh_incoming()
+            except Exception:  # an announcement must never undo a committed command
+                log.exception("incoming lists not sent")
 
     async def refresh_incoming(self) -> None:
         """Send each connected hospital its list, if it changed (module docstring)."""

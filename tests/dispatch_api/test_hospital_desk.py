@@ -240,3 +240,21 @@ async def test_the_stream_sends_a_hospital_only_its_own(live_server: LiveServer)
                                json=beds)).status_code == 200
         own = json.loads(await asyncio.wait_for(saleh_ws.recv(), 5))
         assert (own["type"], own["hospital"]["code"]) == ("beds.updated", "rsud-saleh")
+
+
+async def test_a_failing_incoming_list_does_not_undo_the_command(
+        console: Console, monkeypatch: Any, caplog: Any) -> None:
+    saleh = (await hospital_ids(console))["rsud-saleh"]
+    screen = console.service.hub.subscribe("igd", saleh)
+
+    async def broken(*args: Any) -> Any:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(console.service, "_incoming_lists", broken)
+    incident = await console.create_incident()
+    assignment = await console.assign(incident["id"], await console.unit_id("AMB-KANIGARAN"),
+                                      hospital_id=saleh)  # 201: committed and answered
+    assert (await console.detail(incident["id"]))["assignments"][0]["id"] == assignment["id"]
+    assert screen.pending() == 0
+    assert "incoming lists not sent" in caplog.text
+    screen.close()

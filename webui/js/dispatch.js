@@ -150,6 +150,7 @@ export class DispatchConsole extends EventTarget {
       }
       case "beds.updated":
       case "hospital.accepting":
+      case "hospital.updated":
         this.hospitals.set(msg.hospital.id, msg.hospital);
         break;
       case "alert.created":
