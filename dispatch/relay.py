@@ -4,8 +4,10 @@ and whether another node delivers it.
 Rules:
 
 1. Every stream message a node produces crosses as one envelope, JSON:
-   ``{"origin": <node id>, "boot": <id of this run of the node>, "seq": <n>, "message":
-   {...}}``. ``seq`` counts from 1 in each run (``boot``) of the origin.
+   ``{"origin": <node id>, "boot": <id of this run of the node>, "seq": <n>, "to": [<for
+   dispatch consoles>, <hospital id or null>], "message": {...}}``. ``seq`` counts from 1 in
+   each run (``boot``) of the origin; ``to`` is the message's audience (dispatch consoles,
+   one hospital's screens, or both), so that each node delivers it to the same people.
 2. A node never delivers its own envelopes: its consoles had the message from its own hub.
 3. Per origin, envelopes are delivered in ``seq`` order. The transport keeps a publisher's
    order, so a ``seq`` at or below the last one seen (of the same run) is a repeat and is
@@ -42,13 +44,15 @@ class Envelope:
     boot: str
     seq: int
     message: dict[str, Any]
+    #: The audience: (for dispatch consoles, for this hospital's screens or None).
+    to: tuple[bool, int | None] = (True, None)
 
     def encode(self, text: str | None = None) -> bytes:
         """The envelope as JSON; ``text`` is ``message`` already encoded (not done twice)."""
         body = text if text is not None else json.dumps(
             self.message, separators=(",", ":"), ensure_ascii=False)
-        head = json.dumps({"origin": self.origin, "boot": self.boot, "seq": self.seq},
-                          separators=(",", ":"))
+        head = json.dumps({"origin": self.origin, "boot": self.boot, "seq": self.seq,
+                           "to": list(self.to)}, separators=(",", ":"))
         return (head[:-1] + ',"message":' + body + "}").encode()
 
     @classmethod
@@ -59,11 +63,18 @@ class Envelope:
             return None
         if not isinstance(data, dict):
             return None
-        origin, boot, seq, message = (data.get(k) for k in ("origin", "boot", "seq", "message"))
+        origin, boot, seq, message, to = (
+            data.get(k) for k in ("origin", "boot", "seq", "message", "to"))
         if not (isinstance(origin, str) and isinstance(boot, str) and isinstance(message, dict)
-                and isinstance(seq, int) and not isinstance(seq, bool) and seq > 0):
+                and _count(seq) and isinstance(to, list) and len(to) == 2
+                and isinstance(to[0], bool) and (to[1] is None or _count(to[1]))):
             return None
-        return cls(origin, boot, seq, message)
+        assert isinstance(seq, int)  # _count held
+        return cls(origin, boot, seq, message, (to[0], to[1]))
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 class Sequencer:
@@ -76,9 +87,10 @@ class Sequencer:
         self._sent = 0
         self._seen: dict[str, tuple[str, int]] = {}  # origin -> (boot, last seq)
 
-    def envelope(self, message: dict[str, Any]) -> Envelope:
+    def envelope(self, message: dict[str, Any],
+                 to: tuple[bool, int | None] = (True, None)) -> Envelope:
         self._sent += 1
-        return Envelope(self.node_id, self.boot, self._sent, message)
+        return Envelope(self.node_id, self.boot, self._sent, message, to)
 
     def receive(self, raw: bytes) -> tuple[Verdict, Envelope | None]:
         envelope = Envelope.decode(raw)

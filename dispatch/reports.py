@@ -16,7 +16,10 @@ Rules:
 2. Percentiles are nearest-rank (the smallest value with at least ``q`` of the values at or
    below it): every reported figure is one that really happened, and p90 of ten calls is the
    ninth slowest, as NFPA's "90% of calls" reads.
-3. Days are WIB calendar days (UTC+7), the day a dispatcher would name.
+3. Days are WIB calendar days (UTC+7), the day a dispatcher would name. A report's bounds
+   are read the same way (:func:`period_bound`): a date is a whole WIB day (``since`` from
+   its first moment, ``until`` to its end), a date and time without a zone is WIB, one with
+   a zone (``Z``, ``+07:00``) is that moment.
 4. The EIDO export follows the component shape of NENA's Emergency Incident Data Object (each
    component has an identifier and a last-update time stamp). It is EIDO-*style*: field names
    follow NENA-STA-021 where a counterpart exists; the mapping is in ``docs/dispatch.md``.
@@ -28,6 +31,7 @@ import csv
 import dataclasses
 import io
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -90,6 +94,26 @@ class Summary:
 
 def wib_day(at: datetime) -> date:
     return at.astimezone(WIB).date()
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def period_bound(text: str, *, end: bool) -> datetime:
+    """A ``since`` (``end`` False) or ``until`` (``end`` True, exclusive) bound (rule 3);
+    ValueError saying what is wrong with anything else."""
+    value = text.strip()
+    if _DATE.fullmatch(value):
+        day = date.fromisoformat(value)  # ValueError for 2026-02-30
+        start = datetime(day.year, day.month, day.day, tzinfo=WIB)
+        try:
+            return start + timedelta(days=1) if end else start
+        except OverflowError:
+            raise ValueError(f"date out of range: {text!r}") from None
+    if not value or not value[:4].isdigit() or len(value) < 16:  # at least YYYY-MM-DDTHH:MM
+        raise ValueError(f"not a date (YYYY-MM-DD) or date and time: {text!r}")
+    at = datetime.fromisoformat(value)
+    return at.replace(tzinfo=WIB) if at.tzinfo is None else at
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:

@@ -57,7 +57,8 @@ class DispatchFeature:
             hub=StreamHub(),
             osrm=OsrmTravelTimes(osrm_url) if osrm_url else None,
             config=DispatchConfig(
-                timers=dataclasses.replace(DEFAULT_TIMERS, acknowledge_within=ack)),
+                timers=dataclasses.replace(DEFAULT_TIMERS, acknowledge_within=ack),
+                mass_casualty_patients=runtime.settings.mass_casualty_patients),
         )
         if runtime.cluster is not None:
             self.relay = StreamRelay(runtime.cluster, service.hub,

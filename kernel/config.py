@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     hospital_prearrival_sms: bool = Field(
         default=False,
         description="Send the destination hospital's phone a pre-arrival SMS on dispatch.")
+    mass_casualty_patients: int = Field(
+        default=10, ge=2, le=10_000,
+        description="An incident with at least this many patients is a mass casualty "
+        "incident (its CAP 1.2 alert is offered).")
 
     webui_dir: Path = Field(default=Path(__file__).resolve().parent.parent / "webui",
                             description="Static files of the dispatcher console.")

@@ -41,11 +41,13 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Kota Probolinggo demo data.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 recordings_app = typer.Typer(help="Recorded transmissions.", no_args_is_help=True)
+hospital_app = typer.Typer(help="Hospitals of dispatch.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(user_app, name="user")
 app.add_typer(recordings_app, name="recordings")
+app.add_typer(hospital_app, name="hospital")
 
 
 class OperatorError(Exception):
@@ -268,6 +270,46 @@ def user_disable(
     """Disable a user (their tokens stop working at once)."""
     _transact(lambda s: set_disabled(s, username, not enable))
     typer.echo(f"user {username} {'enabled' if enable else 'disabled'}")
+
+
+@hospital_app.command("list")
+def hospital_list() -> None:
+    """List hospitals: code, phone for pre-arrival SMS, acceptance, name."""
+    from dispatch.service import DispatchService
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[str, ...]]:
+        return [(h.code, h.phone or "-", "accepting" if h.accepting else "diverting", h.name)
+                for h in await DispatchService(sessions).list_hospitals()]
+
+    for code, phone, state, name in _with_db(_settings(), work):
+        typer.echo(f"{code:<16} {phone:<16} {state:<10} {name}")
+
+
+@hospital_app.command("phone")
+def hospital_phone(
+    code: str,
+    number: Annotated[str | None, typer.Argument(
+        help="E.164 or Indonesian local form (0335 ...); omit with --clear")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the number")] = False,
+) -> None:
+    """Set the number a hospital's pre-arrival SMS goes to (audited as 'cli')."""
+    from dispatch.errors import DispatchError
+    from dispatch.service import Actor, DispatchService
+
+    if (number is None) != clear:
+        raise OperatorError("give a number, or --clear")
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> str | None:
+        service = DispatchService(sessions)
+        try:
+            hospital_id = await service.hospital_id_by_code(code)
+            view = await service.set_hospital_phone(hospital_id, number, actor=Actor("cli"))
+        except DispatchError as exc:
+            raise OperatorError(exc.message.en) from None
+        return view.phone
+
+    phone = _with_db(_settings(), work)
+    typer.echo(f"hospital {code}: phone {phone or 'removed'}")
 
 
 @recordings_app.command("purge")

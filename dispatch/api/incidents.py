@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from dispatch.api.deps import DispatcherDep, ServiceDep, actor
+from dispatch.api.filters import FiltersDep
 from dispatch.api.schemas import (
     AssignIn,
     DestinationIn,
@@ -42,14 +42,15 @@ async def create_incident(body: IncidentIn, who: DispatcherDep,
 @router.get("/incidents", response_model=list[IncidentView])
 async def list_incidents(
     who: DispatcherDep, service: ServiceDep,
-    status: Annotated[list[IncidentStatus] | None, Query()] = None,
-    kecamatan: str | None = None, since: datetime | None = None, until: datetime | None = None,
+    where: FiltersDep, status: Annotated[list[IncidentStatus] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[IncidentView]:
-    """Newest first; filter by status (repeatable), kecamatan code and time (UTC)."""
-    return await service.list_incidents(statuses=status or [], kecamatan=kecamatan,
-                                        since=since, until=until, limit=limit, offset=offset)
+    """Newest first; filter by status (repeatable), kecamatan (code or name) and period
+    (:mod:`dispatch.api.filters`)."""
+    return await service.list_incidents(statuses=status or [], kecamatan=where.kecamatan,
+                                        since=where.since, until=where.until, limit=limit,
+                                        offset=offset)
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetail)

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from dispatch import reports
 from dispatch.api.deps import DispatcherDep, ServiceDep
+from dispatch.api.filters import FiltersDep
 from kernel.deps import RuntimeDep
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
@@ -71,9 +72,10 @@ def _report_json(rows: Sequence[reports.Intervals]) -> bytes:
 
 @router.get("/intervals", response_model=IntervalReport)
 async def intervals(who: DispatcherDep, service: ServiceDep, rt: RuntimeDep,
-                    since: datetime | None = None, until: datetime | None = None,
-                    kecamatan: str | None = None) -> Response:
-    rows = await service.interval_rows(since=since, until=until, kecamatan=kecamatan)
+                    where: FiltersDep) -> Response:
+    """Incidents recorded in the period (and kecamatan): see :mod:`dispatch.api.filters`."""
+    rows = await service.interval_rows(since=where.since, until=where.until,
+                                       kecamatan=where.kecamatan)
     return Response(await rt.offload.blocking(_report_json, rows),
                     media_type="application/json")
 
@@ -81,10 +83,10 @@ async def intervals(who: DispatcherDep, service: ServiceDep, rt: RuntimeDep,
 @router.get("/intervals.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
 async def intervals_csv(who: DispatcherDep, service: ServiceDep, rt: RuntimeDep,
-                        since: datetime | None = None, until: datetime | None = None,
-                        kecamatan: str | None = None) -> Response:
+                        where: FiltersDep) -> Response:
     """The same rows as CSV (one line per incident, UTF-8)."""
-    rows = await service.interval_rows(since=since, until=until, kecamatan=kecamatan)
+    rows = await service.interval_rows(since=where.since, until=where.until,
+                                       kecamatan=where.kecamatan)
     return Response(await rt.offload.blocking(reports.to_csv, rows),
                     media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="intervals.csv"'})

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dispatch.domain import BedCategory, Complaint, Source, Triage
+from dispatch.domain import BedCategory, Capability, Complaint, Source, Triage
 from dispatch.lifecycle import Trigger
 from kernel.db import MAX_ROW_ID
 
@@ -103,6 +103,15 @@ class BedsIn(_Body):
 
 class AcceptingIn(_Body):
     accepting: bool
+
+
+class CapabilitiesIn(_Body):
+    unavailable: list[Capability] = Field(max_length=len(Capability))
+    note: str = Field(default="", max_length=200)
+
+
+class PhoneIn(_Body):
+    phone: str | None = Field(max_length=32, description="E.164, or Indonesian local form")
 
 
 class AlertIncidentIn(_Body):

@@ -2,9 +2,11 @@
 
 Authentication as on the radio's ``/ws``: ``?token=`` in the URL, or a first text message
 ``{"token": "..."}`` within :data:`HELLO_TIMEOUT` seconds. Only dispatch roles (dispatcher,
-supervisor, admin) are served. The server then sends ``{"type": "welcome", ...}`` and one
-JSON text message per event (types in ``docs/dispatch.md``). The client may send
-``{"type": "ping"}`` (answered with ``pong``); anything else is ignored.
+supervisor, admin) and hospital accounts are served; a hospital account receives only what
+is addressed to its own hospital (its incoming patients, its beds and acceptance). The
+server then sends ``{"type": "welcome", ...}`` and one JSON text message per event (types
+in ``docs/dispatch.md``). The client may send ``{"type": "ping"}`` (answered with
+``pong``); anything else is ignored.
 
 Close codes: 4001 unauthorized, 4003 no token in time, 4030 role not allowed,
 4009 too slow to read (dropped, see :mod:`dispatch.service.stream`).
@@ -21,8 +23,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from dispatch.api.deps import DISPATCH_ROLES
+from dispatch.service.actor import Actor
 from dispatch.service.stream import Dropped, Subscription
 from kernel.auth import Principal, TokenError
+from kernel.identity import Role
 
 if TYPE_CHECKING:
     from dispatch.service import DispatchService
@@ -45,22 +49,29 @@ class _Refused(Exception):
 
 async def stream_endpoint(websocket: WebSocket, runtime: Runtime) -> None:
     await websocket.accept()
+    service: DispatchService = runtime.services["dispatch"]
+    hospital_id: int | None = None
     try:
         principal = await _authenticate(websocket, runtime)
-        if principal.role not in DISPATCH_ROLES:
-            raise _Refused(CLOSE_FORBIDDEN, "forbidden", "the stream is for dispatch roles")
+        if principal.role is Role.HOSPITAL:
+            hospital_id = await service.hospital_of(Actor.of(principal))
+            if hospital_id is None:
+                raise _Refused(CLOSE_FORBIDDEN, "forbidden",
+                               "this hospital account belongs to no hospital")
+        elif principal.role not in DISPATCH_ROLES:
+            raise _Refused(CLOSE_FORBIDDEN, "forbidden",
+                           "the stream is for dispatch roles and hospital accounts")
     except _Refused as exc:
         await _close(websocket, exc.close_code, {"type": "error", "code": exc.code,
                                                  "message": exc.message})
         return
     except WebSocketDisconnect:
         return
-    service: DispatchService = runtime.services["dispatch"]
-    sub = service.hub.subscribe(principal.username)
+    sub = service.hub.subscribe(principal.username, hospital_id)
     try:
         await websocket.send_text(json.dumps({
             "type": "welcome", "user": principal.username, "role": principal.role.value,
-            "backlog": service.hub.backlog,
+            "backlog": service.hub.backlog, "hospital_id": hospital_id,
         }))
         await _serve(websocket, sub)
     except WebSocketDisconnect:

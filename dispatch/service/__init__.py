@@ -10,6 +10,7 @@ Layers (each module adds one, on top of the previous)::
     hospitals     bed reports, acceptance, unit and hospital boards
     timers        the lifecycle timers on one ``loop.call_at``
     queries       lists, details, audit trail, report rows, EIDO export
+    desk          the hospital desk: incoming patients (live), capabilities, phone, CAP
 
 Commands take an :class:`Actor` and an optional ``now`` (default: the service clock).
 """
@@ -18,14 +19,14 @@ from dispatch.service.actor import Actor
 from dispatch.service.alerts import AlertIncidentInput
 from dispatch.service.assignments import CrewContext
 from dispatch.service.base import DispatchConfig, Outbox
+from dispatch.service.desk import HospitalDesk, IncomingList, IncomingPatient
 from dispatch.service.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from dispatch.service.hospitals import BedInput
 from dispatch.service.incidents import EDITABLE, IncidentInput
-from dispatch.service.queries import Queries
 from dispatch.service.stream import StreamHub
 
 
-class DispatchService(Queries):
+class DispatchService(HospitalDesk):
     """Everything dispatch can do; see the module docstring for the layers."""
 
 
@@ -40,6 +41,8 @@ __all__ = [
     "DispatchService",
     "Forbidden",
     "IncidentInput",
+    "IncomingList",
+    "IncomingPatient",
     "InvalidInput",
     "NotFound",
     "Outbox",

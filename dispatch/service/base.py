@@ -32,13 +32,13 @@ from dispatch.lifecycle import DEFAULT_TIMERS, TimerPolicy
 from dispatch.osrm import OsrmTravelTimes
 from dispatch.recommend import DEFAULT_POLICY, RankPolicy
 from dispatch.service.actor import Actor
-from dispatch.service.errors import Conflict, NotFound
+from dispatch.service.errors import Conflict, InvalidInput, NotFound
 from dispatch.service.present import (
     assignment_view,
     incident_view,
     unit_view,
 )
-from dispatch.service.stream import StreamHub
+from dispatch.service.stream import DISPATCH, Audience, StreamHub
 from dispatch.service.validation import DEFAULT_MARGIN_DEG, ServiceArea
 from dispatch.service.views import AssignmentView, IncidentView, Place, UnitView
 from dispatch.store import repo
@@ -62,6 +62,7 @@ class DispatchConfig:
     rank: RankPolicy = DEFAULT_POLICY
     recommend_limit: int = 5
     retries: int = 3
+    mass_casualty_patients: int = 10  # an incident of this many patients or more is one
 
 
 @dataclass
@@ -69,12 +70,13 @@ class Outbox:
     """What a command announces once it has committed (rule 2)."""
 
     bus: list[object] = field(default_factory=list)
-    stream: list[dict[str, Any]] = field(default_factory=list)
+    stream: list[tuple[dict[str, Any], Audience]] = field(default_factory=list)
     after: list[AfterCommit] = field(default_factory=list)
     rearm: bool = False
 
-    def message(self, kind: str, at: datetime, **data: Any) -> None:
-        self.stream.append({"type": kind, "at": at.isoformat(), **data})
+    def message(self, kind: str, at: datetime, *, audience: Audience = DISPATCH,
+                **data: Any) -> None:
+        self.stream.append(({"type": kind, "at": at.isoformat(), **data}, audience))
 
 
 class Stale(Exception):
@@ -132,6 +134,19 @@ class ServiceBase:
     def places(self) -> dict[int, tuple[Place, LatLon]]:
         return self._places
 
+    def kecamatan_code(self, text: str) -> str:
+        """The code of the kecamatan named by ``text`` (its code or its name, any case);
+        422 ``unknown_kecamatan`` listing the known ones otherwise."""
+        known = {p.kecamatan_code: p.kecamatan for p, _ in self._places.values()}
+        wanted = text.strip().casefold()
+        for code, name in known.items():
+            if wanted in (code.casefold(), name.casefold()):
+                return code
+        raise InvalidInput("unknown_kecamatan", Label(
+            f"Kecamatan tidak dikenal: {text!r}", f"Unknown kecamatan: {text!r}"),
+            {"kecamatan": text, "known": [{"code": c, "name": n}
+                                          for c, n in sorted(known.items())]})
+
     # --- rule 1-3: one transaction per command -----------------------------------------
 
     async def run(self, command: Callable[[AsyncSession, Outbox], Awaitable[T]]) -> T:
@@ -152,8 +167,8 @@ class ServiceBase:
     async def deliver(self, outbox: Outbox) -> None:
         for event in outbox.bus:
             self.publish(event)
-        for message in outbox.stream:
-            self.hub.publish(message)
+        for message, audience in outbox.stream:
+            self.hub.publish(message, audience)
         for work in outbox.after:
             try:
                 await work()

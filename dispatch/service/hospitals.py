@@ -20,6 +20,7 @@ from dispatch.service.alerts import Alerts
 from dispatch.service.base import Outbox
 from dispatch.service.errors import Forbidden, InvalidInput, NotFound
 from dispatch.service.present import hospital_view
+from dispatch.service.stream import Audience
 from dispatch.service.views import HospitalView, UnitView
 from dispatch.store import repo
 from dispatch.store.models import HospitalBedsRow, HospitalRow
@@ -47,7 +48,7 @@ class Hospitals(Alerts):
             hospital = await self.need_hospital(s, hospital_id)
             await self.check_hospital_actor(s, hospital, actor)
             (_, rows), = await repo.hospitals_with_beds(s, hospital_id)
-            before = _state(hospital, rows)
+            before = hospital_state(hospital, rows)
             by_category = {r.category: r for r in rows}
             for bed in beds:
                 row = by_category.get(bed.category.name)
@@ -59,9 +60,10 @@ class Hospitals(Alerts):
                 row.updated_at, row.updated_by_id = at, actor.user_id
             await s.flush()
             self.audit(s, actor, at, "hospital", hospital.id, "beds_updated", before,
-                       _state(hospital, rows))
+                       hospital_state(hospital, rows))
             view = hospital_view(hospital, rows, at)
-            out.message("beds.updated", at, hospital=view.model_dump(mode="json"))
+            out.message("beds.updated", at, audience=Audience.hospital(hospital.id, dispatch=True),
+                        hospital=view.model_dump(mode="json"))
             return view
 
         return await self.run(command)
@@ -77,14 +79,16 @@ class Hospitals(Alerts):
             await self.check_hospital_actor(s, hospital, actor)
             (_, rows), = await repo.hospitals_with_beds(s, hospital_id)
             if hospital.accepting != accepting:
-                before = _state(hospital, rows)
+                before = hospital_state(hospital, rows)
                 hospital.accepting = accepting
                 hospital.accepting_changed_at = at
                 await s.flush()
                 self.audit(s, actor, at, "hospital", hospital.id, "accepting_changed", before,
-                           _state(hospital, rows))
+                           hospital_state(hospital, rows))
                 view = hospital_view(hospital, rows, at)
-                out.message("hospital.accepting", at, hospital=view.model_dump(mode="json"))
+                out.message("hospital.accepting", at,
+                            audience=Audience.hospital(hospital.id, dispatch=True),
+                            hospital=view.model_dump(mode="json"))
             return hospital_view(hospital, rows, at)
 
         return await self.run(command)
@@ -149,7 +153,7 @@ def _check_beds(beds: Sequence[BedInput]) -> None:
                 f"({bed.total})"), {"category": bed.category.value})
 
 
-def _state(hospital: HospitalRow, beds: list[HospitalBedsRow]) -> dict[str, Any]:
+def hospital_state(hospital: HospitalRow, beds: list[HospitalBedsRow]) -> dict[str, Any]:
     """The hospital row with its bed rows: what the audit trail keeps for a hospital."""
     state = snapshot(hospital)
     state["beds"] = {

@@ -39,7 +39,7 @@ from dispatch.store.models import (
     RadioAlertRow,
     UnitRow,
 )
-from dispatch.store.records import TIME_FIELDS, capabilities
+from dispatch.store.records import TIME_FIELDS, capabilities, unavailable
 
 
 def incident_view(row: IncidentRow, place: Place) -> IncidentView:
@@ -107,7 +107,10 @@ def hospital_view(row: HospitalRow, beds: list[HospitalBedsRow], now: datetime) 
     return HospitalView(
         id=row.id, code=row.code, name=row.name, hospital_class=row.hospital_class,
         address=row.address, lat=row.lat, lon=row.lon, phone=row.phone,
-        capabilities=sorted(capabilities(row), key=lambda c: c.value), accepting=row.accepting,
+        capabilities=sorted(capabilities(row), key=lambda c: c.value),
+        capabilities_unavailable=sorted(unavailable(row), key=lambda c: c.value),
+        capabilities_note=row.capabilities_note or "",
+        capabilities_changed_at=row.capabilities_changed_at, accepting=row.accepting,
         accepting_changed_at=row.accepting_changed_at,
         beds=[bed_view(b, now) for b in sorted(beds, key=lambda b: b.category)],
     )

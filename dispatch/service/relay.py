@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dispatch.relay import Sequencer, Verdict
-from dispatch.service.stream import StreamHub
+from dispatch.service.stream import Audience, StreamHub
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -69,8 +69,9 @@ class StreamRelay:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
 
-    def _forward(self, message: dict[str, Any], text: str) -> None:
-        data = self.sequencer.envelope(message).encode(text)
+    def _forward(self, message: dict[str, Any], text: str, audience: Audience) -> None:
+        to = (audience.dispatch, audience.hospital_id)
+        data = self.sequencer.envelope(message, to).encode(text)
         try:
             self._outgoing.put_nowait(data)
         except asyncio.QueueFull:
@@ -99,6 +100,6 @@ class StreamRelay:
             log.warning("stream messages of another node were lost; consoles reload",
                         extra={"origin": envelope.origin, "seq": envelope.seq})
             self.hub.drop_all()
-        self.hub.deliver(StreamHub.encode(envelope.message))
+        self.hub.deliver(StreamHub.encode(envelope.message), Audience(*envelope.to))
         if self.on_remote is not None:
             self.on_remote(envelope.message)

@@ -146,6 +146,9 @@ class HospitalView(BaseModel):
     lon: float
     phone: str | None
     capabilities: list[Capability]
+    capabilities_unavailable: list[Capability]
+    capabilities_note: str
+    capabilities_changed_at: datetime | None
     accepting: bool
     accepting_changed_at: datetime | None
     beds: list[BedView]

@@ -15,8 +15,9 @@ Rules:
    no longer retried once the assignment has moved on (the crew answered some other way). A
    row found ``sending`` at start-up was cut off in flight: it becomes ``UNKNOWN``
    (``interrupted``) and is retried, so the gateway looks before it resends.
-4. What could not be sent, a delivery report ``failed``/``undelivered`` and a unit without a
-   crew phone are escalations on the console (``sms.failed``), with what to do instead.
+4. What could not be sent, a delivery report ``failed``/``undelivered``, a unit without a
+   crew phone and (pre-arrival SMS on) a destination hospital without a phone are
+   escalations on the console (``sms.failed``), with what to do instead.
 5. Delivery reports apply once per (provider id, status) and never move a message backwards
    (a late ``sent`` after ``delivered`` is ignored). A report that overtakes the send's own
    answer is held briefly and applied when the provider id is stored (on several nodes,
@@ -435,6 +436,16 @@ class Outbox:
                 assignment_id=a, unit_id=event.unit_id, callsign=event.callsign,
                 label=Label(f"Unit {event.callsign} tidak punya nomor kru: SMS tidak dikirim",
                             f"Unit {event.callsign} has no crew phone: no SMS sent")))
+        if self.config.prearrival and event.hospital_id is not None and \
+                not event.hospital_phone:
+            self.hub.publish(self._failure(
+                "prearrival", phone=None, status="no_phone", error_code="no_hospital_phone",
+                message_id=None, incident_id=event.incident_id, number=event.number,
+                assignment_id=a, unit_id=event.unit_id, callsign=event.callsign,
+                label=Label(f"{event.hospital_name} tidak punya nomor telepon: SMS pra-RS "
+                            "tidak dikirim",
+                            f"{event.hospital_name} has no phone number: no pre-arrival "
+                            "SMS sent")))
         ids = await self.queue(plan, incident_id=event.incident_id, assignment_id=a,
                                unit_id=event.unit_id)
         await asyncio.gather(*(self._attempt(i) for i in ids))

@@ -69,6 +69,14 @@ class HospitalRow(Base):
     accepting: Mapped[bool] = mapped_column(Boolean, default=True)
     phone: Mapped[str | None] = mapped_column(String(20), default=None)
     accepting_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # What the hospital itself says is out of action for now (CT down, no obstetrician
+    # tonight): a subset of ``capabilities`` the ranking leaves out, with a note and a time.
+    capabilities_unavailable: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'"))
+    capabilities_note: Mapped[str] = mapped_column(String(200), default="",
+                                                   server_default="")
+    capabilities_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime,
+                                                                     default=None)
 
 
 class HospitalBedsRow(Base):

@@ -105,8 +105,16 @@ def capabilities(row: HospitalRow) -> frozenset[Capability]:
     return frozenset(Capability(tag) for tag in row.capabilities if tag in known)
 
 
+def unavailable(row: HospitalRow) -> frozenset[Capability]:
+    """The hospital's capabilities it reports out of action for now (CT down, ...)."""
+    down = set(row.capabilities_unavailable or ())
+    return frozenset(c for c in capabilities(row) if c.value in down)
+
+
 def hospital_candidate(row: HospitalRow, beds: Iterable[HospitalBedsRow]) -> HospitalCandidate:
+    """What the ranking sees: only the capabilities in action now."""
     return HospitalCandidate(
-        row.id, row.name, LatLon(row.lat, row.lon), capabilities(row), bed_counts(beds),
+        row.id, row.name, LatLon(row.lat, row.lon), capabilities(row) - unavailable(row),
+        bed_counts(beds),
         row.accepting,
     )

@@ -18,11 +18,19 @@ def test_an_envelope_is_json_with_its_origin_and_number() -> None:
     envelope = a.envelope({"type": "incident.created", "n": "é"})
     raw = envelope.encode()
     assert json.loads(raw) == {"origin": "node-a", "boot": "boot1", "seq": 1,
+                               "to": [True, None],
                                "message": {"type": "incident.created", "n": "é"}}
     # The hub's own encoding is embedded as it is, not encoded again.
     assert envelope.encode('{"type":"x"}') == (
-        b'{"origin":"node-a","boot":"boot1","seq":1,"message":{"type":"x"}}')
+        b'{"origin":"node-a","boot":"boot1","seq":1,"to":[true,null],"message":{"type":"x"}}')
     assert Envelope.decode(raw) == envelope
+
+
+def test_the_audience_crosses_with_the_message() -> None:
+    a, b = pair()
+    for to in [(False, 7), (True, 7), (True, None)]:
+        verdict, envelope = b.receive(a.envelope({"type": "beds"}, to).encode())
+        assert verdict is Verdict.DELIVER and envelope is not None and envelope.to == to
 
 
 def test_another_node_delivers_in_order_and_never_twice() -> None:
@@ -70,6 +78,10 @@ def test_a_first_message_seen_late_is_no_gap() -> None:
     b'{"origin":"a","boot":"b","seq":"1","message":{}}',
     b'{"origin":1,"boot":"b","seq":1,"message":{}}',
     b'{"origin":"a","boot":null,"seq":1,"message":{}}',
+    b'{"origin":"a","boot":"b","seq":1,"message":{},"to":[true]}',
+    b'{"origin":"a","boot":"b","seq":1,"message":{},"to":[1,null]}',
+    b'{"origin":"a","boot":"b","seq":1,"message":{},"to":[false,0]}',
+    b'{"origin":"a","boot":"b","seq":1,"message":{},"to":"all"}',
     b"[" * 100_000 + b"]" * 100_000,
 ])
 def test_anything_else_is_malformed_never_an_exception(raw: bytes) -> None:

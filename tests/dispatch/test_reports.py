@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from dispatch import reports
 from dispatch.domain import TimeChain
+from dispatch.reports import WIB, period_bound
 
 T0 = datetime(2026, 11, 28, 16, 30, tzinfo=UTC)  # 23:30 WIB
 
@@ -243,3 +244,36 @@ class TestEido:
             assert stamp.utcoffset() == timedelta(hours=7)
         assert doc["lastUpdateTimeStamp"] == max(
             str(c["lastUpdateTimeStamp"]) for c in listed)
+
+
+# --- period bounds (rule 3) ------------------------------------------------------------------
+
+
+def test_a_date_is_a_whole_wib_day() -> None:
+    assert period_bound("2026-12-01", end=False) == datetime(2026, 12, 1, tzinfo=WIB)
+    assert period_bound(" 2026-12-01 ", end=True) == datetime(2026, 12, 2, tzinfo=WIB)
+    assert period_bound("2026-12-01", end=False) == datetime(2026, 11, 30, 17, tzinfo=UTC)
+
+
+def test_a_time_without_a_zone_is_wib_and_a_zone_is_kept() -> None:
+    for end in (False, True):  # a moment is the same bound either way
+        assert period_bound("2026-12-01T08:30", end=end) == datetime(2026, 12, 1, 8, 30,
+                                                                     tzinfo=WIB)
+    assert period_bound("2026-12-01 08:30:15", end=False).utcoffset() == timedelta(hours=7)
+    assert period_bound("2026-12-01T01:30Z", end=False) == datetime(2026, 12, 1, 1, 30,
+                                                                    tzinfo=UTC)
+    assert period_bound("2026-12-01T08:30+08:00", end=False).utcoffset() == timedelta(hours=8)
+
+
+@pytest.mark.parametrize("text", ["", "yesterday", "2026-02-30", "2026-13-01", "20261201",
+                                  "2026-12-01T10", "2026-12-01T25:00", "9999-12-31x",
+                                  "1e10", "2026-12-01T08:00+25:00"])
+def test_nonsense_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError):
+        period_bound(text, end=False)
+
+
+def test_the_last_day_cannot_end_beyond_the_calendar() -> None:
+    assert period_bound("9999-12-31", end=False).year == 9999
+    with pytest.raises(ValueError, match="out of range"):
+        period_bound("9999-12-31", end=True)

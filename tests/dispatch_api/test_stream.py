@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from dispatch.service import DispatchService
-from dispatch.service.stream import Dropped, StreamHub
+from dispatch.service.stream import DISPATCH, Audience, Dropped, StreamHub
 from kernel.identity import get_user
 from tests.conftest import LiveServer
 from tests.dispatch_api.console import CALL
@@ -90,7 +90,7 @@ async def test_the_token_may_come_as_the_first_message(live_server: LiveServer) 
 
 
 async def test_other_roles_are_turned_away(live_server: LiveServer) -> None:
-    for username in ("satpol1", "rsud-saleh"):
+    for username in ("satpol1",):  # hospital accounts: tests/dispatch_api/test_hospital_desk.py
         token = await live_server.login(username)
         url = f"{live_server.ws_url}/api/dispatch/stream?token={token}"
         async with websockets.connect(url) as ws:
@@ -146,13 +146,19 @@ class TestHub:
     async def test_what_is_published_is_forwarded_and_what_is_delivered_is_not(self) -> None:
         hub = StreamHub()
         sub = hub.subscribe("console")
-        forwarded: list[tuple[dict[str, Any], str]] = []
-        hub.forward = lambda message, text: forwarded.append((message, text))
+        desk = hub.subscribe("desk", hospital_id=3)
+        forwarded: list[tuple[dict[str, Any], str, Audience]] = []
+        hub.forward = lambda message, text, audience: forwarded.append((message, text, audience))
         hub.publish({"type": "here"})
+        hub.publish({"type": "beds"}, Audience.hospital(3))
         hub.deliver('{"type":"from another node"}')
+        hub.deliver('{"type":"beds elsewhere"}', Audience.hospital(3))
         assert [json.loads(await sub.get()) for _ in range(2)] == [
             {"type": "here"}, {"type": "from another node"}]
-        assert forwarded == [({"type": "here"}, '{"type":"here"}')]
+        assert [json.loads(await desk.get()) for _ in range(2)] == [
+            {"type": "beds"}, {"type": "beds elsewhere"}]
+        assert forwarded == [({"type": "here"}, '{"type":"here"}', DISPATCH),
+                             ({"type": "beds"}, '{"type":"beds"}', Audience.hospital(3))]
 
     async def test_dropping_everyone_wakes_a_waiting_reader(self) -> None:
         hub = StreamHub(backlog=1)

@@ -79,3 +79,16 @@ async def test_prearrival_sms_a_unit_without_a_phone_and_the_ack_time(
             second["id"], "AMB-MAYANGAN", "no_phone")
         assert event["advice"]["en"] == "Call the crew / use the radio / send the next unit"
         assert await site.thread(second["id"]) == []
+
+
+async def test_a_hospital_without_a_phone_is_shown_on_the_console(
+        db_url: str, tmp_path: Path) -> None:
+    async with site_for(db_url, tmp_path, None, hospital_prearrival_sms=True) as site:
+        incident, _ = await site.dispatch(hospital="rsud-saleh")  # the demo has no phone
+        event = await site.next_event("sms.failed")
+        assert (event["kind"], event["incident_id"], event["status"], event["error_code"]) == (
+            "prearrival", incident["id"], "no_phone", "no_hospital_phone")
+        assert event["label"]["id"] == ("RSUD dr. Mohamad Saleh tidak punya nomor telepon: "
+                                        "SMS pra-RS tidak dikirim")
+        assert event["advice"]["en"] == "Call the hospital's emergency department"
+        assert [m["kind"] for m in await site.thread(incident["id"])] == ["dispatch"]

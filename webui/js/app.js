@@ -1,6 +1,7 @@
 /**
  * The dispatcher console: login, then one screen (radio, map, incidents, units,
- * hospitals), live over two WebSockets (radio /ws, dispatch stream).
+ * hospitals), live over two WebSockets (radio /ws, dispatch stream). A hospital account
+ * gets its own screen instead (hospital.js): incoming patients, beds, capabilities.
  *
  * Test and diagnostic switch: `?audio=raw` captures the microphone without echo
  * cancellation, noise suppression or gain control (a test tone arrives at its level);
@@ -13,6 +14,7 @@ import { RadioPanel } from "./radio-panel.js";
 import { Alerts } from "./alerts.js";
 import { ConsoleMap } from "./map.js";
 import { DispatchConsole } from "./dispatch.js";
+import { HospitalScreen } from "./hospital.js";
 import * as tones from "./tones.js";
 import { time } from "../shared/fmt.js";
 import { all, toast } from "../shared/dom.js";
@@ -33,6 +35,29 @@ function show(view) {
   document.body.dataset.view = view;
   $("login-view").hidden = view !== "login";
   $("console-view").hidden = view !== "console";
+  $("hospital-view").hidden = view !== "hospital";
+}
+
+/** A hospital account's own screen (hospital.js) instead of the dispatcher console. */
+async function startHospital(me) {
+  show("hospital");
+  const screen = new HospitalScreen(me, { onUnauthorized: () => logout(t("login.expired")) });
+  globalThis.siaga = { hospital: screen, tones };
+  auth.onUnauthorized = () => logout(t("login.expired"));
+  $("hosp-logout").onclick = () => logout();
+  function logout(message = null) {
+    screen.close();
+    auth.token = null;
+    if (message) sessionStorage.setItem("siaga.message", message);
+    location.reload();
+  }
+  const tick = () => {
+    $("hosp-clock").textContent = time(new Date());
+    screen.tick();
+  };
+  tick();
+  setInterval(tick, 1000);
+  await screen.start();
 }
 
 function showLogin(config, message = null) {
@@ -72,6 +97,10 @@ async function start(config) {
   } catch {
     auth.token = null;
     showLogin(config);
+    return;
+  }
+  if (me.role === "hospital") {
+    await startHospital(me);
     return;
   }
   show("console");

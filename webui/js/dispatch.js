@@ -10,13 +10,13 @@
  *    A model older than the one held (its `version`) is ignored.
  * 3. Renderers (incidents.js, resources.js) read this state and re-render on `change`.
  */
-import { api, auth } from "./api.js";
+import { api } from "./api.js";
+import { StreamSocket } from "./stream.js";
 import { t, tx, onLangChange } from "./i18n.js";
 import { IncidentViews } from "./incidents.js";
 import { ResourceViews } from "./resources.js";
 
 const ACTIVE = ["new", "dispatched", "on_scene", "transporting", "at_hospital"];
-const RECONNECT_DELAYS = [500, 1000, 2000, 5000, 10000];
 
 export class DispatchConsole extends EventTarget {
   constructor({ config, map, alerts, toast, me }) {
@@ -38,9 +38,11 @@ export class DispatchConsole extends EventTarget {
     this.smsAlerts = new Map();     // key -> sms.failed / sms.opt_out message (until dismissed)
     this.officers = new Map();      // user_id -> radio position
     this.kelurahan = [];
-    this.ws = null;
-    this.attempt = 0;
-    this.closed = false;
+    this.stream = new StreamSocket({
+      onState: (state) => this.setState(state),
+      onWelcome: (again) => { if (again) this.reload().catch(() => {}); },
+      onMessage: (msg) => this.onMessage(msg),
+    });
     this.views = new IncidentViews(this);
     this.resources = new ResourceViews(this);
     onLangChange(() => this.render());
@@ -99,53 +101,17 @@ export class DispatchConsole extends EventTarget {
   }
 
   connect() {
-    if (this.closed || this.ws) return;
-    this.setState(this.attempt ? "reconnecting" : "connecting");
-    const ws = new WebSocket(`${location.origin.replace(/^http/, "ws")}/api/dispatch/stream`);
-    this.ws = ws;
-    let ping = null;
-    ws.onopen = () => ws.send(JSON.stringify({ token: auth.token }));
-    ws.onmessage = (ev) => {
-      let msg;
-      try { msg = JSON.parse(ev.data); } catch { return; }
-      if (msg.type === "welcome") {
-        const again = this.attempt > 0 || this.wasOpen;
-        this.attempt = 0;
-        this.wasOpen = true;
-        this.setState("open");
-        ping = setInterval(() => { if (ws.readyState === WebSocket.OPEN) ws.send('{"type":"ping"}'); }, 20000);
-        if (again) this.reload().catch(() => {});
-        return;
-      }
-      this.onMessage(msg);
-    };
-    ws.onclose = (ev) => {
-      clearInterval(ping);
-      if (this.ws !== ws) return;
-      this.ws = null;
-      if (this.closed) return;
-      if (ev.code === 4001) { this.setState("unauthorized"); return; }
-      if (ev.code === 4030) { this.setState("forbidden"); return; }
-      this.setState("reconnecting");
-      const delay = this.hold ?? RECONNECT_DELAYS[Math.min(this.attempt, RECONNECT_DELAYS.length - 1)];
-      this.hold = null;
-      this.attempt += 1;
-      setTimeout(() => this.connect(), delay);
-    };
+    this.stream.connect();
   }
 
   /** Drop the stream as a network fault would; reconnect after the usual delay or after
    * `holdMs` (diagnostics and tests). */
   dropConnection(holdMs = null) {
-    this.hold = holdMs;
-    this.ws?.close(4000, "client drop");
+    this.stream.drop(holdMs);
   }
 
   close() {
-    this.closed = true;
-    const ws = this.ws;
-    this.ws = null;
-    ws?.close(1000);
+    this.stream.close();
   }
 
   newer(held, incoming) {
@@ -184,6 +150,7 @@ export class DispatchConsole extends EventTarget {
       }
       case "beds.updated":
       case "hospital.accepting":
+      case "hospital.updated":
         this.hospitals.set(msg.hospital.id, msg.hospital);
         break;
       case "alert.created":
@@ -249,7 +216,8 @@ export class DispatchConsole extends EventTarget {
       const number = msg.number ?? this.incidents.get(msg.incident_id)?.number ?? "";
       this.alerts.setEscalation(key, {
         kind: failed ? "sms-failed" : "sms-opt-out",
-        title: () => (failed ? t("alert.sms_failed", { number, unit: msg.callsign ?? "" })
+        title: () => (failed ? t(msg.kind === "prearrival" ? "alert.prearrival_failed" : "alert.sms_failed",
+                                 { number, unit: msg.callsign ?? "" })
                              : t("alert.sms_opt_out", { phone: msg.phone })),
         body: () => [tx(msg.label), failed ? tx(msg.advice) : ""].filter(Boolean).join(" — "),
         action: msg.incident_id != null
