@@ -105,7 +105,8 @@ class RadioFeature:
             secret = next(s for s in runtime.settings.ice_servers if s.urls == server["urls"])
             if secret.credential is not None:
                 server["credential"] = secret.credential.get_secret_value()
-        signaling = Signaling(service, authenticate, ice)
+        signaling = Signaling(service, authenticate, ice,
+                              runtime.settings.command_centre_phone)
         runtime.services["radio_store"] = store
         runtime.services["radio"] = service
         runtime.services["signaling"] = signaling

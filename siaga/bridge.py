@@ -42,10 +42,11 @@ class BridgeFeature:
             who = event.raised_by
             client = radio.clients.get(who.user_id)
             position = client.position if client is not None else None
+            received = datetime.now(UTC)
             await dispatch.record_radio_alert(
                 event.talkgroup, who.user_id, who.username, who.display_name, who.unit,
                 position[0] if position else None, position[1] if position else None,
-                datetime.now(UTC),
+                event.reported_at or received, received,
             )
 
         async def on_talkgroup(request: IncidentTalkgroupRequested) -> None:

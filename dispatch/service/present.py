@@ -117,7 +117,8 @@ def alert_view(row: RadioAlertRow) -> RadioAlertView:
     return RadioAlertView(
         id=row.id, talkgroup=row.talkgroup, user_id=row.user_id, username=row.username,
         display_name=row.display_name, unit=row.unit, lat=row.lat, lon=row.lon, at=row.at,
-        status=row.status.lower(), incident_id=row.incident_id, handled_at=row.handled_at,
+        received_at=row.received_at or row.at, status=row.status.lower(),
+        incident_id=row.incident_id, handled_at=row.handled_at,
     )
 
 

@@ -210,6 +210,9 @@ class RadioAlertView(BaseModel):
     lat: float | None
     lon: float | None
     at: datetime
+    #: When the alert reached the server: later than ``at`` for an emergency the officer's
+    #: app kept while offline and sent on reconnect.
+    received_at: datetime
     status: str
     incident_id: int | None
     handled_at: datetime | None

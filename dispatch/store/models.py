@@ -208,7 +208,10 @@ class RadioAlertRow(Base):
     unit: Mapped[str | None] = mapped_column(String(40), default=None)
     lat: Mapped[float | None] = mapped_column(Float, default=None)
     lon: Mapped[float | None] = mapped_column(Float, default=None)
+    #: When the officer raised it; ``received_at`` when it reached the server (later for
+    #: an emergency the app kept while offline; NULL on rows from before).
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     status: Mapped[str] = mapped_column(String(12), default="OPEN", index=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), default=None)
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)

@@ -74,7 +74,8 @@ class RadioStore(Protocol):
                            heard: bool = True) -> None: ...
 
     def emergency(self, event: str, talkgroup: str, user: int, at: datetime,
-                  lat: float | None = None, lon: float | None = None) -> None: ...
+                  lat: float | None = None, lon: float | None = None,
+                  received_at: datetime | None = None) -> None: ...
 
     def text(self, talkgroup: str, sender: int, body: str, at: datetime) -> None: ...
 
@@ -304,11 +305,14 @@ class RadioService:
                 r.unpatch(user, cmd.talkgroup, now)
             case p.EmergencyRaise():
                 tg = r.roster.target(user, cmd.talkgroup)
-                r.raise_emergency(user, tg, now)
+                received = self.utcnow()
+                reported = p.raise_time(cmd, received)
+                r.raise_emergency(user, tg, now, reported)
                 lat, lon = cmd.lat, cmd.lon
                 if lat is None and client.position is not None:
                     lat, lon = client.position[0], client.position[1]
-                self.store.emergency("raised", tg, user, self.utcnow(), lat, lon)
+                self.store.emergency("raised", tg, user, reported or received, lat, lon,
+                                     received_at=received)
                 if lat is not None and lon is not None:
                     self._share_position(client, lat, lon, None)
             case p.EmergencyAck():

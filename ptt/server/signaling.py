@@ -43,10 +43,12 @@ class AuthFailed(Exception):
 
 class Signaling:
     def __init__(self, service: RadioService, authenticate: Authenticate,
-                 ice_servers: list[dict[str, Any]]) -> None:
+                 ice_servers: list[dict[str, Any]],
+                 command_centre_phone: str | None = None) -> None:
         self.service = service
         self.authenticate = authenticate
         self.ice_servers = ice_servers
+        self.command_centre_phone = command_centre_phone
         self.on_binary: Callable[[Client, bytes], None] | None = None
         self.on_command: dict[str, Callable[[Client, Any], Awaitable[None]]] = {}
         #: Benchmarks only (off when None): called after each text message is handled with
@@ -117,7 +119,8 @@ class Signaling:
         return p.message("welcome", ref, session=client.session_id, resumed=resumed,
                          user=p.identity(client.identity), talkgroups=talkgroups,
                          joined=list(groups), selected=selected, ice_servers=self.ice_servers,
-                         heartbeat=HEARTBEAT)
+                         heartbeat=HEARTBEAT,
+                         command_centre_phone=self.command_centre_phone)
 
     async def _serve(self, ws: WebSocket, client: Client) -> None:
         guard = FloodGuard()

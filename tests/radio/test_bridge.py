@@ -3,9 +3,14 @@ and an assignment opens an incident talkgroup on the radio."""
 
 from __future__ import annotations
 
-import httpx
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
-from tests.conftest import LiveServer
+import httpx
+from sqlalchemy import select
+
+from ptt.store.models import EmergencyRow
+from tests.conftest import LiveServer, live_server_for, loopback_socket, make_settings, port_of
 from tests.dispatch_api.console import CALL
 from tests.polling import until
 from tests.radio.client import RadioClient
@@ -32,6 +37,69 @@ async def test_officer_emergency_becomes_a_dispatch_alert(live_server: LiveServe
         incident = await http.post(f"/api/alerts/{alert['id']}/incident",
                                    json={k: v for k, v in CALL.items() if k != "source"})
         assert incident.status_code == 201, incident.text
+
+
+async def dispatcher_and_officer(server: LiveServer) -> tuple[RadioClient, RadioClient]:
+    """A connected dispatcher, and an officer joined to ``satpolpp``."""
+    dispatcher = await RadioClient.connect(server, "dispatcher1")
+    officer = await RadioClient.connect(server, "satpol1")
+    await officer.send("join", talkgroup="satpolpp")
+    await officer.expect("joined")
+    return dispatcher, officer
+
+
+async def test_an_emergency_kept_offline_arrives_with_the_time_it_was_raised(
+        live_server: LiveServer) -> None:
+    dispatcher, officer = await dispatcher_and_officer(live_server)
+    raised = (datetime.now(UTC) - timedelta(minutes=7)).replace(microsecond=0)
+    wib = raised.astimezone(timezone(timedelta(hours=7)))
+    await officer.send("emergency_raise", lat=-7.7543, lon=113.2159, raised_at=wib.isoformat())
+    answer = await officer.expect("emergency_raised")
+    assert answer["raised_at"] == raised.isoformat()
+    alert = await dispatcher.expect("emergency_alert", talkgroup="satpolpp")
+    assert alert["raised_at"] == raised.isoformat()
+
+    token = await live_server.login("dispatcher1")
+    async with httpx.AsyncClient(base_url=live_server.http_url,
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        async def alerts() -> list[dict[str, str]]:
+            return list((await http.get("/api/alerts")).json())
+
+        found = (await until(alerts, "the radio alert"))[0]
+    assert datetime.fromisoformat(found["at"]) == raised
+    received = datetime.fromisoformat(found["received_at"])
+    assert raised + timedelta(minutes=7) <= received < raised + timedelta(minutes=8)
+    await live_server.runtime.services["radio_store"].flush()
+    async with live_server.runtime.sessions() as s:
+        row = (await s.execute(select(EmergencyRow))).scalar_one()
+    assert row.raised_at == raised
+    assert row.received_at is not None and row.received_at - row.raised_at >= timedelta(
+        minutes=7)
+
+
+async def test_a_raise_time_from_the_future_or_too_old_is_refused(
+        live_server: LiveServer) -> None:
+    dispatcher, officer = await dispatcher_and_officer(live_server)
+    for raised in (datetime.now(UTC) + timedelta(minutes=5),
+                   datetime.now(UTC) - timedelta(hours=13)):
+        await officer.send("emergency_raise", raised_at=raised.isoformat())
+        error = await officer.expect("error")
+        assert error["code"] == "invalid_raised_at", error
+    await officer.send("emergency_raise", raised_at="2026-12-07T14:03:11")
+    assert (await officer.expect("error"))["code"] == "invalid_message"
+    await dispatcher.expect_nothing("emergency_raised")
+    assert live_server.runtime.services["radio"].radio.emergency("satpolpp") is None
+
+
+async def test_welcome_names_the_command_centre_phone(sqlite_url: str, tmp_path: Path) -> None:
+    sock = loopback_socket()
+    port = port_of(sock)
+    settings = make_settings(sqlite_url, tmp_path, port=port,
+                             public_url=f"http://127.0.0.1:{port}",
+                             command_centre_phone="+62335421119")
+    async with live_server_for(settings, sock) as server:
+        officer = await RadioClient.connect(server, "satpol1")
+        assert officer.welcome["command_centre_phone"] == "+62335421119"
 
 
 async def test_assignment_opens_an_incident_talkgroup(live_server: LiveServer) -> None:
