@@ -13,7 +13,7 @@ from ptt.store.models import EmergencyRow
 from tests.conftest import LiveServer, live_server_for, loopback_socket, make_settings, port_of
 from tests.dispatch_api.console import CALL
 from tests.polling import until
-from tests.radio.client import RadioClient
+from tests.radio.client import RadioClient, first_radio_alert
 
 
 async def test_officer_emergency_becomes_a_dispatch_alert(live_server: LiveServer) -> None:
@@ -59,13 +59,7 @@ async def test_an_emergency_kept_offline_arrives_with_the_time_it_was_raised(
     alert = await dispatcher.expect("emergency_alert", talkgroup="satpolpp")
     assert alert["raised_at"] == raised.isoformat()
 
-    token = await live_server.login("dispatcher1")
-    async with httpx.AsyncClient(base_url=live_server.http_url,
-                                 headers={"Authorization": f"Bearer {token}"}) as http:
-        async def alerts() -> list[dict[str, str]]:
-            return list((await http.get("/api/alerts")).json())
-
-        found = (await until(alerts, "the radio alert"))[0]
+    found = await first_radio_alert(live_server)
     assert datetime.fromisoformat(found["at"]) == raised
     received = datetime.fromisoformat(found["received_at"])
     assert raised + timedelta(minutes=7) <= received < raised + timedelta(minutes=8)

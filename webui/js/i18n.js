@@ -102,6 +102,7 @@ addDictionaries({
 
     "alert.emergency": "DARURAT — {group}",
     "alert.raised_by": "Oleh {name}",
+    "alert.received": "(tertunda, diterima {time})",
     "alert.unknown_raiser": "petugas",
     "alert.waiting_ack": "Menunggu tanggapan dispatcher",
     "alert.acknowledged_by": "Ditanggapi oleh {name}",
@@ -140,6 +141,7 @@ addDictionaries({
     "incidents.select_hint": "Pilih insiden di papan, atau buat insiden baru.",
     "incidents.alerts": "Darurat radio (belum ditangani)",
     "incidents.alert_line": "{name} di {group}, {time}",
+    "incidents.alert_received": "(tertunda, diterima {time})",
     "incidents.alert_convert": "Buat insiden",
     "incidents.alert_dismiss": "Abaikan",
 
@@ -446,6 +448,7 @@ addDictionaries({
 
     "alert.emergency": "EMERGENCY — {group}",
     "alert.raised_by": "By {name}",
+    "alert.received": "(delayed, received {time})",
     "alert.unknown_raiser": "an officer",
     "alert.waiting_ack": "Waiting for a dispatcher",
     "alert.acknowledged_by": "Acknowledged by {name}",
@@ -484,6 +487,7 @@ addDictionaries({
     "incidents.select_hint": "Select an incident on the board, or record a new one.",
     "incidents.alerts": "Radio emergencies (not handled)",
     "incidents.alert_line": "{name} on {group}, {time}",
+    "incidents.alert_received": "(delayed, received {time})",
     "incidents.alert_convert": "Create incident",
     "incidents.alert_dismiss": "Dismiss",
 

@@ -14,6 +14,9 @@ import { all, html, setHtml } from "../shared/dom.js";
 /** @typedef {import("../shared/dom.js").Content} Content */
 import { selectTab } from "./ui.js";
 
+/** A radio alert that reached the server well after it was raised (kept offline by the app). */
+const late = (at, received) => received != null && Date.parse(received) - Date.parse(at) > 10_000;
+
 const TRIAGE_ORDER = ["merah", "kuning", "hijau", "hitam"];
 const COMPLAINTS = ["trauma", "cardiac", "stroke", "obstetric", "respiratory", "paediatric",
                     "burns", "poisoning", "other"];
@@ -93,7 +96,8 @@ export class IncidentViews {
       out.push(html`<div class="radio-alerts"><h3>${t("incidents.alerts")}</h3><ul>`);
       for (const a of alerts) {
         out.push(html`<li data-alert="${a.id}">${t("incidents.alert_line", {
-          name: `${a.display_name}${a.unit ? ` (${a.unit})` : ""}`, group: this.d.talkgroupName(a.talkgroup), time: time(a.at) })}
+          name: `${a.display_name}${a.unit ? ` (${a.unit})` : ""}`, group: this.d.talkgroupName(a.talkgroup), time: time(a.at) })}${late(a.at, a.received_at)
+            ? html` <span class="alert-received">${t("incidents.alert_received", { time: time(a.received_at) })}</span>` : ""}
           <button type="button" class="alert-convert">${t("incidents.alert_convert")}</button>
           <button type="button" class="link alert-dismiss">${t("incidents.alert_dismiss")}</button></li>`);
       }

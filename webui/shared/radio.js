@@ -82,7 +82,7 @@ export class RadioClient extends EventTarget {
     this.members = new Map();       // tg -> Map(user_id -> identity)
     this.floors = new Map();        // tg -> {talker, callType, talkgroups, since}
     this.patches = new Map();       // tg -> [other tgs]
-    this.emergencies = new Map();   // tg -> {raisedBy, since, acknowledged, by, count}
+    this.emergencies = new Map();   // tg -> {raisedBy, since, raisedAt, acknowledged, by, count}
     this.positions = new Map();     // user_id -> {user, lat, lon, accuracy, at}
     this.downlinks = {};            // mid -> tg (last server offer)
     this.talk = { state: "idle", talkgroup: null, reason: null, position: null };
@@ -199,7 +199,9 @@ export class RadioClient extends EventTarget {
   /** Send one client message; resolves with the server's direct answer when `expect` names it. */
   send(type, fields = {}, { expect = null, timeout = 5000 } = {}) {
     const ws = this._ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error("not connected"));
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      return Promise.reject(Object.assign(new Error("not connected"), { code: "not_connected" }));
+    }
     const ref = ++this._ref;
     this.lastRef = ref;
     ws.send(JSON.stringify(compact({ v: VERSION, type, ref, ...fields })));
@@ -207,7 +209,7 @@ export class RadioClient extends EventTarget {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this._pending.delete(ref);
-        reject(new Error(`no ${expect} for ${type}`));
+        reject(Object.assign(new Error(`no ${expect} for ${type}`), { code: "no_answer" }));
       }, timeout);
       this._pending.set(ref, { resolve, reject, timer, expect });
     });
@@ -306,6 +308,8 @@ export class RadioClient extends EventTarget {
         this.emergencies.set(msg.talkgroup, {
           raisedBy: msg.raised_by, since: prev?.since ?? new Date(), acknowledged: false,
           by: null, count: msg.count ?? prev?.count ?? 0,
+          // Set for an emergency the officer's app kept offline: when it was pressed.
+          raisedAt: msg.raised_at ? new Date(msg.raised_at) : (prev?.raisedAt ?? null),
         });
         this._emit("emergency", { talkgroup: msg.talkgroup, kind: "raised" });
         return this._changed("emergency", msg.talkgroup);
@@ -454,14 +458,16 @@ export class RadioClient extends EventTarget {
   /**
    * The emergency button. The server answers it by granting the raiser the floor as an
    * emergency call; with `talk: true` that grant opens the microphone as a PTT press would
-   * (end it with `release()`).
+   * (end it with `release()`). `raisedAt` (a Date) is for an emergency kept while offline:
+   * when the officer pressed the button. Resolves with `emergency_raised`.
    */
-  raiseEmergency(talkgroup, lat, lon, { talk = false } = {}) {
+  raiseEmergency(talkgroup, lat, lon, { talk = false, raisedAt = undefined } = {}) {
     if (talk && !this._pressing && this.state === "open") {
       this._pressing = { talkgroup };
       this._setTalk("requesting", talkgroup);
     }
-    return this.send("emergency_raise", { talkgroup, lat, lon });
+    return this.send("emergency_raise",
+      { talkgroup, lat, lon, raised_at: raisedAt?.toISOString() }, { expect: "emergency_raised" });
   }
   revoke(talkgroup) { return this.send("floor_revoke", { talkgroup }); }
   sendLocation(lat, lon, accuracy) { return this.send("location", { lat, lon, accuracy }); }
