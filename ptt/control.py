@@ -112,6 +112,13 @@ class Radio:
         grows, and an officer's position is for the command center, not for the net."""
         return self.roster.dispatchers() - {user}
 
+    def text_readers(self, talkgroup: str) -> frozenset[int]:
+        """Who reads a text sent on ``talkgroup``: everyone who hears it, and every connected
+        dispatcher and supervisor who may listen to it, joined or not (the console keeps
+        every group's texts, as it keeps every emergency)."""
+        tg = self.roster.talkgroup(talkgroup)
+        return self.audience(tg.id) | (self.roster.dispatchers() & self.roster.may_listen(tg))
+
     def emergency(self, talkgroup: str) -> Emergency | None:
         return self._emergencies.get(self.roster.talkgroup(talkgroup).id)
 

@@ -534,7 +534,7 @@ class RadioService:
         self.store.text(tg, user, cmd.body, at)
         msg = p.message("text", talkgroup=tg, sender=p.identity(client.identity),
                         body=cmd.body, at=at.isoformat())
-        self.send_to(self.radio.audience(tg) - {user}, msg)
+        self.send_to(self.radio.text_readers(tg) - {user}, msg)
         self.send(client, p.with_ref(msg, cmd.ref))
 
     # -- talkgroups from the API ---------------------------------------------------------
