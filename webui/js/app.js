@@ -11,6 +11,7 @@ import { api, auth, login, ApiError } from "./api.js";
 import { RadioClient, RAW_AUDIO } from "../shared/radio.js";
 import { RadioPanel } from "./radio-panel.js";
 import { Alerts } from "./alerts.js";
+import { Messages } from "./messages.js";
 import { ConsoleMap } from "./map.js";
 import { DispatchConsole } from "./dispatch.js";
 import * as tones from "./tones.js";
@@ -90,9 +91,10 @@ async function start(config) {
   });
   const panel = new RadioPanel(radio, { username: me.username, features: config.features });
   const alerts = new Alerts(radio);
+  const messages = new Messages(radio);
   const map = new ConsoleMap($("map"), { tileUrl: config.tile_url, attribution: config.tile_attribution });
   const dispatch = new DispatchConsole({ config, map, alerts, toast, me });
-  globalThis.siaga = { radio, map, dispatch, panel, alerts, tones };
+  globalThis.siaga = { radio, map, dispatch, panel, alerts, messages, tones };
 
   radio.addEventListener("state", (/** @type {CustomEvent} */ ev) => {
     setConn("conn-radio", ev.detail.state);
