@@ -49,6 +49,8 @@ class TalkgroupOut(BaseModel):
     dynamic: bool
     rights: list[str]
     talker: dict[str, object] | None
+    #: When the talker's transmission began (UTC): a screen opened mid-talk shows its clock.
+    talker_since: datetime | None
     emergency: bool
     online: int
     patched_with: list[str]
@@ -94,6 +96,7 @@ async def list_talkgroups(principal: PrincipalDep, service: ServiceDep) -> list[
             id=tg.id, name=tg.name, agencies=sorted(tg.agencies), dynamic=tg.dynamic,
             rights=right_names(rights),
             talker=identity_json(status.holder.member) if status.holder else None,
+            talker_since=service.talking_since(tg.id) if status.holder else None,
             emergency=radio.emergency(tg.id) is not None,
             online=len(radio.roster.members(tg.id)),
             patched_with=[g for g in status.talkgroups if g != tg.id],

@@ -124,6 +124,7 @@ class Burst:
     call_type: str = "normal"
     #: Audio from the talker was forwarded during the burst (see rule 6).
     heard: bool = False
+    started_at: datetime | None = None
 
 
 class RadioService:
@@ -343,6 +344,10 @@ class RadioService:
             self._end_burst(burst.scope, reason, self.utcnow())
         return burst
 
+    def talking_since(self, talkgroup: str) -> datetime | None:
+        """When the transmission heard on ``talkgroup`` began (None: nobody talks there)."""
+        return next((b.started_at for b in self._bursts.values() if talkgroup in b.scope), None)
+
     def media_closed(self, user: int) -> None:
         """The media path of ``user`` closed (its WebRTC peer connection): a grant it holds
         ends now (``floor_revoked``, ``no_media``) instead of at the no-media timer."""
@@ -422,7 +427,7 @@ class RadioService:
                     # Unreachable when every way off the floor ends its burst first.
                     self._end_burst(event.talkgroups, "preempted", at)
                 started = Burst(event.talker.user_id, event.talkgroup, event.talkgroups,
-                                event.call_type.value)
+                                event.call_type.value, started_at=at)
                 self._bursts[event.talkgroups] = started
                 self.store.transmission_started(started, event.talkgroup,
                                                 event.talker.user_id, event.call_type.value,

@@ -162,6 +162,13 @@ export class RadioClient extends EventTarget {
     this._teardownSocket();
     this._closeMedia();
     this._endTalk("disconnected");
+    // Our own grant ended with the socket (rule 4): nobody hears us, so the screen must not
+    // show us as the talker. Others' floors stay until the server says otherwise.
+    let mine = false;
+    for (const [tg, floor] of this.floors) {
+      if (floor.talker.user_id === this.user?.user_id) { this.floors.delete(tg); mine = true; }
+    }
+    if (mine) this._changed("floor");
     if (this.state === "closed") return;
     if (code === 4001) { this._setState("unauthorized"); return; }
     if (code === 4002) { this._setState("replaced"); return; }
@@ -384,7 +391,7 @@ export class RadioClient extends EventTarget {
     const tg = msg.talkgroup;
     if (!this.joined.includes(tg)) this.joined.push(tg);
     this.members.set(tg, new Map(msg.members.map((m) => [m.user_id, m])));
-    if (msg.talker) this.floors.set(tg, { talker: msg.talker, callType: "normal", talkgroups: [tg], since: new Date() });
+    if (msg.talker) this._setFloor([tg], msg.talker, this.floors.get(tg)?.callType ?? "normal");
     else this.floors.delete(tg);
     if (msg.patched_with.length) this.patches.set(tg, [...msg.patched_with]);
     else this.patches.delete(tg);
@@ -421,10 +428,16 @@ export class RadioClient extends EventTarget {
     });
     if (!res.ok) return;
     for (const tg of await res.json()) {
+      const floor = this.floors.get(tg.id);
+      const sameTalk = floor && tg.talker && tg.talker_since && floor.talker.user_id === tg.talker.user_id;
+      // The same talk as on screen: its clock runs from when it began (after a reload too).
+      if (sameTalk) floor.since = new Date(tg.talker_since);
       // A message newer than the snapshot wins over it.
       if ((this._stamps.get(tg.id) ?? 0) > asked) continue;
-      if (tg.talker) this._setFloor([tg.id], tg.talker, this.floors.get(tg.id)?.callType ?? "normal");
-      else this.floors.delete(tg.id);
+      if (tg.talker) {
+        this._setFloor([tg.id], tg.talker, floor?.callType ?? "normal");
+        if (tg.talker_since) this.floors.get(tg.id).since = new Date(tg.talker_since);
+      } else this.floors.delete(tg.id);
       if (tg.patched_with.length) this.patches.set(tg.id, tg.patched_with);
       else this.patches.delete(tg.id);
       if (!tg.emergency) this.emergencies.delete(tg.id);
