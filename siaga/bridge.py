@@ -43,10 +43,12 @@ class BridgeFeature:
             client = radio.clients.get(who.user_id)
             position = client.position if client is not None else None
             received = datetime.now(UTC)
+            group = radio.radio.roster.talkgroups.get(event.talkgroup)
             await dispatch.record_radio_alert(
                 event.talkgroup, who.user_id, who.username, who.display_name, who.unit,
                 position[0] if position else None, position[1] if position else None,
                 event.reported_at or received, received,
+                talkgroup_name=group.name if group is not None else None,
             )
 
         async def on_talkgroup(request: IncidentTalkgroupRequested) -> None:

@@ -203,6 +203,7 @@ class Recommendations(BaseModel):
 class RadioAlertView(BaseModel):
     id: int
     talkgroup: str
+    talkgroup_name: str
     user_id: int
     username: str
     display_name: str

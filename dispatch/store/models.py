@@ -202,6 +202,8 @@ class RadioAlertRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     talkgroup: Mapped[str] = mapped_column(String(40))
+    #: The talkgroup's name as the radio had it (people read names, never codes).
+    talkgroup_name: Mapped[str | None] = mapped_column(String(120), default=None)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     username: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(120))

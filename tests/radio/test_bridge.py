@@ -34,9 +34,13 @@ async def test_officer_emergency_becomes_a_dispatch_alert(live_server: LiveServe
         assert (alert["talkgroup"], alert["username"], alert["unit"]) == (
             "satpolpp", "satpol1", "SATPOL-01")
         assert (alert["lat"], alert["lon"]) == (-7.7481, 113.2123)
+        assert alert["talkgroup_name"] == "Satpol PP"  # people read names, not codes
         incident = await http.post(f"/api/alerts/{alert['id']}/incident",
-                                   json={k: v for k, v in CALL.items() if k != "source"})
+                                   json={k: v for k, v in CALL.items()
+                                         if k not in ("source", "notes")})
         assert incident.status_code == 201, incident.text
+        assert incident.json()["notes"] == ("Alarm darurat radio dari Satpol PP Regu 1 "
+                                            "(SATPOL-01), kanal Satpol PP")
 
 
 async def dispatcher_and_officer(server: LiveServer) -> tuple[RadioClient, RadioClient]:

@@ -94,6 +94,10 @@ async function start(config) {
   const messages = new Messages(radio);
   const map = new ConsoleMap($("map"), { tileUrl: config.tile_url, attribution: config.tile_attribution });
   const dispatch = new DispatchConsole({ config, map, alerts, toast, me });
+  // Radio alerts on the incident board show whether their emergency was acknowledged.
+  radio.addEventListener("change", (/** @type {CustomEvent} */ ev) => {
+    if (ev.detail.what === "emergency") dispatch.render();
+  });
   globalThis.siaga = { radio, map, dispatch, panel, alerts, messages, tones };
 
   radio.addEventListener("state", (/** @type {CustomEvent} */ ev) => {

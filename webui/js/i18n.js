@@ -155,6 +155,7 @@ addDictionaries({
     "incidents.alerts": "Darurat radio (belum ditangani)",
     "incidents.alert_line": "{name} di {group}, {time}",
     "incidents.alert_received": "(tertunda, diterima {time})",
+    "incidents.alert_acknowledged": "ditanggapi {name}",
     "incidents.alert_convert": "Buat insiden",
     "incidents.alert_dismiss": "Abaikan",
 
@@ -514,6 +515,7 @@ addDictionaries({
     "incidents.alerts": "Radio emergencies (not handled)",
     "incidents.alert_line": "{name} on {group}, {time}",
     "incidents.alert_received": "(delayed, received {time})",
+    "incidents.alert_acknowledged": "acknowledged by {name}",
     "incidents.alert_convert": "Create incident",
     "incidents.alert_dismiss": "Dismiss",
 

@@ -2,7 +2,8 @@
 
 An officer's app keeps an emergency raised without a connection and sends it on reconnect
 with the time it was raised (``emergency_raise.raised_at``). Adds ``emergencies.received_at``
-and ``radio_alerts.received_at`` (NULL on older rows: there both times are the same).
+and ``radio_alerts.received_at`` (NULL on older rows: there both times are the same), and
+``radio_alerts.talkgroup_name`` (the name people read; NULL on older rows).
 
 Revision ID: 0006_emergency_received
 Revises: 0005_peril
@@ -28,9 +29,13 @@ def upgrade() -> None:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("received_at", kernel.db.UTCDateTime(timezone=True),
                                        nullable=True))
+    with op.batch_alter_table("radio_alerts") as batch:
+        batch.add_column(sa.Column("talkgroup_name", sa.String(length=120), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("radio_alerts") as batch:
+        batch.drop_column("talkgroup_name")
     for table in _TABLES:
         with op.batch_alter_table(table) as batch:
             batch.drop_column("received_at")
