@@ -131,15 +131,22 @@ async def test_an_unacknowledged_dispatch_escalates_and_one_click_sends_the_next
     await expect(row.locator(".unit")).to_contain_text(replacement)
 
 
+async def console_and_officer(page: Page, server: LiveServer, username: str,
+                              talkgroup: str) -> RadioClient:
+    """The console open with its dispatch stream, and an officer joined to ``talkgroup``."""
+    await open_console(page, server)
+    await expect(page.locator("#conn-dispatch")).to_have_attribute("data-state", "open")
+    officer = await RadioClient.connect(server, username)
+    await officer.send("join", talkgroup=talkgroup)
+    await officer.expect("joined")
+    return officer
+
+
 async def test_an_officers_radio_emergency_becomes_an_incident(
     live_server: LiveServer, page: Page,
 ) -> None:
-    await open_console(page, live_server)
-    await expect(page.locator("#conn-dispatch")).to_have_attribute("data-state", "open")
-    officer = await RadioClient.connect(live_server, "satpol1")
+    officer = await console_and_officer(page, live_server, "satpol1", "satpolpp")
     try:
-        await officer.send("join", talkgroup="satpolpp")
-        await officer.expect("joined")
         await officer.send("emergency_raise", lat=-7.7580, lon=113.2235)  # in Kanigaran
         token = await live_server.login("dispatcher1")
         async with httpx.AsyncClient(base_url=live_server.http_url,
@@ -180,12 +187,8 @@ async def test_an_officers_radio_emergency_becomes_an_incident(
 async def test_a_radio_alert_is_marked_handled_when_its_emergency_is_acknowledged(
     live_server: LiveServer, page: Page,
 ) -> None:
-    await open_console(page, live_server)
-    await expect(page.locator("#conn-dispatch")).to_have_attribute("data-state", "open")
-    officer = await RadioClient.connect(live_server, "dishub1")
+    officer = await console_and_officer(page, live_server, "dishub1", "dishub")
     try:
-        await officer.send("join", talkgroup="dishub")
-        await officer.expect("joined")
         await officer.send("emergency_raise")
         line = page.locator("#incident-board .radio-alerts li")
         await expect(line).to_contain_text("di Dishub")
