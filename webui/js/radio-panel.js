@@ -250,6 +250,15 @@ export class RadioPanel {
       this.radio.release();
     });
     window.addEventListener("blur", up);
+    // Enter holds it too while the button has the focus (keyboard users, the skip link).
+    this.ptt.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Enter") return;
+      ev.preventDefault();
+      if (!ev.repeat) this.radio.press(this.radio.selected);
+    });
+    this.ptt.addEventListener("keyup", (ev) => {
+      if (ev.key === "Enter") { ev.preventDefault(); this.radio.release(); }
+    });
   }
 
   updatePtt() {

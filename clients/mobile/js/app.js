@@ -80,6 +80,7 @@ function show(view) {
   document.body.dataset.view = view;
   $("#login-view").hidden = view !== "login";
   $("#radio-view").hidden = view !== "radio";
+  if (view === "login") $("#login-username").focus();
 }
 
 // -- sign-in --------------------------------------------------------------------------
@@ -281,12 +282,12 @@ function badge(text, kind) {
 function setScan(id, on) {
   const groups = on ? [...new Set([...client.joined, id])] : client.joined.filter((g) => g !== id);
   const selected = groups.includes(client.selected) ? client.selected : (groups[0] ?? null);
-  client.scan(groups, selected).catch((err) => toast(err.message));
+  client.scan(groups, selected).catch((err) => toast(errorText(err)));
 }
 
 function selectGroup(id) {
   const groups = client.joined.includes(id) ? client.joined : [...client.joined, id];
-  client.scan(groups, id).catch((err) => toast(err.message));
+  client.scan(groups, id).catch((err) => toast(errorText(err)));
 }
 
 function renderNow() {
@@ -416,7 +417,7 @@ function bindPtt() {
 
   document.addEventListener("keydown", (e) => {
     if (document.body.dataset.view !== "radio" || isTyping(e.target)) return;
-    if (HOLD_KEYS.has(e.key)) {
+    if (HOLD_KEYS.has(e.key) || (e.key === "Enter" && e.target === ptt)) {
       e.preventDefault();
       if (!e.repeat) pressPtt("key");
     } else if (TOGGLE_KEYS.has(e.key)) {
@@ -425,7 +426,7 @@ function bindPtt() {
     }
   });
   document.addEventListener("keyup", (e) => {
-    if (HOLD_KEYS.has(e.key)) releasePtt("key");
+    if (HOLD_KEYS.has(e.key) || e.key === "Enter") releasePtt("key");
   });
   // Bluetooth headsets' buttons reach a web page, where they do at all, as media keys or
   // Media Session actions: one press talks, the next one stops.
@@ -606,7 +607,7 @@ function renderPending() {
 /** A client-side error in the screen's language (radio.js speaks English to developers). */
 function errorText(err) {
   return err.code && has(`error.${err.code}`) ? t(`error.${err.code}`)
-    : err.code && has(`reason.${err.code}`) ? t(`reason.${err.code}`) : (err.code ?? err.message);
+    : err.code && has(`reason.${err.code}`) ? t(`reason.${err.code}`) : t("error.other");
 }
 
 // -- on duty ----------------------------------------------------------------------------

@@ -46,7 +46,7 @@ addDictionaries({
     "position.denied": "Izin lokasi ditolak: posisi tidak dibagikan.",
     "position.unavailable": "Lokasi tidak tersedia di perangkat ini.",
     "wakelock.on": "Layar tetap menyala selama bertugas.",
-    "wakelock.off": "Layar dapat mati (penguncian layar tidak tersedia).",
+    "wakelock.off": "Layar dapat mati (fitur layar tetap menyala tidak tersedia di perangkat ini).",
 
     "groups.title": "Kanal (centang untuk memantau, ketuk untuk bicara di kanal itu)",
     "groups.selected": "Bicara",
@@ -106,6 +106,7 @@ addDictionaries({
     "pending.too_old": "Darurat yang ditekan {time} terlalu lama tertunda dan tidak dikirim. Hubungi pusat komando.",
     "error.not_connected": "radio tidak tersambung",
     "error.no_answer": "server tidak menjawab",
+    "error.other": "ditolak server",
 
     "messages.title": "Pesan singkat",
     "messages.placeholder": "Tulis pesan ke kanal bicara…",
@@ -212,6 +213,7 @@ addDictionaries({
     "pending.too_old": "The emergency pressed at {time} waited too long and was not sent. Contact the command centre.",
     "error.not_connected": "the radio is not connected",
     "error.no_answer": "the server did not answer",
+    "error.other": "refused by the server",
 
     "messages.title": "Short messages",
     "messages.placeholder": "Message to your talk group…",
