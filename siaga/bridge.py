@@ -8,7 +8,10 @@
 - an assignment's request for an incident talkgroup
   (:class:`dispatch.events.IncidentTalkgroupRequested`) → a dynamic talkgroup on the radio
   for the responders and the dispatcher. Later requests for the same incident find the
-  talkgroup open and leave it as it is (members are not added to a running group).
+  talkgroup open and leave it as it is (members are not added to a running group);
+- an incident closed or cancelled (:class:`dispatch.events.IncidentEnded`) → its talkgroup
+  closed (its recordings kept under the normal retention). An incident that never had one,
+  or whose group a dispatcher already closed, changes nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from dispatch.events import IncidentTalkgroupRequested
+from dispatch.events import IncidentEnded, IncidentTalkgroupRequested
+from ptt.errors import CommandRefused
 from ptt.events import EmergencyRaised
-from ptt.server.dynamic import TalkgroupExists, open_talkgroup
+from ptt.server.dynamic import NoSuchTalkgroup, TalkgroupExists, close_talkgroup, open_talkgroup
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -62,7 +66,16 @@ class BridgeFeature:
             log.info("incident talkgroup opened", extra={"code": request.code,
                                                          "incident": request.number})
 
+        async def on_ended(ended: IncidentEnded) -> None:
+            try:
+                await close_talkgroup(runtime.sessions, radio, ended.code)
+            except (NoSuchTalkgroup, CommandRefused):  # none opened, or not an incident's
+                return
+            log.info("incident talkgroup closed", extra={"code": ended.code,
+                                                         "incident": ended.number})
+
         bus.subscribe(EmergencyRaised, on_emergency)
+        bus.subscribe(IncidentEnded, on_ended)
         bus.subscribe(IncidentTalkgroupRequested, on_talkgroup)
 
     async def stop(self, runtime: Runtime) -> None:

@@ -18,9 +18,14 @@ from kernel.identity import Role, User
 from ptt.errors import CommandRefused
 from ptt.protocol import identity as identity_json
 from ptt.protocol import right_names
-from ptt.server.dynamic import TalkgroupExists, open_talkgroup
+from ptt.server.dynamic import (
+    NoSuchTalkgroup,
+    TalkgroupExists,
+    close_talkgroup,
+    open_talkgroup,
+)
 from ptt.server.service import RadioService
-from ptt.store.models import PositionRow, TalkgroupRow
+from ptt.store.models import PositionRow
 from ptt.talkgroup import Identity, Right
 from ptt.talkgroup import Role as RadioRole
 
@@ -141,17 +146,13 @@ async def list_one(principal: Principal, service: RadioService, code: str) -> Ta
 async def delete_talkgroup(code: str, principal: DispatcherDep, rt: RuntimeDep,
                            service: ServiceDep) -> Response:
     """Close a dynamic talkgroup; static ones cannot be removed here."""
-    async with rt.sessions() as s, s.begin():
-        row = (await s.execute(select(TalkgroupRow).where(TalkgroupRow.code == code))
-               ).scalar_one_or_none()
-        if row is None:
-            raise ApiError(404, "unknown_talkgroup", f"no talkgroup {code!r}")
-        try:
-            service.remove_talkgroup(code)
-        except CommandRefused as exc:
-            raise ApiError(409, exc.code.value, f"cannot remove {code!r}: {exc.code.value}") \
-                from None
-        await s.delete(row)
+    try:
+        await close_talkgroup(rt.sessions, service, code)
+    except NoSuchTalkgroup:
+        raise ApiError(404, "unknown_talkgroup", f"no talkgroup {code!r}") from None
+    except CommandRefused as exc:
+        raise ApiError(409, exc.code.value, f"cannot remove {code!r}: {exc.code.value}") \
+            from None
     return Response(status_code=204)
 
 

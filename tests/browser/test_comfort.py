@@ -5,7 +5,7 @@ push-to-talk on the focused control."""
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from tests.browser.conftest import LaunchBrowser
 from tests.browser.helpers import open_console

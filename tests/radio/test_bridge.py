@@ -3,13 +3,18 @@ and an assignment opens an incident talkgroup on the radio."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
+from siaga_radio.audio import ToneSource
 from sqlalchemy import select
 
 from ptt.store.models import EmergencyRow
+from tests.clients.helpers import radio
 from tests.conftest import LiveServer, live_server_for, loopback_socket, make_settings, port_of
 from tests.dispatch_api.console import CALL
 from tests.polling import until
@@ -101,20 +106,81 @@ async def test_welcome_names_the_command_centre_phone(sqlite_url: str, tmp_path:
 
 
 async def test_assignment_opens_an_incident_talkgroup(live_server: LiveServer) -> None:
-    dispatcher = await RadioClient.connect(live_server, "dispatcher1")
-    token = await live_server.login("dispatcher1")
-    async with httpx.AsyncClient(base_url=live_server.http_url,
-                                 headers={"Authorization": f"Bearer {token}"}) as http:
-        incident = (await http.post("/api/incidents", json=CALL)).json()
-        units = (await http.get("/api/units")).json()
-        unit = next(u for u in units if u["callsign"] == "AMB-KANIGARAN")
-        assigned = await http.post(f"/api/incidents/{incident['id']}/assignments",
-                                   json={"unit_id": unit["id"]})
-        assert assigned.status_code == 201, assigned.text
-        added = await dispatcher.expect("talkgroup_added", timeout=5)
-        code = added["talkgroup"]["id"]
+    async with dispatcher_with_api(live_server) as (dispatcher, http):
+        incident, _, code = await open_incident_talkgroup(http, dispatcher)
         assert code == incident["number"].lower()
         await dispatcher.send("join", talkgroup=code)
         await dispatcher.expect("joined", talkgroup=code)
         talkgroups = {tg["id"] for tg in (await http.get("/api/talkgroups")).json()}
         assert code in talkgroups
+
+
+@asynccontextmanager
+async def dispatcher_with_api(server: LiveServer
+                              ) -> AsyncIterator[tuple[RadioClient, httpx.AsyncClient]]:
+    """dispatcher1 on the radio, and an HTTP client signed in as dispatcher1."""
+    dispatcher = await RadioClient.connect(server, "dispatcher1")
+    token = await server.login("dispatcher1")
+    async with httpx.AsyncClient(base_url=server.http_url,
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        yield dispatcher, http
+
+
+async def open_incident_talkgroup(http: httpx.AsyncClient, dispatcher: RadioClient
+                                  ) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """An incident with AMB-KANIGARAN assigned: (incident, assignment, talkgroup code)."""
+    incident = (await http.post("/api/incidents", json=CALL)).json()
+    units = (await http.get("/api/units")).json()
+    unit = next(u for u in units if u["callsign"] == "AMB-KANIGARAN")
+    assigned = await http.post(f"/api/incidents/{incident['id']}/assignments",
+                               json={"unit_id": unit["id"]})
+    assert assigned.status_code == 201, assigned.text
+    code = (await dispatcher.expect("talkgroup_added", timeout=5))["talkgroup"]["id"]
+    return incident, assigned.json(), code
+
+
+async def test_a_cancelled_incident_closes_its_talkgroup_and_keeps_its_recordings(
+        live_server: LiveServer) -> None:
+    # The watcher's socket is replaced when dispatcher1 talks from another client below.
+    async with dispatcher_with_api(live_server) as (watcher, http):
+        incident, _, code = await open_incident_talkgroup(http, watcher)
+        async with radio(live_server, "dispatcher1", transport="websocket",
+                         join=[code]) as talker:
+            await talker.talk(code, ToneSource(440), 1.0)
+        listed = await until(lambda: transmissions(http, code), "the recorded transmission")
+        assert listed[0]["incident_ref"] == incident["number"]
+
+        cancelled = await http.post(f"/api/incidents/{incident['id']}/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        await until(lambda: code not in live_server.runtime.services["radio"].radio.roster
+                    .talkgroups, "the talkgroup closed")
+        assert code not in {tg["id"] for tg in (await http.get("/api/talkgroups")).json()}
+        kept = await transmissions(http, code)  # under the normal retention, not deleted
+        assert [t["id"] for t in kept] == [t["id"] for t in listed]
+        audio = await http.get(f"/api/transmissions/{kept[0]['id']}/audio")
+        assert audio.status_code == 200 and audio.content.startswith(b"OggS")
+
+
+async def test_a_closed_incident_closes_its_talkgroup(live_server: LiveServer) -> None:
+    async with dispatcher_with_api(live_server) as (dispatcher, http):
+        incident, assignment, code = await open_incident_talkgroup(http, dispatcher)
+        await dispatcher.send("join", talkgroup=code)
+        await dispatcher.expect("joined", talkgroup=code)
+        for trigger in ("acknowledge", "depart", "arrive", "transport", "reach_hospital",
+                        "hand_over"):
+            reported = await http.post(f"/api/assignments/{assignment['id']}/status",
+                                       json={"trigger": trigger})
+            assert reported.status_code == 200, reported.text
+        await dispatcher.expect_nothing("talkgroup_removed")  # still under way
+        reported = await http.post(f"/api/assignments/{assignment['id']}/status",
+                                   json={"trigger": "clear"})
+        assert reported.status_code == 200, reported.text
+        removed = await dispatcher.expect("talkgroup_removed", timeout=5)
+        assert removed["talkgroup"] == code
+        final = (await http.get(f"/api/incidents/{incident['id']}")).json()
+        assert final["incident"]["status"] == "closed"
+
+
+async def transmissions(http: httpx.AsyncClient, code: str) -> list[dict[str, Any]]:
+    found = (await http.get("/api/transmissions", params={"talkgroup": code})).json()
+    return list(found["items"])
