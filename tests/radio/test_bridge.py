@@ -16,7 +16,7 @@ from sqlalchemy import select
 from ptt.store.models import EmergencyRow
 from tests.clients.helpers import radio
 from tests.conftest import LiveServer, live_server_for, loopback_socket, make_settings, port_of
-from tests.dispatch_api.console import CALL
+from tests.dispatch_api.console import CALL, incident_with_unit
 from tests.polling import until
 from tests.radio.client import RadioClient, first_radio_alert
 
@@ -129,14 +129,9 @@ async def dispatcher_with_api(server: LiveServer
 async def open_incident_talkgroup(http: httpx.AsyncClient, dispatcher: RadioClient
                                   ) -> tuple[dict[str, Any], dict[str, Any], str]:
     """An incident with AMB-KANIGARAN assigned: (incident, assignment, talkgroup code)."""
-    incident = (await http.post("/api/incidents", json=CALL)).json()
-    units = (await http.get("/api/units")).json()
-    unit = next(u for u in units if u["callsign"] == "AMB-KANIGARAN")
-    assigned = await http.post(f"/api/incidents/{incident['id']}/assignments",
-                               json={"unit_id": unit["id"]})
-    assert assigned.status_code == 201, assigned.text
+    incident, assignment = await incident_with_unit(http)
     code = (await dispatcher.expect("talkgroup_added", timeout=5))["talkgroup"]["id"]
-    return incident, assigned.json(), code
+    return incident, assignment, code
 
 
 async def test_a_cancelled_incident_closes_its_talkgroup_and_keeps_its_recordings(

@@ -44,6 +44,8 @@ addDictionaries({
 
     "radio.title": "Radio",
     "radio.monitor": "Pantau",
+    "radio.fold": "Ciutkan {name}",
+    "radio.unfold": "Buka {name}",
     "radio.select": "Pilih untuk bicara",
     "radio.members": "{n} orang",
     "radio.pick": "patch",
@@ -414,6 +416,8 @@ addDictionaries({
 
     "radio.title": "Radio",
     "radio.monitor": "Monitor",
+    "radio.fold": "Fold {name}",
+    "radio.unfold": "Unfold {name}",
     "radio.select": "Select to talk",
     "radio.members": "{n} online",
     "radio.pick": "patch",

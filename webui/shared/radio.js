@@ -302,7 +302,10 @@ export class RadioClient extends EventTarget {
         for (const tg of msg.talkgroups) this.patches.delete(tg);
         return this._changed("patch");
       case "talkgroup_added":
-        this.talkgroups.set(msg.talkgroup.id, msg.talkgroup);
+        // The message is the same for everyone, so it cannot say this user's rights:
+        // they come with the live state from REST (the group shows once they are known).
+        this.talkgroups.set(msg.talkgroup.id, { ...this.talkgroups.get(msg.talkgroup.id), ...msg.talkgroup });
+        this.refresh().catch(() => {});
         return this._changed("talkgroups");
       case "talkgroup_removed":
         this.talkgroups.delete(msg.talkgroup);
@@ -427,7 +430,13 @@ export class RadioClient extends EventTarget {
       headers: { Authorization: `Bearer ${this.token}` },
     });
     if (!res.ok) return;
+    let rightsChanged = false;
     for (const tg of await res.json()) {
+      const info = this.talkgroups.get(tg.id);
+      if (info && String(info.rights) !== String(tg.rights)) {
+        this.talkgroups.set(tg.id, { ...info, rights: tg.rights });
+        rightsChanged = true;
+      }
       const floor = this.floors.get(tg.id);
       const sameTalk = floor && tg.talker && tg.talker_since && floor.talker.user_id === tg.talker.user_id;
       // The same talk as on screen: its clock runs from when it began (after a reload too).
@@ -445,6 +454,7 @@ export class RadioClient extends EventTarget {
         this.emergencies.set(tg.id, { raisedBy: null, since: new Date(), acknowledged: true, by: null, count: 0 });
       }
     }
+    if (rightsChanged) this._changed("talkgroups");
     this._changed("refresh");
   }
 
