@@ -103,11 +103,11 @@ async def test_the_app_installs_and_opens_offline(live_server: LiveServer, phone
     assert {"192x192", "512x512"} <= sizes
     await page.evaluate("navigator.serviceWorker.ready")
     cached = await page.evaluate("""async () => {
-        const cache = await caches.open("siaga-app-v2");
+        const cache = await caches.open("siaga-app-v3");
         return (await cache.keys()).map((r) => new URL(r.url).pathname);
     }""")
     shared = {f"/shared/{name}.js" for name in ("radio", "tones", "i18n", "fmt", "dom")}
-    assert {"/app/", "/app/js/i18n.js"} | shared <= set(cached)
+    assert {"/app/", "/app/js/i18n.js", "/app/js/pending.js"} | shared <= set(cached)
 
     await context.set_offline(True)
     await page.reload()
