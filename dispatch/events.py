@@ -166,7 +166,19 @@ class IncidentTalkgroupRequested:
     at: datetime
 
 
-Announcement = IncidentDispatched | IncidentTalkgroupRequested
+@dataclass(frozen=True, slots=True)
+class IncidentEnded:
+    """An incident was closed or cancelled (``status``): the composition root closes its
+    talkgroup (``code``, as in :class:`IncidentTalkgroupRequested`), if one was opened."""
+
+    incident_id: int
+    number: str
+    code: str
+    status: str
+    at: datetime
+
+
+Announcement = IncidentDispatched | IncidentTalkgroupRequested | IncidentEnded
 
 
 def describe(event: DispatchEvent) -> Label:

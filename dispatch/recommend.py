@@ -135,6 +135,8 @@ class RankedUnit(NamedTuple):
     unit: UnitCandidate
     fit: Fit
     travel: TravelEstimate
+    #: Arrives within the triage's time target, whatever its type (the badge and the reason
+    #: say the same); the order puts preferred units within the target first.
     within_window: bool
     context: UnitContext
 
@@ -202,7 +204,7 @@ def rank_units(
     preferred = tuple(t for t, f in fits.items() if f is Fit.PREFERRED)
     context = UnitContext(triage, preferred, window, now, policy.stale_position_s)
     return [
-        RankedUnit(rank, unit, fit, travel, tier == 0, context)
+        RankedUnit(rank, unit, fit, travel, travel.seconds <= window, context)
         for rank, (tier, _, _, _, unit, fit, travel) in enumerate(rows[:limit], start=1)
     ]
 

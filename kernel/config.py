@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     )
 
     # Voice.
+    command_centre_phone: str | None = Field(
+        default=None, pattern=r"^\+[1-9][0-9]{6,14}$",
+        description="The command centre's phone (E.164): the officers' app offers an SMS to "
+        "it for an emergency raised while the radio is not connected. Sent to the app in "
+        "the radio's welcome message, which keeps it for offline use.")
     ice_servers: list[IceServer] = Field(default_factory=list)
     ice_public_ips: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -39,6 +39,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from ptt import events as ev
 from ptt.errors import CommandRefused, ErrorCode, UsageError
@@ -77,6 +78,8 @@ class Emergency:
     alerts: int
     next_alert: float | None
     acknowledged_by: Identity | None = None
+    #: When the officer raised it, as the app reported it (an emergency kept offline).
+    reported_at: datetime | None = None
 
 
 class Radio:
@@ -108,6 +111,13 @@ class Radio:
         themselves; telling everyone about everyone would cost N^2 messages as the net
         grows, and an officer's position is for the command center, not for the net."""
         return self.roster.dispatchers() - {user}
+
+    def text_readers(self, talkgroup: str) -> frozenset[int]:
+        """Who reads a text sent on ``talkgroup``: everyone who hears it, and every connected
+        dispatcher and supervisor who may listen to it, joined or not (the console keeps
+        every group's texts, as it keeps every emergency)."""
+        tg = self.roster.talkgroup(talkgroup)
+        return self.audience(tg.id) | (self.roster.dispatchers() & self.roster.may_listen(tg))
 
     def emergency(self, talkgroup: str) -> Emergency | None:
         return self._emergencies.get(self.roster.talkgroup(talkgroup).id)
@@ -148,7 +158,8 @@ class Radio:
             for e in self._emergencies.values():
                 if e.next_alert is not None:
                     self._send({identity.user_id},
-                               ev.EmergencyAlerted(e.talkgroup, e.raised_by, e.alerts))
+                               ev.EmergencyAlerted(e.talkgroup, e.raised_by, e.alerts,
+                                                    e.reported_at))
 
     def disconnect(self, user: int, now: float) -> None:
         """The user is gone: it leaves every talkgroup, its floor request or grant ends."""
@@ -270,14 +281,19 @@ class Radio:
 
     # -- emergencies -------------------------------------------------------------------
 
-    def raise_emergency(self, user: int, talkgroup: str | None, now: float) -> None:
-        """The emergency button, on ``talkgroup`` (None: the selected one) (rule 5)."""
+    def raise_emergency(self, user: int, talkgroup: str | None, now: float,
+                        reported_at: datetime | None = None) -> None:
+        """The emergency button, on ``talkgroup`` (None: the selected one) (rule 5).
+
+        ``reported_at``: when the officer pressed it, for an emergency the app kept while
+        offline (already checked by the adapter); it travels on the events unchanged."""
         tg = self.roster.require(user, self.roster.target(user, talkgroup), Right.TALK)
         who, previous = self.roster.identity(user), self._emergencies.get(tg)
         e = Emergency(tg, who, now if previous is None else previous.raised_at,
-                      0 if previous is None else previous.alerts, None)
+                      0 if previous is None else previous.alerts, None,
+                      reported_at=reported_at)
         self._send(self._audience(self._floors[tg]) | self.roster.dispatchers(),
-                   ev.EmergencyRaised(tg, who))
+                   ev.EmergencyRaised(tg, who, reported_at))
         self._alert(e, now)
         other = self._find_engaged(user)
         if other is not None and other is not self._floors[tg]:
@@ -390,7 +406,7 @@ class Radio:
         e = replace(e, alerts=e.alerts + 1, next_alert=now + self.config.alert_interval)
         self._emergencies[e.talkgroup] = e
         self._send(self.roster.dispatchers(),
-                   ev.EmergencyAlerted(e.talkgroup, e.raised_by, e.alerts))
+                   ev.EmergencyAlerted(e.talkgroup, e.raised_by, e.alerts, e.reported_at))
 
     def _tell_emergency(self, event: ev.EmergencyAcknowledged | ev.EmergencyCleared) -> None:
         self._send(self._audience(self._floors[event.talkgroup]) | self.roster.dispatchers(),

@@ -42,6 +42,7 @@ class ErrorCode(enum.StrEnum):
     NOT_PATCHED = "not_patched"
     NO_EMERGENCY = "no_emergency"
     ALREADY_ACKNOWLEDGED = "already_acknowledged"
+    INVALID_RAISED_AT = "invalid_raised_at"
     ILLEGAL_TRANSITION = "illegal_transition"
 
 

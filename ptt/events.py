@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final, assert_never
 
 from ptt.talkgroup import Identity, Talkgroup
@@ -231,10 +232,14 @@ class TalkgroupsUnpatched:
 
 @dataclass(frozen=True, slots=True)
 class EmergencyRaised:
-    """Sent to everyone who hears the talkgroup, and to every connected dispatcher."""
+    """Sent to everyone who hears the talkgroup, and to every connected dispatcher.
+
+    ``reported_at`` is when the officer pressed the button, as the app reported it for an
+    emergency it kept while offline (UTC); None when it was sent at once."""
 
     talkgroup: str
     raised_by: Identity
+    reported_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +249,7 @@ class EmergencyAlerted:
     talkgroup: str
     raised_by: Identity
     count: int
+    reported_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

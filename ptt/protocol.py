@@ -19,10 +19,12 @@ Rules:
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Final, Literal, assert_never
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from ptt.errors import CommandRefused, ErrorCode
 from ptt.events import (
     CallType,
     EmergencyAcknowledged,
@@ -51,6 +53,11 @@ from ptt.talkgroup import Identity, Right, Talkgroup
 VERSION: Final = 1
 MAX_MESSAGE_BYTES: Final = 16 * 1024
 MAX_TEXT_CHARS: Final = 1000
+#: How far ahead of the server's clock an ``emergency_raise.raised_at`` may be (a phone's
+#: clock a little fast), and how old it may be (an emergency kept through a long dead zone;
+#: older than a shift it is refused, and the app says so).
+RAISED_AT_SKEW: Final = timedelta(seconds=60)
+RAISED_AT_MAX_AGE: Final = timedelta(hours=12)
 
 TalkgroupId = Annotated[str, Field(min_length=1, max_length=40)]
 Ref = Annotated[str | int | None, Field(default=None)]
@@ -133,10 +140,32 @@ class Text(_Command):
 
 
 class EmergencyRaise(_Command):
+    """The emergency button. ``raised_at`` (ISO 8601 with an offset) is sent by an app that
+    kept the emergency while offline: when the officer pressed it (see :func:`raise_time`)."""
+
     type: Literal["emergency_raise"]
     talkgroup: TalkgroupId | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+    raised_at: AwareDatetime | None = None
+
+
+def raise_time(cmd: EmergencyRaise, received: datetime) -> datetime | None:
+    """The checked ``raised_at`` of ``cmd`` in UTC (None when it has none), given when the
+    server ``received`` it: at most :data:`RAISED_AT_SKEW` ahead (then it is taken as
+    ``received``) and at most :data:`RAISED_AT_MAX_AGE` old, else ``invalid_raised_at``."""
+    if cmd.raised_at is None:
+        return None
+    at = cmd.raised_at.astimezone(received.tzinfo)
+    if at > received + RAISED_AT_SKEW:
+        raise CommandRefused(ErrorCode.INVALID_RAISED_AT,
+                             f"raised_at is in the future (more than "
+                             f"{int(RAISED_AT_SKEW.total_seconds())} s ahead)")
+    if at < received - RAISED_AT_MAX_AGE:
+        raise CommandRefused(ErrorCode.INVALID_RAISED_AT,
+                             f"raised_at is older than "
+                             f"{int(RAISED_AT_MAX_AGE.total_seconds() // 3600)} h")
+    return min(at, received)
 
 
 class EmergencyAck(_Command):
@@ -358,10 +387,12 @@ def encode_event(event: Event) -> dict[str, Any]:
                            by=identity(event.by))
         case EmergencyRaised():
             return message("emergency_raised", talkgroup=event.talkgroup,
-                           raised_by=identity(event.raised_by))
+                           raised_by=identity(event.raised_by),
+                           raised_at=_iso(event.reported_at))
         case EmergencyAlerted():
             return message("emergency_alert", talkgroup=event.talkgroup,
-                           raised_by=identity(event.raised_by), count=event.count)
+                           raised_by=identity(event.raised_by), count=event.count,
+                           raised_at=_iso(event.reported_at))
         case EmergencyAcknowledged():
             return message("emergency_acknowledged", talkgroup=event.talkgroup,
                            by=identity(event.by))
@@ -370,6 +401,10 @@ def encode_event(event: Event) -> dict[str, Any]:
                            by=identity(event.by))
         case _:  # pragma: no cover
             assert_never(event)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
 
 
 def dumps(msg: dict[str, Any]) -> str:

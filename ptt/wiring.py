@@ -119,7 +119,8 @@ class RadioFeature:
                 return ice
             return [*ice, turn.ice_server(identity.user_id, runtime.now())]
 
-        signaling = Signaling(service, authenticate, ice_servers)
+        signaling = Signaling(service, authenticate, ice_servers,
+                              runtime.settings.command_centre_phone)
         runtime.services["radio_store"] = store
         runtime.services["radio"] = service
         runtime.services["signaling"] = signaling

@@ -8,9 +8,12 @@
 - an assignment's request for an incident talkgroup
   (:class:`dispatch.events.IncidentTalkgroupRequested`) → a dynamic talkgroup on the radio
   for the responders and the dispatcher. Later requests for the same incident find the
-  talkgroup open and leave it as it is (members are not added to a running group).
+  talkgroup open and leave it as it is (members are not added to a running group);
+- an incident closed or cancelled (:class:`dispatch.events.IncidentEnded`) → its talkgroup
+  closed (its recordings kept under the normal retention). An incident that never had one,
+  or whose group a dispatcher already closed, changes nothing.
 
-On several nodes neither event crosses NATS: each is handled on the node where it arises.
+On several nodes none of these events crosses NATS: each is handled on the node where it arises.
 An emergency arises where the officer is connected, which is also where their last position
 is known; the alert it records reaches every node's consoles on the dispatch stream. The
 incident talkgroup is opened by the node where the assignment was made and stored in the
@@ -24,9 +27,10 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from dispatch.events import IncidentTalkgroupRequested
+from dispatch.events import IncidentEnded, IncidentTalkgroupRequested
+from ptt.errors import CommandRefused
 from ptt.events import EmergencyRaised
-from ptt.server.dynamic import TalkgroupExists, open_talkgroup
+from ptt.server.dynamic import NoSuchTalkgroup, TalkgroupExists, close_talkgroup, open_talkgroup
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -49,10 +53,13 @@ class BridgeFeature:
             who = event.raised_by
             client = radio.clients.get(who.user_id)
             position = client.position if client is not None else None
+            received = datetime.now(UTC)
+            group = radio.radio.roster.talkgroups.get(event.talkgroup)
             await dispatch.record_radio_alert(
                 event.talkgroup, who.user_id, who.username, who.display_name, who.unit,
                 position[0] if position else None, position[1] if position else None,
-                datetime.now(UTC),
+                event.reported_at or received, received,
+                talkgroup_name=group.name if group is not None else None,
             )
 
         async def on_talkgroup(request: IncidentTalkgroupRequested) -> None:
@@ -66,7 +73,16 @@ class BridgeFeature:
             log.info("incident talkgroup opened", extra={"code": request.code,
                                                          "incident": request.number})
 
+        async def on_ended(ended: IncidentEnded) -> None:
+            try:
+                await close_talkgroup(runtime.sessions, radio, ended.code)
+            except (NoSuchTalkgroup, CommandRefused):  # none opened, or not an incident's
+                return
+            log.info("incident talkgroup closed", extra={"code": ended.code,
+                                                         "incident": ended.number})
+
         bus.subscribe(EmergencyRaised, on_emergency)
+        bus.subscribe(IncidentEnded, on_ended)
         bus.subscribe(IncidentTalkgroupRequested, on_talkgroup)
 
     async def stop(self, runtime: Runtime) -> None:

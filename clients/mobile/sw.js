@@ -6,10 +6,10 @@
  * the cache when the network fails. The API, the radio socket and anything not in the
  * shell are never cached: stale radio state would be worse than none.
  */
-const CACHE = "siaga-app-v2";
+const CACHE = "siaga-app-v3";
 const SHELL = [
   "./", "index.html", "manifest.webmanifest", "css/app.css",
-  "js/app.js", "js/i18n.js", "js/tones.js", "js/duty.js",
+  "js/app.js", "js/i18n.js", "js/tones.js", "js/duty.js", "js/pending.js",
   // Shared with the dispatcher console, served at /shared/ (one level above the app).
   "../shared/radio.js", "../shared/tones.js", "../shared/i18n.js", "../shared/fmt.js",
   "../shared/dom.js",

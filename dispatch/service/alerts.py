@@ -48,13 +48,16 @@ class Alerts(Incidents):
     async def record_radio_alert(
         self, talkgroup: str, user_id: int, username: str, display_name: str, unit: str | None,
         lat: float | None, lon: float | None, at: datetime,
+        received_at: datetime | None = None, talkgroup_name: str | None = None,
     ) -> RadioAlertView:
-        """Store an officer's emergency (from the radio, via the composition root)."""
+        """Store an officer's emergency (from the radio, via the composition root): ``at``
+        when it was raised, ``received_at`` when it reached the server (default ``at``)."""
 
         async def command(s: AsyncSession, out: Outbox) -> RadioAlertView:
             row = RadioAlertRow(talkgroup=talkgroup, user_id=user_id, username=username,
                                 display_name=display_name, unit=unit, lat=lat, lon=lon, at=at,
-                                status="OPEN")
+                                received_at=received_at or at, status="OPEN",
+                                talkgroup_name=talkgroup_name)
             s.add(row)
             await s.flush()
             self.audit(s, Actor(username, user_id), at, "radio_alert", row.id, "raised", None,
@@ -91,7 +94,7 @@ class Alerts(Incidents):
                 triage=data.triage, caller_name=data.caller_name or who, caller_phone=phone,
                 address=data.address, lat=lat, lon=lon, patients=data.patients,
                 notes=data.notes if data.notes is not None else
-                f"Alarm darurat radio dari {who}, kanal {alert.talkgroup}",
+                f"Alarm darurat radio dari {who}, kanal {alert.talkgroup_name or alert.talkgroup}",
                 determinant=data.determinant,
             ), actor, at, radio_alert_id=alert.id)
             await self.close_alert(s, out, alert, "CONVERTED", actor, at, incident.id)

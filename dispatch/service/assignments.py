@@ -348,6 +348,8 @@ class Assignments(Recommending):
                    snapshot(incident), incident.id)
         out.message("incident.updated", now,
                     incident=self.incident_view(incident).model_dump(mode="json"))
+        if incident.status in CLOSED:
+            out.bus.append(briefs.ended(incident, now))
 
     async def announce_escalation(self, event: EscalationRaised) -> None:
         """After the commit: tell consoles, with the next best units (excluding this one)."""

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.domain import Complaint, Triage, UnitType
-from dispatch.events import IncidentDispatched, IncidentTalkgroupRequested
+from dispatch.events import IncidentDispatched, IncidentEnded, IncidentTalkgroupRequested
 from dispatch.service.actor import Actor
 from dispatch.store import repo
 from dispatch.store.models import AssignmentRow, HospitalRow, IncidentRow, UnitRow
@@ -25,7 +25,8 @@ from kernel.identity import User
 if TYPE_CHECKING:
     from dispatch.service.base import ServiceBase
 
-__all__ = ["IncidentDispatched", "IncidentTalkgroupRequested", "dispatched", "talkgroup"]
+__all__ = ["IncidentDispatched", "IncidentEnded", "IncidentTalkgroupRequested", "dispatched",
+           "ended", "talkgroup"]
 
 
 async def dispatched(
@@ -79,7 +80,18 @@ async def talkgroup(
         members[actor.user_id] = actor.name
     ordered = sorted(members.items())
     return IncidentTalkgroupRequested(
-        incident_id=incident.id, number=incident.number, code=incident.number.lower(),
+        incident_id=incident.id, number=incident.number, code=talkgroup_code(incident.number),
         name=f"Insiden {incident.number}", member_user_ids=tuple(i for i, _ in ordered),
         member_usernames=tuple(n for _, n in ordered), requested_by=actor.name, at=now,
     )
+
+
+def talkgroup_code(number: str) -> str:
+    """The radio talkgroup code of an incident (``PSC-20261128-0007`` → lower case)."""
+    return number.lower()
+
+
+def ended(incident: IncidentRow, now: datetime) -> IncidentEnded:
+    """The incident is over (closed or cancelled): its talkgroup can close."""
+    return IncidentEnded(incident_id=incident.id, number=incident.number,
+                         code=talkgroup_code(incident.number), status=incident.status, at=now)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.domain import Complaint, Label, Source, Triage, incident_number
 from dispatch.lifecycle import Trigger
+from dispatch.service import briefs
 from dispatch.service.actor import Actor
 from dispatch.service.assignments import Assignments
 from dispatch.service.base import Outbox
@@ -120,6 +121,7 @@ class Incidents(Assignments):
             for assignment in await repo.active_assignments(s):
                 if assignment.incident_id == row.id:
                     await self.apply_trigger(s, out, assignment, Trigger.CANCEL, actor, at)
+            out.bus.append(briefs.ended(row, at))
             view = self.incident_view(row)
             out.message("incident.updated", at, incident=view.model_dump(mode="json"))
             return view

@@ -118,9 +118,11 @@ def hospital_view(row: HospitalRow, beds: list[HospitalBedsRow], now: datetime) 
 
 def alert_view(row: RadioAlertRow) -> RadioAlertView:
     return RadioAlertView(
-        id=row.id, talkgroup=row.talkgroup, user_id=row.user_id, username=row.username,
+        id=row.id, talkgroup=row.talkgroup, talkgroup_name=row.talkgroup_name or row.talkgroup,
+        user_id=row.user_id, username=row.username,
         display_name=row.display_name, unit=row.unit, lat=row.lat, lon=row.lon, at=row.at,
-        status=row.status.lower(), incident_id=row.incident_id, handled_at=row.handled_at,
+        received_at=row.received_at or row.at, status=row.status.lower(),
+        incident_id=row.incident_id, handled_at=row.handled_at,
     )
 
 

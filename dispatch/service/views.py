@@ -206,6 +206,7 @@ class Recommendations(BaseModel):
 class RadioAlertView(BaseModel):
     id: int
     talkgroup: str
+    talkgroup_name: str
     user_id: int
     username: str
     display_name: str
@@ -213,6 +214,9 @@ class RadioAlertView(BaseModel):
     lat: float | None
     lon: float | None
     at: datetime
+    #: When the alert reached the server: later than ``at`` for an emergency the officer's
+    #: app kept while offline and sent on reconnect.
+    received_at: datetime
     status: str
     incident_id: int | None
     handled_at: datetime | None

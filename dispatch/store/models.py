@@ -210,13 +210,18 @@ class RadioAlertRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     talkgroup: Mapped[str] = mapped_column(String(40))
+    #: The talkgroup's name as the radio had it (people read names, never codes).
+    talkgroup_name: Mapped[str | None] = mapped_column(String(120), default=None)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     username: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(120))
     unit: Mapped[str | None] = mapped_column(String(40), default=None)
     lat: Mapped[float | None] = mapped_column(Float, default=None)
     lon: Mapped[float | None] = mapped_column(Float, default=None)
+    #: When the officer raised it; ``received_at`` when it reached the server (later for
+    #: an emergency the app kept while offline; NULL on rows from before).
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     status: Mapped[str] = mapped_column(String(12), default="OPEN", index=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), default=None)
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)

@@ -18,9 +18,14 @@ from kernel.identity import Role, User
 from ptt.errors import CommandRefused
 from ptt.protocol import identity as identity_json
 from ptt.protocol import right_names
-from ptt.server.dynamic import TalkgroupExists, open_talkgroup
+from ptt.server.dynamic import (
+    NoSuchTalkgroup,
+    TalkgroupExists,
+    close_talkgroup,
+    open_talkgroup,
+)
 from ptt.server.service import RadioService
-from ptt.store.models import PositionRow, TalkgroupRow
+from ptt.store.models import PositionRow
 from ptt.talkgroup import Identity, Right
 from ptt.talkgroup import Role as RadioRole
 
@@ -49,6 +54,8 @@ class TalkgroupOut(BaseModel):
     dynamic: bool
     rights: list[str]
     talker: dict[str, object] | None
+    #: When the talker's transmission began (UTC): a screen opened mid-talk shows its clock.
+    talker_since: datetime | None
     emergency: bool
     online: int
     patched_with: list[str]
@@ -94,6 +101,7 @@ async def list_talkgroups(principal: PrincipalDep, service: ServiceDep) -> list[
             id=tg.id, name=tg.name, agencies=sorted(tg.agencies), dynamic=tg.dynamic,
             rights=right_names(rights),
             talker=identity_json(status.holder.member) if status.holder else None,
+            talker_since=service.talking_since(tg.id) if status.holder else None,
             emergency=radio.emergency(tg.id) is not None,
             online=len(radio.roster.members(tg.id)),
             patched_with=[g for g in status.talkgroups if g != tg.id],
@@ -138,17 +146,13 @@ async def list_one(principal: Principal, service: RadioService, code: str) -> Ta
 async def delete_talkgroup(code: str, principal: DispatcherDep, rt: RuntimeDep,
                            service: ServiceDep) -> Response:
     """Close a dynamic talkgroup; static ones cannot be removed here."""
-    async with rt.sessions() as s, s.begin():
-        row = (await s.execute(select(TalkgroupRow).where(TalkgroupRow.code == code))
-               ).scalar_one_or_none()
-        if row is None:
-            raise ApiError(404, "unknown_talkgroup", f"no talkgroup {code!r}")
-        try:
-            service.remove_talkgroup(code)
-        except CommandRefused as exc:
-            raise ApiError(409, exc.code.value, f"cannot remove {code!r}: {exc.code.value}") \
-                from None
-        await s.delete(row)
+    try:
+        await close_talkgroup(rt.sessions, service, code)
+    except NoSuchTalkgroup:
+        raise ApiError(404, "unknown_talkgroup", f"no talkgroup {code!r}") from None
+    except CommandRefused as exc:
+        raise ApiError(409, exc.code.value, f"cannot remove {code!r}: {exc.code.value}") \
+            from None
     return Response(status_code=204)
 
 

@@ -17,6 +17,10 @@ class TalkgroupExists(Exception):
     pass
 
 
+class NoSuchTalkgroup(Exception):
+    pass
+
+
 async def open_talkgroup(
     sessions: async_sessionmaker[AsyncSession],
     service: RadioService,
@@ -48,3 +52,18 @@ async def open_talkgroup(
             s.add(TalkgroupMemberRow(talkgroup_id=row.id, user_id=user_id))
         # Opened inside the transaction: if the radio refuses, nothing is stored.
         service.add_talkgroup(talkgroup_of(row, member_ids), row.id)
+
+
+async def close_talkgroup(sessions: async_sessionmaker[AsyncSession], service: RadioService,
+                          code: str) -> None:
+    """Close a dynamic talkgroup: off the radio (its talker revoked, its members told) and
+    out of the store. Its transmissions and recordings stay, kept as long as the retention
+    of a removed talkgroup says (``ptt.retention``, rule 1). :class:`NoSuchTalkgroup` if no
+    such talkgroup is stored; ``CommandRefused`` (``not_dynamic``) for a static one."""
+    async with sessions() as s, s.begin():
+        row = (await s.execute(select(TalkgroupRow).where(TalkgroupRow.code == code))
+               ).scalar_one_or_none()
+        if row is None:
+            raise NoSuchTalkgroup(code)
+        service.remove_talkgroup(code)
+        await s.delete(row)

@@ -89,7 +89,8 @@ class RadioStore(Protocol):
                            heard: bool = True) -> None: ...
 
     def emergency(self, event: str, talkgroup: str, user: int, at: datetime,
-                  lat: float | None = None, lon: float | None = None) -> None: ...
+                  lat: float | None = None, lon: float | None = None,
+                  received_at: datetime | None = None) -> None: ...
 
     def text(self, talkgroup: str, sender: int, body: str, at: datetime) -> None: ...
 
@@ -138,6 +139,7 @@ class Burst:
     call_type: str = "normal"
     #: Audio from the talker was forwarded during the burst (see rule 6).
     heard: bool = False
+    started_at: datetime | None = None
 
 
 class RadioService:
@@ -345,11 +347,14 @@ class RadioService:
                 r.unpatch(user, cmd.talkgroup, now)
             case p.EmergencyRaise():
                 tg = r.roster.target(user, cmd.talkgroup)
-                r.raise_emergency(user, tg, now)
+                received = self.utcnow()
+                reported = p.raise_time(cmd, received)
+                r.raise_emergency(user, tg, now, reported)
                 lat, lon = cmd.lat, cmd.lon
                 if lat is None and client.position is not None:
                     lat, lon = client.position[0], client.position[1]
-                self.store.emergency("raised", tg, user, self.utcnow(), lat, lon)
+                self.store.emergency("raised", tg, user, reported or received, lat, lon,
+                                     received_at=received)
                 if lat is not None and lon is not None:
                     self._share_position(client, lat, lon, None)
             case p.EmergencyAck():
@@ -379,6 +384,10 @@ class RadioService:
         if burst is not None:
             self._end_burst(burst.scope, reason, self.utcnow())
         return burst
+
+    def talking_since(self, talkgroup: str) -> datetime | None:
+        """When the transmission heard on ``talkgroup`` began (None: nobody talks there)."""
+        return next((b.started_at for b in self._bursts.values() if talkgroup in b.scope), None)
 
     def media_closed(self, user: int) -> None:
         """The media path of ``user`` closed (its WebRTC peer connection): a grant it holds
@@ -462,7 +471,7 @@ class RadioService:
                     self._end_burst(event.talkgroups, "preempted", at)
                 self._cut_tails(event.talkgroups)
                 started = Burst(event.talker.user_id, event.talkgroup, event.talkgroups,
-                                event.call_type.value)
+                                event.call_type.value, started_at=at)
                 self._bursts[event.talkgroups] = started
                 self.store.transmission_started(started, event.talkgroup,
                                                 event.talker.user_id, event.call_type.value,
@@ -596,7 +605,7 @@ class RadioService:
         self.store.text(tg, user, cmd.body, at)
         msg = p.message("text", talkgroup=tg, sender=p.identity(client.identity),
                         body=cmd.body, at=at.isoformat())
-        self.send_to(self.radio.audience(tg) - {user}, msg)
+        self.send_to(self.radio.text_readers(tg) - {user}, msg)
         self.send(client, p.with_ref(msg, cmd.ref))
 
     # -- talkgroups from the API ---------------------------------------------------------

@@ -45,10 +45,12 @@ class AuthFailed(Exception):
 
 class Signaling:
     def __init__(self, service: RadioService, authenticate: Authenticate,
-                 ice_servers: IceServersFor) -> None:
+                 ice_servers: IceServersFor,
+                 command_centre_phone: str | None = None) -> None:
         self.service = service
         self.authenticate = authenticate
         self.ice_servers = ice_servers
+        self.command_centre_phone = command_centre_phone
         self.on_binary: Callable[[Client, bytes], None] | None = None
         self.on_command: dict[str, Callable[[Client, Any], Awaitable[None]]] = {}
         #: Benchmarks only (off when None): called after each text message is handled with
@@ -124,7 +126,8 @@ class Signaling:
                          user=p.identity(client.identity), talkgroups=talkgroups,
                          joined=list(groups), selected=selected,
                          ice_servers=self.ice_servers(client.identity),
-                         heartbeat=HEARTBEAT)
+                         heartbeat=HEARTBEAT,
+                         command_centre_phone=self.command_centre_phone)
 
     async def _serve(self, ws: WebSocket, client: Client) -> None:
         guard = FloodGuard()

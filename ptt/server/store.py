@@ -195,7 +195,10 @@ class SqlRadioStore:
         self._submit(job)
 
     def emergency(self, event: str, talkgroup: str, user: int, at: datetime,
-                  lat: float | None = None, lon: float | None = None) -> None:
+                  lat: float | None = None, lon: float | None = None,
+                  received_at: datetime | None = None) -> None:
+        """``at`` is when it happened (for a raise, when the officer pressed the button);
+        ``received_at`` when a raise the app kept offline reached the server."""
         opened: list[int] = []
 
         async def job(s: AsyncSession) -> None:
@@ -204,7 +207,7 @@ class SqlRadioStore:
             if event == "raised":
                 if open_id is None:
                     row = EmergencyRow(talkgroup=talkgroup, raised_by_id=user, raised_at=at,
-                                       lat=lat, lon=lon)
+                                       received_at=received_at or at, lat=lat, lon=lon)
                     s.add(row)
                     await s.flush()
                     opened.append(row.id)

@@ -71,7 +71,10 @@ class EmergencyRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     talkgroup: Mapped[str] = mapped_column(String(40), index=True)
     raised_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: When the officer pressed the button; ``received_at`` when the server heard of it
+    #: (later for an emergency the app kept while offline; NULL on rows from before).
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     lat: Mapped[float | None] = mapped_column(Float, default=None)
     lon: Mapped[float | None] = mapped_column(Float, default=None)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)

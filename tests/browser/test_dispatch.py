@@ -131,15 +131,22 @@ async def test_an_unacknowledged_dispatch_escalates_and_one_click_sends_the_next
     await expect(row.locator(".unit")).to_contain_text(replacement)
 
 
+async def console_and_officer(page: Page, server: LiveServer, username: str,
+                              talkgroup: str) -> RadioClient:
+    """The console open with its dispatch stream, and an officer joined to ``talkgroup``."""
+    await open_console(page, server)
+    await expect(page.locator("#conn-dispatch")).to_have_attribute("data-state", "open")
+    officer = await RadioClient.connect(server, username)
+    await officer.send("join", talkgroup=talkgroup)
+    await officer.expect("joined")
+    return officer
+
+
 async def test_an_officers_radio_emergency_becomes_an_incident(
     live_server: LiveServer, page: Page,
 ) -> None:
-    await open_console(page, live_server)
-    await expect(page.locator("#conn-dispatch")).to_have_attribute("data-state", "open")
-    officer = await RadioClient.connect(live_server, "satpol1")
+    officer = await console_and_officer(page, live_server, "satpol1", "satpolpp")
     try:
-        await officer.send("join", talkgroup="satpolpp")
-        await officer.expect("joined")
         await officer.send("emergency_raise", lat=-7.7580, lon=113.2235)  # in Kanigaran
         token = await live_server.login("dispatcher1")
         async with httpx.AsyncClient(base_url=live_server.http_url,
@@ -153,7 +160,10 @@ async def test_an_officers_radio_emergency_becomes_an_incident(
                 pytest.skip("radio emergencies do not reach dispatch yet "
                             "(siaga.bridge.BridgeFeature is not in siaga.features.FEATURES)")
         line = page.locator("#incident-board .radio-alerts li")
-        await expect(line).to_contain_text("Satpol PP Regu 1")
+        await expect(line).to_contain_text("Satpol PP Regu 1 (SATPOL-01) di Satpol PP")
+        await expect(line).to_have_attribute("data-handled", "")
+        card = page.locator(".alert.emergency[data-talkgroup=satpolpp]")
+        await expect(card).to_have_attribute("data-acknowledged", "false")
         await line.locator("button.alert-convert").click()
         form = page.locator("#intake-form")
         await expect(form.locator("[name=source]")).to_have_value("radio")
@@ -164,6 +174,29 @@ async def test_an_officers_radio_emergency_becomes_an_incident(
         detail = page.locator(".incident-detail")
         await expect(detail).to_contain_text("Radio")
         await expect(detail).to_contain_text("Kanigaran")
+        await expect(detail).to_contain_text("kanal Satpol PP")  # the name, not the code
         await expect(line).to_have_count(0)
+        # The incident answers the emergency: acknowledged for everyone, the alarm stops.
+        await expect(card).to_have_attribute("data-acknowledged", "true")
+        await expect(page.locator("body")).to_have_attribute("data-alarm", "off")
+        await officer.expect("emergency_acknowledged", talkgroup="satpolpp")
+    finally:
+        await officer.close()
+
+
+async def test_a_radio_alert_is_marked_handled_when_its_emergency_is_acknowledged(
+    live_server: LiveServer, page: Page,
+) -> None:
+    officer = await console_and_officer(page, live_server, "dishub1", "dishub")
+    try:
+        await officer.send("emergency_raise")
+        line = page.locator("#incident-board .radio-alerts li")
+        await expect(line).to_contain_text("di Dishub")
+        await expect(line).to_have_attribute("data-handled", "")
+        await page.locator(".alert.emergency[data-talkgroup=dishub] .emergency-ack").click()
+        await expect(line).to_have_attribute("data-handled", "acknowledged")
+        await expect(line.locator(".alert-handled")).to_have_text(
+            "ditanggapi Dispatcher PSC 119")
+        await expect(line.locator("button.alert-convert")).to_be_visible()  # still usable
     finally:
         await officer.close()

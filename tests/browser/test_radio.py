@@ -7,6 +7,9 @@ checks the other's tone by frequency.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
 import pytest
 from playwright.async_api import Page, expect
 
@@ -251,3 +254,40 @@ async def test_reconnect_resumes_the_session_and_restores_the_view(
         await expect(page.locator("audio[data-talkgroup=dishub]")).to_have_count(0)
     finally:
         await officer.close()
+
+
+async def test_a_talks_clock_goes_on_after_the_console_reloads(
+    live_server: LiveServer, page: Page,
+) -> None:
+    await open_console(page, live_server)
+    officer = await VoiceClient.connect(live_server, "satpol1", OFFICER_TONE, ["satpolpp"])
+    try:
+        await officer.take_floor_and_talk()
+        clock = page.locator("li.tg[data-tg=satpolpp] .talk-clock")
+
+        async def clock_seconds() -> int:
+            text = await clock.text_content(timeout=5000) or "0:00"
+            minutes, seconds = text.split(":")
+            return int(minutes) * 60 + int(seconds)
+
+        await until(lambda: clock_seconds_at_least(clock_seconds, 4), "4 s of talk on screen")
+        since = await clock.get_attribute("data-since")
+        await page.reload()
+        await expect(page.locator("#conn-radio")).to_have_attribute("data-state", "open")
+        assert since is not None
+        began = datetime.fromisoformat(since)
+
+        async def same_start() -> bool:
+            after = await clock.get_attribute("data-since", timeout=5000)
+            return after is not None and abs(datetime.fromisoformat(after) - began
+                                             ) < timedelta(seconds=1)
+
+        # The clock runs from when the talk began, not from the reload.
+        await until(same_start, "the talk's own start time after the reload")
+        assert await clock_seconds() >= 4, await clock.text_content()
+    finally:
+        await officer.close()
+
+
+async def clock_seconds_at_least(read: Callable[[], Awaitable[int]], seconds: int) -> bool:
+    return await read() >= seconds

@@ -65,3 +65,49 @@ async def test_console_and_phone_hear_each_other(
             break
     assert freqs[-1] is not None and abs(freqs[-1] - PHONE_TONE) < 10, freqs
     await finger.lift()
+
+
+async def test_texts_reach_the_console_and_the_phone_with_an_unread_count(
+    live_server: LiveServer, launch: LaunchBrowser, phone: Phone,  # noqa: F811
+) -> None:
+    console = await (await launch()).new_page(viewport={"width": 1366, "height": 768})
+    await open_console(console, live_server)
+    handset = await (await phone()).new_page()
+    await sign_in(handset, live_server, "satpol1", media=False)
+    await handset.locator('#talkgroups li[data-talkgroup="satpolpp"] .tg-name').tap()
+    await expect(handset.locator('#talkgroups li[data-talkgroup="satpolpp"]')
+                 ).to_have_attribute("data-selected", "true")
+
+    # The console does not even monitor Satpol PP: the officer's text reaches it anyway.
+    row = console.locator("li.tg[data-tg=satpolpp]")
+    await row.locator(".tg-monitor").uncheck()
+    await expect(row).to_have_attribute("data-monitored", "false")
+    unread = console.locator("#unread-count")
+    await expect(unread).to_be_hidden()
+    for text in ("Pasar Baru ramai, butuh bantuan", "Dua orang terluka ringan"):
+        await handset.fill("#text-input", text)
+        await handset.locator("#text-send").tap()
+        await expect(handset.locator("#text-input")).to_have_value("")
+    await expect(unread).to_have_text("2")
+    await expect(unread).to_have_attribute("aria-label", "2 pesan belum dibaca")
+    await console.click('[role=tab][data-tab="messages"]')
+    await expect(unread).to_be_hidden()
+    first = console.locator("#console-messages li").nth(1)
+    await expect(first).to_have_attribute("data-sender", "satpol1")
+    await expect(first.locator(".body")).to_have_text("Pasar Baru ramai, butuh bantuan")
+    await expect(first.locator(".meta")).to_contain_text("Satpol PP · Satpol PP Regu 1")
+    await expect(first.locator(".meta")).to_contain_text("WIB")
+
+    # The dispatcher answers on Satpol PP (monitored again): the phone shows it.
+    await row.locator(".tg-monitor").check()
+    await expect(row).to_have_attribute("data-monitored", "true")
+    await console.select_option("#console-text-group", "satpolpp")
+    await console.fill("#console-text-input", "Regu 2 menuju lokasi")
+    await console.press("#console-text-input", "Enter")
+    await expect(console.locator("#console-text-input")).to_have_value("")
+    answer = handset.locator('#message-list li[data-sender="dispatcher1"]')
+    await expect(answer.locator(".body")).to_have_text("Regu 2 menuju lokasi")
+    await expect(answer.locator(".meta")).to_contain_text("Satpol PP")
+    await expect(unread).to_be_hidden()  # one's own text is not unread
+    await expect(console.locator("#console-messages li").first).to_have_attribute(
+        "data-sender", "dispatcher1")

@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.browser_mobile.conftest import Phone
-from tests.browser_mobile.helpers import body_data, sign_in
+from tests.browser_mobile.helpers import Finger, body_data, sign_in
 from tests.clients.helpers import radio
 from tests.conftest import LiveServer
 from tests.radio.client import RadioClient as Dispatcher
@@ -103,11 +103,11 @@ async def test_the_app_installs_and_opens_offline(live_server: LiveServer, phone
     assert {"192x192", "512x512"} <= sizes
     await page.evaluate("navigator.serviceWorker.ready")
     cached = await page.evaluate("""async () => {
-        const cache = await caches.open("siaga-app-v2");
+        const cache = await caches.open("siaga-app-v3");
         return (await cache.keys()).map((r) => new URL(r.url).pathname);
     }""")
     shared = {f"/shared/{name}.js" for name in ("radio", "tones", "i18n", "fmt", "dom")}
-    assert {"/app/", "/app/js/i18n.js"} | shared <= set(cached)
+    assert {"/app/", "/app/js/i18n.js", "/app/js/pending.js"} | shared <= set(cached)
 
     await context.set_offline(True)
     await page.reload()
@@ -120,3 +120,26 @@ async def test_the_app_installs_and_opens_offline(live_server: LiveServer, phone
     await page.tap("#login-submit")
     await expect(page.locator("#login-error")).to_have_text(
         "Cannot sign in: the server cannot be reached.")
+
+
+async def test_an_officer_dropped_mid_talk_is_not_shown_as_the_talker(
+    live_server: LiveServer, phone: Phone,
+) -> None:
+    context = await phone()
+    page = await context.new_page()
+    await sign_in(page, live_server, "satpol1")
+    now = page.locator("#now")
+    finger = Finger(page)
+    await finger.press("#ptt")
+    await expect(page.locator("#ptt")).to_have_attribute("data-state", "talking")
+    await expect(now).to_have_attribute("data-state", "self")
+    await context.set_offline(True)  # a dead zone while the button is still held
+    drop_server_side(live_server, "satpol1")
+    await expect(page.locator("#ptt")).to_have_attribute("data-state", "offline")
+    await expect(now).to_have_attribute("data-state", "idle")
+    await expect(now).to_have_attribute("data-talker", "")
+    await expect(page.locator("#now-label")).to_have_text("Kanal sepi")
+    await finger.lift()
+    await context.set_offline(False)
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    await expect(now).to_have_attribute("data-state", "idle")

@@ -55,6 +55,8 @@ def test_plain_urls_get_the_async_driver(monkeypatch: pytest.MonkeyPatch) -> Non
         ({"SIAGA_NATS_URL": "nats://127.0.0.1:4222",
           "SIAGA_DATABASE_URL": "postgresql://u@db/siaga"}, "a cluster (nats_url) needs "
          "SIAGA_SECRET_KEY, the same on every node"),
+        ({"SIAGA_COMMAND_CENTRE_PHONE": "0335421119"},
+         "invalid setting command_centre_phone (SIAGA_COMMAND_CENTRE_PHONE)"),
     ],
 )
 def test_bad_settings_raise_one_readable_line(
@@ -66,6 +68,12 @@ def test_bad_settings_raise_one_readable_line(
         load_settings()
     assert expected in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_the_command_centre_phone_is_e164(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().command_centre_phone is None
+    monkeypatch.setenv("SIAGA_COMMAND_CENTRE_PHONE", "+62335421119")
+    assert load_settings().command_centre_phone == "+62335421119"
 
 
 def test_missing_config_file_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,6 +21,7 @@ from dispatch.domain import (
 )
 from dispatch.recommend import (
     DEFAULT_FIT,
+    DEFAULT_POLICY,
     BedBand,
     BedCount,
     Fit,
@@ -208,9 +209,23 @@ def test_within_one_type_the_order_follows_travel_time(units, triage) -> None:
 @given(unit_lists, st.sampled_from(Triage))
 def test_preferred_units_within_target_come_first(units, triage) -> None:
     ranked = rank_units(units, SCENE, triage, now=T0)
-    flags = [r.within_window for r in ranked]
-    assert flags == sorted(flags, reverse=True)
-    assert all(r.fit is Fit.PREFERRED for r in ranked if r.within_window)
+    first = [r.fit is Fit.PREFERRED and r.within_window for r in ranked]
+    assert first == sorted(first, reverse=True)
+    window = DEFAULT_POLICY.preferred_window_s[triage]
+    assert all(r.within_window == (r.travel.seconds <= window) for r in ranked)
+
+
+def test_a_near_accepted_unit_is_within_the_target_and_its_reason_agrees() -> None:
+    """A BLS one minute away on a MERAH call is ranked after a preferred ALS in time, but
+    it is not "beyond the target": the badge and the reason must not contradict."""
+    als, bls = unit(1, UnitType.ALS), unit(2, UnitType.BLS)
+    ranked = rank_units([bls, als], SCENE, Triage.MERAH, now=T0,
+                        times={1: minutes(6), 2: minutes(1)})
+    assert [r.unit.id for r in ranked] == [1, 2]
+    assert [r.within_window for r in ranked] == [True, True]
+    assert "target" not in ranked[1].reason.en and "target" not in ranked[1].reason.id
+    far = rank_units([bls], SCENE, Triage.MERAH, now=T0, times={2: minutes(12)})[0]
+    assert not far.within_window
 
 
 @given(hospital_lists, st.sampled_from(Complaint), st.sampled_from(Triage))

@@ -115,3 +115,16 @@ def error(response: httpx.Response) -> dict[str, Any]:
     body = response.json()
     assert set(body) == {"error"}, body
     return dict(body["error"])
+
+
+async def incident_with_unit(http: httpx.AsyncClient, callsign: str = "AMB-KANIGARAN"
+                             ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Over HTTP as a dispatcher: :data:`CALL` taken, ``callsign`` assigned to it
+    (incident, assignment)."""
+    incident = (await http.post("/api/incidents", json=CALL)).json()
+    units = (await http.get("/api/units")).json()
+    unit = next(u for u in units if u["callsign"] == callsign)
+    assigned = await http.post(f"/api/incidents/{incident['id']}/assignments",
+                               json={"unit_id": unit["id"]})
+    assert assigned.status_code == 201, assigned.text
+    return incident, assigned.json()

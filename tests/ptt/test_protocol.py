@@ -8,6 +8,7 @@ Rule 3: every core event has one wire message.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ptt import protocol
+from ptt.errors import CommandRefused, ErrorCode
 from ptt.events import (
     CallType,
     CancelReason,
@@ -308,10 +310,12 @@ EVENTS: list[tuple[Event, dict[str, Any]]] = [
     (TalkgroupsUnpatched(SCOPE, DINA),
      {"type": "unpatched", "talkgroups": list(SCOPE), "by": DINA_WIRE}),
     (EmergencyRaised("satpolpp", SATPOL1),
-     {"type": "emergency_raised", "talkgroup": "satpolpp", "raised_by": SATPOL1_WIRE}),
-    (EmergencyAlerted("satpolpp", SATPOL1, 2),
+     {"type": "emergency_raised", "talkgroup": "satpolpp", "raised_by": SATPOL1_WIRE,
+      "raised_at": None}),
+    (EmergencyAlerted("satpolpp", SATPOL1, 2,
+                      datetime(2026, 12, 7, 14, 3, 11, 250000, tzinfo=UTC)),
      {"type": "emergency_alert", "talkgroup": "satpolpp", "raised_by": SATPOL1_WIRE,
-      "count": 2}),
+      "count": 2, "raised_at": "2026-12-07T14:03:11.250000+00:00"}),
     (EmergencyAcknowledged("satpolpp", DINA),
      {"type": "emergency_acknowledged", "talkgroup": "satpolpp", "by": DINA_WIRE}),
     (EmergencyCleared("satpolpp", DINA),
@@ -343,3 +347,53 @@ def test_the_direct_answer_carries_the_ref_and_nothing_else_changes() -> None:
     assert protocol.answers("join", "joined") and protocol.answers("floor_request", "floor_denied")
     assert not protocol.answers("join", "member_joined")
     assert not protocol.answers("floor_accept", "floor_granted")  # no answer but errors
+
+
+# -- emergency_raise.raised_at: an emergency the app kept while offline ------------------
+
+RECEIVED = datetime(2026, 12, 7, 14, 5, tzinfo=UTC)
+
+
+def raise_with(raised_at: str) -> protocol.EmergencyRaise:
+    cmd = protocol.parse_command(json.dumps(
+        {"v": 1, "type": "emergency_raise", "raised_at": raised_at}))
+    assert isinstance(cmd, protocol.EmergencyRaise)
+    return cmd
+
+
+def test_an_emergency_sent_at_once_has_no_raise_time() -> None:
+    cmd = protocol.parse_command('{"v":1,"type":"emergency_raise"}')
+    assert isinstance(cmd, protocol.EmergencyRaise)
+    assert protocol.raise_time(cmd, RECEIVED) is None
+
+
+def test_a_kept_emergency_keeps_its_raise_time_in_utc() -> None:
+    at = protocol.raise_time(raise_with("2026-12-07T21:03:11+07:00"), RECEIVED)
+    assert at == datetime(2026, 12, 7, 14, 3, 11, tzinfo=UTC)
+    assert at is not None and at.utcoffset() == timedelta(0)
+
+
+def test_a_raise_time_a_little_ahead_is_taken_as_the_time_received() -> None:
+    ahead = (RECEIVED + protocol.RAISED_AT_SKEW).isoformat()
+    assert protocol.raise_time(raise_with(ahead), RECEIVED) == RECEIVED
+
+
+@pytest.mark.parametrize(("raised_at", "why"), [
+    ((RECEIVED + protocol.RAISED_AT_SKEW + timedelta(seconds=1)).isoformat(), "future"),
+    ((RECEIVED - protocol.RAISED_AT_MAX_AGE - timedelta(seconds=1)).astimezone(
+        timezone(timedelta(hours=7))).isoformat(), "older than 12 h"),
+])
+def test_a_raise_time_too_far_ahead_or_too_old_is_refused(raised_at: str, why: str) -> None:
+    with pytest.raises(CommandRefused) as refused:
+        protocol.raise_time(raise_with(raised_at), RECEIVED)
+    assert refused.value.code == ErrorCode.INVALID_RAISED_AT
+    assert why in refused.value.detail
+
+
+@pytest.mark.parametrize("raised_at", ["2026-12-07T14:03:11", "yesterday", "2026-13-01T00:00Z"])
+def test_a_raise_time_without_offset_or_not_a_time_is_an_invalid_message(
+        raised_at: str) -> None:
+    with pytest.raises(protocol.ProtocolError) as bad:
+        raise_with(raised_at)
+    assert bad.value.code == "invalid_message"
+    assert "emergency_raise.raised_at" in bad.value.message

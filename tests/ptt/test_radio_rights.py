@@ -314,3 +314,17 @@ def test_whereabouts_go_to_the_command_center_only() -> None:
     assert bench.radio.whereabouts_audience(dina.user_id) == {sari.user_id}
     bench.do("disconnect", sari.user_id)
     assert bench.radio.whereabouts_audience(budi.user_id) == {dina.user_id}
+
+
+def test_a_text_reaches_the_group_and_every_dispatcher_who_may_listen(
+        bench: Bench, ani: Identity, dedi: Identity) -> None:
+    """Texts are read by those who hear the group and by the consoles, joined or not."""
+    dina = bench.online(dispatcher())                  # joined nothing
+    hospital = bench.online(person(Role.HOSPITAL, PSC119, "IGD"))  # not a console
+    assert bench.radio.text_readers("satpol") == {ani.user_id, dina.user_id}
+    assert bench.radio.text_readers("dishub") == {dedi.user_id, dina.user_id}
+    assert bench.radio.text_readers("medis") == {dina.user_id}
+    assert hospital.user_id not in bench.radio.text_readers("satpol")
+    with pytest.raises(CommandRefused) as refused:
+        bench.radio.text_readers("nowhere")
+    assert refused.value.code is ErrorCode.UNKNOWN_TALKGROUP

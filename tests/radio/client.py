@@ -9,10 +9,12 @@ import json
 from collections import deque
 from typing import Any
 
+import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
 from tests.conftest import LiveServer
+from tests.polling import until
 
 _barriers = itertools.count(1)
 
@@ -98,6 +100,18 @@ class RadioClient:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+async def first_radio_alert(server: LiveServer) -> dict[str, Any]:
+    """The newest radio alert on dispatch (``GET /api/alerts`` as ``dispatcher1``), once
+    there is one: the officer's emergency reaches dispatch through the bus."""
+    token = await server.login("dispatcher1")
+    async with httpx.AsyncClient(base_url=server.http_url,
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        async def alerts() -> list[dict[str, Any]]:
+            return list((await http.get("/api/alerts")).json())
+
+        return (await until(alerts, "the radio alert"))[0]
 
 
 def _get(msg: dict[str, Any], dotted: str) -> Any:

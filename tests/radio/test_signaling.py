@@ -255,6 +255,33 @@ async def test_positions_and_texts(live_server: LiveServer) -> None:
     assert text.body == "Lampu lalu lintas mati" and text.talkgroup == "gabungan"
 
 
+async def test_texts_reach_every_console_and_the_group_both_ways(
+        live_server: LiveServer) -> None:
+    console = await RadioClient.connect(live_server, "dispatcher1")  # monitors nothing
+    officer = await joined(live_server, "satpol1", "satpolpp")
+    mate = await joined(live_server, "satpol2", "satpolpp")
+    elsewhere = await joined(live_server, "dishub1", "dishub")
+    await officer.send("text", talkgroup="satpolpp", body="Pasar Baru ramai, butuh bantuan")
+    for reader in (console, mate, officer):
+        got = await reader.expect("text", talkgroup="satpolpp")
+        assert got["body"] == "Pasar Baru ramai, butuh bantuan"
+        assert got["sender"]["username"] == "satpol1"
+    await elsewhere.expect_nothing("text")
+
+    await console.send("text", talkgroup="satpolpp", body="Regu 2 menuju lokasi")
+    assert (await console.expect("error"))["code"] == "not_joined"  # talks where it listens
+    await console.send("join", talkgroup="satpolpp")
+    await console.expect("joined")
+    await console.send("text", talkgroup="satpolpp", body="Regu 2 menuju lokasi", ref="t1")
+    assert (await console.expect("text"))["ref"] == "t1"
+    for reader in (officer, mate):
+        got = await reader.expect("text", talkgroup="satpolpp")
+        assert (got["body"], got["sender"]["username"]) == ("Regu 2 menuju lokasi",
+                                                            "dispatcher1")
+        assert "ref" not in got
+    await elsewhere.expect_nothing("text")
+
+
 async def test_dynamic_talkgroup_for_an_incident(live_server: LiveServer) -> None:
     import httpx
 

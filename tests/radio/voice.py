@@ -55,6 +55,12 @@ class VoiceClient:
     def talk(self, on: bool = True) -> None:
         self.peer.uplink.talk(on)
 
+    async def take_floor_and_talk(self) -> None:
+        """Ask for the floor of the selected group and, once granted, send the tone."""
+        await self.radio.send("floor_request")
+        await self.radio.expect("floor_granted")
+        self.talk()
+
     async def close(self) -> None:
         await self.peer.close()
         await self.radio.close()

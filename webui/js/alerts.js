@@ -43,7 +43,8 @@ export class Alerts {
       setHtml(card, html`
         <div class="alert-text">
           <strong>${t("alert.emergency", { group: name })}</strong>
-          <span>${t("alert.raised_by", { name: who })} · ${time(e.since)}</span>
+          <span>${t("alert.raised_by", { name: who })} · ${time(e.raisedAt ?? e.since)}${e.raisedAt
+            ? html` <span class="alert-received">${t("alert.received", { time: time(e.since) })}</span>` : ""}</span>
           <span class="alert-state">${state}</span>
         </div>
         <div class="alert-actions"></div>`);

@@ -7,11 +7,12 @@
  * cancellation, noise suppression or gain control (a test tone arrives at its level);
  * the default keeps the browser's processing, which is what a dispatcher needs.
  */
-import { t, applyI18n, toggleLang, onLangChange, getLang } from "./i18n.js";
+import { t, has, applyI18n, toggleLang, onLangChange, getLang } from "./i18n.js";
 import { api, auth, login, ApiError } from "./api.js";
 import { RadioClient, RAW_AUDIO } from "../shared/radio.js";
 import { RadioPanel } from "./radio-panel.js";
 import { Alerts } from "./alerts.js";
+import { Messages } from "./messages.js";
 import { ConsoleMap } from "./map.js";
 import { DispatchConsole } from "./dispatch.js";
 import { HospitalScreen } from "./hospital.js";
@@ -65,6 +66,7 @@ function showLogin(config, message = null) {
   const err = $("login-error");
   err.hidden = !message;
   err.textContent = message ?? "";
+  $("login-username").focus();  // hidden at load, so `autofocus` alone cannot do it
   const form = $("login-form");
   form.onsubmit = async (ev) => {
     ev.preventDefault();
@@ -119,9 +121,14 @@ async function start(config) {
   });
   const panel = new RadioPanel(radio, { username: me.username, features: config.features });
   const alerts = new Alerts(radio);
+  const messages = new Messages(radio);
   const map = new ConsoleMap($("map"), { tileUrl: config.tile_url, attribution: config.tile_attribution });
   const dispatch = new DispatchConsole({ config, map, alerts, toast, me });
-  globalThis.siaga = { radio, map, dispatch, panel, alerts, tones };
+  // Radio alerts on the incident board show whether their emergency was acknowledged.
+  radio.addEventListener("change", (/** @type {CustomEvent} */ ev) => {
+    if (ev.detail.what === "emergency") dispatch.render();
+  });
+  globalThis.siaga = { radio, map, dispatch, panel, alerts, messages, tones };
 
   radio.addEventListener("state", (/** @type {CustomEvent} */ ev) => {
     setConn("conn-radio", ev.detail.state);
@@ -147,7 +154,10 @@ async function start(config) {
     radioWasOpen = true;
   });
   radio.addEventListener("error", (/** @type {CustomEvent} */ ev) => {
-    if (ev.detail.code && ev.detail.code !== "media") toast(`${t("radio.error")}: ${ev.detail.message}`);
+    const code = ev.detail.code;
+    if (code && code !== "media") {
+      toast(`${t("radio.error")}: ${has(`radio.error.${code}`) ? t(`radio.error.${code}`) : t("radio.error.other", { code })}`);
+    }
   });
   dispatch.addEventListener("state", (/** @type {CustomEvent} */ ev) => {
     setConn("conn-dispatch", ev.detail.state);
@@ -172,6 +182,11 @@ async function start(config) {
     if (message) sessionStorage.setItem("siaga.message", message);
     location.reload();
   }
+
+  $("skip-to-ptt").addEventListener("click", (/** @type {Event} */ ev) => {
+    ev.preventDefault();  // focus the talk control itself, not just scroll to it
+    $("ptt").focus();
+  });
 
   for (const tab of all(document, "[role=tab]")) {
     tab.addEventListener("click", () => selectTab(tab.dataset.tab));

@@ -14,6 +14,9 @@ import { all, html, setHtml } from "../shared/dom.js";
 /** @typedef {import("../shared/dom.js").Content} Content */
 import { selectTab } from "./ui.js";
 
+/** A radio alert that reached the server well after it was raised (kept offline by the app). */
+const late = (at, received) => received != null && Date.parse(received) - Date.parse(at) > 10_000;
+
 const TRIAGE_ORDER = ["merah", "kuning", "hijau", "hitam"];
 const COMPLAINTS = ["trauma", "cardiac", "stroke", "obstetric", "respiratory", "paediatric",
                     "burns", "poisoning", "other"];
@@ -92,8 +95,13 @@ export class IncidentViews {
     if (alerts.length) {
       out.push(html`<div class="radio-alerts"><h3>${t("incidents.alerts")}</h3><ul>`);
       for (const a of alerts) {
-        out.push(html`<li data-alert="${a.id}">${t("incidents.alert_line", {
-          name: `${a.display_name}${a.unit ? ` (${a.unit})` : ""}`, group: this.d.talkgroupName(a.talkgroup), time: time(a.at) })}
+        // Its emergency acknowledged on the radio: handled, still open for an incident.
+        const e = this.d.alerts.radio.emergencies.get(a.talkgroup);
+        const handledBy = e?.acknowledged ? (e.by?.name ?? t("alert.another_dispatcher")) : null;
+        out.push(html`<li data-alert="${a.id}" data-handled="${handledBy ? "acknowledged" : ""}">${t("incidents.alert_line", {
+          name: `${a.display_name}${a.unit ? ` (${a.unit})` : ""}`, group: a.talkgroup_name ?? this.d.talkgroupName(a.talkgroup), time: time(a.at) })}${late(a.at, a.received_at)
+            ? html` <span class="alert-received">${t("incidents.alert_received", { time: time(a.received_at) })}</span>` : ""}${handledBy
+            ? html` <span class="badge grey alert-handled">${t("incidents.alert_acknowledged", { name: handledBy })}</span>` : ""}
           <button type="button" class="alert-convert">${t("incidents.alert_convert")}</button>
           <button type="button" class="link alert-dismiss">${t("incidents.alert_dismiss")}</button></li>`);
       }
@@ -533,6 +541,11 @@ export class IncidentViews {
       let inc;
       if (alert) {
         inc = await api(`/api/alerts/${alert.id}/incident`, { method: "POST", body: { ...body, caller_phone: body.caller_phone ?? undefined, notes: body.notes || undefined } });
+        // An incident made from the alert answers the officer's emergency: the alarm stops.
+        const radio = this.d.alerts.radio;
+        if (radio.emergencies.get(alert.talkgroup)?.acknowledged === false) {
+          radio.acknowledgeEmergency(alert.talkgroup).catch(() => {});
+        }
       } else {
         inc = await api("/api/incidents", { method: "POST", body: { ...body, source: form.source.value } });
       }

@@ -5,6 +5,11 @@
  *
  * Rows are created once per talkgroup and updated in place, so that a slider being
  * dragged or a checkbox being clicked is never replaced under the pointer.
+ *
+ * Many groups (incident groups come and go): each row folds to one line (light, name,
+ * talker) with its toggle; the user's choice is kept. Until the user chooses, rows are open
+ * while there are at most COMPACT_FROM - 1 groups, and beyond that only the selected one.
+ * The group list scrolls by itself, so the talk control stays on screen (1366×768).
  */
 import { t, onLangChange } from "./i18n.js";
 import { duration, time, since } from "../shared/fmt.js";
@@ -13,6 +18,7 @@ import * as tones from "./tones.js";
 import { api, auth } from "./api.js";
 
 const RECENT_LIMIT = 25;
+const COMPACT_FROM = 7;
 
 export class RadioPanel {
   constructor(radio, { username, features }) {
@@ -30,11 +36,13 @@ export class RadioPanel {
     this.patchPick = new Set();
     this.recent = [];          // {talkgroup, talker, start, end}
     this.open = new Map();     // talkgroup -> recent entry under way
+    this.expanded = new Map(); // talkgroup -> the user's choice: row open (true) or folded
     this.talkStarted = null;
 
     const saved = this.load();
     for (const [tg, v] of Object.entries(saved.volume ?? {})) radio.setVolume(tg, v);
     for (const tg of saved.muted ?? []) radio.setMuted(tg, true);
+    for (const [tg, open] of Object.entries(saved.expanded ?? {})) this.expanded.set(tg, Boolean(open));
 
     radio.addEventListener("change", (/** @type {CustomEvent} */ ev) => this.onChange(ev.detail));
     radio.addEventListener("talk", (/** @type {CustomEvent} */ ev) => this.onTalk(ev.detail));
@@ -61,10 +69,18 @@ export class RadioPanel {
     }
     localStorage.setItem(this.storeKey, JSON.stringify({
       monitored: this.radio.wanted, selected: this.radio.wantedSelected, volume, muted,
+      expanded: Object.fromEntries(this.expanded),
     }));
   }
 
   // -- talkgroup rows ---------------------------------------------------------------
+
+  /** Whether a row shows its controls (the class comment says the default). */
+  isExpanded(tg) {
+    const chosen = this.expanded.get(tg);
+    if (chosen !== undefined) return chosen;
+    return this.listenable().length < COMPACT_FROM || this.radio.selected === tg;
+  }
 
   listenable() {
     return [...this.radio.talkgroups.values()].filter((tg) => (tg.rights ?? []).includes("listen"));
@@ -87,6 +103,7 @@ export class RadioPanel {
       li.dataset.tg = info.id;
       setHtml(li, html`
         <div class="tg-head">
+          <button type="button" class="tg-toggle" aria-expanded="true"></button>
           <input type="checkbox" class="tg-monitor">
           <span class="light" aria-hidden="true"></span>
           <button type="button" class="tg-name"></button>
@@ -101,6 +118,11 @@ export class RadioPanel {
         </div>`);
       const monitor = /** @type {HTMLInputElement} */ (li.querySelector(".tg-monitor"));
       monitor.addEventListener("change", () => this.setMonitored(info.id, monitor.checked));
+      li.querySelector(".tg-toggle").addEventListener("click", () => {
+        this.expanded.set(info.id, !this.isExpanded(info.id));
+        this.save();
+        this.update(info.id);
+      });
       li.querySelector(".tg-name").addEventListener("click", () => this.select(info.id));
       const pick = /** @type {HTMLInputElement} */ (li.querySelector(".tg-patch"));
       pick.addEventListener("change", () => {
@@ -136,6 +158,12 @@ export class RadioPanel {
     const mine = floor && r.user && floor.talker.user_id === r.user.user_id;
     li.dataset.monitored = String(joined);
     li.dataset.selected = String(r.selected === tg);
+    const open = this.isExpanded(tg);
+    li.dataset.open = String(open);
+    const toggle = li.querySelector(".tg-toggle");
+    toggle.setAttribute("aria-expanded", String(open));
+    toggle.setAttribute("aria-label", t(open ? "radio.fold" : "radio.unfold", { name: info.name }));
+    toggle.textContent = open ? "▾" : "▸";
     li.dataset.active = String(Boolean(floor));
     li.dataset.emergency = String(r.emergencies.has(tg));
     const monitor = li.querySelector(".tg-monitor");
@@ -250,6 +278,15 @@ export class RadioPanel {
       this.radio.release();
     });
     window.addEventListener("blur", up);
+    // Enter holds it too while the button has the focus (keyboard users, the skip link).
+    this.ptt.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Enter") return;
+      ev.preventDefault();
+      if (!ev.repeat) this.radio.press(this.radio.selected);
+    });
+    this.ptt.addEventListener("keyup", (ev) => {
+      if (ev.key === "Enter") { ev.preventDefault(); this.radio.release(); }
+    });
   }
 
   updatePtt() {

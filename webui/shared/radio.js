@@ -82,7 +82,7 @@ export class RadioClient extends EventTarget {
     this.members = new Map();       // tg -> Map(user_id -> identity)
     this.floors = new Map();        // tg -> {talker, callType, talkgroups, since}
     this.patches = new Map();       // tg -> [other tgs]
-    this.emergencies = new Map();   // tg -> {raisedBy, since, acknowledged, by, count}
+    this.emergencies = new Map();   // tg -> {raisedBy, since, raisedAt, acknowledged, by, count}
     this.positions = new Map();     // user_id -> {user, lat, lon, accuracy, at}
     this.downlinks = {};            // mid -> tg (last server offer)
     this.talk = { state: "idle", talkgroup: null, reason: null, position: null };
@@ -162,6 +162,13 @@ export class RadioClient extends EventTarget {
     this._teardownSocket();
     this._closeMedia();
     this._endTalk("disconnected");
+    // Our own grant ended with the socket (rule 4): nobody hears us, so the screen must not
+    // show us as the talker. Others' floors stay until the server says otherwise.
+    let mine = false;
+    for (const [tg, floor] of this.floors) {
+      if (floor.talker.user_id === this.user?.user_id) { this.floors.delete(tg); mine = true; }
+    }
+    if (mine) this._changed("floor");
     if (this.state === "closed") return;
     if (code === 4001) { this._setState("unauthorized"); return; }
     if (code === 4002) { this._setState("replaced"); return; }
@@ -199,7 +206,9 @@ export class RadioClient extends EventTarget {
   /** Send one client message; resolves with the server's direct answer when `expect` names it. */
   send(type, fields = {}, { expect = null, timeout = 5000 } = {}) {
     const ws = this._ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error("not connected"));
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      return Promise.reject(Object.assign(new Error("not connected"), { code: "not_connected" }));
+    }
     const ref = ++this._ref;
     this.lastRef = ref;
     ws.send(JSON.stringify(compact({ v: VERSION, type, ref, ...fields })));
@@ -207,7 +216,7 @@ export class RadioClient extends EventTarget {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this._pending.delete(ref);
-        reject(new Error(`no ${expect} for ${type}`));
+        reject(Object.assign(new Error(`no ${expect} for ${type}`), { code: "no_answer" }));
       }, timeout);
       this._pending.set(ref, { resolve, reject, timer, expect });
     });
@@ -293,7 +302,10 @@ export class RadioClient extends EventTarget {
         for (const tg of msg.talkgroups) this.patches.delete(tg);
         return this._changed("patch");
       case "talkgroup_added":
-        this.talkgroups.set(msg.talkgroup.id, msg.talkgroup);
+        // The message is the same for everyone, so it cannot say this user's rights:
+        // they come with the live state from REST (the group shows once they are known).
+        this.talkgroups.set(msg.talkgroup.id, { ...this.talkgroups.get(msg.talkgroup.id), ...msg.talkgroup });
+        this.refresh().catch(() => {});
         return this._changed("talkgroups");
       case "talkgroup_removed":
         this.talkgroups.delete(msg.talkgroup);
@@ -306,6 +318,8 @@ export class RadioClient extends EventTarget {
         this.emergencies.set(msg.talkgroup, {
           raisedBy: msg.raised_by, since: prev?.since ?? new Date(), acknowledged: false,
           by: null, count: msg.count ?? prev?.count ?? 0,
+          // Set for an emergency the officer's app kept offline: when it was pressed.
+          raisedAt: msg.raised_at ? new Date(msg.raised_at) : (prev?.raisedAt ?? null),
         });
         this._emit("emergency", { talkgroup: msg.talkgroup, kind: "raised" });
         return this._changed("emergency", msg.talkgroup);
@@ -380,7 +394,7 @@ export class RadioClient extends EventTarget {
     const tg = msg.talkgroup;
     if (!this.joined.includes(tg)) this.joined.push(tg);
     this.members.set(tg, new Map(msg.members.map((m) => [m.user_id, m])));
-    if (msg.talker) this.floors.set(tg, { talker: msg.talker, callType: "normal", talkgroups: [tg], since: new Date() });
+    if (msg.talker) this._setFloor([tg], msg.talker, this.floors.get(tg)?.callType ?? "normal");
     else this.floors.delete(tg);
     if (msg.patched_with.length) this.patches.set(tg, [...msg.patched_with]);
     else this.patches.delete(tg);
@@ -416,11 +430,23 @@ export class RadioClient extends EventTarget {
       headers: { Authorization: `Bearer ${this.token}` },
     });
     if (!res.ok) return;
+    let rightsChanged = false;
     for (const tg of await res.json()) {
+      const info = this.talkgroups.get(tg.id);
+      if (info && String(info.rights) !== String(tg.rights)) {
+        this.talkgroups.set(tg.id, { ...info, rights: tg.rights });
+        rightsChanged = true;
+      }
+      const floor = this.floors.get(tg.id);
+      const sameTalk = floor && tg.talker && tg.talker_since && floor.talker.user_id === tg.talker.user_id;
+      // The same talk as on screen: its clock runs from when it began (after a reload too).
+      if (sameTalk) floor.since = new Date(tg.talker_since);
       // A message newer than the snapshot wins over it.
       if ((this._stamps.get(tg.id) ?? 0) > asked) continue;
-      if (tg.talker) this._setFloor([tg.id], tg.talker, this.floors.get(tg.id)?.callType ?? "normal");
-      else this.floors.delete(tg.id);
+      if (tg.talker) {
+        this._setFloor([tg.id], tg.talker, floor?.callType ?? "normal");
+        if (tg.talker_since) this.floors.get(tg.id).since = new Date(tg.talker_since);
+      } else this.floors.delete(tg.id);
       if (tg.patched_with.length) this.patches.set(tg.id, tg.patched_with);
       else this.patches.delete(tg.id);
       if (!tg.emergency) this.emergencies.delete(tg.id);
@@ -428,6 +454,7 @@ export class RadioClient extends EventTarget {
         this.emergencies.set(tg.id, { raisedBy: null, since: new Date(), acknowledged: true, by: null, count: 0 });
       }
     }
+    if (rightsChanged) this._changed("talkgroups");
     this._changed("refresh");
   }
 
@@ -454,14 +481,16 @@ export class RadioClient extends EventTarget {
   /**
    * The emergency button. The server answers it by granting the raiser the floor as an
    * emergency call; with `talk: true` that grant opens the microphone as a PTT press would
-   * (end it with `release()`).
+   * (end it with `release()`). `raisedAt` (a Date) is for an emergency kept while offline:
+   * when the officer pressed the button. Resolves with `emergency_raised`.
    */
-  raiseEmergency(talkgroup, lat, lon, { talk = false } = {}) {
+  raiseEmergency(talkgroup, lat, lon, { talk = false, raisedAt = undefined } = {}) {
     if (talk && !this._pressing && this.state === "open") {
       this._pressing = { talkgroup };
       this._setTalk("requesting", talkgroup);
     }
-    return this.send("emergency_raise", { talkgroup, lat, lon });
+    return this.send("emergency_raise",
+      { talkgroup, lat, lon, raised_at: raisedAt?.toISOString() }, { expect: "emergency_raised" });
   }
   revoke(talkgroup) { return this.send("floor_revoke", { talkgroup }); }
   sendLocation(lat, lon, accuracy) { return this.send("location", { lat, lon, accuracy }); }

@@ -10,13 +10,18 @@
  *    "offline" / "reconnecting" and gives position and talk back when it is open again.
  * 3. The emergency button needs a deliberate hold (0.8 s), then counts down 5 s with a
  *    cancel button, then raises the emergency with the position and keeps the microphone
- *    open for 10 s.
+ *    open for 10 s. Without a connection the emergency is kept and shown as waiting, with
+ *    an SMS to the command centre offered, and sent with the time it was raised as soon as
+ *    the radio is connected again (`pending.js`).
  */
 import { RadioClient, RAW_AUDIO } from "../../shared/radio.js";
 import { Duty } from "./duty.js";
 import { time } from "../../shared/fmt.js";
 import { all, toast } from "../../shared/dom.js";
 import { applyI18n, has, onLangChange, t, toggleLang } from "./i18n.js";
+import {
+  commandCentrePhone, dropPending, keepPending, loadPending, rememberPhone, smsLink, smsText,
+} from "./pending.js";
 import { busyTone, countdownPip, permitTone, queuedTone, unlock } from "./tones.js";
 
 const TOKEN_KEY = "siaga.app.token";
@@ -44,7 +49,7 @@ let lastTalkState = "idle";
 
 applyI18n();
 for (const b of all(document, ".lang-toggle")) b.addEventListener("click", toggleLang);
-onLangChange(() => { applyI18n(); render(); renderConn(); renderDuty(); renderMessages(); });
+onLangChange(() => { applyI18n(); render(); renderConn(); renderDuty(); renderMessages(); renderPending(); });
 if ("serviceWorker" in navigator && params.get("sw") !== "off") {
   navigator.serviceWorker.register("sw.js").catch(() => {});
 }
@@ -75,6 +80,7 @@ function show(view) {
   document.body.dataset.view = view;
   $("#login-view").hidden = view !== "login";
   $("#radio-view").hidden = view !== "radio";
+  if (view === "login") $("#login-username").focus();
 }
 
 // -- sign-in --------------------------------------------------------------------------
@@ -159,6 +165,7 @@ function startRadio(session) {
   renderConn();
   renderDuty();
   renderMessages();
+  renderPending();
 }
 
 function onState(ev) {
@@ -175,13 +182,16 @@ function onWelcome(ev) {
   document.body.dataset.resumed = String(msg.resumed);
   document.body.dataset.connections = String(Number(document.body.dataset.connections || 0) + 1);
   if (msg.resumed) toast(t("net.resumed"));
+  rememberPhone(msg.command_centre_phone);
   duty?.flush();  // the dispatchers see us again at once
+  flushPending();
 }
 
 function onChange(ev) {
   const { what } = ev.detail;
   if (what === "joined" && client.user) {
     localStorage.setItem(prefsKey(), JSON.stringify({ joined: client.joined, selected: client.selected }));
+    flushPending();
   }
   if (what === "microphone" && client.micError) toast(t("mic.denied"));
   if (what === "downlinks") setTimeout(checkAudioBlocked, 800);
@@ -203,6 +213,7 @@ function renderConn() {
   banner.hidden = key === null;
   banner.dataset.kind = key ?? "";
   if (key) banner.textContent = t(key);
+  renderPending();
 }
 
 function listenable() {
@@ -271,12 +282,12 @@ function badge(text, kind) {
 function setScan(id, on) {
   const groups = on ? [...new Set([...client.joined, id])] : client.joined.filter((g) => g !== id);
   const selected = groups.includes(client.selected) ? client.selected : (groups[0] ?? null);
-  client.scan(groups, selected).catch((err) => toast(err.message));
+  client.scan(groups, selected).catch((err) => toast(errorText(err)));
 }
 
 function selectGroup(id) {
   const groups = client.joined.includes(id) ? client.joined : [...client.joined, id];
-  client.scan(groups, id).catch((err) => toast(err.message));
+  client.scan(groups, id).catch((err) => toast(errorText(err)));
 }
 
 function renderNow() {
@@ -406,7 +417,7 @@ function bindPtt() {
 
   document.addEventListener("keydown", (e) => {
     if (document.body.dataset.view !== "radio" || isTyping(e.target)) return;
-    if (HOLD_KEYS.has(e.key)) {
+    if (HOLD_KEYS.has(e.key) || (e.key === "Enter" && e.target === ptt)) {
       e.preventDefault();
       if (!e.repeat) pressPtt("key");
     } else if (TOGGLE_KEYS.has(e.key)) {
@@ -415,7 +426,7 @@ function bindPtt() {
     }
   });
   document.addEventListener("keyup", (e) => {
-    if (HOLD_KEYS.has(e.key)) releasePtt("key");
+    if (HOLD_KEYS.has(e.key) || e.key === "Enter") releasePtt("key");
   });
   // Bluetooth headsets' buttons reach a web page, where they do at all, as media keys or
   // Media Session actions: one press talks, the next one stops.
@@ -492,15 +503,22 @@ async function fireEmergency() {
   $("#sos-detail").textContent = t("sos.active_detail");
   $("#sos-cancel").textContent = t("sos.stop");
   $("#sos-count").textContent = "";
+  const raisedAt = new Date();
   const talkgroup = client.selected ?? client.joined[0];
   const fix = await duty.currentPosition(3000);
   if (sos.phase !== "raising") return;
+  if (client.state !== "open") { keepEmergency(talkgroup, fix, raisedAt); return; }
   try {
     pttBy = "sos";
     await client.raiseEmergency(talkgroup, fix?.lat, fix?.lon, { talk: true });
   } catch (err) {
+    if (pttBy === "sos") releasePtt("sos");
     pttBy = null;
-    toast(t("sos.failed", { error: err.message }));
+    if (err.code === "not_connected" || err.code === "no_answer") {
+      keepEmergency(talkgroup, fix, raisedAt);
+      return;
+    }
+    toast(t("sos.failed", { error: errorText(err) }));
     setSosPhase("idle");
     return;
   }
@@ -529,6 +547,67 @@ function stopSos(byUser) {
     document.body.dataset.sosResult = "raised";
     if (pttBy === "sos") releasePtt("sos");
   }
+}
+
+/** No connection: keep the emergency to send later and say so (rule 3). */
+function keepEmergency(talkgroup, fix, raisedAt) {
+  keepPending(user, {
+    talkgroup: talkgroup ?? null, talkgroupName: talkgroup ? groupName(talkgroup) : null,
+    raisedAt: raisedAt.toISOString(), lat: fix?.lat ?? null, lon: fix?.lon ?? null,
+    accuracy: fix?.accuracy ?? null,
+    who: client.user ? { name: client.user.name, unit: client.user.unit } : null,
+  });
+  setSosPhase("idle");
+  document.body.dataset.sosResult = "kept";
+  renderPending();
+  $("#sos-pending").scrollIntoView({ block: "nearest" });
+}
+
+let flushing = false;
+
+/** Send a kept emergency once the radio is open and has its talkgroups back. */
+async function flushPending() {
+  const pending = user ? loadPending(user) : null;
+  if (!pending || flushing || client?.state !== "open" || !client.joined.length) return;
+  const talkgroup = pending.talkgroup && client.joined.includes(pending.talkgroup)
+    ? pending.talkgroup : (client.selected ?? client.joined[0]);
+  flushing = true;
+  try {
+    await client.raiseEmergency(talkgroup, pending.lat ?? undefined, pending.lon ?? undefined,
+      { raisedAt: new Date(pending.raisedAt) });
+    dropPending(user);
+    document.body.dataset.sosResult = "sent_late";
+    toast(t("pending.sent", { time: time(pending.raisedAt) }));
+  } catch (err) {
+    if (err.code === "invalid_raised_at") {
+      dropPending(user);
+      toast(t("pending.too_old", { time: time(pending.raisedAt) }), "error", 15000);
+    }
+    // Anything else (the connection dropped again): kept, tried at the next welcome.
+  } finally {
+    flushing = false;
+    renderPending();
+  }
+}
+
+function renderPending() {
+  const panel = $("#sos-pending");
+  const pending = user ? loadPending(user) : null;
+  panel.hidden = !pending;
+  document.body.dataset.pending = String(Boolean(pending));
+  if (!pending) return;
+  $("#sos-pending-time").textContent = t("pending.raised", { time: time(pending.raisedAt) });
+  const phone = commandCentrePhone();
+  const link = $("#sos-sms");
+  link.hidden = !phone;
+  $("#sos-sms-none").hidden = Boolean(phone);
+  if (phone) link.setAttribute("href", smsLink(phone, smsText(pending)));
+}
+
+/** A client-side error in the screen's language (radio.js speaks English to developers). */
+function errorText(err) {
+  return err.code && has(`error.${err.code}`) ? t(`error.${err.code}`)
+    : err.code && has(`reason.${err.code}`) ? t(`reason.${err.code}`) : t("error.other");
 }
 
 // -- on duty ----------------------------------------------------------------------------
