@@ -16,6 +16,14 @@ side effects of floor events (transmission records, media routes, bus events). R
    synchronous step, so nothing can come in between.
 4. A second connection of the same user without the session id starts afresh: the old
    session ends and the old socket is closed with code 4002.
+7. In a cluster only the radio leader serves the radio (docs/architecture.md, "Several
+   nodes"). ``serving()`` says whether this node may act as the leader *now*; while it
+   says no, commands are refused (``not_leader``), voice is dropped and floor timers do
+   nothing. :meth:`RadioService.reset` drops every session when the node stops or starts
+   being the leader, closing sockets with 4010 (the client reconnects to any node and
+   resumes). ``sessions`` is told each session's resumable state as it changes
+   (:mod:`ptt.server.sessions`), and an earlier leader's record of a session may be handed
+   to :meth:`RadioService.attach` to resume it here.
 5. ``ref``: while a command is handled, the first message to its sender of a type that
    answers it (``ptt.protocol.ANSWERS``) carries the command's ``ref``; nobody else's copy
    does.
@@ -56,11 +64,13 @@ from ptt.events import (
     TalkgroupsUnpatched,
 )
 from ptt.server.connection import Connection
+from ptt.server.sessions import SessionRecord
 from ptt.talkgroup import Identity, Right, Talkgroup
 
 log = logging.getLogger("ptt.service")
 
 CLOSE_REPLACED = 4002
+CLOSE_MOVED = 4010
 BACKLOG_LIMIT = 200
 
 
@@ -88,6 +98,14 @@ class BurstObserver(Protocol):
     def burst_started(self, burst: Burst, at: datetime) -> None: ...
 
     def burst_ended(self, burst: Burst, reason: str, at: datetime) -> None: ...
+
+
+class SessionKeeper(Protocol):
+    """Where the resumable state of sessions is kept across leaders (rule 7)."""
+
+    def saved(self, record: SessionRecord) -> None: ...
+
+    def forgotten(self, user: int) -> None: ...
 
 
 class MediaPlane(Protocol):
@@ -152,6 +170,9 @@ class RadioService:
         self._loop: asyncio.AbstractEventLoop | None = None
         #: The command being handled: (sender, command type, ref) for rule 5.
         self._answering: tuple[int, str, str | int] | None = None
+        #: Rule 7: whether this node may act as the radio now (always, on one node).
+        self.serving: Callable[[], bool] = lambda: True
+        self.sessions: SessionKeeper | None = None
 
     # -- time ----------------------------------------------------------------------------
 
@@ -167,10 +188,12 @@ class RadioService:
     # -- sessions ------------------------------------------------------------------------
 
     def attach(self, identity: Identity, connection: Connection, resume: str | None,
-               welcome: Callable[[Client, bool], dict[str, Any]]) -> tuple[Client, bool]:
+               welcome: Callable[[Client, bool], dict[str, Any]],
+               restored: SessionRecord | None = None) -> tuple[Client, bool]:
         """A socket authenticated as ``identity``: resume its session or start one.
 
-        ``welcome(client, resumed)`` builds the first message (rule 3)."""
+        ``welcome(client, resumed)`` builds the first message (rule 3). ``restored``: an
+        earlier leader's record of the session, resumed if ``resume`` names it (rule 7)."""
         client = self.clients.get(identity.user_id)
         if client is not None and resume is not None and secrets.compare_digest(
                 resume, client.session_id):
@@ -190,15 +213,31 @@ class RadioService:
             if client.connection is not None:
                 client.connection.close(CLOSE_REPLACED, "connected elsewhere")
             self._end(client)
-        client = Client(identity, secrets.token_urlsafe(16), connection)
+        resumed = (restored is not None and resume is not None and restored.user
+                   == identity.user_id and secrets.compare_digest(resume, restored.session))
+        client = Client(identity, restored.session if restored is not None and resumed
+                        else secrets.token_urlsafe(16), connection)
         self.clients[identity.user_id] = client
         self.radio.connect(identity, self.now())
-        connection.send(p.dumps(welcome(client, False)))
+        if restored is not None and resumed:
+            self._restore(identity.user_id, restored)
+        connection.send(p.dumps(welcome(client, resumed)))
+        self._membership_dirty.add(identity.user_id)
         self._pump()
         self._sync_membership()
         self._announce_presence(identity, online=True)
-        log.info("session started", extra={"user": identity.username})
-        return client, False
+        log.info("session resumed from another leader" if resumed else "session started",
+                 extra={"user": identity.username})
+        return client, resumed
+
+    def _restore(self, user: int, record: SessionRecord) -> None:
+        """Join again what an earlier leader's session had joined, where the user still
+        may listen (talkgroups close, rights change)."""
+        roster = self.radio.roster
+        groups = [tg for tg in record.groups if tg in roster.talkgroups
+                  and Right.LISTEN in roster.rights(user, tg)]
+        selected = record.selected if record.selected in groups else None
+        self.radio.set_scan(user, groups, selected, self.now())
 
     def detach(self, client: Client, connection: Connection) -> None:
         """The socket of ``client`` closed; keep its session for the resume window."""
@@ -233,6 +272,8 @@ class RadioService:
         if client.expiry is not None:
             client.expiry.cancel()
         del self.clients[client.identity.user_id]
+        if self.sessions is not None:
+            self.sessions.forgotten(client.identity.user_id)
         self.radio.disconnect(client.identity.user_id, self.now())
         self._membership_dirty.add(client.identity.user_id)
         self._pump()
@@ -249,11 +290,37 @@ class RadioService:
         for scope in list(self._bursts):
             self._end_burst(scope, "server_shutdown", now)
 
+    def reset(self, radio: Radio, numbers: dict[str, int]) -> None:
+        """Drop every session and start afresh on ``radio`` (rule 7): this node stopped or
+        started being the radio leader. Sockets are closed with 4010; the sessions stay
+        in the session store for the next leader to resume."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        now = self.utcnow()
+        for scope in list(self._bursts):
+            self._end_burst(scope, "leader_lost", now)
+        clients, self.clients = self.clients, {}
+        for client in clients.values():
+            if client.expiry is not None:
+                client.expiry.cancel()
+            if client.connection is not None:
+                client.connection.close(CLOSE_MOVED, "radio moved to another node")
+            for media in self.media:
+                media.client_gone(client.identity.user_id)
+        self._groups_seen.clear()
+        self._membership_dirty.clear()
+        self.radio, self.numbers = radio, numbers
+
     # -- commands ------------------------------------------------------------------------
 
     def handle(self, client: Client, cmd: p.Command) -> None:
         """Apply one parsed command; refusals go back to the client as ``error``."""
         user, now = client.identity.user_id, self.now()
+        if not self.serving():
+            self.send(client, p.error_message("not_leader",
+                                              "this node no longer serves the radio", cmd.ref))
+            return
         self._answering = None if cmd.ref is None else (user, cmd.type, cmd.ref)
         reply: dict[str, Any] | None = None
         try:
@@ -347,6 +414,8 @@ class RadioService:
 
     def media_received(self, user: int) -> tuple[str, ...] | None:
         """A voice packet from ``user``: the talkgroups it goes to, or None to drop it."""
+        if not self.serving():
+            return None
         result = self.radio.media_received(user, self.now())
         if result is not None:
             burst = self._bursts.get(result)
@@ -402,6 +471,8 @@ class RadioService:
 
     def _on_timer(self) -> None:
         self._timer = None
+        if not self.serving():
+            return  # the leadership's end resets the radio
         self.radio.handle_timer(self.now())
         self._pump()
 
@@ -461,6 +532,10 @@ class RadioService:
         dirty, self._membership_dirty = self._membership_dirty, set()
         for user in dirty:
             groups = roster.groups(user) if roster.is_connected(user) else ()
+            client = self.clients.get(user)
+            if self.sessions is not None and client is not None and roster.is_connected(user):
+                self.sessions.saved(SessionRecord(client.session_id, user, groups,
+                                                  roster.selected(user)))
             if self._groups_seen.get(user, ()) != groups:
                 changed = True
                 if groups:
