@@ -27,6 +27,7 @@ from ptt.server.leadership import Leadership
 from ptt.server.recorder import Recorder, purge_expired
 from ptt.server.replay import RecentHandler
 from ptt.server.replay import router as replay_router
+from ptt.server.restproxy import LeaderRest
 from ptt.server.service import RadioService
 from ptt.server.sessions import SessionBook
 from ptt.server.signaling import AuthFailed, Signaling
@@ -93,6 +94,8 @@ class RadioFeature:
                 await proxy.serve(websocket, leadership, serve_here)
 
         app.add_api_websocket_route("/ws", ws_endpoint)
+        app.add_middleware(LeaderRest,
+                           leadership=lambda: runtime.services.get("radio_leadership"))
         app.include_router(api_router)
         app.include_router(replay_router)
 

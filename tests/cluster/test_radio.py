@@ -28,6 +28,20 @@ async def test_a_listener_on_another_node_hears_the_talker(cluster: NodeCluster)
         await until(lambda: len(listener.frames) == 50, "50 frames through the proxy")
         tones = listener.heard_tones(listener.numbers["satpolpp"])
         assert tones.count(A) >= 45, tones
+        # The radio's REST answers come from the leader, whichever node is asked.
+        third = 3 - leader - other
+        auth = {"Authorization": f"Bearer {await cluster.token(third, 'dispatcher1')}"}
+        r = await cluster.http.get(f"{cluster.nodes[third].url}/api/talkgroups",
+                                   headers=auth)
+        live = {tg["id"]: tg for tg in r.json()}
+        assert live["satpolpp"]["talker"]["username"] == "satpol1", r.text
+        assert live["satpolpp"]["online"] == 2
+        r = await cluster.http.post(f"{cluster.nodes[third].url}/api/talkgroups",
+                                    headers=auth, json={"name": "Banjir Mayangan",
+                                                        "members": ["satpol1", "satpol2"]})
+        assert r.status_code == 201, r.text
+        await talker.expect("talkgroup_added", talkgroup__id="banjir-mayangan")
+        await listener.expect("talkgroup_added", talkgroup__id="banjir-mayangan")
         # The listener's own talk passes through its node too, after the floor changes.
         await talker.send("floor_release")
         await listener.expect("floor_idle")
