@@ -114,3 +114,30 @@ async def test_the_leader_killed_mid_transmission_is_replaced_and_sessions_resum
     finally:
         talking.cancel()
         await close_all(talker, listener, console)
+
+
+async def test_a_leader_stopped_cleanly_hands_the_radio_over_at_once(
+        cluster: NodeCluster) -> None:
+    leader = await radio_leader(cluster)
+    f1, f2 = [n for n in range(3) if n != leader]
+    tokens = {u: await cluster.token(f1, u) for u in ("satpol1", "satpol2")}
+    talker = await joined(cluster, f1, "satpol1", tokens["satpol1"], ["satpolpp"])
+    listener = await joined(cluster, f2, "satpol2", tokens["satpol2"], ["satpolpp"])
+    try:
+        stopped_at = time.monotonic()
+        assert await cluster.nodes[leader].stop() in (0, -15)
+        for client in (talker, listener):
+            assert await closed(client) not in (None, 4001, 4002)
+        talker, listener = await asyncio.gather(
+            resume(cluster, talker, [f1, f2], tokens["satpol1"]),
+            resume(cluster, listener, [f2, f1], tokens["satpol2"]))
+        assert talker.welcome["joined"] == listener.welcome["joined"] == ["satpolpp"]
+        await listener.expect("joined", talkgroup="satpolpp")
+        await talker.listen()
+        await talker.take_floor()
+        await listener.expect("floor_taken", talker__username="satpol1")
+        print(f"\nleader stopped: floor granted again after "
+              f"{time.monotonic() - stopped_at:.2f} s (the lease was given up, not expired)")
+        assert await radio_leader(cluster) in (f1, f2)
+    finally:
+        await close_all(talker, listener)
