@@ -20,7 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from ptt import protocol as p
 from ptt.flood import FloodGuard, Verdict
 from ptt.server.connection import Connection
-from ptt.server.service import Client, RadioService
+from ptt.server.service import CLOSE_MOVED, Client, RadioService
 from ptt.server.sessions import SessionRecord
 from ptt.talkgroup import Identity, Right
 
@@ -68,6 +68,10 @@ class Signaling:
                                    else CLOSE_HELLO_TIMEOUT)
             return
         except WebSocketDisconnect:
+            return
+        if not self.service.serving():  # the radio moved while this one authenticated
+            await _send_then_close(websocket, p.error_message(
+                "not_leader", "this node no longer serves the radio", ref), CLOSE_MOVED)
             return
         restored = None
         local = self.service.clients.get(identity.user_id)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+from urllib.parse import urlsplit
 
 import nats
 import websockets
@@ -17,11 +18,13 @@ from tests.polling import until
 from tests.wsaudio.helpers import AudioClient
 
 
-async def radio_leader(cluster: NodeCluster, timeout: float = 15) -> int:
-    """The index of the node holding the radio lease, read from NATS as the nodes do."""
+async def radio_leader(cluster: NodeCluster, timeout: float = 15,
+                       exclude: int | None = None) -> int:
+    """The index of the node holding the radio lease (other than ``exclude``), read from
+    NATS as the nodes do."""
     nc = await nats.connect(os.environ[NATS_ENV])
 
-    async def holder() -> int | None:
+    async def holder() -> tuple[int] | None:  # a tuple: node 0 is a leader too
         try:
             kv = await nc.jetstream().key_value(f"{cluster.name}_radio_leader")
             entry = await kv.get("leader")
@@ -29,10 +32,11 @@ async def radio_leader(cluster: NodeCluster, timeout: float = 15) -> int:
             return None
         node = str(json.loads(entry.value or b"{}").get("node", ""))
         index = int(node.removeprefix("node-"))
-        return index if cluster.nodes[index].running else None
+        return (index,) if cluster.nodes[index].running and index != exclude else None
 
     try:
-        return await until(holder, "a radio leader", timeout=timeout) or 0
+        (index,) = await until(holder, "a radio leader", timeout=timeout)
+        return index
     finally:
         await nc.close()
 
@@ -104,6 +108,47 @@ async def answer(client: AudioClient, *types: str, timeout: float = 5) -> str:
             skipped.append(msg)
     finally:
         client.seen.extendleft(reversed(skipped))
+
+
+class NatsLink:
+    """A TCP relay between one node and NATS that the test can cut, as a network would."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.server: asyncio.Server | None = None
+        self.pipes: set[asyncio.StreamWriter] = set()
+
+    @classmethod
+    async def open(cls, nats_url: str) -> NatsLink:
+        address = urlsplit(nats_url)
+        link = cls((address.hostname or "127.0.0.1", address.port or 4222))
+        link.server = await asyncio.start_server(link._pipe, "127.0.0.1", 0)
+        return link
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"nats://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.pipes.update((writer, up_writer))
+
+        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+
+    def cut(self) -> None:
+        """Refuse new connections and drop the open ones."""
+        assert self.server is not None
+        self.server.close()
+        for writer in self.pipes:
+            writer.transport.abort()
 
 
 async def close_all(*clients: AudioClient) -> None:

@@ -4,10 +4,20 @@ the leader dies (kill -9) another takes over and the clients resume their sessio
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 
-from tests.cluster.conftest import NodeCluster
-from tests.cluster.radio import answer, close_all, closed, joined, radio_leader, resume
+from tests.cluster.conftest import NATS_ENV, NodeCluster, running_cluster
+from tests.cluster.radio import (
+    NatsLink,
+    answer,
+    close_all,
+    closed,
+    joined,
+    radio_leader,
+    resume,
+)
 from tests.polling import until
 from tests.wsaudio.helpers import tone_packets
 
@@ -141,3 +151,43 @@ async def test_a_leader_stopped_cleanly_hands_the_radio_over_at_once(
         assert await radio_leader(cluster) in (f1, f2)
     finally:
         await close_all(talker, listener)
+
+
+async def test_a_leader_cut_off_from_nats_steps_down_before_another_can_take_over(
+        tmp_path: Path) -> None:
+    link = await NatsLink.open(os.environ[NATS_ENV])
+    async with running_cluster(tmp_path, size=0) as cluster:
+        cut = cluster.add(SIAGA_NATS_URL=link.url)
+        await cluster.start(cut)
+        assert await radio_leader(cluster) == cut
+        others = [cluster.add(), cluster.add()]
+        await asyncio.gather(*(cluster.start(i) for i in others))
+        token = await cluster.token(cut, "satpol1")
+        client = await joined(cluster, cut, "satpol1", token, ["satpolpp"])
+        proxied = await joined(cluster, others[0], "satpol2",
+                               await cluster.token(others[0], "satpol2"), ["satpolpp"])
+        cut_at = time.monotonic()
+        link.cut()
+        seen: dict[str, float] = {}
+
+        async def new_leader() -> None:
+            await radio_leader(cluster, exclude=cut)
+            seen["taken"] = time.monotonic() - cut_at
+
+        async def stepped_down() -> None:
+            assert await closed(client) == 4010
+            seen["closed"] = time.monotonic() - cut_at
+
+        try:
+            await asyncio.gather(new_leader(), stepped_down())
+            print(f"\ncut off from NATS: the old leader closed its clients after "
+                  f"{seen['closed']:.2f} s, another node took the lease after "
+                  f"{seen['taken']:.2f} s")
+            assert seen["closed"] < seen["taken"]
+            assert await closed(proxied) == 4010
+            again = await resume(cluster, proxied, others, await cluster.token(
+                others[0], "satpol2"))
+            assert again.welcome["joined"] == ["satpolpp"]
+            await close_all(again)
+        finally:
+            await close_all(client, proxied)
