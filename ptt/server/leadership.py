@@ -26,7 +26,14 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from kernel.cluster import Cluster
-from ptt.lease import Claim, LeadershipGained, LeadershipLost, Lease, LossReason
+from ptt.lease import (
+    Claim,
+    LeadershipGained,
+    LeadershipLost,
+    Lease,
+    LeaseState,
+    LossReason,
+)
 
 log = logging.getLogger("ptt.leadership")
 
@@ -99,7 +106,9 @@ class Leadership:
                 await asyncio.wait_for(self._changed.wait(), remaining)
 
     async def close(self) -> None:
-        """Give the lease up (the next leader need not wait for it to expire)."""
+        """Give the lease up (the next leader need not wait for it to expire); once."""
+        if self.lease.state is LeaseState.RELEASED:
+            return
         self.lease.release(self.loop.time())
         for task in (self._task, self._claim):
             if task is not None:
