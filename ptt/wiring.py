@@ -160,7 +160,7 @@ class RadioFeature:
         def gained(token: int) -> None:
             fresh_radio()
             book.took_over(token)
-            task = asyncio.create_task(self._refresh_talkgroups(runtime, service))
+            task = asyncio.create_task(self._take_over(runtime, service, book))
             refreshing.add(task)
             task.add_done_callback(refreshing.discard)
 
@@ -179,8 +179,9 @@ class RadioFeature:
         await leadership.start()
 
     @staticmethod
-    async def _refresh_talkgroups(runtime: Runtime, service: RadioService) -> None:
-        """Talkgroups opened or closed while another node led: as the database has them."""
+    async def _take_over(runtime: Runtime, service: RadioService, book: SessionBook) -> None:
+        """Talkgroups opened or closed while another node led, as the database has them;
+        then the emergencies the last leader had."""
         try:
             talkgroups = await load_talkgroups(runtime.sessions)
         except Exception:
@@ -193,6 +194,9 @@ class RadioFeature:
         for code in known - {tg.id for tg, _ in talkgroups}:
             with contextlib.suppress(CommandRefused):
                 service.remove_talkgroup(code)
+        emergencies = await book.emergencies()
+        if emergencies is not None and service.serving():
+            service.restore_emergencies(emergencies)
 
     async def _purge_daily(self, runtime: Runtime) -> None:
         await asyncio.sleep(PURGE_DELAY)

@@ -64,7 +64,7 @@ from ptt.events import (
     TalkgroupsUnpatched,
 )
 from ptt.server.connection import Connection
-from ptt.server.sessions import SessionRecord
+from ptt.server.sessions import EmergencyRecord, SessionRecord
 from ptt.talkgroup import Identity, Right, Talkgroup
 
 log = logging.getLogger("ptt.service")
@@ -106,6 +106,8 @@ class SessionKeeper(Protocol):
     def saved(self, record: SessionRecord) -> None: ...
 
     def forgotten(self, user: int) -> None: ...
+
+    def emergencies_changed(self, record: EmergencyRecord) -> None: ...
 
 
 class MediaPlane(Protocol):
@@ -173,6 +175,7 @@ class RadioService:
         #: Rule 7: whether this node may act as the radio now (always, on one node).
         self.serving: Callable[[], bool] = lambda: True
         self.sessions: SessionKeeper | None = None
+        self._emergencies_dirty = False
 
     # -- time ----------------------------------------------------------------------------
 
@@ -455,6 +458,12 @@ class RadioService:
                 self.send_to({answering[0]}, p.with_ref(msg, answering[2]))
             else:
                 self.send_to(envelope.to, msg)
+        if self._emergencies_dirty:
+            self._emergencies_dirty = False
+            if self.sessions is not None:
+                self.sessions.emergencies_changed(EmergencyRecord(tuple(
+                    (e.talkgroup, e.raised_by, e.acknowledged_by)
+                    for e in self.radio.emergencies())))
         self._arm()
 
     def _arm(self) -> None:
@@ -510,11 +519,14 @@ class RadioService:
             case MemberLeft():
                 self._membership_dirty.add(event.user_id)
             case EmergencyRaised():
+                self._emergencies_dirty = True
                 self.publish(event)
             case EmergencyAcknowledged():
+                self._emergencies_dirty = True
                 self.store.emergency("acknowledged", event.talkgroup, event.by.user_id, at)
                 self.publish(event)
             case EmergencyCleared():
+                self._emergencies_dirty = True
                 self.store.emergency("cleared", event.talkgroup, event.by.user_id, at)
                 self.publish(event)
             case _:
@@ -615,7 +627,19 @@ class RadioService:
         self.numbers[talkgroup.id] = number
         self._pump()
 
+    def restore_emergencies(self, record: EmergencyRecord) -> None:
+        """The emergencies an earlier radio leader had, active here again (rule 7)."""
+        for talkgroup, raised_by, acknowledged_by in record.emergencies:
+            try:
+                self.radio.restore_emergency(talkgroup, raised_by, acknowledged_by,
+                                             self.now())
+            except CommandRefused:  # the talkgroup has closed since
+                continue
+        self._emergencies_dirty = True
+        self._pump()
+
     def remove_talkgroup(self, talkgroup: str) -> None:
+        self._emergencies_dirty = True
         self.radio.remove_talkgroup(talkgroup, self.now())
         self._pump()
         self._sync_membership()

@@ -3,8 +3,9 @@
 The leader writes each session's resumable state (:class:`SessionRecord`: session id,
 user, joined talkgroups, selected talkgroup) to the cluster's ``radio_sessions`` bucket
 whenever it changes, under ``u<user id>``, and deletes it when the session ends (expired
-after the resume window, or replaced). Losing the leadership deletes nothing: those
-records are what the next leader resumes.
+after the resume window, or replaced); the active emergencies
+(:class:`EmergencyRecord`) go under ``emergencies``. Losing the leadership deletes
+nothing: those records are what the next leader resumes.
 
 Rules:
 
@@ -12,6 +13,8 @@ Rules:
    one writer task puts the latest record of each user (older ones it had not written yet
    are skipped) while this node holds the lease. A write that fails is tried again with
    the next change or the next write of anyone (the record stays pending).
+3. The emergencies an earlier leader wrote are restored by the next one as it takes over
+   (:meth:`SessionBook.emergencies`), whatever the time.
 2. Each record carries the fencing token of the leader that wrote it. A new leader resumes
    a record only if an earlier leader wrote it (its token is older than the one this node
    gained the lease with) and only within ``resume_window`` seconds of taking over: a
@@ -28,9 +31,13 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
+
+from ptt.protocol import identity
+from ptt.talkgroup import Identity, Role
 
 log = logging.getLogger("ptt.sessions")
 
@@ -45,10 +52,10 @@ class SessionRecord:
     selected: str | None
     token: int = 0
 
-    def encode(self) -> bytes:
+    def encode(self, token: int) -> bytes:
         return json.dumps({"session": self.session, "user": self.user,
                            "groups": list(self.groups), "selected": self.selected,
-                           "token": self.token}).encode()
+                           "token": token}).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> SessionRecord:
@@ -57,6 +64,39 @@ class SessionRecord:
                    tuple(str(g) for g in data["groups"]),
                    None if data["selected"] is None else str(data["selected"]),
                    int(data["token"]))
+
+
+@dataclass(frozen=True)
+class EmergencyRecord:
+    """The active emergencies: (talkgroup, raised by, acknowledged by or None) each."""
+
+    emergencies: tuple[tuple[str, Identity, Identity | None], ...]
+    token: int = 0
+
+    def encode(self, token: int) -> bytes:
+        return json.dumps({"token": token, "emergencies": [
+            {"talkgroup": tg, "raised_by": identity(raised),
+             "acknowledged_by": None if ack is None else identity(ack)}
+            for tg, raised, ack in self.emergencies]}).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> EmergencyRecord:
+        data = json.loads(raw)
+        return cls(tuple((str(e["talkgroup"]), _identity(e["raised_by"]),
+                          None if e["acknowledged_by"] is None
+                          else _identity(e["acknowledged_by"]))
+                         for e in data["emergencies"]), int(data["token"]))
+
+
+def _identity(data: dict[str, Any]) -> Identity:
+    return Identity(int(data["user_id"]), str(data["username"]), str(data["name"]),
+                    str(data["agency"]), Role(data["role"]),
+                    None if data["unit"] is None else str(data["unit"]))
+
+
+Record = SessionRecord | EmergencyRecord
+R = TypeVar("R", SessionRecord, EmergencyRecord)
+EMERGENCIES = "emergencies"
 
 
 def key(user: int) -> str:
@@ -72,9 +112,9 @@ class SessionBook:
         self.kv = kv
         self.token = token
         self.resume_window = resume_window
-        #: user -> the record to write (None: delete), in the order of the changes.
-        self._pending: dict[int, SessionRecord | None] = {}
-        self._written: dict[int, SessionRecord] = {}
+        #: key -> the record to write (None: delete), in the order of the changes.
+        self._pending: dict[str, Record | None] = {}
+        self._written: dict[str, Record] = {}
         self._since: int | None = None
         self._took_over_at: float | None = None
         self._wake = asyncio.Event()
@@ -84,15 +124,20 @@ class SessionBook:
     # -- the service's side (synchronous, rule 1) -----------------------------------------
 
     def saved(self, record: SessionRecord) -> None:
-        if self._written.get(record.user) == record and record.user not in self._pending:
-            return
-        self._pending.pop(record.user, None)
-        self._pending[record.user] = record
-        self._wake.set()
+        self._put(key(record.user), record)
 
     def forgotten(self, user: int) -> None:
-        self._pending.pop(user, None)
-        self._pending[user] = None
+        self._put(key(user), None)
+
+    def emergencies_changed(self, record: EmergencyRecord) -> None:
+        self._put(EMERGENCIES, record)
+
+    def _put(self, name: str, record: Record | None) -> None:
+        if record is not None and self._written.get(name) == record \
+                and name not in self._pending:
+            return
+        self._pending.pop(name, None)
+        self._pending[name] = record
         self._wake.set()
 
     # -- leadership ----------------------------------------------------------------------
@@ -116,20 +161,32 @@ class SessionBook:
             self._purge.cancel()
             self._purge = None
 
+    async def emergencies(self) -> EmergencyRecord | None:
+        """The emergencies an earlier leader had (rule 3), or None."""
+        return await self._earlier(EMERGENCIES, EmergencyRecord.decode)
+
     async def load(self, user: int) -> SessionRecord | None:
         """An earlier leader's record of ``user``'s session, if it may be resumed now."""
-        if self._since is None or self._took_over_at is None or (
+        if self._took_over_at is None or (
                 asyncio.get_running_loop().time() > self._took_over_at + self.resume_window):
             return None
+        record = await self._earlier(key(user), SessionRecord.decode)
+        return record if record is not None and record.user == user else None
+
+    async def _earlier(self, name: str, decode: Callable[[bytes], R]) -> R | None:
+        """The record ``name`` if an earlier leader wrote it (rule 2), else None."""
+        since = self._since
+        if since is None:
+            return None
         try:
-            entry = await asyncio.wait_for(self.kv.get(key(user)), 1.0)
-            record = SessionRecord.decode(entry.value or b"")
+            entry = await asyncio.wait_for(self.kv.get(name), 1.0)
+            record = decode(entry.value or b"")
         except KeyNotFoundError:
             return None
         except Exception as exc:
-            log.warning("session record unreadable: %r", exc)
+            log.warning("record %s unreadable: %r", name, exc)
             return None
-        return record if record.token < self._since and record.user == user else None
+        return record if record.token < since else None
 
     async def close(self) -> None:
         if self._purge is not None:
@@ -148,22 +205,20 @@ class SessionBook:
                 token = self.token()
                 if token is None:
                     break  # not the leader: nothing to write (rule 2)
-                user, record = next(iter(self._pending.items()))
+                name, record = next(iter(self._pending.items()))
                 try:
                     if record is None:
                         with contextlib.suppress(KeyNotFoundError):
-                            await self.kv.delete(key(user))
-                        self._written.pop(user, None)
+                            await self.kv.delete(name)
+                        self._written.pop(name, None)
                     else:
-                        stamped = SessionRecord(record.session, user, record.groups,
-                                                record.selected, token)
-                        await self.kv.put(key(user), stamped.encode())
-                        self._written[user] = record
+                        await self.kv.put(name, record.encode(token))
+                        self._written[name] = record
                 except Exception as exc:
                     log.warning("session record not written: %r", exc)
                     break
-                if self._pending.get(user, record) is record:
-                    self._pending.pop(user, None)
+                if self._pending.get(name, record) is record:
+                    self._pending.pop(name, None)
 
     async def _purge_old(self, token: int) -> None:
         try:
@@ -174,6 +229,8 @@ class SessionBook:
             log.warning("session records not purged: %r", exc)
             return
         for name in users:
+            if name == EMERGENCIES:
+                continue
             with contextlib.suppress(Exception):
                 entry = await self.kv.get(name)
                 if SessionRecord.decode(entry.value or b"").token < token \

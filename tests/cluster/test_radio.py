@@ -88,6 +88,11 @@ async def test_the_leader_killed_mid_transmission_is_replaced_and_sessions_resum
     listener = await joined(cluster, f2, "satpol2", tokens["satpol2"], ["satpolpp"])
     console = await joined(cluster, leader, "dispatcher1", tokens["dispatcher1"],
                            ["satpolpp", "gabungan"])
+    await listener.send("emergency_raise")
+    await console.expect("emergency_alert", talkgroup="satpolpp")
+    await listener.expect("floor_granted", call_type="emergency")
+    await listener.send("floor_release")
+    await talker.expect("floor_idle")
     await talker.take_floor()
     talking = asyncio.create_task(talker.talk("satpolpp", tone_packets(A, 250)))
     try:
@@ -109,6 +114,8 @@ async def test_the_leader_killed_mid_transmission_is_replaced_and_sessions_resum
         assert listener.welcome["joined"] == ["satpolpp"]
         assert console.welcome["joined"] == ["satpolpp", "gabungan"]
         await talker.expect("joined", talkgroup="satpolpp")
+        # The emergency outlived its leader: the dispatcher is alerted again.
+        await console.expect("emergency_alert", talkgroup="satpolpp", count=1)
         await listener.listen()
         await talker.listen()
         await talker.take_floor()
