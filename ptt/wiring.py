@@ -91,7 +91,8 @@ class RadioFeature:
             if leadership is None:
                 await serve_here(websocket)
             else:
-                await proxy.serve(websocket, leadership, serve_here)
+                await proxy.serve(websocket, leadership, serve_here,
+                                  runtime.services["radio_ready"])
 
         app.add_api_websocket_route("/ws", ws_endpoint)
         app.add_middleware(LeaderRest,
@@ -151,7 +152,7 @@ class RadioFeature:
         """In a cluster, serve the radio only while this node holds the radio lease
         (``ptt.server.leadership``); sessions are kept in the cluster's bucket so that the
         next leader resumes them."""
-        refreshing: set[asyncio.Task[None]] = set()
+        taking_over: set[asyncio.Task[None]] = set()
 
         def fresh_radio() -> None:
             talkgroups = list(service.radio.roster.talkgroups.values())
@@ -161,14 +162,16 @@ class RadioFeature:
             fresh_radio()
             book.took_over(token)
             task = asyncio.create_task(self._take_over(runtime, service, book))
-            refreshing.add(task)
-            task.add_done_callback(refreshing.discard)
+            taking_over.add(task)
+            task.add_done_callback(taking_over.discard)
 
         def lost(reason: LossReason) -> None:
             book.stepped_down()
             fresh_radio()
 
         leadership = Leadership(cluster, on_gained=gained, on_lost=lost)
+        # New clients wait (proxy.serve) until the take-over has restored what it can.
+        runtime.services["radio_ready"] = lambda: not taking_over
         book = SessionBook(await cluster.key_value(sessions.BUCKET),
                            lambda: leadership.token, resume_window=service.resume_window)
         service.serving = leadership.holds
@@ -212,6 +215,7 @@ class RadioFeature:
         leadership: Leadership | None = runtime.services.pop("radio_leadership", None)
         if leadership is not None:
             await leadership.close()  # its clients move to the next leader at once
+        runtime.services.pop("radio_ready", None)
         book: SessionBook | None = runtime.services.pop("radio_sessions", None)
         if book is not None:
             await book.close()

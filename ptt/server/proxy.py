@@ -48,23 +48,25 @@ def ws_url(node_url: str) -> str:
 
 
 async def serve(websocket: WebSocket, leadership: Leadership,
-                here: Callable[[WebSocket], Awaitable[None]]) -> None:
-    """Serve a client's ``/ws``: ``here`` while this node leads the radio, else passed on
-    to the leader. A leader that cannot be reached (it has just died and the others have
-    not seen its lease expire yet) is tried again as the lease changes hands, for up to
-    :data:`LEADER_WAIT` seconds; then the client is told to reconnect (4010)."""
+                here: Callable[[WebSocket], Awaitable[None]],
+                ready: Callable[[], bool] = lambda: True) -> None:
+    """Serve a client's ``/ws``: ``here`` while this node leads the radio (once ``ready``:
+    its take-over done), else passed on to the leader. A leader that cannot be reached (it
+    has just died and the others have not seen its lease expire yet) is tried again as the
+    lease changes hands, for up to :data:`LEADER_WAIT` seconds; then the client is told to
+    reconnect (4010)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + LEADER_WAIT
     query = websocket.url.query
     while (remaining := deadline - loop.time()) > 0:
-        if leadership.holds():
+        if leadership.holds() and ready():
             await here(websocket)
             return
         leader = await leadership.leader_within(remaining)
         if leader is None:
             break
         if leader.node_id == leadership.cluster.node_id:
-            await asyncio.sleep(RETRY_EVERY)  # the lease is changing hands here
+            await asyncio.sleep(RETRY_EVERY)  # the radio is changing hands here
             continue
         upstream = await _open(ws_url(leader.url) + (f"?{query}" if query else ""),
                                leader, leadership)

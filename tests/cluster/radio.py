@@ -51,7 +51,7 @@ async def connect(cluster: NodeCluster, node: int, username: str, token: str, *,
     """A client on ``node``, welcomed; ConnectionError if the node closes it first."""
     client = AudioClient(username, await websockets.connect(
         ws_url(cluster, node, token, resume), open_timeout=15))
-    await until(lambda: not client.inbox.empty() or client._reader.done(),
+    await until(lambda: not client.inbox.empty() or client.gone,
                 f"{username}: a welcome or a close", timeout=15)
     if client.inbox.empty():
         raise ConnectionError(f"{username}: closed with {client.closed_with}")
@@ -71,7 +71,7 @@ async def joined(cluster: NodeCluster, node: int, username: str, token: str,
 
 async def closed(client: AudioClient, timeout: float = 10) -> int | None:
     """Wait for the server to drop ``client``; its close code (None: no close frame)."""
-    await until(lambda: client._reader.done(), f"{client.name}'s socket to close",
+    await until(lambda: client.gone, f"{client.name}'s socket to close",
                 timeout=timeout)
     return client.closed_with
 

@@ -113,7 +113,7 @@ async def test_the_leader_killed_mid_transmission_is_replaced_and_sessions_resum
         assert talker.welcome["selected"] == "satpolpp"
         assert listener.welcome["joined"] == ["satpolpp"]
         assert console.welcome["joined"] == ["satpolpp", "gabungan"]
-        await talker.expect("joined", talkgroup="satpolpp")
+        await talker.expect("joined", talkgroup="satpolpp", emergency=True)
         # The emergency outlived its leader: the dispatcher is alerted again.
         await console.expect("emergency_alert", talkgroup="satpolpp", count=1)
         await listener.listen()
