@@ -32,6 +32,10 @@ Rules:
    at the raiser's top priority: it pre-empts a normal talker, upgrades the raiser's own grant
    and withdraws its request elsewhere. Raising again (another officer, or after an
    acknowledgement) alerts again.
+6. Handing over (a cluster's next radio leader): `emergencies` lists the active ones and
+   `restore_emergency` makes one active again without a floor request (the raiser asks
+   again if it still needs to talk): unacknowledged, the alerts start again at once, their
+   count from 1; acknowledged, it stays quiet until cleared.
 """
 
 from __future__ import annotations
@@ -121,6 +125,10 @@ class Radio:
 
     def emergency(self, talkgroup: str) -> Emergency | None:
         return self._emergencies.get(self.roster.talkgroup(talkgroup).id)
+
+    def emergencies(self) -> list[Emergency]:
+        """The active emergencies, by talkgroup (rule 6)."""
+        return [self._emergencies[tg] for tg in sorted(self._emergencies)]
 
     def events(self) -> list[ev.Envelope]:
         """Drain the addressed events produced since the last call, in order."""
@@ -300,6 +308,16 @@ class Radio:
             other.release(user, now)
             self._route(other)
         self._ask(user, tg, ev.CallType.EMERGENCY, cap_priority(who.role, 99), now)
+
+    def restore_emergency(self, talkgroup: str, raised_by: Identity,
+                          acknowledged_by: Identity | None, now: float) -> None:
+        """An emergency an earlier radio leader had, active again here (rule 6)."""
+        e = Emergency(self.roster.talkgroup(talkgroup).id, raised_by, now, 0, None,
+                      acknowledged_by)
+        if acknowledged_by is None:
+            self._alert(e, now)
+        else:
+            self._emergencies[e.talkgroup] = e
 
     def acknowledge_emergency(self, user: int, talkgroup: str, now: float) -> None:
         e = self._active_emergency(user, talkgroup)

@@ -18,13 +18,19 @@ from starlette.websockets import WebSocket
 
 from kernel.auth import TokenError
 from ptt.control import Radio
+from ptt.errors import CommandRefused
+from ptt.lease import LossReason
 from ptt.media.ports import PortRange
+from ptt.server import proxy, sessions
 from ptt.server.api import identity_of
 from ptt.server.api import router as api_router
+from ptt.server.leadership import Leadership
 from ptt.server.recorder import Recorder, purge_expired
 from ptt.server.replay import RecentHandler
 from ptt.server.replay import router as replay_router
+from ptt.server.restproxy import LeaderRest
 from ptt.server.service import RadioService
+from ptt.server.sessions import SessionBook
 from ptt.server.signaling import AuthFailed, Signaling
 from ptt.server.store import SqlRadioStore, load_talkgroups
 from ptt.server.voice import WebRtcVoice
@@ -35,6 +41,7 @@ from ptt.turn import TurnCredentials
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from kernel.cluster import Cluster
     from kernel.runtime import Runtime
 
 log = logging.getLogger("ptt.wiring")
@@ -73,7 +80,7 @@ class MediaCollector:
 
 class RadioFeature:
     def mount(self, app: FastAPI, runtime: Runtime) -> None:
-        async def ws_endpoint(websocket: WebSocket) -> None:
+        async def serve_here(websocket: WebSocket) -> None:
             signaling: Signaling = runtime.services["signaling"]
             wsaudio: WebSocketVoice | None = runtime.services.get("wsaudio")
             if wsaudio is None:
@@ -81,7 +88,17 @@ class RadioFeature:
             else:
                 await wsaudio.serve(websocket, signaling.endpoint)
 
+        async def ws_endpoint(websocket: WebSocket) -> None:
+            leadership: Leadership | None = runtime.services.get("radio_leadership")
+            if leadership is None:
+                await serve_here(websocket)
+            else:
+                await proxy.serve(websocket, leadership, serve_here,
+                                  runtime.services["radio_ready"])
+
         app.add_api_websocket_route("/ws", ws_endpoint)
+        app.add_middleware(LeaderRest,
+                           leadership=lambda: runtime.services.get("radio_leadership"))
         app.include_router(api_router)
         app.include_router(replay_router)
 
@@ -150,7 +167,10 @@ class RadioFeature:
                     live = []
                 nodes = [n.public_url for n in live
                          if n.node_id != runtime.cluster.node_id and not n.draining]
-            await service.drain(deadline, nodes)
+            leadership: Leadership | None = runtime.services.get("radio_leadership")
+            hand_over = leadership.close if leadership is not None and leadership.holds() \
+                else None
+            await service.drain(deadline, nodes, hand_over)
 
         runtime.drain_hooks.append(drain)
         collector = MediaCollector(runtime.services)
@@ -159,6 +179,62 @@ class RadioFeature:
         if recorder is not None:
             runtime.services["recordings_purger"] = asyncio.create_task(
                 self._purge_daily(runtime), name="ptt-purge")
+        if runtime.cluster is not None:
+            await self._lead(runtime, runtime.cluster, service, signaling)
+
+    async def _lead(self, runtime: Runtime, cluster: Cluster, service: RadioService,
+                    signaling: Signaling) -> None:
+        """In a cluster, serve the radio only while this node holds the radio lease
+        (``ptt.server.leadership``); sessions are kept in the cluster's bucket so that the
+        next leader resumes them."""
+        taking_over: set[asyncio.Task[None]] = set()
+
+        def fresh_radio() -> None:
+            talkgroups = list(service.radio.roster.talkgroups.values())
+            service.reset(Radio(talkgroups), dict(service.numbers))
+
+        def gained(token: int) -> None:
+            fresh_radio()
+            book.took_over(token)
+            task = asyncio.create_task(self._take_over(runtime, service, book))
+            taking_over.add(task)
+            task.add_done_callback(taking_over.discard)
+
+        def lost(reason: LossReason) -> None:
+            book.stepped_down()
+            fresh_radio()
+
+        leadership = Leadership(cluster, on_gained=gained, on_lost=lost)
+        # New clients wait (proxy.serve) until the take-over has restored what it can.
+        runtime.services["radio_ready"] = lambda: not taking_over
+        book = SessionBook(await cluster.key_value(sessions.BUCKET),
+                           lambda: leadership.token, resume_window=service.resume_window)
+        service.serving = leadership.holds
+        service.sessions = book
+        signaling.restore = book.load
+        runtime.services["radio_sessions"] = book
+        runtime.services["radio_leadership"] = leadership
+        await leadership.start()
+
+    @staticmethod
+    async def _take_over(runtime: Runtime, service: RadioService, book: SessionBook) -> None:
+        """Talkgroups opened or closed while another node led, as the database has them;
+        then the emergencies the last leader had."""
+        try:
+            talkgroups = await load_talkgroups(runtime.sessions)
+        except Exception:
+            log.exception("talkgroups not reloaded")
+            return
+        known = set(service.radio.roster.talkgroups)
+        for tg, number in talkgroups:
+            if tg.id not in known:
+                service.add_talkgroup(tg, number)
+        for code in known - {tg.id for tg, _ in talkgroups}:
+            with contextlib.suppress(CommandRefused):
+                service.remove_talkgroup(code)
+        emergencies = await book.emergencies()
+        if emergencies is not None and service.serving():
+            service.restore_emergencies(emergencies)
 
     async def _purge_daily(self, runtime: Runtime) -> None:
         await asyncio.sleep(PURGE_DELAY)
@@ -171,6 +247,13 @@ class RadioFeature:
             await asyncio.sleep(PURGE_INTERVAL)
 
     async def stop(self, runtime: Runtime) -> None:
+        leadership: Leadership | None = runtime.services.pop("radio_leadership", None)
+        if leadership is not None:
+            await leadership.close()  # its clients move to the next leader at once
+        runtime.services.pop("radio_ready", None)
+        book: SessionBook | None = runtime.services.pop("radio_sessions", None)
+        if book is not None:
+            await book.close()
         purger: asyncio.Task[None] | None = runtime.services.pop("recordings_purger", None)
         if purger is not None:
             purger.cancel()

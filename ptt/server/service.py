@@ -35,6 +35,14 @@ side effects of floor events (transmission records, media routes, bus events). R
    late (asyncio reads one datagram per socket per turn; the release comes on the
    WebSocket), still reach the listeners. A floor taken from the talker (pre-empted,
    revoked, disconnected) ends its route at once.
+9. In a cluster only the radio leader serves the radio (docs/architecture.md, "Several
+   nodes"). ``serving()`` says whether this node may act as the leader *now*; while it
+   says no, commands are refused (``not_leader``), voice is dropped and floor timers do
+   nothing. :meth:`RadioService.reset` drops every session when the node stops or starts
+   being the leader, closing sockets with 4010 (the client reconnects to any node and
+   resumes). ``sessions`` is told each session's resumable state as it changes
+   (:mod:`ptt.server.sessions`), and an earlier leader's record of a session may be handed
+   to :meth:`RadioService.attach` to resume it here.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ import asyncio
 import logging
 import secrets
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -66,6 +74,7 @@ from ptt.events import (
     TalkgroupsUnpatched,
 )
 from ptt.server.connection import Connection
+from ptt.server.sessions import EmergencyRecord, SessionRecord
 from ptt.talkgroup import Identity, Right, Talkgroup
 
 log = logging.getLogger("ptt.service")
@@ -104,6 +113,16 @@ class BurstObserver(Protocol):
     def burst_started(self, burst: Burst, at: datetime) -> None: ...
 
     def burst_ended(self, burst: Burst, reason: str, at: datetime) -> None: ...
+
+
+class SessionKeeper(Protocol):
+    """Where the resumable state of sessions is kept across leaders (rule 9)."""
+
+    def saved(self, record: SessionRecord) -> None: ...
+
+    def forgotten(self, user: int) -> None: ...
+
+    def emergencies_changed(self, record: EmergencyRecord) -> None: ...
 
 
 class MediaPlane(Protocol):
@@ -174,6 +193,10 @@ class RadioService:
         #: Set by :meth:`drain`: no new session is taken (rule 7); where to go instead.
         self.draining = False
         self.move_to: list[str] = []
+        #: Rule 9: whether this node may act as the radio now (always, on one node).
+        self.serving: Callable[[], bool] = lambda: True
+        self.sessions: SessionKeeper | None = None
+        self._emergencies_dirty = False
 
     # -- time ----------------------------------------------------------------------------
 
@@ -189,10 +212,12 @@ class RadioService:
     # -- sessions ------------------------------------------------------------------------
 
     def attach(self, identity: Identity, connection: Connection, resume: str | None,
-               welcome: Callable[[Client, bool], dict[str, Any]]) -> tuple[Client, bool]:
+               welcome: Callable[[Client, bool], dict[str, Any]],
+               restored: SessionRecord | None = None) -> tuple[Client, bool]:
         """A socket authenticated as ``identity``: resume its session or start one.
 
-        ``welcome(client, resumed)`` builds the first message (rule 3)."""
+        ``welcome(client, resumed)`` builds the first message (rule 3). ``restored``: an
+        earlier leader's record of the session, resumed if ``resume`` names it (rule 9)."""
         client = self.clients.get(identity.user_id)
         if client is not None and resume is not None and secrets.compare_digest(
                 resume, client.session_id):
@@ -212,15 +237,31 @@ class RadioService:
             if client.connection is not None:
                 client.connection.close(CLOSE_REPLACED, "connected elsewhere")
             self._end(client)
-        client = Client(identity, secrets.token_urlsafe(16), connection)
+        resumed = (restored is not None and resume is not None and restored.user
+                   == identity.user_id and secrets.compare_digest(resume, restored.session))
+        client = Client(identity, restored.session if restored is not None and resumed
+                        else secrets.token_urlsafe(16), connection)
         self.clients[identity.user_id] = client
         self.radio.connect(identity, self.now())
-        connection.send(p.dumps(welcome(client, False)))
+        if restored is not None and resumed:
+            self._restore(identity.user_id, restored)
+        connection.send(p.dumps(welcome(client, resumed)))
+        self._membership_dirty.add(identity.user_id)
         self._pump()
         self._sync_membership()
         self._announce_presence(identity, online=True)
-        log.info("session started", extra={"user": identity.username})
-        return client, False
+        log.info("session resumed from another leader" if resumed else "session started",
+                 extra={"user": identity.username})
+        return client, resumed
+
+    def _restore(self, user: int, record: SessionRecord) -> None:
+        """Join again what an earlier leader's session had joined, where the user still
+        may listen (talkgroups close, rights change)."""
+        roster = self.radio.roster
+        groups = [tg for tg in record.groups if tg in roster.talkgroups
+                  and Right.LISTEN in roster.rights(user, tg)]
+        selected = record.selected if record.selected in groups else None
+        self.radio.set_scan(user, groups, selected, self.now())
 
     def detach(self, client: Client, connection: Connection) -> None:
         """The socket of ``client`` closed; keep its session for the resume window."""
@@ -255,15 +296,24 @@ class RadioService:
         if client.expiry is not None:
             client.expiry.cancel()
         del self.clients[client.identity.user_id]
+        if self.sessions is not None:
+            self.sessions.forgotten(client.identity.user_id)
         self.radio.disconnect(client.identity.user_id, self.now())
         self._membership_dirty.add(client.identity.user_id)
         self._pump()
         self._sync_membership()
         self._announce_presence(client.identity, online=False)
 
-    async def drain(self, deadline: float, nodes: list[str]) -> None:
-        """Rule 7: move every client on by ``deadline`` (loop time), talkers last."""
+    async def drain(self, deadline: float, nodes: list[str],
+                    hand_over: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Rule 7: move every client on by ``deadline`` (loop time), talkers last. The radio
+        leader of a cluster (rule 9) first lets the transmissions under way end, then hands
+        the radio over (``hand_over``: its clients are moved to the next leader then)."""
         self.draining, self.move_to = True, nodes
+        if hand_over is not None:
+            while self._bursts and self.now() < deadline:
+                await asyncio.sleep(DRAIN_POLL)
+            await hand_over()
         move = p.dumps(p.message("move", nodes=nodes))
         while True:
             talkers = {burst.talker for burst in self._bursts.values()}
@@ -292,11 +342,41 @@ class RadioService:
         for scope in list(self._bursts):
             self._end_burst(scope, "server_shutdown", now)
 
+    def reset(self, radio: Radio, numbers: dict[str, int]) -> None:
+        """Drop every session and start afresh on ``radio`` (rule 9): this node stopped or
+        started being the radio leader. Sockets are closed with 4010; the sessions stay
+        in the session store for the next leader to resume."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        now = self.utcnow()
+        for scope in list(self._bursts):
+            self._end_burst(scope, "leader_lost", now)
+        for _, timer in self._tails.values():
+            timer.cancel()
+        for talker in list(self._tails):
+            self._end_tail(talker)
+        clients, self.clients = self.clients, {}
+        for client in clients.values():
+            if client.expiry is not None:
+                client.expiry.cancel()
+            if client.connection is not None:
+                client.connection.close(CLOSE_MOVED, "radio moved to another node")
+            for media in self.media:
+                media.client_gone(client.identity.user_id)
+        self._groups_seen.clear()
+        self._membership_dirty.clear()
+        self.radio, self.numbers = radio, numbers
+
     # -- commands ------------------------------------------------------------------------
 
     def handle(self, client: Client, cmd: p.Command) -> None:
         """Apply one parsed command; refusals go back to the client as ``error``."""
         user, now = client.identity.user_id, self.now()
+        if not self.serving():
+            self.send(client, p.error_message("not_leader",
+                                              "this node no longer serves the radio", cmd.ref))
+            return
         self._answering = None if cmd.ref is None else (user, cmd.type, cmd.ref)
         reply: dict[str, Any] | None = None
         try:
@@ -397,6 +477,8 @@ class RadioService:
 
     def media_received(self, user: int) -> tuple[str, ...] | None:
         """A voice packet from ``user``: the talkgroups it goes to, or None to drop it."""
+        if not self.serving():
+            return None
         result = self.radio.media_received(user, self.now())
         if result is None and user in self._tails:
             return self._tails[user][0]  # the tail of a released transmission (rule 8)
@@ -438,6 +520,12 @@ class RadioService:
                 self.send_to({answering[0]}, p.with_ref(msg, answering[2]))
             else:
                 self.send_to(envelope.to, msg)
+        if self._emergencies_dirty:
+            self._emergencies_dirty = False
+            if self.sessions is not None:
+                self.sessions.emergencies_changed(EmergencyRecord(tuple(
+                    (e.talkgroup, e.raised_by, e.acknowledged_by)
+                    for e in self.radio.emergencies())))
         self._arm()
 
     def _arm(self) -> None:
@@ -454,6 +542,8 @@ class RadioService:
 
     def _on_timer(self) -> None:
         self._timer = None
+        if not self.serving():
+            return  # the leadership's end resets the radio
         self.radio.handle_timer(self.now())
         self._pump()
 
@@ -492,11 +582,14 @@ class RadioService:
             case MemberLeft():
                 self._membership_dirty.add(event.user_id)
             case EmergencyRaised():
+                self._emergencies_dirty = True
                 self.publish(event)
             case EmergencyAcknowledged():
+                self._emergencies_dirty = True
                 self.store.emergency("acknowledged", event.talkgroup, event.by.user_id, at)
                 self.publish(event)
             case EmergencyCleared():
+                self._emergencies_dirty = True
                 self.store.emergency("cleared", event.talkgroup, event.by.user_id, at)
                 self.publish(event)
             case _:
@@ -514,6 +607,10 @@ class RadioService:
         dirty, self._membership_dirty = self._membership_dirty, set()
         for user in dirty:
             groups = roster.groups(user) if roster.is_connected(user) else ()
+            client = self.clients.get(user)
+            if self.sessions is not None and client is not None and roster.is_connected(user):
+                self.sessions.saved(SessionRecord(client.session_id, user, groups,
+                                                  roster.selected(user)))
             if self._groups_seen.get(user, ()) != groups:
                 changed = True
                 if groups:
@@ -615,7 +712,19 @@ class RadioService:
         self.numbers[talkgroup.id] = number
         self._pump()
 
+    def restore_emergencies(self, record: EmergencyRecord) -> None:
+        """The emergencies an earlier radio leader had, active here again (rule 9)."""
+        for talkgroup, raised_by, acknowledged_by in record.emergencies:
+            try:
+                self.radio.restore_emergency(talkgroup, raised_by, acknowledged_by,
+                                             self.now())
+            except CommandRefused:  # the talkgroup has closed since
+                continue
+        self._emergencies_dirty = True
+        self._pump()
+
     def remove_talkgroup(self, talkgroup: str) -> None:
+        self._emergencies_dirty = True
         self.radio.remove_talkgroup(talkgroup, self.now())
         self._pump()
         self._sync_membership()

@@ -4,7 +4,8 @@ Authentication: ``?token=`` in the URL, or a ``hello`` message within
 :data:`HELLO_TIMEOUT` seconds. ``?resume=`` / ``hello.resume`` carries the session id
 of a dropped connection (see :mod:`ptt.server.service`, rule 2). Close codes:
 4001 unauthorized, 4002 replaced by a newer connection, 4003 no hello in time,
-4008 message flood, 4009 too slow to read, 1009 frame larger than the server accepts.
+4008 message flood, 4009 too slow to read, 4010 the radio moved to another node (a
+cluster's leader changed: reconnect and resume), 1009 frame larger than the server accepts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ptt import protocol as p
 from ptt.flood import FloodGuard, Verdict
 from ptt.server.connection import Connection
 from ptt.server.service import CLOSE_MOVED, Client, RadioService
+from ptt.server.sessions import SessionRecord
 from ptt.talkgroup import Identity, Right
 
 log = logging.getLogger("ptt.signaling")
@@ -53,6 +55,9 @@ class Signaling:
         self.command_centre_phone = command_centre_phone
         self.on_binary: Callable[[Client, bytes], None] | None = None
         self.on_command: dict[str, Callable[[Client, Any], Awaitable[None]]] = {}
+        #: In a cluster: an earlier leader's record of a user's session (``ptt.server.
+        #: sessions``), looked up when a resume names no session of this node.
+        self.restore: Callable[[int], Awaitable[SessionRecord | None]] | None = None
         #: Benchmarks only (off when None): called after each text message is handled with
         #: (seconds since its frame arrived, the text); its answers are in the outboxes by then.
         self.latency_probe: Callable[[float, str], None] | None = None
@@ -72,9 +77,19 @@ class Signaling:
             await _send_then_close(websocket, p.message("move", ref, nodes=self.service.move_to),
                                    CLOSE_MOVED)
             return
+        if not self.service.serving():  # the radio moved while this one authenticated
+            await _send_then_close(websocket, p.error_message(
+                "not_leader", "this node no longer serves the radio", ref), CLOSE_MOVED)
+            return
+        restored = None
+        local = self.service.clients.get(identity.user_id)
+        if resume is not None and self.restore is not None and (
+                local is None or local.session_id != resume):
+            restored = await self.restore(identity.user_id)
         connection = Connection(websocket.send_text, websocket.close, name=identity.username)
         client, _ = self.service.attach(
-            identity, connection, resume, lambda c, resumed: self._welcome(c, resumed, ref))
+            identity, connection, resume, lambda c, resumed: self._welcome(c, resumed, ref),
+            restored)
         try:
             await self._serve(websocket, client)
         except WebSocketDisconnect:

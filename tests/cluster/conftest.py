@@ -33,6 +33,17 @@ class NodeCluster:
     env: dict[str, str]
     nodes: list[ServerProcess]
     http: httpx.AsyncClient
+    tmp_path: Path
+
+    def add(self, **env: str) -> int:
+        """One more node (not started yet): the cluster's environment, then ``env``
+        (``SIAGA_NATS_URL=...``); returns its index."""
+        index = len(self.nodes)
+        self.nodes.append(ServerProcess(
+            {**self.env, "SIAGA_NODE_ID": f"node-{index}",
+             "SIAGA_DATA_DIR": str(self.tmp_path / f"var-{index}"), **env},
+            log=self.tmp_path / f"node-{index}.log"))
+        return index
 
     async def token(self, node: int, username: str, password: str = "demo") -> str:
         r = await self.http.post(f"{self.nodes[node].url}/api/auth/login",
@@ -75,11 +86,11 @@ async def running_cluster(tmp_path: Path, size: int = 3, **settings: str
                        secret_key="cluster-test-" + "k" * 32, **settings)
         await run(env, "db", "upgrade")
         await run(env, "demo", "load")
-        nodes = [ServerProcess({**env, "SIAGA_NODE_ID": f"node-{i}",
-                                "SIAGA_DATA_DIR": str(tmp_path / f"var-{i}")},
-                               log=tmp_path / f"node-{i}.log") for i in range(size)]
         async with httpx.AsyncClient(timeout=30) as http:
-            cluster = NodeCluster(name, env, nodes, http)
+            cluster = NodeCluster(name, env, [], http, tmp_path)
+            nodes = cluster.nodes
+            for _ in range(size):
+                cluster.add()
             try:
                 await asyncio.gather(*(cluster.start(i) for i in range(size)))
                 yield cluster

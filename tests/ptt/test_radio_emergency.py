@@ -192,3 +192,31 @@ def test_acknowledging_without_an_emergency_is_refused(bench: Bench, dina: Ident
     with pytest.raises(CommandRefused) as refused:
         bench.do("acknowledge_emergency", dina.user_id, "satpol")
     assert refused.value.code is ErrorCode.NO_EMERGENCY
+
+
+def test_a_restored_emergency_alarms_again_until_acknowledged(
+        bench: Bench, ani: Identity, dina: Identity, sari: Identity) -> None:
+    """A cluster's next radio leader restores the emergencies the last one had."""
+    bench.do("restore_emergency", "satpol", ani, None)
+    for who in (dina, sari):
+        alert = bench.take(who, EmergencyAlerted)
+        assert (alert.talkgroup, alert.raised_by, alert.count) == ("satpol", ani, 1)
+    bench.assert_silent(ani)
+    assert bench.holder("satpol") is None  # no floor comes with it
+    assert [e.talkgroup for e in bench.radio.emergencies()] == ["satpol"]
+    bench.step(10)
+    assert bench.take(sari, EmergencyAlerted).count == 2
+    bench.do("acknowledge_emergency", dina.user_id, "satpol")
+    assert bench.take(ani, EmergencyAcknowledged).by == dina
+
+
+def test_a_restored_acknowledged_emergency_stays_quiet_until_cleared(
+        bench: Bench, ani: Identity, dina: Identity, sari: Identity) -> None:
+    bench.do("restore_emergency", "satpol", ani, dina)
+    bench.step(30)
+    bench.assert_silent(ani, dina, sari)
+    emergency = bench.radio.emergency("satpol")
+    assert emergency is not None and emergency.acknowledged_by == dina
+    bench.do("clear_emergency", dina.user_id, "satpol")
+    assert bench.take(ani, EmergencyCleared).by == dina
+    assert bench.radio.emergencies() == []

@@ -60,6 +60,11 @@ class AudioClient(RadioClient):
         except ConnectionClosed as exc:
             self.closed_with = exc.rcvd.code if exc.rcvd else None
 
+    @property
+    def gone(self) -> bool:
+        """The server closed the socket (``closed_with`` holds its code, if it sent one)."""
+        return self._reader.done()
+
     async def recv(self, timeout: float = 3.0) -> dict[str, Any]:
         if self.seen:
             return self.seen.popleft()
