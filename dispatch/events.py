@@ -17,12 +17,14 @@ Rules:
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import assert_never
 
 from dispatch.domain import (
     AssignmentStatus,
+    Authority,
     CancelReason,
     Complaint,
     EscalationCause,
@@ -74,12 +76,16 @@ class AssignmentCancelled:
 
 @dataclass(frozen=True, slots=True)
 class UnitStatusChanged:
-    """The unit's board status changed (derived from its assignment, or set directly)."""
+    """The unit's board status changed (derived from its assignment, or set directly).
+
+    ``held_by`` is who holds an OUT_OF_SERVICE (see :mod:`dispatch.lifecycle`, rule 9).
+    """
 
     unit_id: int
     previous: UnitStatus
     status: UnitStatus
     at: datetime
+    held_by: Authority | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +145,9 @@ class IncidentDispatched:
     scene_lat: float
     scene_lon: float
     notes: str
+    landmark: str
+    caller_phone: str | None
+    location_approximate: bool
     hospital_id: int | None
     hospital_name: str | None
     hospital_phone: str | None
@@ -166,7 +175,34 @@ class IncidentTalkgroupRequested:
     at: datetime
 
 
-Announcement = IncidentDispatched | IncidentTalkgroupRequested
+class CrewNoticeKind(enum.Enum):
+    """Why a crew is told their job changed (each is a short SMS, see ``sms_text``)."""
+
+    CANCELLED = "cancelled"  # the dispatcher cancelled the job (or the whole incident)
+    STOOD_DOWN = "stood_down"  # another unit was sent instead
+    DESTINATION_CHANGED = "destination_changed"  # a new destination hospital (or none)
+    OUT_OF_SERVICE = "out_of_service"  # the unit was taken out of service during the job
+
+
+@dataclass(frozen=True, slots=True)
+class CrewNotified:
+    """The dispatch room changed a crew's job (rule 4): the crew gets an SMS, and their
+    status link shows the change. ``by`` is who decided (an actor name);
+    ``hospital_name`` the destination after the change."""
+
+    kind: CrewNoticeKind
+    assignment_id: int
+    incident_id: int
+    number: str
+    unit_id: int
+    callsign: str
+    crew_phones: tuple[str, ...]
+    hospital_name: str | None
+    by: str
+    at: datetime
+
+
+Announcement = IncidentDispatched | IncidentTalkgroupRequested | CrewNotified
 
 
 def describe(event: DispatchEvent) -> Label:

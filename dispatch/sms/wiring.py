@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from dispatch.events import EscalationRaised, IncidentDispatched
+from dispatch.events import CrewNotified, EscalationRaised, IncidentDispatched
 from dispatch.sms import taplink
 from dispatch.sms.gateway import build_gateway
 from dispatch.sms.inbox import Inbox
@@ -78,6 +78,7 @@ class SmsFeature:
         if bus is not None:
             bus.subscribe(IncidentDispatched, outbox.on_dispatched)
             bus.subscribe(EscalationRaised, outbox.on_escalation)
+            bus.subscribe(CrewNotified, outbox.on_notice)
         for assignment_id in await outbox.missing_dispatches(clock() - RECOVER_WITHIN):
             log.warning("dispatch SMS missing after a restart; sending it",
                         extra={"assignment_id": assignment_id})
