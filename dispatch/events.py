@@ -111,6 +111,19 @@ class ReminderRaised:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class DispatchOverdue:
+    """A call has waited longer than its triage allows without a unit (``dispatch.queue``):
+    an alarm, with sound, on every console. ``limit_s`` is the limit that was passed."""
+
+    incident_id: int
+    number: str
+    triage: Triage
+    since: datetime
+    limit_s: int
+    at: datetime
+
+
 DispatchEvent = (
     UnitDispatched
     | AssignmentAdvanced
@@ -118,6 +131,7 @@ DispatchEvent = (
     | UnitStatusChanged
     | EscalationRaised
     | ReminderRaised
+    | DispatchOverdue
 )
 
 
@@ -230,5 +244,16 @@ def describe(event: DispatchEvent) -> Label:
                 f"Pengingat: belum ada laporan sejak {status.label.id.lower()}",
                 f"Reminder: no report since {status.label.en.lower()}",
             )
+        case DispatchOverdue(triage=triage, limit_s=limit_s):
+            return Label(
+                f"{triage.name} belum dikirimi unit lewat {_duration(limit_s, 'id')}",
+                f"{triage.name} without a unit for over {_duration(limit_s, 'en')}",
+            )
         case _:  # pragma: no cover
             assert_never(event)
+
+
+def _duration(seconds: int, lang: str) -> str:
+    if seconds % 60:
+        return f"{seconds} {'detik' if lang == 'id' else 's'}"
+    return f"{seconds // 60} {'menit' if lang == 'id' else 'min'}"

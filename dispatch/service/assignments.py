@@ -31,6 +31,7 @@ from dispatch.events import (
     AssignmentAdvanced,
     AssignmentCancelled,
     CrewNoticeKind,
+    DispatchOverdue,
     EscalationRaised,
     ReminderRaised,
     UnitDispatched,
@@ -345,7 +346,8 @@ class Assignments(Recommending):
                                 incident_id=event.incident_id, unit_id=event.unit_id,
                                 status=event.status.value, since=event.since.isoformat(),
                                 label=Text.of(describe(event)).model_dump())
-                case UnitDispatched() | AssignmentAdvanced() | AssignmentCancelled():
+                case (UnitDispatched() | AssignmentAdvanced() | AssignmentCancelled()
+                      | DispatchOverdue()):
                     pass
                 case _:
                     assert_never(event)

@@ -99,6 +99,7 @@ class Incidents(Assignments):
             view = self.incident_view(row)
             out.message("incident.updated", at, incident=view.model_dump(mode="json"),
                         changed=sorted(values))
+            out.rearm = "triage" in values  # a new colour, a new limit (dispatch.queue)
             return view
 
         return await self.run(command)
@@ -154,6 +155,7 @@ class Incidents(Assignments):
         self.audit(s, actor, now, "incident", row.id, "created", None, snapshot(row), row.id)
         out.message("incident.created", now,
                     incident=self.incident_view(row).model_dump(mode="json"))
+        out.rearm = True  # it waits for a unit now (dispatch.queue)
         return row
 
     async def need_kelurahan(self, s: AsyncSession, code: str) -> KelurahanRow:

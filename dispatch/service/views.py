@@ -188,6 +188,15 @@ class UnitRecommendation(BaseModel):
     reason: Text
 
 
+class FreeSoonView(BaseModel):
+    """A busy unit expected free soon (shown when no suitable unit is available)."""
+
+    unit: UnitRef
+    status: UnitStatus
+    free_in_s: float
+    reason: Text
+
+
 class HospitalRecommendation(BaseModel):
     rank: int
     hospital: HospitalRef
@@ -203,6 +212,9 @@ class Recommendations(BaseModel):
     at: datetime
     units: list[UnitRecommendation]
     hospitals: list[HospitalRecommendation]
+    no_unit_available: bool = False  # no suitable AVAILABLE unit: see ``free_soon``
+    notice: Text | None = None
+    free_soon: list[FreeSoonView] = []
 
 
 class RadioAlertView(BaseModel):

@@ -53,6 +53,13 @@ async def next_sequence(s: AsyncSession, day: str) -> int:
     return int((await s.execute(upsert.returning(IncidentCounterRow.last))).scalar_one())
 
 
+async def waiting_incidents(s: AsyncSession) -> list[IncidentRow]:
+    """Incidents without a unit (NEW), oldest first: the dispatch queue."""
+    stmt = select(IncidentRow).where(IncidentRow.status == "NEW")
+    return list((await s.execute(stmt.order_by(IncidentRow.created_at, IncidentRow.id)))
+                .scalars())
+
+
 async def ended_by_dispatch(
     s: AsyncSession, unit_id: int, since: datetime
 ) -> list[AssignmentRow]:

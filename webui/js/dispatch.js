@@ -14,6 +14,7 @@ import { api, auth } from "./api.js";
 import { t, tx, onLangChange } from "./i18n.js";
 import { IncidentViews } from "./incidents.js";
 import { ResourceViews } from "./resources.js";
+import { overdueTone } from "./tones.js";
 
 const ACTIVE = ["new", "dispatched", "on_scene", "transporting", "at_hospital"];
 const RECONNECT_DELAYS = [500, 1000, 2000, 5000, 10000];
@@ -36,6 +37,7 @@ export class DispatchConsole extends EventTarget {
     this.escalations = new Map();   // assignment id -> escalation message
     this.smsEscalations = new Map(); // assignment id -> escalation.sms message
     this.smsAlerts = new Map();     // key -> sms.failed / sms.opt_out message (until dismissed)
+    this.overdue = new Map();       // incident id -> incident.overdue message (until a unit goes)
     this.officers = new Map();      // user_id -> radio position
     this.kelurahan = [];
     this.ws = null;
@@ -87,6 +89,9 @@ export class DispatchConsole extends EventTarget {
       if (!d) continue;
       for (const a of d.assignments) this.assignments.set(a.id, a);
     }
+    this.overdue = new Map([...this.incidents.values()]
+      .filter((i) => i.status === "new" && i.overdue_at)
+      .map((i) => [i.id, { incident_id: i.id, triage: i.triage, since: i.created_at, label: null }]));
     for (const a of this.assignments.values()) {
       if (a.escalated_at && a.status === "dispatched" && !this.escalations.has(a.id)) {
         this.escalations.set(a.id, { assignment_id: a.id, incident_id: a.incident_id, unit_id: a.unit.id,
@@ -160,6 +165,17 @@ export class DispatchConsole extends EventTarget {
         if (!this.newer(this.incidents.get(inc.id), inc)) return;
         if (ACTIVE.includes(inc.status) || this.views.selected === inc.id) this.incidents.set(inc.id, inc);
         else this.incidents.delete(inc.id);
+        if (inc.status !== "new") this.overdue.delete(inc.id);
+        break;
+      }
+      case "incident.overdue": {
+        // Raised once by the server (dispatch.queue): every console sounds it.
+        const inc = msg.incident;
+        if (this.newer(this.incidents.get(inc.id), inc)) this.incidents.set(inc.id, inc);
+        if (inc.status === "new" && !this.overdue.has(inc.id)) {
+          this.overdue.set(inc.id, { incident_id: inc.id, triage: msg.triage, since: msg.since, label: msg.label });
+          overdueTone();
+        }
         break;
       }
       case "assignment.created":
@@ -243,6 +259,19 @@ export class DispatchConsole extends EventTarget {
       });
     }
     for (const id of this.smsEscalations.keys()) if (!this.escalations.has(id)) this.smsEscalations.delete(id);
+    for (const [id, o] of this.overdue) {
+      const incident = this.incidents.get(id);
+      if (!incident || incident.status !== "new") { this.overdue.delete(id); continue; }
+      const key = `overdue-${id}`;
+      keys.add(key);
+      this.alerts.setEscalation(key, {
+        kind: "overdue",
+        siren: incident.triage === "merah",
+        title: () => t("alert.overdue", { number: incident.number, triage: t(`triage.${incident.triage}`) }),
+        body: () => (o.label ? tx(o.label) : t("incidents.overdue")),
+        action: { label: () => t("alert.open_incident"), run: () => this.views.select(id) },
+      });
+    }
     for (const [key, msg] of this.smsAlerts) {
       keys.add(key);
       const failed = msg.type === "sms.failed";
@@ -258,7 +287,7 @@ export class DispatchConsole extends EventTarget {
       });
     }
     for (const key of [...this.alerts.escalations.keys()]) {
-      if ((key.startsWith("escalation-") || key.startsWith("sms-")) && !keys.has(key)) {
+      if (/^(escalation|sms|overdue)-/.test(key) && !keys.has(key)) {
         this.alerts.setEscalation(key, null);
       }
     }
