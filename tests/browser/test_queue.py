@@ -1,0 +1,73 @@
+"""The console's queue in Chromium: the board follows triage, and a call waiting past its
+limit is an alarm on every console, with the siren for MERAH, until a unit is sent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.browser.helpers import open_console
+from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.browser
+
+
+async def test_triage_order_and_an_overdue_merah_alarms_every_console(
+    live_server: LiveServer, page: Page,
+) -> None:
+    token = await live_server.login("dispatcher1")
+    async with httpx.AsyncClient(base_url=live_server.http_url,
+                                 headers={"Authorization": f"Bearer {token}"}) as api:
+        calls = {}
+        for name, triage, kelurahan in (("hijau", "hijau", "jati"),
+                                        ("kuning", "kuning", "mayangan"),
+                                        ("merah1", "merah", "wonoasih"),
+                                        ("merah2", "merah", "kedopok")):
+            r = await api.post("/api/incidents", json={"kelurahan": kelurahan,
+                                                       "complaint": "other", "triage": triage})
+            assert r.status_code == 201, r.text
+            calls[name] = r.json()
+        browser = page.context.browser
+        assert browser is not None
+        second = await browser.new_context()  # a second dispatcher's console
+        other = await second.new_page()
+        for console in (page, other):
+            await open_console(console, live_server)
+            await expect(console.locator("#conn-dispatch")).to_have_attribute("data-state",
+                                                                             "open")
+        rows = page.locator("#incident-board tr[data-number]")
+        await expect(rows).to_have_count(4)
+        assert [await r.get_attribute("data-number") for r in await rows.all()] == [
+            calls[n]["number"] for n in ("merah1", "merah2", "kuning", "hijau")]
+
+        # Two minutes on: both MERAH calls are overdue (60 s), the KUNING one not yet (3 min).
+        service = live_server.runtime.services["dispatch"]
+        await service.run_timers(now=datetime.now(UTC) + timedelta(minutes=2))
+        for console in (page, other):
+            for name in ("merah1", "merah2"):
+                row = console.locator(f"#incident-board tr[data-number='{calls[name]['number']}']")
+                await expect(row).to_have_attribute("data-attention", "overdue")
+                await expect(row).to_contain_text("TERLAMBAT")
+            kuning = console.locator(
+                f"#incident-board tr[data-number='{calls['kuning']['number']}']")
+            await expect(kuning).not_to_have_attribute("data-attention", "overdue")
+            cards = console.locator(".alert.escalation[data-kind=overdue]")
+            await expect(cards).to_have_count(2)
+            await expect(cards.first).to_contain_text("Belum ada unit")
+            await expect(cards.first).to_contain_text("MERAH belum dikirimi unit lewat 1 menit")
+            await expect(console.locator("body")).to_have_attribute("data-alarm", "on")
+
+        # A unit for each MERAH call: the alarm stops everywhere.
+        units = (await api.get("/api/units")).json()
+        free = [u["id"] for u in units if u["status"] == "available"]
+        for name, unit in zip(("merah1", "merah2"), free, strict=False):
+            r = await api.post(f"/api/incidents/{calls[name]['id']}/assignments",
+                               json={"unit_id": unit})
+            assert r.status_code == 201, r.text
+        for console in (page, other):
+            await expect(console.locator(".alert.escalation[data-kind=overdue]")).to_have_count(0)
+            await expect(console.locator("body")).to_have_attribute("data-alarm", "off")
+        await second.close()
