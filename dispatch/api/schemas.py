@@ -117,6 +117,7 @@ class AlertIncidentIn(_Body):
     caller_name: str | None = Field(default=None, max_length=120)
     caller_phone: str | None = Field(default=None, max_length=32)
     address: str = Field(default="", max_length=300)
+    landmark: str = Field(default="", max_length=200)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     patients: int = Field(default=1, ge=1, le=500)
