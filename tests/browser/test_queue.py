@@ -71,3 +71,39 @@ async def test_triage_order_and_an_overdue_merah_alarms_every_console(
             await expect(console.locator(".alert.escalation[data-kind=overdue]")).to_have_count(0)
             await expect(console.locator("body")).to_have_attribute("data-alarm", "off")
         await second.close()
+
+
+async def test_a_busy_unit_withdrawn_from_its_job_leaves_the_call_asking_for_a_unit(
+    live_server: LiveServer, page: Page,
+) -> None:
+    token = await live_server.login("dispatcher1")
+    async with httpx.AsyncClient(base_url=live_server.http_url,
+                                 headers={"Authorization": f"Bearer {token}"}) as api:
+        incident = (await api.post("/api/incidents", json={
+            "kelurahan": "wonoasih", "complaint": "stroke", "triage": "merah"})).json()
+        units = (await api.get("/api/units")).json()
+        unit = next(u for u in units if u["callsign"] == "AMB-WONOASIH")
+        r = await api.post(f"/api/incidents/{incident['id']}/assignments",
+                           json={"unit_id": unit["id"]})
+        assert r.status_code == 201, r.text
+    await open_console(page, live_server)
+    await expect(page.locator("#conn-dispatch")).to_have_attribute("data-state", "open")
+    await page.click("[role=tab][data-tab=units]")
+    row = page.locator(f"table.units tr[data-callsign='{unit['callsign']}']")
+    button = row.locator(".unit-service")
+    await expect(button).to_have_text("Tarik dari tugas")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await button.click()
+    await expect(row).to_have_attribute("data-status", "out_of_service")
+    await expect(row).to_contain_text("dinonaktifkan oleh dispatcher")
+
+    # The call needs another unit: the escalation stays and sends the next best one.
+    card = page.locator(".alert.escalation", has_text=incident["number"])
+    await expect(card).to_contain_text("Unit dinonaktifkan saat bertugas")
+    action = card.locator("button.primary")
+    label = await action.inner_text()
+    assert unit["callsign"] not in label
+    await action.click()
+    await expect(card).to_have_count(0)
+    board = page.locator(f"#incident-board tr[data-number='{incident['number']}']")
+    await expect(board.locator(".unit")).to_contain_text(label.split()[-1])

@@ -166,6 +166,10 @@ export class DispatchConsole extends EventTarget {
         if (ACTIVE.includes(inc.status) || this.views.selected === inc.id) this.incidents.set(inc.id, inc);
         else this.incidents.delete(inc.id);
         if (inc.status !== "new") this.overdue.delete(inc.id);
+        else if (inc.overdue_at && !this.overdue.has(inc.id)) {
+          // Waiting again (its unit declined or was withdrawn) after an alarm: still overdue.
+          this.overdue.set(inc.id, { incident_id: inc.id, triage: inc.triage, since: inc.created_at, label: null });
+        }
         break;
       }
       case "incident.overdue": {
@@ -241,7 +245,11 @@ export class DispatchConsole extends EventTarget {
     const keys = new Set();
     for (const [id, esc] of this.escalations) {
       const a = this.assignments.get(id);
-      if (a && a.status !== "dispatched") { this.escalations.delete(id); continue; }
+      // A decline or a unit withdrawn mid-job ended the assignment: the call needs a unit
+      // until another one is active on it.
+      const ended = a?.status === "cancelled" && ["declined", "out_of_service"].includes(esc.cause);
+      const covered = this.assignmentsOf(esc.incident_id).some((x) => x.active);
+      if (a && a.status !== "dispatched" && (!ended || covered)) { this.escalations.delete(id); continue; }
       const key = `escalation-${id}`;
       keys.add(key);
       const incident = this.incidents.get(esc.incident_id);
@@ -254,7 +262,8 @@ export class DispatchConsole extends EventTarget {
                      ...(sms ? [tx(sms.label), tx(sms.advice)] : [])].join(" — "),
         action: next
           ? { label: () => t("alert.assign_next", { unit: next.unit.callsign }),
-              run: () => this.views.reassign(id, next.unit.id) }
+              run: () => (ended && incident ? this.views.assign(incident, next.unit.id)
+                                            : this.views.reassign(id, next.unit.id)) }
           : { label: () => t("alert.open_incident"), run: () => this.views.select(esc.incident_id) },
       });
     }
