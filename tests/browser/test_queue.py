@@ -15,12 +15,17 @@ from tests.conftest import LiveServer
 pytestmark = pytest.mark.browser
 
 
+async def dispatcher_api(server: LiveServer) -> httpx.AsyncClient:
+    """An HTTP client logged in as dispatcher1 (the API beside the console under test)."""
+    token = await server.login("dispatcher1")
+    return httpx.AsyncClient(base_url=server.http_url,
+                             headers={"Authorization": f"Bearer {token}"})
+
+
 async def test_triage_order_and_an_overdue_merah_alarms_every_console(
     live_server: LiveServer, page: Page,
 ) -> None:
-    token = await live_server.login("dispatcher1")
-    async with httpx.AsyncClient(base_url=live_server.http_url,
-                                 headers={"Authorization": f"Bearer {token}"}) as api:
+    async with await dispatcher_api(live_server) as api:
         calls = {}
         for name, triage, kelurahan in (("hijau", "hijau", "jati"),
                                         ("kuning", "kuning", "mayangan"),
@@ -76,9 +81,7 @@ async def test_triage_order_and_an_overdue_merah_alarms_every_console(
 async def test_a_busy_unit_withdrawn_from_its_job_leaves_the_call_asking_for_a_unit(
     live_server: LiveServer, page: Page,
 ) -> None:
-    token = await live_server.login("dispatcher1")
-    async with httpx.AsyncClient(base_url=live_server.http_url,
-                                 headers={"Authorization": f"Bearer {token}"}) as api:
+    async with await dispatcher_api(live_server) as api:
         incident = (await api.post("/api/incidents", json={
             "kelurahan": "wonoasih", "complaint": "stroke", "triage": "merah"})).json()
         units = (await api.get("/api/units")).json()
