@@ -132,11 +132,38 @@ class IncidentStatus(_Labelled):
 class CancelReason(_Labelled):
     DISPATCHER = "dispatcher"
     DECLINED = "declined"
+    OUT_OF_SERVICE = "out_of_service"  # the dispatch room took the unit off the job
 
 
 class EscalationCause(_Labelled):
     NOT_ACKNOWLEDGED = "not_acknowledged"
     DECLINED = "declined"
+    OUT_OF_SERVICE = "out_of_service"
+
+
+class Authority(_Labelled):
+    """Who took a unit out of service, and so who may put it back (see docs/dispatch.md).
+
+    Ordered: a decision can be undone by the same authority or a higher one, never a lower.
+    The crew (an SMS reply, the status link) ranks lowest, the supervisor highest.
+    """
+
+    CREW = "crew"
+    DISPATCHER = "dispatcher"
+    SUPERVISOR = "supervisor"
+
+    @property
+    def rank(self) -> int:
+        return list(Authority).index(self)
+
+    @classmethod
+    def of_role(cls, role: str | None) -> Authority:
+        """A user's authority from their role name; anyone else (SMS, link, system) is CREW."""
+        if role in ("supervisor", "admin"):
+            return cls.SUPERVISOR
+        if role == "dispatcher":
+            return cls.DISPATCHER
+        return cls.CREW
 
 
 class BedCategory(_Labelled):
@@ -328,8 +355,14 @@ _LABELS: dict[_Labelled, Label] = {
     IncidentStatus.CANCELLED: Label("Dibatalkan", "Cancelled"),
     CancelReason.DISPATCHER: Label("Dibatalkan dispatcher", "Cancelled by dispatcher"),
     CancelReason.DECLINED: Label("Ditolak kru", "Declined by crew"),
+    CancelReason.OUT_OF_SERVICE: Label("Unit dinonaktifkan", "Unit taken out of service"),
     EscalationCause.NOT_ACKNOWLEDGED: Label("Tidak ada jawaban kru", "Crew did not acknowledge"),
     EscalationCause.DECLINED: Label("Kru tidak bisa berangkat", "Crew cannot respond"),
+    EscalationCause.OUT_OF_SERVICE: Label("Unit dinonaktifkan saat bertugas",
+                                          "Unit taken out of service during the job"),
+    Authority.CREW: Label("kru", "crew"),
+    Authority.DISPATCHER: Label("dispatcher", "dispatcher"),
+    Authority.SUPERVISOR: Label("supervisor", "supervisor"),
     BedCategory.IGD: Label("IGD", "Emergency department"),
     BedCategory.ICU: Label("ICU", "ICU"),
     BedCategory.NICU: Label("NICU", "NICU"),

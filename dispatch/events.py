@@ -17,12 +17,14 @@ Rules:
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import assert_never
 
 from dispatch.domain import (
     AssignmentStatus,
+    Authority,
     CancelReason,
     Complaint,
     EscalationCause,
@@ -74,12 +76,16 @@ class AssignmentCancelled:
 
 @dataclass(frozen=True, slots=True)
 class UnitStatusChanged:
-    """The unit's board status changed (derived from its assignment, or set directly)."""
+    """The unit's board status changed (derived from its assignment, or set directly).
+
+    ``held_by`` is who holds an OUT_OF_SERVICE (see :mod:`dispatch.lifecycle`, rule 9).
+    """
 
     unit_id: int
     previous: UnitStatus
     status: UnitStatus
     at: datetime
+    held_by: Authority | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,19 @@ class ReminderRaised:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class DispatchOverdue:
+    """A call has waited longer than its triage allows without a unit (``dispatch.queue``):
+    an alarm, with sound, on every console. ``limit_s`` is the limit that was passed."""
+
+    incident_id: int
+    number: str
+    triage: Triage
+    since: datetime
+    limit_s: int
+    at: datetime
+
+
 DispatchEvent = (
     UnitDispatched
     | AssignmentAdvanced
@@ -112,6 +131,7 @@ DispatchEvent = (
     | UnitStatusChanged
     | EscalationRaised
     | ReminderRaised
+    | DispatchOverdue
 )
 
 
@@ -139,6 +159,9 @@ class IncidentDispatched:
     scene_lat: float
     scene_lon: float
     notes: str
+    landmark: str
+    caller_phone: str | None
+    location_approximate: bool
     hospital_id: int | None
     hospital_name: str | None
     hospital_phone: str | None
@@ -178,7 +201,35 @@ class IncidentEnded:
     at: datetime
 
 
-Announcement = IncidentDispatched | IncidentTalkgroupRequested | IncidentEnded
+class CrewNoticeKind(enum.Enum):
+    """Why a crew is told their job changed (each is a short SMS, see ``sms_text``)."""
+
+    CANCELLED = "cancelled"  # the dispatcher cancelled the job (or the whole incident)
+    STOOD_DOWN = "stood_down"  # another unit was sent instead
+    DESTINATION_CHANGED = "destination_changed"  # a new destination hospital (or none)
+    OUT_OF_SERVICE = "out_of_service"  # the unit was taken out of service during the job
+
+
+@dataclass(frozen=True, slots=True)
+class CrewNotified:
+    """The dispatch room changed a crew's job (rule 4): the crew gets an SMS, and their
+    status link shows the change. ``by`` is who decided (an actor name);
+    ``hospital_name`` the destination after the change."""
+
+    kind: CrewNoticeKind
+    assignment_id: int
+    incident_id: int
+    number: str
+    unit_id: int
+    callsign: str
+    crew_phones: tuple[str, ...]
+    hospital_name: str | None
+    by: str
+    at: datetime
+
+
+Announcement = (IncidentDispatched | IncidentTalkgroupRequested | IncidentEnded
+                | CrewNotified)
 
 
 def describe(event: DispatchEvent) -> Label:
@@ -206,5 +257,16 @@ def describe(event: DispatchEvent) -> Label:
                 f"Pengingat: belum ada laporan sejak {status.label.id.lower()}",
                 f"Reminder: no report since {status.label.en.lower()}",
             )
+        case DispatchOverdue(triage=triage, limit_s=limit_s):
+            return Label(
+                f"{triage.name} belum dikirimi unit lewat {_duration(limit_s, 'id')}",
+                f"{triage.name} without a unit for over {_duration(limit_s, 'en')}",
+            )
         case _:  # pragma: no cover
             assert_never(event)
+
+
+def _duration(seconds: int, lang: str) -> str:
+    if seconds % 60:
+        return f"{seconds} {'detik' if lang == 'id' else 's'}"
+    return f"{seconds // 60} {'menit' if lang == 'id' else 'min'}"

@@ -29,6 +29,14 @@ Rules:
    :class:`EscalationRaised`; a status held longer than its reminder interval (ON_SCENE: 30 min)
    raises :class:`ReminderRaised`, again every interval. The adapter arms one timer at
    :func:`next_deadline` and calls :func:`due_timers` when it fires.
+8. The dispatch room may take a unit out of service in the middle of a job (``WITHDRAW``: a
+   breakdown, a crew member hurt): the assignment is cancelled with the reason OUT_OF_SERVICE,
+   the unit goes OUT_OF_SERVICE, and unless the patient was already delivered the incident
+   needs another unit (:class:`EscalationRaised`).
+9. Who may override whom: every OUT_OF_SERVICE has a holder (:class:`Authority`: the crew for
+   a decline, else the role of whoever decided). Only the same authority or a higher one puts
+   the unit back (:func:`apply_unit`): a crew's "5 SIAP" or an old status link never undoes a
+   dispatcher's or a supervisor's decision, a dispatcher never undoes a supervisor's.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from dispatch.domain import (
     TERMINAL,
     Assignment,
     AssignmentStatus,
+    Authority,
     CancelReason,
     EscalationCause,
     IncidentStatus,
@@ -75,6 +84,7 @@ class Trigger(enum.Enum):
     CLEAR = "clear"
     DECLINE = "decline"
     CANCEL = "cancel"
+    WITHDRAW = "withdraw"
 
 
 class UnitTrigger(enum.Enum):
@@ -87,34 +97,38 @@ TRANSITIONS: dict[AssignmentStatus, dict[Trigger, AssignmentStatus]] = {
     S.DISPATCHED: {
         T.ACKNOWLEDGE: S.ACKNOWLEDGED, T.DEPART: S.EN_ROUTE, T.ARRIVE: S.ON_SCENE,
         T.TRANSPORT: S.TRANSPORTING, T.REACH_HOSPITAL: S.AT_HOSPITAL,
-        T.DECLINE: S.CANCELLED, T.CANCEL: S.CANCELLED,
+        T.DECLINE: S.CANCELLED, T.CANCEL: S.CANCELLED, T.WITHDRAW: S.CANCELLED,
     },
     S.ACKNOWLEDGED: {
         T.ACKNOWLEDGE: S.ACKNOWLEDGED, T.DEPART: S.EN_ROUTE, T.ARRIVE: S.ON_SCENE,
         T.TRANSPORT: S.TRANSPORTING, T.REACH_HOSPITAL: S.AT_HOSPITAL,
-        T.DECLINE: S.CANCELLED, T.CANCEL: S.CANCELLED,
+        T.DECLINE: S.CANCELLED, T.CANCEL: S.CANCELLED, T.WITHDRAW: S.CANCELLED,
     },
     S.EN_ROUTE: {
         T.ACKNOWLEDGE: S.EN_ROUTE, T.DEPART: S.EN_ROUTE, T.ARRIVE: S.ON_SCENE,
         T.TRANSPORT: S.TRANSPORTING, T.REACH_HOSPITAL: S.AT_HOSPITAL,
-        T.DECLINE: S.CANCELLED, T.CANCEL: S.CANCELLED,
+        T.DECLINE: S.CANCELLED, T.CANCEL: S.CANCELLED, T.WITHDRAW: S.CANCELLED,
     },
     S.ON_SCENE: {
         T.ACKNOWLEDGE: S.ON_SCENE, T.ARRIVE: S.ON_SCENE, T.TRANSPORT: S.TRANSPORTING,
         T.REACH_HOSPITAL: S.AT_HOSPITAL, T.CLEAR: S.BACK_IN_SERVICE, T.CANCEL: S.CANCELLED,
+        T.WITHDRAW: S.CANCELLED,
     },
     S.TRANSPORTING: {
         T.ACKNOWLEDGE: S.TRANSPORTING, T.TRANSPORT: S.TRANSPORTING,
         T.REACH_HOSPITAL: S.AT_HOSPITAL, T.HAND_OVER: S.HANDOVER,
         T.CLEAR: S.BACK_IN_SERVICE, T.CANCEL: S.CANCELLED,
+        T.WITHDRAW: S.CANCELLED,
     },
     S.AT_HOSPITAL: {
         T.ACKNOWLEDGE: S.AT_HOSPITAL, T.REACH_HOSPITAL: S.AT_HOSPITAL,
         T.HAND_OVER: S.HANDOVER, T.CLEAR: S.BACK_IN_SERVICE, T.CANCEL: S.CANCELLED,
+        T.WITHDRAW: S.CANCELLED,
     },
     S.HANDOVER: {
         T.ACKNOWLEDGE: S.HANDOVER, T.HAND_OVER: S.HANDOVER,
         T.CLEAR: S.BACK_IN_SERVICE, T.CANCEL: S.CANCELLED,
+        T.WITHDRAW: S.CANCELLED,
     },
     S.BACK_IN_SERVICE: {},
     S.CANCELLED: {},
@@ -133,6 +147,10 @@ ORDER: tuple[AssignmentStatus, ...] = (
 )
 _RANK = {status: i for i, status in enumerate(ORDER)}
 _CREW_REPORTS = frozenset({T.DEPART, T.ARRIVE, T.TRANSPORT, T.REACH_HOSPITAL, T.CLEAR})
+_CANCEL_REASON = {T.DECLINE: CancelReason.DECLINED, T.CANCEL: CancelReason.DISPATCHER,
+                  T.WITHDRAW: CancelReason.OUT_OF_SERVICE}
+# Withdrawn before the patient reached a hospital: the incident still needs a unit (rule 8).
+_STILL_NEEDED = frozenset({S.DISPATCHED, S.ACKNOWLEDGED, S.EN_ROUTE, S.ON_SCENE, S.TRANSPORTING})
 _UNIT_FOR: dict[AssignmentStatus, UnitStatus] = {
     S.DISPATCHED: U.DISPATCHED, S.ACKNOWLEDGED: U.ACKNOWLEDGED, S.EN_ROUTE: U.EN_ROUTE,
     S.ON_SCENE: U.ON_SCENE, S.TRANSPORTING: U.TRANSPORTING, S.AT_HOSPITAL: U.AT_HOSPITAL,
@@ -189,8 +207,21 @@ def dispatch_unit(
     ])
 
 
-def apply(assignment: Assignment, trigger: Trigger, now: datetime) -> Outcome:
-    """Move ``assignment`` by ``trigger`` at ``now`` or raise :class:`IllegalTransition`."""
+class UnitOutcome(NamedTuple):
+    """A unit's next status, who holds it out of service (rule 9), and what happened."""
+
+    status: UnitStatus
+    held_by: Authority | None
+    events: list[DispatchEvent]
+
+
+def apply(
+    assignment: Assignment, trigger: Trigger, now: datetime, *, by: Authority = Authority.CREW
+) -> Outcome:
+    """Move ``assignment`` by ``trigger`` at ``now`` or raise :class:`IllegalTransition`.
+
+    ``by`` is who decided; it matters for WITHDRAW, whose OUT_OF_SERVICE it holds (rule 9).
+    """
     _check_now(now)
     previous = assignment.status
     target = TRANSITIONS[previous].get(trigger)
@@ -201,9 +232,7 @@ def apply(assignment: Assignment, trigger: Trigger, now: datetime) -> Outcome:
     times = assignment.times.stamped(target, now)
     if trigger in _CREW_REPORTS:
         times = times.stamped(AssignmentStatus.ACKNOWLEDGED, now)
-    reason = None
-    if target is AssignmentStatus.CANCELLED:
-        reason = CancelReason.DECLINED if trigger is Trigger.DECLINE else CancelReason.DISPATCHER
+    reason = _CANCEL_REASON.get(trigger)
     after = dataclasses.replace(assignment, status=target, times=times, cancel_reason=reason)
     a_id, i_id, u_id = assignment.id, assignment.incident_id, assignment.unit_id
     events: list[DispatchEvent] = []
@@ -214,20 +243,39 @@ def apply(assignment: Assignment, trigger: Trigger, now: datetime) -> Outcome:
         events.append(AssignmentCancelled(a_id, i_id, u_id, previous, reason, now))
     unit_before, unit_after = unit_status_for(assignment), unit_status_for(after)
     if unit_after is not unit_before:
-        events.append(UnitStatusChanged(u_id, unit_before, unit_after, now))
+        held = None
+        if unit_after is UnitStatus.OUT_OF_SERVICE:
+            held = Authority.CREW if reason is CancelReason.DECLINED else by
+        events.append(UnitStatusChanged(u_id, unit_before, unit_after, now, held))
     if reason is CancelReason.DECLINED:
         events.append(EscalationRaised(a_id, i_id, u_id, EscalationCause.DECLINED, now))
+    elif reason is CancelReason.OUT_OF_SERVICE and previous in _STILL_NEEDED:
+        events.append(EscalationRaised(a_id, i_id, u_id, EscalationCause.OUT_OF_SERVICE, now))
     return Outcome(after, events)
 
 
 def apply_unit(
-    unit_id: int, status: UnitStatus, trigger: UnitTrigger, now: datetime
-) -> tuple[UnitStatus, list[DispatchEvent]]:
+    unit_id: int, status: UnitStatus, trigger: UnitTrigger, now: datetime, *,
+    by: Authority, held_by: Authority | None = None,
+) -> UnitOutcome:
     """Take an idle unit out of service or put it back; a repeat is a no-op (rule 4).
 
-    A busy unit is refused: its status follows its assignment until that one ends.
+    A busy unit is refused: its status follows its assignment until that one ends (the
+    dispatch room withdraws it from the job first, rule 8). ``by`` is who asks, ``held_by``
+    who holds the current OUT_OF_SERVICE: a lower authority cannot put it back (rule 9). A
+    higher authority repeating the decision takes it over.
     """
     _check_now(now)
+    if (trigger is UnitTrigger.RETURN_TO_SERVICE and status is UnitStatus.OUT_OF_SERVICE
+            and held_by is not None and held_by.rank > by.rank):
+        raise IllegalTransition(
+            "out_of_service_held",
+            Label(f"Unit dinonaktifkan oleh {held_by.label.id}: hanya {held_by.label.id} "
+                  "yang bisa mengaktifkan kembali; hubungi PSC 119",
+                  f"The unit was taken out of service by the {held_by.label.en}: only the "
+                  f"{held_by.label.en} can put it back; call PSC 119"),
+            state=status, trigger=trigger,
+        )
     target = UNIT_TRANSITIONS.get(status, {}).get(trigger)
     if target is None:
         raise IllegalTransition(
@@ -238,15 +286,26 @@ def apply_unit(
             ),
             state=status, trigger=trigger,
         )
+    held = _holder(target, by, held_by)
     if target is status:
-        return status, []
-    return target, [UnitStatusChanged(unit_id, status, target, now)]
+        return UnitOutcome(status, held, [])
+    return UnitOutcome(target, held, [UnitStatusChanged(unit_id, status, target, now, held)])
+
+
+def _holder(
+    status: UnitStatus, by: Authority, held_by: Authority | None
+) -> Authority | None:
+    if status is not UnitStatus.OUT_OF_SERVICE:
+        return None
+    if held_by is not None and held_by.rank > by.rank:
+        return held_by
+    return by
 
 
 def unit_status_for(assignment: Assignment) -> UnitStatus:
     """The unit's board status while (or after) it works this assignment (rule 6)."""
     if assignment.status is AssignmentStatus.CANCELLED:
-        if assignment.cancel_reason is CancelReason.DECLINED:
+        if assignment.cancel_reason in (CancelReason.DECLINED, CancelReason.OUT_OF_SERVICE):
             return UnitStatus.OUT_OF_SERVICE
         return UnitStatus.AVAILABLE
     return _UNIT_FOR[assignment.status]

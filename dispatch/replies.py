@@ -25,7 +25,12 @@ Rules:
 3. :func:`resolve_reply` decides what a reply acts on. With an incident number it must match one
    of the unit's active assignments, so a late SMS about an old call never moves the current
    one. Without a number it needs exactly one active assignment. "5 SIAP" with none puts the
-   unit back in service (after a decline or time out of service).
+   unit back in service (after a decline or time out of service), if the lifecycle lets the
+   crew (:func:`dispatch.lifecycle.apply_unit`: not over a dispatcher's decision).
+4. A reply about a job the dispatch room ended (cancelled, the unit stood down or withdrawn,
+   ``ended``) is answered with what happened, by whom and when, never "no active job": with
+   a number, when it names such a job; without one, when the unit has no active job left and
+   the reply is not "5 SIAP" (the latest ended job is named).
 """
 
 from __future__ import annotations
@@ -34,11 +39,12 @@ import enum
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from dispatch.domain import Assignment, Label
+from dispatch.domain import Assignment, CancelReason, Label
 from dispatch.errors import BadReply
 from dispatch.lifecycle import Trigger, UnitTrigger
+from dispatch.sms_text import WIB
 
 MAX_NOTE = 160
 
@@ -115,6 +121,16 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class EndedJob:
+    """A job of the unit that the dispatch room ended (rule 4)."""
+
+    number: str
+    reason: CancelReason
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ApplyToAssignment:
     assignment: Assignment
     trigger: Trigger
@@ -170,12 +186,14 @@ def parse_incident_ref(text: str) -> IncidentRef | None:
 
 
 def resolve_reply(
-    reply: Reply, active: Sequence[Assignment], numbers: Mapping[int, str]
+    reply: Reply, active: Sequence[Assignment], numbers: Mapping[int, str],
+    ended: Sequence[EndedJob] = (),
 ) -> Resolution | BadReply:
-    """What ``reply`` acts on (rule 3).
+    """What ``reply`` acts on (rules 3 and 4).
 
     ``active`` are the sender's unit's active assignments; ``numbers`` maps their incident ids
-    to incident numbers.
+    to incident numbers; ``ended`` are the unit's recent jobs ended by the dispatch room,
+    newest last.
     """
     if reply.command is ReplyCommand.HELP:
         return SendHelp()
@@ -186,6 +204,9 @@ def resolve_reply(
     if ref is not None:
         chosen = [a for a in active if ref.matches(numbers.get(a.incident_id, ""))]
         if not chosen:
+            named = [job for job in ended if ref.matches(job.number)]
+            if named:
+                return _ended(named[-1], reply.raw)
             return BadReply(
                 "unknown_incident",
                 Label(f"Tidak ada tugas aktif no {ref.sequence:04d}",
@@ -197,6 +218,8 @@ def resolve_reply(
         if not chosen:
             if reply.command is ReplyCommand.BACK_IN_SERVICE:
                 return ApplyToUnit(UnitTrigger.RETURN_TO_SERVICE)
+            if ended:
+                return _ended(ended[-1], reply.raw)
             return BadReply("no_active_assignment",
                             Label("Tidak ada tugas aktif", "No active assignment"), raw=reply.raw)
     if len(chosen) > 1:
@@ -207,6 +230,27 @@ def resolve_reply(
             raw=reply.raw,
         )
     return ApplyToAssignment(chosen[0], trigger)
+
+
+_ENDED = {
+    CancelReason.DISPATCHER: ("dibatalkan", "cancelled"),
+    CancelReason.DECLINED: ("ditolak kru", "declined by the crew"),
+    CancelReason.OUT_OF_SERVICE: ("dihentikan, unit dinonaktifkan",
+                                  "stopped, the unit was taken out of service"),
+}
+
+
+def _ended(job: EndedJob, raw: str) -> BadReply:
+    how_id, how_en = _ENDED[job.reason]
+    at = job.at.astimezone(WIB)
+    return BadReply(
+        "assignment_cancelled",
+        Label(f"Tugas {job.number} sudah {how_id} oleh {job.by} pukul {at:%H:%M} WIB. "
+              "Hentikan tugas ini",
+              f"Job {job.number} was {how_en} by {job.by} at {at:%H:%M} WIB. "
+              "Stop this job"),
+        raw=raw,
+    )
 
 
 def _ref(day: str | None, seq: str) -> IncidentRef | None:

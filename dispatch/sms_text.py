@@ -10,9 +10,10 @@ Rules:
    cost two. A single SMS holds 160 septets; a split one 153 per part, and an escape pair is
    never split across parts (:func:`sms_parts` segments exactly as a handset does).
 3. A composed message fits in :data:`MAX_PARTS` (two) parts. What must stay intact does: the
-   incident number, triage, complaint, links, reply codes. What can be shortened is cut, the
-   longest first, and marked with ``..``: the address and the notes. Kelurahan and hospital
-   names are capped; a link longer than :data:`MAX_LINK` is refused (a cut link is useless).
+   incident number, triage, complaint, patients and callback number, links, reply codes.
+   What can be shortened is cut in a stated order (notes first, the address last) and marked
+   with ``..``. Kelurahan and hospital names are capped; a link longer than :data:`MAX_LINK`
+   is refused (a cut link is useless).
 4. Times are shown in WIB (UTC+7, no daylight saving), the clock the crews read.
 """
 
@@ -133,27 +134,81 @@ def compose_dispatch_sms(
     link: str,
     hospital: str | None = None,
     notes: str = "",
+    landmark: str = "",
+    patients: int = 1,
+    caller_phone: str | None = None,
+    approximate: bool = False,
 ) -> str:
     """The crew's dispatch SMS: at most two GSM-7 parts (rule 3).
 
-    ``link`` is the short signed status link (made by the caller); ``notes`` is free text from
-    the call taker (patients, hazards).
+    In reading order: what and how bad, where (address and kelurahan, then the landmark), how
+    many patients and the caller's callback number, the free-text notes, the map (marked
+    ``perkiraan`` when ``approximate``: only the kelurahan centre is known), the destination,
+    the reply codes and the status link. ``link`` is the short signed status link (made by
+    the caller); ``notes`` is free text from the call taker. The notes are cut first, then the
+    destination (the crew goes to the scene first, and hears of the hospital again), then
+    address and landmark share what is left: the status page behind the link has them all.
     """
     head = f"{_clean(number)} {triage.name} {complaint.label.id}"
     kel = truncate(_clean(kelurahan), MAX_KELURAHAN)
     kel = f"Kel. {kel}" if kel else ""
-    tail = [f"Peta: {map_link(scene)}"]
-    if hospital:
-        tail.append("RS: " + truncate(_clean(hospital), MAX_HOSPITAL))
-    tail += [REPLY_CODES, f"Lapor: {_checked_link(link)}"]
+    who = f"{max(patients, 1)} pasien" + (f", telp {_clean(caller_phone)}" if caller_phone
+                                          else "")
+    where = f"Peta{' (perkiraan)' if approximate else ''}: {map_link(scene)}"
+    tail = [REPLY_CODES, f"Lapor: {_checked_link(link)}"]
 
-    def render(address: str, notes: str) -> str:
+    def render(notes: str, hospital: str, address: str, landmark: str) -> str:
         lines = [head, ", ".join(p for p in (address, kel) if p) or "Lokasi: lihat peta"]
+        if landmark:
+            lines.append(f"Patokan: {landmark}")
+        lines.append(who)
         if notes:
             lines.append(f"Ket: {notes}")
+        lines.append(where)
+        if hospital:
+            lines.append(f"RS: {hospital}")
         return "\n".join(lines + tail)
 
-    return _fit(render, [_clean(address), _clean(notes)])
+    destination = truncate(_clean(hospital or ""), MAX_HOSPITAL)
+    return _fit(render, [[_clean(notes)], [destination], [_clean(address), _clean(landmark)]])
+
+
+def compose_crew_notice_sms(
+    *,
+    kind: str,
+    number: str,
+    callsign: str,
+    by: str,
+    at: datetime,
+    link: str,
+    hospital: str | None = None,
+) -> str:
+    """A crew's short notice that the dispatch room changed their job (one part if it can).
+
+    ``kind`` is a :class:`dispatch.events.CrewNoticeKind` value: ``cancelled``,
+    ``stood_down``, ``destination_changed``, ``out_of_service``. ``by`` is who decided;
+    ``at`` is shown in WIB; ``hospital`` is the new destination (None: none set).
+    """
+    if at.tzinfo is None:
+        raise ValueError("at must be an aware datetime")
+    head = _clean(number)
+    who = f"oleh {truncate(_clean(by), MAX_UNIT)} {at.astimezone(WIB):%H:%M} WIB"
+    unit = truncate(_clean(callsign), MAX_UNIT)
+    match kind:
+        case "cancelled":
+            lines = [f"{head} DIBATALKAN {who}.", "Hentikan tugas, unit siaga kembali."]
+        case "stood_down":
+            lines = [f"{head} DIALIHKAN ke unit lain {who}.",
+                     "Hentikan tugas, unit siaga kembali."]
+        case "destination_changed":
+            target = truncate(_clean(hospital), MAX_HOSPITAL) if hospital else "belum ada"
+            lines = [f"{head} RS TUJUAN BARU: {target}", f"(diubah {who})"]
+        case "out_of_service":
+            lines = [f"{head} dihentikan: unit {unit} DINONAKTIFKAN {who}.",
+                     "Aktif lagi hanya lewat PSC 119."]
+        case _:
+            raise ValueError(f"unknown notice kind: {kind!r}")
+    return _fit(lambda: "\n".join([*lines, f"Info: {_checked_link(link)}"]), [])
 
 
 def compose_prearrival_sms(
@@ -181,7 +236,7 @@ def compose_prearrival_sms(
     def render(notes: str) -> str:
         return "\n".join([head, case] + ([f"Ket: {notes}"] if notes else []) + tail)
 
-    return _fit(render, [_clean(notes)])
+    return _fit(render, [[_clean(notes)]])
 
 
 def _clean(text: str) -> str:
@@ -195,21 +250,25 @@ def _checked_link(link: str) -> str:
     return link
 
 
-def _fit(render: Callable[..., str], flexible: list[str]) -> str:
-    """Cut the flexible fields to a fair share each until the message fits :data:`MAX_PARTS`.
+def _fit(render: Callable[..., str], groups: list[list[str]]) -> str:
+    """Cut the flexible fields until the message fits :data:`MAX_PARTS`, group by group.
 
-    The share is a water level: fields shorter than it stay whole, longer ones are cut to it,
-    so a short note survives a very long address and vice versa.
+    The first group is cut (down to nothing if need be) before the next is touched. Within a
+    group the share is a water level: fields shorter than it stay whole, longer ones are cut
+    to it, so a short landmark survives a very long address and vice versa.
     """
-    text = render(*flexible)
-    sizes = [septets(f) for f in flexible]
-    budget = sum(sizes)
-    while sms_parts(text) > MAX_PARTS:
-        if budget == 0:
-            raise ValueError("the fixed part of the message does not fit in two SMS")
-        budget = max(0, budget - max(1, septets(text) - MAX_PARTS * PART))
-        level = _water_level(sizes, budget)
-        text = render(*(truncate(f, level) for f in flexible))
+    fields = [list(group) for group in groups]
+    text = render(*(f for group in fields for f in group))
+    for i, group in enumerate(groups):
+        sizes = [septets(f) for f in group]
+        budget = sum(sizes)
+        while sms_parts(text) > MAX_PARTS and budget > 0:
+            budget = max(0, budget - max(1, septets(text) - MAX_PARTS * PART))
+            level = _water_level(sizes, budget)
+            fields[i] = [truncate(f, level) for f in group]
+            text = render(*(f for group in fields for f in group))
+    if sms_parts(text) > MAX_PARTS:
+        raise ValueError("the fixed part of the message does not fit in two SMS")
     return text
 
 

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING
 from starlette.websockets import WebSocket
 
 from dispatch.api import dispatch_error_handler, router, stream_endpoint
+from dispatch.domain import Triage
 from dispatch.errors import DispatchError
 from dispatch.lifecycle import DEFAULT_TIMERS
 from dispatch.osrm import OsrmTravelTimes
+from dispatch.queue import QueuePolicy
 from dispatch.service import DispatchConfig, DispatchService, StreamHub
 from dispatch.service.relay import StreamRelay
 from dispatch.sms.wiring import SmsFeature
@@ -29,7 +31,17 @@ from dispatch.sms.wiring import SmsFeature
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from kernel.config import Settings
     from kernel.runtime import Runtime
+
+
+def queue_policy(settings: Settings) -> QueuePolicy:
+    """The waiting limits per triage colour (``SIAGA_QUEUE_*_SECONDS``)."""
+    return QueuePolicy({
+        Triage.MERAH: timedelta(seconds=settings.queue_merah_seconds),
+        Triage.KUNING: timedelta(seconds=settings.queue_kuning_seconds),
+        Triage.HIJAU: timedelta(seconds=settings.queue_hijau_seconds),
+    })
 
 
 class DispatchFeature:
@@ -58,7 +70,8 @@ class DispatchFeature:
             osrm=OsrmTravelTimes(osrm_url) if osrm_url else None,
             config=DispatchConfig(
                 timers=dataclasses.replace(DEFAULT_TIMERS, acknowledge_within=ack),
-                mass_casualty_patients=runtime.settings.mass_casualty_patients),
+                mass_casualty_patients=runtime.settings.mass_casualty_patients,
+                queue=queue_policy(runtime.settings)),
         )
         if runtime.cluster is not None:
             self.relay = StreamRelay(runtime.cluster, service.hub,

@@ -51,6 +51,13 @@ class IceServer(BaseModel):
     credential: SecretStr | None = None
 
 
+def _wait_limit(default: int, colour: str) -> Any:
+    """A queue limit (``dispatch.queue``): seconds a call of ``colour`` may wait for a unit."""
+    return Field(default=default, ge=10, le=4 * 3600,
+                 description=f"A {colour} call without a unit for this long raises an alarm "
+                 "(with sound) on every console.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SIAGA_",
@@ -136,6 +143,9 @@ class Settings(BaseSettings):
     tap_link_ttl_seconds: int = Field(
         default=12 * 3600, ge=300, le=7 * 24 * 3600,
         description="How long the status link in a dispatch SMS works.")
+    queue_merah_seconds: int = _wait_limit(60, "MERAH")
+    queue_kuning_seconds: int = _wait_limit(180, "KUNING")
+    queue_hijau_seconds: int = _wait_limit(600, "HIJAU")
     hospital_prearrival_sms: bool = Field(
         default=False,
         description="Send the destination hospital's phone a pre-arrival SMS on dispatch.")

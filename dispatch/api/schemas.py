@@ -23,6 +23,8 @@ class IncidentIn(_Body):
     caller_phone: str | None = Field(default=None, max_length=32,
                                      description="E.164, or Indonesian local form (0812...)")
     address: str = Field(default="", max_length=300)
+    landmark: str = Field(default="", max_length=200,
+                          description="A landmark near the scene (patokan), sent to the crew")
     kelurahan: str = Field(min_length=1, max_length=40, description="Kelurahan code")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
@@ -40,6 +42,7 @@ class IncidentPatch(_Body):
     caller_name: str | None = Field(default=None, max_length=120)
     caller_phone: str | None = Field(default=None, max_length=32)
     address: str | None = Field(default=None, max_length=300)
+    landmark: str | None = Field(default=None, max_length=200)
     kelurahan: str | None = Field(default=None, min_length=1, max_length=40)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
@@ -61,7 +64,8 @@ class IncidentPatch(_Body):
         return {k: v for k, v in self.model_dump(exclude_unset=True).items() if k != "version"}
 
 
-NOT_NULL = frozenset({"source", "caller_name", "address", "kelurahan", "complaint", "triage",
+NOT_NULL = frozenset({"source", "caller_name", "address", "landmark", "kelurahan", "complaint",
+                      "triage",
                       "patients", "notes"})
 
 
@@ -122,6 +126,7 @@ class AlertIncidentIn(_Body):
     caller_name: str | None = Field(default=None, max_length=120)
     caller_phone: str | None = Field(default=None, max_length=32)
     address: str = Field(default="", max_length=300)
+    landmark: str = Field(default="", max_length=200)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     patients: int = Field(default=1, ge=1, le=500)

@@ -37,6 +37,7 @@ class AlertIncidentInput:
     caller_name: str | None = None
     caller_phone: str | None = None
     address: str = ""
+    landmark: str = ""
     lat: float | None = None
     lon: float | None = None
     patients: int = 1
@@ -92,7 +93,8 @@ class Alerts(Incidents):
             incident = await self.insert_incident(s, out, IncidentInput(
                 source=Source.RADIO, kelurahan=kelurahan, complaint=data.complaint,
                 triage=data.triage, caller_name=data.caller_name or who, caller_phone=phone,
-                address=data.address, lat=lat, lon=lon, patients=data.patients,
+                address=data.address, landmark=data.landmark, lat=lat, lon=lon,
+                patients=data.patients,
                 notes=data.notes if data.notes is not None else
                 f"Alarm darurat radio dari {who}, kanal {alert.talkgroup_name or alert.talkgroup}",
                 determinant=data.determinant,

@@ -11,17 +11,27 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import assert_never
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import lifecycle
-from dispatch.domain import TERMINAL, Assignment, AssignmentStatus, Label, UnitStatus
+from dispatch.domain import (
+    TERMINAL,
+    Assignment,
+    AssignmentStatus,
+    Authority,
+    CancelReason,
+    Label,
+    UnitStatus,
+)
 from dispatch.errors import IllegalTransition
 from dispatch.events import (
     AssignmentAdvanced,
     AssignmentCancelled,
+    CrewNoticeKind,
+    DispatchOverdue,
     EscalationRaised,
     ReminderRaised,
     UnitDispatched,
@@ -29,6 +39,7 @@ from dispatch.events import (
     describe,
 )
 from dispatch.lifecycle import Outcome, Trigger, UnitTrigger
+from dispatch.replies import EndedJob
 from dispatch.service import briefs
 from dispatch.service.actor import Actor
 from dispatch.service.base import Outbox, Stale
@@ -40,6 +51,7 @@ from dispatch.store.models import AssignmentRow, IncidentRow, UnitRow
 from dispatch.store.records import assignment_record, snapshot, store_assignment
 
 CLOSED = frozenset({"CANCELLED", "CLOSED"})
+ENDED_WITHIN = timedelta(hours=12)  # a late reply about a job ended this long ago is answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +62,7 @@ class CrewContext:
     callsign: str
     active: list[Assignment]
     numbers: dict[int, str]
+    ended: list[EndedJob]
 
 
 class Assignments(Recommending):
@@ -84,7 +97,8 @@ class Assignments(Recommending):
                                                       "The new unit is the one being replaced"))
             incident = await self.need_incident(s, old.incident_id)
             self.check_open(incident)
-            await self.apply_trigger(s, out, old, Trigger.CANCEL, actor, at, "reassigned")
+            await self.apply_trigger(s, out, old, Trigger.CANCEL, actor, at, "reassigned",
+                                     notice=CrewNoticeKind.STOOD_DOWN)
             row = await self.dispatch(s, out, incident, unit_id, old.hospital_id, actor, at)
             return await self.assignment_view(s, row)
 
@@ -123,6 +137,8 @@ class Assignments(Recommending):
                            snapshot(row), row.incident_id)
                 view = await self.assignment_view(s, row)
                 out.message("assignment.updated", at, assignment=view.model_dump(mode="json"))
+                out.bus.append(await briefs.notice(
+                    s, row, CrewNoticeKind.DESTINATION_CHANGED, actor, at))
             return await self.assignment_view(s, row)
 
         return await self.run(command)
@@ -147,7 +163,18 @@ class Assignments(Recommending):
                     raise InvalidInput("unit_required", Label("Unit harus disebut",
                                                               "A unit is required"))
                 unit = await self.need_unit(s, unit_id)
-                _, events = lifecycle.apply_unit(unit.id, UnitStatus[unit.status], trigger, at)
+                by = Authority.of_role(actor.role)
+                if trigger is UnitTrigger.TAKE_OUT_OF_SERVICE:  # lifecycle rule 8
+                    for job in await repo.active_assignments(s, unit.id):
+                        await self.apply_trigger(s, out, job, Trigger.WITHDRAW, actor, at,
+                                                 notice=CrewNoticeKind.OUT_OF_SERVICE)
+                    unit = await self.need_unit(s, unit_id)
+                held = Authority[unit.out_of_service_by] if unit.out_of_service_by else None
+                _, held_after, events = lifecycle.apply_unit(
+                    unit.id, UnitStatus[unit.status], trigger, at, by=by, held_by=held)
+                if not events and held_after is not held:  # a higher authority takes it over
+                    unit.out_of_service_by = held_after.name if held_after else None
+                    await s.flush()
                 for event in events:
                     if isinstance(event, UnitStatusChanged):
                         await self.move_unit(s, out, event, actor, at, None)
@@ -184,8 +211,14 @@ class Assignments(Recommending):
                 incident = await s.get(IncidentRow, row.incident_id)
                 if incident is not None:
                     numbers[row.incident_id] = incident.number
+            ended = []
+            for row in await repo.ended_by_dispatch(s, unit.id, self.now() - ENDED_WITHIN):
+                incident = await s.get(IncidentRow, row.incident_id)
+                assert incident is not None and row.cancelled_at is not None
+                ended.append(EndedJob(incident.number, CancelReason[row.cancel_reason or ""],
+                                      row.cancelled_by or "PSC 119", row.cancelled_at))
             return CrewContext(unit.id, unit.callsign, [assignment_record(r) for r in rows],
-                               numbers)
+                               numbers, ended)
 
     async def dispatch_brief(self, assignment_id: int) -> briefs.IncidentDispatched:
         """Everything an SMS about this assignment needs, as of now."""
@@ -277,11 +310,18 @@ class Assignments(Recommending):
 
     async def apply_trigger(
         self, s: AsyncSession, out: Outbox, row: AssignmentRow, trigger: Trigger, actor: Actor,
-        now: datetime, action: str | None = None,
+        now: datetime, action: str | None = None, *, notice: CrewNoticeKind | None = None,
     ) -> Outcome:
-        outcome = lifecycle.apply(assignment_record(row), trigger, now)
+        """Apply the core; ``notice`` (or, for a dispatcher's cancel, CANCELLED) tells the
+        crew of the change by SMS after the commit."""
+        outcome = lifecycle.apply(assignment_record(row), trigger, now,
+                                  by=Authority.of_role(actor.role))
         if outcome.events:
             await self.write_outcome(s, out, row, outcome, actor, now, action or trigger.value)
+            if notice is None and trigger is Trigger.CANCEL:
+                notice = CrewNoticeKind.CANCELLED
+            if notice is not None:
+                out.bus.append(await briefs.notice(s, row, notice, actor, now))
         return outcome
 
     async def write_outcome(
@@ -290,6 +330,8 @@ class Assignments(Recommending):
     ) -> None:
         before = snapshot(row)
         store_assignment(row, outcome.assignment)
+        if outcome.assignment.status is AssignmentStatus.CANCELLED:
+            row.cancelled_by = actor.name
         await s.flush()  # version check: StaleDataError makes the command retry
         self.audit(s, actor, now, "assignment", row.id, action, before, snapshot(row),
                    row.incident_id)
@@ -304,7 +346,8 @@ class Assignments(Recommending):
                                 incident_id=event.incident_id, unit_id=event.unit_id,
                                 status=event.status.value, since=event.since.isoformat(),
                                 label=Text.of(describe(event)).model_dump())
-                case UnitDispatched() | AssignmentAdvanced() | AssignmentCancelled():
+                case (UnitDispatched() | AssignmentAdvanced() | AssignmentCancelled()
+                      | DispatchOverdue()):
                     pass
                 case _:
                     assert_never(event)
@@ -322,8 +365,9 @@ class Assignments(Recommending):
         now: datetime, incident_id: int | None,
     ) -> None:
         before = await self.unit_snapshot(s, event.unit_id)
+        held = event.held_by.name if event.held_by else None
         if not await repo.set_unit_status(s, event.unit_id, event.previous.name,
-                                          event.status.name, now):
+                                          event.status.name, now, held):
             raise Stale(f"unit {event.unit_id} is no longer {event.previous.name}")
         unit = await self.need_unit(s, event.unit_id)
         self.audit(s, actor, now, "unit", unit.id, "status_changed", before, snapshot(unit),

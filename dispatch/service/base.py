@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from dispatch.domain import Label
 from dispatch.lifecycle import DEFAULT_TIMERS, TimerPolicy
 from dispatch.osrm import OsrmTravelTimes
+from dispatch.queue import DEFAULT_QUEUE, QueuePolicy
 from dispatch.recommend import DEFAULT_POLICY, RankPolicy
 from dispatch.service.actor import Actor
 from dispatch.service.errors import Conflict, InvalidInput, NotFound
@@ -59,6 +60,7 @@ AfterCommit = Callable[[], Awaitable[None]]
 class DispatchConfig:
     area_margin_deg: float = DEFAULT_MARGIN_DEG
     timers: TimerPolicy = DEFAULT_TIMERS
+    queue: QueuePolicy = DEFAULT_QUEUE
     rank: RankPolicy = DEFAULT_POLICY
     recommend_limit: int = 5
     retries: int = 3

@@ -14,7 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.domain import Complaint, Triage, UnitType
-from dispatch.events import IncidentDispatched, IncidentEnded, IncidentTalkgroupRequested
+from dispatch.events import (
+    CrewNoticeKind,
+    CrewNotified,
+    IncidentDispatched,
+    IncidentEnded,
+    IncidentTalkgroupRequested,
+)
 from dispatch.service.actor import Actor
 from dispatch.store import repo
 from dispatch.store.models import AssignmentRow, HospitalRow, IncidentRow, UnitRow
@@ -25,8 +31,8 @@ from kernel.identity import User
 if TYPE_CHECKING:
     from dispatch.service.base import ServiceBase
 
-__all__ = ["IncidentDispatched", "IncidentEnded", "IncidentTalkgroupRequested", "dispatched",
-           "ended", "talkgroup"]
+__all__ = ["CrewNotified", "IncidentDispatched", "IncidentEnded", "IncidentTalkgroupRequested",
+           "dispatched", "ended", "notice", "talkgroup"]
 
 
 async def dispatched(
@@ -52,12 +58,28 @@ async def dispatched(
         crew_phones=tuple(unit.crew_phones or ()), triage=Triage[incident.triage],
         complaint=Complaint[incident.complaint], patients=incident.patients,
         address=incident.address, kelurahan=place.kelurahan, scene_lat=incident.lat,
-        scene_lon=incident.lon, notes=incident.notes,
+        scene_lon=incident.lon, notes=incident.notes, landmark=incident.landmark,
+        caller_phone=incident.caller_phone, location_approximate=incident.location_approximate,
         hospital_id=hospital.id if hospital else None,
         hospital_name=hospital.name if hospital else None,
         hospital_phone=hospital.phone if hospital else None,
         eta_seconds=round(eta, 1) if eta is not None else None,
         dispatched_by=actor.name, at=now,
+    )
+
+
+async def notice(
+    s: AsyncSession, row: AssignmentRow, kind: CrewNoticeKind, actor: Actor, now: datetime
+) -> CrewNotified:
+    """The crew's notice of a change the dispatch room made to their job."""
+    incident = await s.get(IncidentRow, row.incident_id)
+    unit = await s.get(UnitRow, row.unit_id)
+    assert incident is not None and unit is not None  # foreign keys
+    hospital = await s.get(HospitalRow, row.hospital_id) if row.hospital_id else None
+    return CrewNotified(
+        kind=kind, assignment_id=row.id, incident_id=incident.id, number=incident.number,
+        unit_id=unit.id, callsign=unit.callsign, crew_phones=tuple(unit.crew_phones or ()),
+        hospital_name=hospital.name if hospital else None, by=actor.name, at=now,
     )
 
 

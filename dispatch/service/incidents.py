@@ -31,7 +31,7 @@ from dispatch.store.records import snapshot
 from dispatch.travel import LatLon
 
 EDITABLE = frozenset({
-    "source", "caller_name", "caller_phone", "address", "kelurahan", "lat", "lon",
+    "source", "caller_name", "caller_phone", "address", "landmark", "kelurahan", "lat", "lon",
     "complaint", "triage", "patients", "notes", "determinant",
 })
 
@@ -45,6 +45,7 @@ class IncidentInput:
     caller_name: str = ""
     caller_phone: str | None = None
     address: str = ""
+    landmark: str = ""
     lat: float | None = None
     lon: float | None = None
     patients: int = 1
@@ -99,6 +100,7 @@ class Incidents(Assignments):
             view = self.incident_view(row)
             out.message("incident.updated", at, incident=view.model_dump(mode="json"),
                         changed=sorted(values))
+            out.rearm = "triage" in values  # a new colour, a new limit (dispatch.queue)
             return view
 
         return await self.run(command)
@@ -142,7 +144,8 @@ class Incidents(Assignments):
         row = IncidentRow(
             number=incident_number(day, sequence), day=f"{day:%Y%m%d}", sequence=sequence,
             source=data.source.name, caller_name=data.caller_name.strip(), caller_phone=phone,
-            address=data.address.strip(), kelurahan_id=kelurahan.id, lat=scene.lat,
+            address=data.address.strip(), landmark=data.landmark.strip(),
+            kelurahan_id=kelurahan.id, lat=scene.lat,
             lon=scene.lon, location_approximate=approximate, complaint=data.complaint.name,
             triage=data.triage.name, patients=data.patients, notes=data.notes.strip(),
             determinant=data.determinant or None, status="NEW", radio_alert_id=radio_alert_id,
@@ -154,6 +157,7 @@ class Incidents(Assignments):
         self.audit(s, actor, now, "incident", row.id, "created", None, snapshot(row), row.id)
         out.message("incident.created", now,
                     incident=self.incident_view(row).model_dump(mode="json"))
+        out.rearm = True  # it waits for a unit now (dispatch.queue)
         return row
 
     async def need_kelurahan(self, s: AsyncSession, code: str) -> KelurahanRow:
@@ -182,7 +186,7 @@ class Incidents(Assignments):
         self, s: AsyncSession, row: IncidentRow, changes: Mapping[str, Any]
     ) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for key in ("caller_name", "address", "notes"):
+        for key in ("caller_name", "address", "landmark", "notes"):
             if key in changes:
                 values[key] = str(changes[key] or "").strip()
         for key, enum in (("source", Source), ("complaint", Complaint), ("triage", Triage)):

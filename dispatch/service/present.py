@@ -7,6 +7,7 @@ from datetime import datetime
 from dispatch.domain import (
     TERMINAL,
     AssignmentStatus,
+    Authority,
     BedCategory,
     CancelReason,
     Complaint,
@@ -47,10 +48,11 @@ def incident_view(row: IncidentRow, place: Place) -> IncidentView:
     return IncidentView(
         id=row.id, number=row.number, status=status, status_label=Text.of(status.label),
         source=Source[row.source], caller_name=row.caller_name, caller_phone=row.caller_phone,
-        address=row.address, place=place, lat=row.lat, lon=row.lon,
+        address=row.address, landmark=row.landmark, place=place, lat=row.lat, lon=row.lon,
         location_approximate=row.location_approximate, complaint=Complaint[row.complaint],
         triage=Triage[row.triage], patients=row.patients, notes=row.notes,
         determinant=row.determinant, radio_alert_id=row.radio_alert_id,
+        overdue_at=row.overdue_at,
         created_at=row.created_at, created_by=row.created_by, updated_at=row.updated_at,
         version=row.version,
     )
@@ -74,6 +76,7 @@ def assignment_view(
         hospital=hospital_ref(hospital) if hospital else None, status=status,
         status_label=Text.of(status.label), active=status not in TERMINAL,
         cancel_reason=CancelReason[row.cancel_reason] if row.cancel_reason else None,
+        cancelled_by=row.cancelled_by,
         times=times, escalated_at=row.escalated_at, reminded_at=row.reminded_at,
         version=row.version,
     )
@@ -86,6 +89,7 @@ def unit_view(
     return UnitView(
         id=row.id, callsign=row.callsign, type=UnitType[row.unit_type], status=status,
         status_label=Text.of(status.label), status_changed_at=row.status_changed_at,
+        out_of_service_by=Authority[row.out_of_service_by] if row.out_of_service_by else None,
         lat=row.last_lat, lon=row.last_lon, position_at=row.last_position_at,
         position_source=row.last_position_source, home_kelurahan=home,
         crew_phones=list(row.crew_phones or []),

@@ -11,19 +11,22 @@ import logging
 from collections.abc import Collection
 from datetime import datetime
 
-from dispatch.domain import Complaint, Triage
+from dispatch.domain import Complaint, Label, Triage
 from dispatch.recommend import (
+    FreeSoon,
     HospitalCandidate,
     RankedHospital,
     RankedUnit,
     UnitCandidate,
     eligible_units,
+    free_soonest,
     rank_hospitals,
     rank_units,
 )
 from dispatch.service.base import ServiceBase
 from dispatch.service.present import hospital_ref, unit_ref
 from dispatch.service.views import (
+    FreeSoonView,
     HospitalRecommendation,
     Recommendations,
     Text,
@@ -36,6 +39,9 @@ from dispatch.store.records import hospital_candidate, unit_candidate
 from dispatch.travel import LatLon
 
 log = logging.getLogger("dispatch.service")
+FREE_SOON = 3
+NO_UNIT = Label("Tidak ada ambulans yang sesuai tersedia. Yang paling cepat bebas:",
+                "No suitable ambulance is available. Free soonest:")
 
 
 class Recommending(ServiceBase):
@@ -53,6 +59,7 @@ class Recommending(ServiceBase):
         scene = LatLon(incident.lat, incident.lon)
         triage, complaint = Triage[incident.triage], Complaint[incident.complaint]
         ranked_units, unit_rows = await self.rank_units(units, scene, triage, now, limit)
+        free_soon = [] if ranked_units else self.free_soonest(units, triage, now)
         hospital_rows = {h.id: h for h, _ in hospitals}
         candidates = [hospital_candidate(h, beds) for h, beds in hospitals]
         ranked_hospitals = await self.rank_hospitals(
@@ -62,7 +69,24 @@ class Recommending(ServiceBase):
             units=[_unit_entry(r, unit_rows[r.unit.id]) for r in ranked_units],
             hospitals=[_hospital_entry(r, hospital_rows[r.hospital.id])
                        for r in ranked_hospitals],
+            no_unit_available=not ranked_units,
+            notice=None if ranked_units else Text.of(NO_UNIT),
+            free_soon=[FreeSoonView(unit=unit_ref(unit_rows[f.unit.id]), status=f.unit.status,
+                                    free_in_s=round(f.free_in_s, 1), reason=Text.of(f.reason))
+                       for f in free_soon],
         )
+
+    def free_soonest(self, units: list[UnitRow], triage: Triage, now: datetime
+                     ) -> list[FreeSoon]:
+        busy = []
+        for row in units:
+            home = self.places().get(row.home_kelurahan_id or -1)
+            try:
+                busy.append((unit_candidate(row, home[1] if home else None),
+                             row.status_changed_at or now))
+            except ValueError:
+                continue  # no position: already logged by rank_units
+        return free_soonest(busy, triage, now=now, policy=self.config.rank, limit=FREE_SOON)
 
     async def rank_units(
         self, units: list[UnitRow], scene: LatLon, triage: Triage, now: datetime, limit: int

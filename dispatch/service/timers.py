@@ -1,11 +1,15 @@
 """The lifecycle core's timers on the event loop: one ``loop.call_at``, never a sleep loop.
 
-After every command that touches an assignment (and at start) the service asks the core for
-the earliest deadline of all active assignments (:func:`dispatch.lifecycle.next_deadline`)
-and arms a single timer for it. When it fires, :meth:`Timers.run_timers` applies
+After every command that touches an assignment or an incident (and at start) the service asks
+the cores for the earliest deadline of all active assignments
+(:func:`dispatch.lifecycle.next_deadline`) and of the calls waiting for a unit
+(:func:`dispatch.queue.next_deadline`) and arms a single timer for it. When it fires,
+:meth:`Timers.run_timers` applies
 :func:`dispatch.lifecycle.handle_timer` to each active assignment *at the given time*: an
 unacknowledged dispatch raises an escalation (with the next best units on the console), a
-crew too long on scene a reminder. Tests call ``run_timers(now=...)`` with a stepped time.
+crew too long on scene a reminder, and a call waiting past its triage's limit an
+``incident.overdue`` alarm on every console (stored in ``overdue_at``, so raised once).
+Tests call ``run_timers(now=...)`` with a stepped time.
 
 On several nodes every node arms the same timer (each re-arms on the others' stream
 messages too), so that a dead node's deadlines still fire; each due assignment fires on one
@@ -26,13 +30,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import lifecycle
-from dispatch.events import DispatchEvent, EscalationRaised
+from dispatch import lifecycle, queue
+from dispatch.domain import Triage
+from dispatch.events import DispatchEvent, DispatchOverdue, EscalationRaised, describe
 from dispatch.service.actor import Actor
 from dispatch.service.base import Outbox
 from dispatch.service.hospitals import Hospitals
+from dispatch.service.views import Text
 from dispatch.store import repo
-from dispatch.store.records import assignment_record
+from dispatch.store.models import IncidentRow
+from dispatch.store.records import assignment_record, snapshot
 
 log = logging.getLogger("dispatch.timers")
 
@@ -81,17 +88,42 @@ class Timers(Hospitals):
                 await self.write_outcome(s, out, row, outcome, Actor.system(), at,
                                          "escalated" if escalated else "reminded")
                 fired.extend(outcome.events)
+            fired.extend(await self.raise_overdue(s, out, at))
             out.rearm = True
             return fired
 
         return await self.run(command)
 
+    async def raise_overdue(
+        self, s: AsyncSession, out: Outbox, at: datetime
+    ) -> list[DispatchOverdue]:
+        """Alarm for every call waiting past its limit (:mod:`dispatch.queue`, rule 3)."""
+        rows = {r.id: r for r in await repo.waiting_incidents(s)}
+        fired = queue.due([waiting(r) for r in rows.values()], at, self.config.queue)
+        for event in fired:
+            row = rows[event.incident_id]
+            before = snapshot(row)
+            row.overdue_at = at
+            await s.flush()
+            self.audit(s, Actor.system(), at, "incident", row.id, "overdue", before,
+                       snapshot(row), row.id)
+            out.message("incident.overdue", at, incident=self.incident_view(row).model_dump(
+                mode="json"), triage=event.triage.value, since=event.since.isoformat(),
+                limit_s=event.limit_s, label=Text.of(describe(event)).model_dump())
+        out.bus.extend(fired)
+        return fired
+
     async def rearm(self) -> datetime | None:
-        """Arm the one timer at the earliest deadline of the active assignments."""
+        """Arm the one timer at the earliest deadline of the active assignments and of the
+        calls waiting for a unit."""
         async with self.sessions() as s:
             rows = await repo.active_assignments(s)
-        deadline = lifecycle.next_deadline([assignment_record(r) for r in rows],
-                                           self.config.timers)
+            calls = await repo.waiting_incidents(s)
+        deadlines = [d for d in (
+            lifecycle.next_deadline([assignment_record(r) for r in rows], self.config.timers),
+            queue.next_deadline([waiting(r) for r in calls], self.config.queue),
+        ) if d is not None]
+        deadline = min(deadlines, default=None)
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
@@ -132,3 +164,7 @@ class Timers(Hospitals):
             log.exception("dispatch timers failed")
             self.rearm_soon()
             return None
+
+
+def waiting(row: IncidentRow) -> queue.Waiting:
+    return queue.Waiting(row.id, row.number, Triage[row.triage], row.created_at, row.overdue_at)

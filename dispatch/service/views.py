@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from dispatch.domain import (
     AssignmentStatus,
+    Authority,
     BedCategory,
     CancelReason,
     Capability,
@@ -53,6 +54,7 @@ class IncidentView(BaseModel):
     caller_name: str
     caller_phone: str | None
     address: str
+    landmark: str
     place: Place
     lat: float
     lon: float
@@ -63,6 +65,7 @@ class IncidentView(BaseModel):
     notes: str
     determinant: str | None
     radio_alert_id: int | None
+    overdue_at: datetime | None
     created_at: datetime
     created_by: str
     updated_at: datetime
@@ -103,6 +106,7 @@ class AssignmentView(BaseModel):
     status_label: Text
     active: bool
     cancel_reason: CancelReason | None
+    cancelled_by: str | None
     times: TimeChainView
     escalated_at: datetime | None
     reminded_at: datetime | None
@@ -116,6 +120,7 @@ class UnitView(BaseModel):
     status: UnitStatus
     status_label: Text
     status_changed_at: datetime | None
+    out_of_service_by: Authority | None  # who may put it back: this authority or a higher
     lat: float | None
     lon: float | None
     position_at: datetime | None
@@ -186,6 +191,15 @@ class UnitRecommendation(BaseModel):
     reason: Text
 
 
+class FreeSoonView(BaseModel):
+    """A busy unit expected free soon (shown when no suitable unit is available)."""
+
+    unit: UnitRef
+    status: UnitStatus
+    free_in_s: float
+    reason: Text
+
+
 class HospitalRecommendation(BaseModel):
     rank: int
     hospital: HospitalRef
@@ -201,6 +215,9 @@ class Recommendations(BaseModel):
     at: datetime
     units: list[UnitRecommendation]
     hospitals: list[HospitalRecommendation]
+    no_unit_available: bool = False  # no suitable AVAILABLE unit: see ``free_soon``
+    notice: Text | None = None
+    free_soon: list[FreeSoonView] = []
 
 
 class RadioAlertView(BaseModel):

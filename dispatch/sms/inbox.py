@@ -257,7 +257,7 @@ class Inbox:
         parsed = parse_reply(body)
         if isinstance(parsed, BadReply):
             return replace(where, result="bad_reply", code=parsed.code, answer=HELP_TEXT)
-        resolution = resolve_reply(parsed, context.active, context.numbers)
+        resolution = resolve_reply(parsed, context.active, context.numbers, context.ended)
         actor = Actor.sms(phone)
         try:
             match resolution:

@@ -5,6 +5,7 @@ Rules:
 
 1. A message is a row before it is a request. The row (``queued``) carries the dedup key
    (``dispatch:<assignment>:<phone>``, ``prearrival:<assignment>:<phone>``,
+   ``notice:<kind>:<assignment>:<ms>:<phone>`` for a change to a crew's job,
    ``reply:<inbound message>``), so an announcement handled twice, or again after a restart,
    finds its key and sends nothing new.
 2. :class:`SqlDedupStore` is the gateways' dedup store on the same rows: the latest outcome of
@@ -15,9 +16,10 @@ Rules:
    no longer retried once the assignment has moved on (the crew answered some other way). A
    row found ``sending`` at start-up was cut off in flight: it becomes ``UNKNOWN``
    (``interrupted``) and is retried, so the gateway looks before it resends.
-4. What could not be sent, a delivery report ``failed``/``undelivered``, a unit without a
-   crew phone and (pre-arrival SMS on) a destination hospital without a phone are
-   escalations on the console (``sms.failed``), with what to do instead.
+4. What could not be sent (a dispatch, pre-arrival or job change SMS), a delivery report
+   ``failed``/``undelivered``, a unit without a crew phone and (pre-arrival SMS on) a
+   destination hospital without a phone are escalations on the console (``sms.failed``),
+   with what to do instead.
 5. Delivery reports apply once per (provider id, status) and never move a message backwards
    (a late ``sent`` after ``delivered`` is ignored). A report that overtakes the send's own
    answer is held briefly and applied when the provider id is stored (on several nodes,
@@ -57,7 +59,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch.domain import AssignmentStatus, EscalationCause, Label
-from dispatch.events import EscalationRaised, IncidentDispatched
+from dispatch.events import CrewNotified, EscalationRaised, IncidentDispatched
 from dispatch.service.stream import StreamHub
 from dispatch.service.views import Text
 from dispatch.sms import taplink
@@ -71,7 +73,13 @@ from dispatch.sms.gateway import (
     SendResult,
     SmsGateway,
 )
-from dispatch.sms_text import compose_dispatch_sms, compose_prearrival_sms, sms_parts, to_gsm7
+from dispatch.sms_text import (
+    compose_crew_notice_sms,
+    compose_dispatch_sms,
+    compose_prearrival_sms,
+    sms_parts,
+    to_gsm7,
+)
 from dispatch.store.models import AssignmentRow, IncidentRow, SmsMessageRow, UnitRow
 from dispatch.travel import LatLon
 from kernel.db import transaction
@@ -84,7 +92,7 @@ MAX_REPLIES = 3  # answers to one number per REPLY_WINDOW: an auto-responder can
 REPLY_WINDOW = timedelta(minutes=10)
 EARLY_REPORTS = 1000
 NO_LINK = "radio"  # printed instead of a link that cannot fit (see docs: SIAGA_PUBLIC_URL)
-ESCALATED_KINDS = ("dispatch", "prearrival")
+ESCALATED_KINDS = ("dispatch", "prearrival", "notice")
 
 # Delivery progress; a report is applied only if it moves a message forward (rule 5).
 _RANK = {
@@ -98,6 +106,8 @@ ADVICE = {
     "dispatch": Label("Telepon kru / gunakan radio / tugaskan unit berikutnya",
                       "Call the crew / use the radio / send the next unit"),
     "prearrival": Label("Telepon IGD rumah sakit", "Call the hospital's emergency department"),
+    "notice": Label("Telepon kru / gunakan radio: mereka belum tahu perubahan tugasnya",
+                    "Call the crew / use the radio: they do not know their job changed"),
 }
 
 
@@ -396,7 +406,36 @@ class Outbox:
 
     # --- what is sent -------------------------------------------------------------------
 
-    def tap_link(self, event: IncidentDispatched) -> str:
+    async def on_notice(self, event: CrewNotified) -> None:
+        if not self._closed:
+            self.spawn(self.send_notice(event))
+
+    async def send_notice(self, event: CrewNotified) -> list[int]:
+        """Tell the crew the dispatch room changed their job (one SMS per crew phone).
+
+        The key names the change (kind and time), so a destination changed twice sends two
+        notices while the same announcement handled twice sends one."""
+        a = event.assignment_id
+        link = self.tap_link(event)
+
+        def compose(link: str) -> str:
+            return compose_crew_notice_sms(
+                kind=event.kind.value, number=event.number, callsign=event.callsign,
+                by=event.by, at=event.at, link=link, hospital=event.hospital_name)
+
+        try:
+            body = compose(link)
+        except ValueError:  # see dispatch_body
+            body = compose(NO_LINK)
+        stamp = int(event.at.timestamp() * 1000)
+        plan = [Planned("notice", f"notice:{event.kind.value}:{a}:{stamp}:{phone}", phone, body)
+                for phone in dict.fromkeys(event.crew_phones)]
+        ids = await self.queue(plan, incident_id=event.incident_id, assignment_id=a,
+                               unit_id=event.unit_id)
+        await asyncio.gather(*(self._attempt(i) for i in ids))
+        return ids
+
+    def tap_link(self, event: IncidentDispatched | CrewNotified) -> str:
         token = taplink.issue(self.config.token_secret, assignment_id=event.assignment_id,
                               unit_id=event.unit_id, expires_at=event.at + self.config.tap_ttl)
         return taplink.link(self.config.public_url, token)
@@ -407,7 +446,9 @@ class Outbox:
                 number=event.number, triage=event.triage, complaint=event.complaint,
                 address=event.address, kelurahan=event.kelurahan,
                 scene=LatLon(event.scene_lat, event.scene_lon), link=link,
-                hospital=event.hospital_name, notes=event.notes)
+                hospital=event.hospital_name, notes=event.notes, landmark=event.landmark,
+                patients=event.patients, caller_phone=event.caller_phone,
+                approximate=event.location_approximate)
 
         try:
             return compose(link)
@@ -650,6 +691,9 @@ class Outbox:
         if row.kind == "dispatch":
             label = Label(f"SMS dispatch ke kru {callsign} ({row.phone}) gagal: {status}",
                           f"Dispatch SMS to crew {callsign} ({row.phone}) failed: {status}")
+        elif row.kind == "notice":
+            label = Label(f"SMS perubahan tugas ke kru {callsign} ({row.phone}) gagal: {status}",
+                          f"Job change SMS to crew {callsign} ({row.phone}) failed: {status}")
         else:
             label = Label(f"SMS pra-RS ke {row.phone} gagal: {status}",
                           f"Pre-arrival SMS to {row.phone} failed: {status}")

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from dispatch.api.deps import DispatcherDep, ServiceDep
-from dispatch.domain import AssignmentStatus, Complaint, Triage
+from dispatch.domain import AssignmentStatus, CancelReason, Complaint, Triage
 from dispatch.errors import DispatchError
 from dispatch.lifecycle import Trigger, UnitTrigger
 from dispatch.service import Actor
@@ -230,6 +230,7 @@ class TapContext:
     hospital: HospitalRow | None
     kelurahan: str
     used: dict[Trigger, datetime]
+    replaced: bool  # another unit was sent to the incident after this one was stood down
 
 
 async def tap_context(request: Request, token: str) -> TapContext:
@@ -256,8 +257,12 @@ async def tap_context(request: Request, token: str) -> TapContext:
             .order_by(AuditEventRow.id))
         triggers = {t.value: t for t in Trigger}
         used = {triggers[action]: at for action, at in audit if action in triggers}
+        later = await s.execute(
+            select(AssignmentRow.id).where(AssignmentRow.incident_id == incident.id,
+                                           AssignmentRow.id > assignment.id).limit(1))
+        replaced = later.first() is not None
     return TapContext(claims, assignment, incident, unit, hospital,
-                      service.place(incident.kelurahan_id).kelurahan, used)
+                      service.place(incident.kelurahan_id).kelurahan, used, replaced)
 
 
 @functools.cache
@@ -289,7 +294,27 @@ def refused_page(exc: taplink.TapLinkRejected) -> HTMLResponse:
                  footer=html.escape(f"Lapor lewat SMS ({REPLY_CODES}) atau lewat radio."))
 
 
+def ended_notice(ctx: TapContext) -> str:
+    """Why the job is over, when the dispatch room ended it: the crew must stop at once."""
+    assignment = ctx.assignment
+    reason = CancelReason[assignment.cancel_reason] if assignment.cancel_reason else None
+    if reason not in (CancelReason.DISPATCHER, CancelReason.OUT_OF_SERVICE):
+        return ""
+    assert assignment.cancelled_at is not None  # stamped with the cancellation
+    by = assignment.cancelled_by or "PSC 119"
+    when = _wib(assignment.cancelled_at)
+    if reason is CancelReason.OUT_OF_SERVICE:
+        text = (f"Tugas dihentikan: unit dinonaktifkan oleh {by} ({when}). "
+                "Aktif lagi hanya lewat PSC 119.")
+    elif ctx.replaced:
+        text = f"Tugas dialihkan ke unit lain oleh {by} ({when}). Hentikan tugas ini."
+    else:
+        text = f"Tugas dibatalkan oleh {by} ({when}). Hentikan tugas ini."
+    return _notice("error ended", text)
+
+
 def status_page(ctx: TapContext, *, status: int = 200, notice: str = "") -> HTMLResponse:
+    """The crew's single screen: the whole incident, their status and the buttons."""
     incident, assignment, unit = ctx.incident, ctx.assignment, ctx.unit
     triage, complaint = Triage[incident.triage], Complaint[incident.complaint]
     current = AssignmentStatus[assignment.status]
@@ -297,6 +322,7 @@ def status_page(ctx: TapContext, *, status: int = 200, notice: str = "") -> HTML
     header = (f"<h1>{e(incident.number)}</h1>"
               f'<p class="case"><span class="triage {triage.value}">{e(triage.name)}</span> '
               f"{e(complaint.label.id)} &middot; {incident.patients} pasien</p>")
+    ended = ended_notice(ctx)
     buttons = []
     for choice in taplink.TAP_STATUSES:
         at = ctx.used.get(taplink.trigger_of(choice))
@@ -304,22 +330,33 @@ def status_page(ctx: TapContext, *, status: int = 200, notice: str = "") -> HTML
         note = f"<small>sudah {at.astimezone(WIB):%H:%M}</small>" if at is not None else ""
         buttons.append(f'<button name="status" value="{choice.code}" class="{choice.code}"'
                        f"{extra}>{e(choice.label.id)}{note}</button>")
-    details = [("Alamat", e(incident.address or "-")), ("Kelurahan", e(ctx.kelurahan)),
-               ("Peta", f'<a href="{e(map_link(LatLon(incident.lat, incident.lon)))}" '
-                        'rel="noreferrer noopener" target="_blank">Buka peta</a>'),
-               ("Rumah sakit", e(ctx.hospital.name if ctx.hospital else "belum ditentukan")),
-               ("Ditugaskan", e(_wib(assignment.dispatched_at)))]
+    form = "" if ended else f'<form class="buttons" method="post">{"".join(buttons)}</form>'
+    approximate = " (perkiraan: pusat kelurahan)" if incident.location_approximate else ""
+    caller = e(incident.caller_name or "-")
+    if incident.caller_phone:
+        caller += (f' &middot; <a href="tel:{e(incident.caller_phone)}">'
+                   f"{e(incident.caller_phone)}</a>")
+    details = [("Alamat", e(incident.address or "-"))]
+    if incident.landmark:
+        details.append(("Patokan", e(incident.landmark)))
+    details += [("Kelurahan", e(ctx.kelurahan)),
+                ("Peta", f'<a href="{e(map_link(LatLon(incident.lat, incident.lon)))}" '
+                         f'rel="noreferrer noopener" target="_blank">Buka peta</a>'
+                         f"{e(approximate)}"),
+                ("Pasien", str(incident.patients)),
+                ("Pelapor", caller)]
     if incident.notes:
         details.append(("Keterangan", e(incident.notes)))
+    details += [("Rumah sakit", e(ctx.hospital.name if ctx.hospital else "belum ditentukan")),
+                ("Ditugaskan", e(_wib(assignment.dispatched_at)))]
     body = (f'<p class="now">Unit <strong>{e(unit.callsign)}</strong>: '
-            f"<strong>{e(current.label.id)}</strong></p>"
-            f'<form class="buttons" method="post">{"".join(buttons)}</form>'
+            f"<strong>{e(current.label.id)}</strong></p>{form}"
             f"<dl>{''.join(f'<dt>{k}</dt><dd>{v}</dd>' for k, v in details)}</dl>")
     expires = datetime.fromtimestamp(ctx.claims.expires_at, UTC)
     footer = e(f"Tautan ini untuk kru {unit.callsign}, berlaku sampai {_wib(expires)}. "
                f"Tanpa data internet? {REPLY_CODES}.")
-    return _page(status, title=f"PSC 119 {incident.number}", header=header, notice=notice,
-                 body=body, footer=footer)
+    return _page(status, title=f"PSC 119 {incident.number}", header=header,
+                 notice=ended + notice, body=body, footer=footer)
 
 
 @router.get("/t/{token}", include_in_schema=False)

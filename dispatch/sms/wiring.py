@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from dispatch.events import EscalationRaised, IncidentDispatched
+from dispatch.events import CrewNotified, EscalationRaised, IncidentDispatched
 from dispatch.sms import taplink
 from dispatch.sms.gateway import build_gateway
 from dispatch.sms.inbox import Inbox
@@ -91,6 +91,7 @@ class SmsFeature:
         if bus is not None:
             bus.subscribe(IncidentDispatched, outbox.on_dispatched)
             bus.subscribe(EscalationRaised, outbox.on_escalation)
+            bus.subscribe(CrewNotified, outbox.on_notice)
         # On several nodes, what was committed less than a lease ago is another node's to
         # page; the sweep looks at it once the lease has passed.
         settled = clock() - (config.lease if config.cluster else timedelta(0))

@@ -107,6 +107,8 @@ class UnitRow(Base):
     last_position_source: Mapped[str | None] = mapped_column(String(20), default=None)
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Who holds an OUT_OF_SERVICE (Authority name): who may put the unit back.
+    out_of_service_by: Mapped[str | None] = mapped_column(String(12), default=None)
 
 
 class IncidentCounterRow(Base):
@@ -133,6 +135,7 @@ class IncidentRow(Base):
     caller_name: Mapped[str] = mapped_column(String(120), default="")
     caller_phone: Mapped[str | None] = mapped_column(String(20), default=None)  # E.164
     address: Mapped[str] = mapped_column(String(300), default="")
+    landmark: Mapped[str] = mapped_column(String(200), default="", server_default="")
     kelurahan_id: Mapped[int] = mapped_column(ForeignKey("kelurahan.id"))
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
@@ -144,6 +147,8 @@ class IncidentRow(Base):
     determinant: Mapped[str | None] = mapped_column(String(20), default=None)
     status: Mapped[str] = mapped_column(String(20), default="NEW")
     radio_alert_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # When the console was alarmed that no unit was sent in time (dispatch.queue).
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     created_by: Mapped[str] = mapped_column(String(64))
@@ -164,6 +169,7 @@ class AssignmentRow(Base):
     hospital_id: Mapped[int | None] = mapped_column(ForeignKey("hospitals.id"), default=None)
     status: Mapped[str] = mapped_column(String(20), index=True)
     cancel_reason: Mapped[str | None] = mapped_column(String(20), default=None)
+    cancelled_by: Mapped[str | None] = mapped_column(String(64), default=None)  # actor name
     dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     en_route_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

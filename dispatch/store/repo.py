@@ -53,14 +53,38 @@ async def next_sequence(s: AsyncSession, day: str) -> int:
     return int((await s.execute(upsert.returning(IncidentCounterRow.last))).scalar_one())
 
 
+async def waiting_incidents(s: AsyncSession) -> list[IncidentRow]:
+    """Incidents without a unit (NEW), oldest first: the dispatch queue."""
+    stmt = select(IncidentRow).where(IncidentRow.status == "NEW")
+    return list((await s.execute(stmt.order_by(IncidentRow.created_at, IncidentRow.id)))
+                .scalars())
+
+
+async def ended_by_dispatch(
+    s: AsyncSession, unit_id: int, since: datetime
+) -> list[AssignmentRow]:
+    """The unit's jobs the dispatch room cancelled (or withdrew it from) since ``since``,
+    oldest first."""
+    stmt = (select(AssignmentRow)
+            .where(AssignmentRow.unit_id == unit_id, AssignmentRow.status == "CANCELLED",
+                   AssignmentRow.cancel_reason.in_(("DISPATCHER", "OUT_OF_SERVICE")),
+                   AssignmentRow.cancelled_at >= since)
+            .order_by(AssignmentRow.cancelled_at, AssignmentRow.id))
+    return list((await s.execute(stmt)).scalars())
+
+
 async def set_unit_status(
-    s: AsyncSession, unit_id: int, expected: str, new: str, now: datetime
+    s: AsyncSession, unit_id: int, expected: str, new: str, now: datetime,
+    held_by: str | None = None,
 ) -> bool:
-    """Move a unit from ``expected`` to ``new``; False when it was not in ``expected``."""
+    """Move a unit from ``expected`` to ``new``; False when it was not in ``expected``.
+
+    ``held_by`` is who holds an OUT_OF_SERVICE (cleared by any other status)."""
     result = await s.execute(
         update(UnitRow)
         .where(UnitRow.id == unit_id, UnitRow.status == expected)
-        .values(status=new, version=UnitRow.version + 1, status_changed_at=now)
+        .values(status=new, version=UnitRow.version + 1, status_changed_at=now,
+                out_of_service_by=held_by if new == "OUT_OF_SERVICE" else None)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount) == 1  # type: ignore[attr-defined]

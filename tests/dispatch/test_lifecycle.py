@@ -7,6 +7,7 @@ import pytest
 from dispatch.domain import (
     TERMINAL,
     AssignmentStatus,
+    Authority,
     CancelReason,
     EscalationCause,
     IncidentStatus,
@@ -190,9 +191,41 @@ class TestCancelAndDecline:
         after, events = apply(before, T.DECLINE, at(3600))
         assert after.cancel_reason is CancelReason.DECLINED
         assert events[1:] == [
-            UnitStatusChanged(10, unit_status_for(before), UnitStatus.OUT_OF_SERVICE, at(3600)),
+            UnitStatusChanged(10, unit_status_for(before), UnitStatus.OUT_OF_SERVICE, at(3600),
+                              Authority.CREW),
             EscalationRaised(1, 100, 10, EscalationCause.DECLINED, at(3600)),
         ]
+
+
+class TestWithdraw:
+    """Rule 8: the dispatch room takes a unit out of service in the middle of a job."""
+
+    def test_every_active_status_can_be_withdrawn(self) -> None:
+        assert [s for s in AssignmentStatus if T.WITHDRAW in TRANSITIONS[s]] == ACTIVE
+
+    @pytest.mark.parametrize("status", [S.DISPATCHED, S.EN_ROUTE, S.ON_SCENE, S.TRANSPORTING],
+                             ids=ids)
+    def test_before_delivery_the_incident_needs_another_unit(self, status) -> None:
+        before = assignment_in(status)
+        after, events = apply(before, T.WITHDRAW, at(3600), by=Authority.SUPERVISOR)
+        assert after.status is S.CANCELLED
+        assert after.cancel_reason is CancelReason.OUT_OF_SERVICE
+        assert unit_status_for(after) is UnitStatus.OUT_OF_SERVICE
+        assert events == [
+            AssignmentCancelled(1, 100, 10, status, CancelReason.OUT_OF_SERVICE, at(3600)),
+            UnitStatusChanged(10, unit_status_for(before), UnitStatus.OUT_OF_SERVICE, at(3600),
+                              Authority.SUPERVISOR),
+            EscalationRaised(1, 100, 10, EscalationCause.OUT_OF_SERVICE, at(3600)),
+        ]
+
+    @pytest.mark.parametrize("status", [S.AT_HOSPITAL, S.HANDOVER], ids=ids)
+    def test_after_delivery_nothing_is_escalated(self, status) -> None:
+        after, events = apply(assignment_in(status), T.WITHDRAW, at(3600),
+                              by=Authority.DISPATCHER)
+        assert [type(e) for e in events] == [AssignmentCancelled, UnitStatusChanged]
+        assert events[1] == UnitStatusChanged(10, UnitStatus.AT_HOSPITAL,
+                                              UnitStatus.OUT_OF_SERVICE, at(3600),
+                                              Authority.DISPATCHER)
 
 
 class TestDerivedStatus:
@@ -228,22 +261,58 @@ class TestDerivedStatus:
         assert incident_status([S.BACK_IN_SERVICE], cancelled=True) is IncidentStatus.CANCELLED
 
 
+D, SUP, CREW = Authority.DISPATCHER, Authority.SUPERVISOR, Authority.CREW
+OUT, BACK = UnitTrigger.TAKE_OUT_OF_SERVICE, UnitTrigger.RETURN_TO_SERVICE
+
+
 class TestUnitMachine:
     def test_out_of_service_and_back(self) -> None:
-        status, events = apply_unit(10, UnitStatus.AVAILABLE, UnitTrigger.TAKE_OUT_OF_SERVICE, T0)
-        assert status is UnitStatus.OUT_OF_SERVICE
-        assert events == [UnitStatusChanged(10, UnitStatus.AVAILABLE, status, T0)]
-        status, _ = apply_unit(10, status, UnitTrigger.RETURN_TO_SERVICE, at(60))
-        assert status is UnitStatus.AVAILABLE
+        status, held, events = apply_unit(10, UnitStatus.AVAILABLE, OUT, T0, by=D)
+        assert status is UnitStatus.OUT_OF_SERVICE and held is D
+        assert events == [UnitStatusChanged(10, UnitStatus.AVAILABLE, status, T0, D)]
+        status, held, _ = apply_unit(10, status, BACK, at(60), by=D, held_by=D)
+        assert status is UnitStatus.AVAILABLE and held is None
 
     def test_repeat_is_a_no_op(self) -> None:
-        assert apply_unit(10, UnitStatus.AVAILABLE, UnitTrigger.RETURN_TO_SERVICE, T0) == (
-            UnitStatus.AVAILABLE, [])
+        assert apply_unit(10, UnitStatus.AVAILABLE, BACK, T0, by=CREW) == (
+            UnitStatus.AVAILABLE, None, [])
+
+
+class TestWhoMayOverrideWhom:
+    """Rule 9: a decision is undone by the same authority or a higher one, never a lower."""
+
+    @pytest.mark.parametrize(("held", "by"), [(D, CREW), (SUP, CREW), (SUP, D)], ids=ids)
+    def test_a_lower_authority_cannot_put_the_unit_back(self, held, by) -> None:
+        with pytest.raises(IllegalTransition) as refused:
+            apply_unit(10, UnitStatus.OUT_OF_SERVICE, BACK, T0, by=by, held_by=held)
+        assert refused.value.code == "out_of_service_held"
+        assert held.label.id in refused.value.message.id
+        assert "PSC 119" in refused.value.message.id
+
+    @pytest.mark.parametrize(("held", "by"), [(CREW, CREW), (CREW, D), (D, D), (D, SUP),
+                                              (SUP, SUP), (None, CREW)], ids=ids)
+    def test_the_same_or_a_higher_authority_can(self, held, by) -> None:
+        status, after, events = apply_unit(10, UnitStatus.OUT_OF_SERVICE, BACK, T0, by=by,
+                                           held_by=held)
+        assert status is UnitStatus.AVAILABLE and after is None
+        assert events == [UnitStatusChanged(10, UnitStatus.OUT_OF_SERVICE, status, T0)]
+
+    def test_a_higher_authority_repeating_the_decision_takes_it_over(self) -> None:
+        assert apply_unit(10, UnitStatus.OUT_OF_SERVICE, OUT, T0, by=SUP, held_by=CREW) == (
+            UnitStatus.OUT_OF_SERVICE, SUP, [])
+
+    def test_a_lower_one_repeating_it_changes_nothing(self) -> None:
+        assert apply_unit(10, UnitStatus.OUT_OF_SERVICE, OUT, T0, by=D, held_by=SUP) == (
+            UnitStatus.OUT_OF_SERVICE, SUP, [])
+
+    def test_roles_map_to_authorities(self) -> None:
+        assert [Authority.of_role(r) for r in ("supervisor", "admin", "dispatcher", "hospital",
+                                               None)] == [SUP, SUP, D, CREW, CREW]
 
     @pytest.mark.parametrize("status", [s for s in UnitStatus if s not in UNIT_TRANSITIONS],
                              ids=ids)
     @pytest.mark.parametrize("trigger", list(UnitTrigger), ids=ids)
     def test_busy_unit_cannot_be_toggled(self, status, trigger) -> None:
         with pytest.raises(IllegalTransition) as refused:
-            apply_unit(10, status, trigger, T0)
+            apply_unit(10, status, trigger, T0, by=SUP)
         assert refused.value.code == "unit_busy"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,6 +28,7 @@ from dispatch.recommend import (
     HospitalCandidate,
     UnitCandidate,
     eligible_units,
+    free_soonest,
     rank_hospitals,
     rank_units,
 )
@@ -264,3 +265,37 @@ def test_500_units_and_50_hospitals_all_rank() -> None:
     assert sorted(r.unit.id for r in units_ranked) == list(range(500))
     assert sorted(r.hospital.id for r in hospitals_ranked) == list(range(50))
     assert all(r.reason.id and r.reason.en for r in units_ranked[:10] + hospitals_ranked[:10])
+
+
+class TestFreeSoonest:
+    """Rule 6: with no suitable unit available, the busy ones that will be free first."""
+
+    @staticmethod
+    def busy(unit_id: int, kind: UnitType, status: UnitStatus, since_s: float
+             ) -> tuple[UnitCandidate, datetime]:
+        return UnitCandidate(unit_id, kind, status, SCENE), at(since_s)
+
+    def test_nearly_done_first_and_out_of_service_never(self) -> None:
+        busy = [self.busy(1, UnitType.ALS, UnitStatus.DISPATCHED, 0),       # 60 min left
+                self.busy(2, UnitType.BLS, UnitStatus.AT_HOSPITAL, 0),      # 15 min left
+                self.busy(3, UnitType.ALS, UnitStatus.ON_SCENE, -600),      # 30 min left
+                self.busy(4, UnitType.ALS, UnitStatus.OUT_OF_SERVICE, 0),
+                self.busy(5, UnitType.ALS, UnitStatus.AVAILABLE, 0)]
+        ranked = free_soonest(busy, Triage.MERAH, now=T0)
+        assert [(f.unit.id, f.free_in_s) for f in ranked] == [(2, 900.0), (3, 1800.0),
+                                                              (1, 3600.0)]
+        assert ranked[0].reason == Label(
+            "BLS, sedang di rumah sakit: perkiraan bebas ~15 mnt lagi",
+            "BLS, now at hospital: expected free in ~15 min")
+
+    def test_only_types_fit_for_the_triage_and_preferred_first_on_a_tie(self) -> None:
+        busy = [self.busy(1, UnitType.BLS, UnitStatus.TRANSPORTING, 0),
+                self.busy(2, UnitType.ALS, UnitStatus.TRANSPORTING, 0),
+                self.busy(3, UnitType.TRANSPORT, UnitStatus.AT_HOSPITAL, 0)]
+        assert [f.unit.id for f in free_soonest(busy, Triage.MERAH, now=T0)] == [2, 1]
+
+    def test_overdue_units_count_as_free_now_and_the_limit_applies(self) -> None:
+        busy = [self.busy(1, UnitType.ALS, UnitStatus.AT_HOSPITAL, -3600),
+                self.busy(2, UnitType.ALS, UnitStatus.EN_ROUTE, 0)]
+        [first] = free_soonest(busy, Triage.MERAH, now=T0, limit=1)
+        assert (first.unit.id, first.free_in_s) == (1, 0.0)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispatch.domain import AssignmentStatus, incident_number
+from dispatch.domain import AssignmentStatus, CancelReason, incident_number
 from dispatch.errors import BadReply, RemoteDispatchError
 from dispatch.lifecycle import Trigger, UnitTrigger, apply
 from dispatch.replies import (
@@ -16,6 +16,7 @@ from dispatch.replies import (
     KEYWORDS,
     ApplyToAssignment,
     ApplyToUnit,
+    EndedJob,
     IncidentRef,
     OptOut,
     Reply,
@@ -125,6 +126,50 @@ class TestIncidentRef:
         assert not IncidentRef(7).matches("")
 
 
+CANCELLED = EndedJob("PSC-20261128-0007", CancelReason.DISPATCHER, "dispatcher1", at(600))
+WITHDRAWN = EndedJob("PSC-20261128-0006", CancelReason.OUT_OF_SERVICE, "spv1", at(60))
+
+
+class TestEndedJobs:
+    """Rule 4: a crew writing about a job the dispatch room ended is told so, and by whom."""
+
+    def test_without_a_number_the_latest_ended_job_is_named(self) -> None:
+        result = resolve_reply(Reply(C.ON_SCENE, raw="2"), [], {}, [WITHDRAWN, CANCELLED])
+        assert isinstance(result, BadReply) and result.code == "assignment_cancelled"
+        assert result.message.id == ("Tugas PSC-20261128-0007 sudah dibatalkan oleh dispatcher1 "
+                                     "pukul 09:10 WIB. Hentikan tugas ini")
+        assert "cancelled by dispatcher1 at 09:10 WIB" in result.message.en
+
+    def test_with_a_number_the_named_job_is_answered(self) -> None:
+        result = resolve_reply(Reply(C.ON_SCENE, IncidentRef(6), raw="2 0006"), [], {},
+                               [WITHDRAWN, CANCELLED])
+        assert isinstance(result, BadReply) and result.code == "assignment_cancelled"
+        assert "PSC-20261128-0006 sudah dihentikan, unit dinonaktifkan oleh spv1" in (
+            result.message.id)
+
+    def test_a_number_naming_neither_is_unknown(self) -> None:
+        result = resolve_reply(Reply(C.ON_SCENE, IncidentRef(9), raw="2 0009"), [], {},
+                               [CANCELLED])
+        assert isinstance(result, BadReply) and result.code == "unknown_incident"
+
+    def test_an_active_job_wins_over_an_ended_one(self) -> None:
+        a = assignment_in(AssignmentStatus.EN_ROUTE, incident_id=101)
+        numbers = {101: "PSC-20261128-0008"}
+        assert resolve_reply(Reply(C.ON_SCENE, raw="2"), [a], numbers, [CANCELLED]) == (
+            ApplyToAssignment(a, Trigger.ARRIVE))
+
+    def test_siap_still_asks_for_the_unit_back(self) -> None:
+        """The lifecycle decides whether the crew may (lifecycle rule 9)."""
+        assert resolve_reply(Reply(C.BACK_IN_SERVICE), [], {}, [WITHDRAWN]) == ApplyToUnit(
+            UnitTrigger.RETURN_TO_SERVICE)
+
+    def test_the_answer_is_one_gsm7_sms_with_its_prefix(self) -> None:
+        result = resolve_reply(Reply(C.EN_ROUTE), [], {}, [WITHDRAWN])
+        assert isinstance(result, BadReply)
+        answer = f"PSC 119: {result.message.id}"
+        assert is_gsm7(answer) and sms_parts(answer) == 1
+
+
 class TestResolve:
     numbers = {100: "PSC-20261128-0007", 101: "PSC-20261128-0008"}
 
@@ -163,6 +208,8 @@ class TestResolve:
         assert isinstance(result, BadReply) and result.code == "no_active_assignment"
 
     def test_help_and_stop_need_no_assignment(self) -> None:
+        assert resolve_reply(Reply(C.HELP), [], {}, [CANCELLED]) == SendHelp()
+        assert resolve_reply(Reply(C.STOP), [], {}, [CANCELLED]) == OptOut()
         assert resolve_reply(Reply(C.HELP), [], {}) == SendHelp()
         assert resolve_reply(Reply(C.STOP), [], {}) == OptOut()
 

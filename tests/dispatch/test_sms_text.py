@@ -14,6 +14,7 @@ from dispatch.sms_text import (
     GSM7_EXTENSION,
     MAX_LINK,
     REPLY_CODES,
+    compose_crew_notice_sms,
     compose_dispatch_sms,
     compose_prearrival_sms,
     is_gsm7,
@@ -96,26 +97,68 @@ def dispatch_sms(**overrides: object) -> str:
     args: dict[str, object] = dict(
         number=NUMBER, triage=Triage.MERAH, complaint=Complaint.TRAUMA,
         address="Jl. Panglima Sudirman No. 5", kelurahan="Mayangan", scene=SCENE, link=LINK,
-        hospital="RSUD dr. Mohamad Saleh", notes="2 korban, 1 tidak sadar")
+        hospital="RSUD dr. Mohamad Saleh", notes="1 tidak sadar, terjepit",
+        landmark="depan Masjid Agung", patients=2, caller_phone="+6281234567890")
     args.update(overrides)
     return compose_dispatch_sms(**args)  # type: ignore[arg-type]
 
 
 class TestDispatchSms:
     def test_everything_the_crew_needs(self) -> None:
-        assert dispatch_sms().split("\n") == [
+        text = dispatch_sms(address="Jl. Sudirman 5", notes="pingsan", hospital="RSUD Ar-Rozy")
+        assert text.split("\n") == [
             "PSC-20261128-0007 MERAH Kecelakaan/trauma",
-            "Jl. Panglima Sudirman No. 5, Kel. Mayangan",
-            "Ket: 2 korban, 1 tidak sadar",
+            "Jl. Sudirman 5, Kel. Mayangan",
+            "Patokan: depan Masjid Agung",
+            "2 pasien, telp +6281234567890",
+            "Ket: pingsan",
             "Peta: https://maps.google.com/?q=-7.75432,113.21568",
-            "RS: RSUD dr. Mohamad Saleh",
+            "RS: RSUD Ar-Rozy",
             REPLY_CODES,
             f"Lapor: {LINK}",
         ]
+        assert sms_parts(text) == 2 and is_gsm7(text)
+
+    def test_what_does_not_fit_is_cut_notes_first(self) -> None:
+        lines = dispatch_sms().split("\n")
+        assert lines[1] == "Jl. Panglima Sudirman No. 5, Kel. Mayangan"
+        assert not any(line.startswith("Ket:") for line in lines)
+        assert "RS: RSUD dr.." in lines
 
     def test_no_hospital_and_no_notes_leave_no_empty_lines(self) -> None:
-        text = dispatch_sms(hospital=None, notes="")
+        text = dispatch_sms(hospital=None, notes="", landmark="", caller_phone=None)
         assert "RS:" not in text and "Ket:" not in text and "\n\n" not in text
+        assert "Patokan" not in text and text.split("\n")[2] == "2 pasien"
+
+    def test_an_approximate_position_is_marked_on_the_map_line(self) -> None:
+        lines = dispatch_sms(approximate=True).split("\n")
+        assert "Peta (perkiraan): https://maps.google.com/?q=-7.75432,113.21568" in lines
+        assert not any(line.startswith("Peta: ") for line in lines)
+        assert "(perkiraan)" not in dispatch_sms(approximate=False)
+
+    def test_notes_are_cut_before_address_and_landmark(self) -> None:
+        text = dispatch_sms(notes="pasien sesak berat, riwayat asma, " * 12,
+                            hospital="RSUD Ar-Rozy", address="Jl. Sudirman 5", landmark="",
+                            caller_phone=None)
+        lines = text.split("\n")
+        assert sms_parts(text) == 2 and is_gsm7(text)
+        assert lines[1] == "Jl. Sudirman 5, Kel. Mayangan" and lines[2] == "2 pasien"
+        assert lines[3].startswith("Ket: pasien sesak berat") and lines[3].endswith("..")
+        assert "RS: RSUD Ar-Rozy" in lines
+
+    def test_the_destination_goes_before_the_address(self) -> None:
+        text = dispatch_sms(notes="x", address="Jl. Raya Bromo gang " * 6,
+                            landmark="pertigaan lampu merah")
+        assert "Ket:" not in text and "RS:" not in text and sms_parts(text) == 2
+        assert "Patokan: pertigaan lampu merah" in text
+
+    def test_address_is_cut_only_when_the_notes_are_gone(self) -> None:
+        text = dispatch_sms(notes="korban terjepit di mobil " * 20,
+                            address="Perumahan Griya Asri blok C " * 30,
+                            landmark="sebelah SDN 3")
+        assert sms_parts(text) == 2 and "Ket:" not in text
+        assert "Patokan: sebelah SDN 3\n" in text and ".., Kel. Mayangan" in text
+        assert "2 pasien, telp +6281234567890" in text
 
     def test_missing_address_points_to_the_map(self) -> None:
         assert dispatch_sms(address="", kelurahan="").split("\n")[1] == "Lokasi: lihat peta"
@@ -128,15 +171,9 @@ class TestDispatchSms:
         assert line.startswith("Jl. Soekarno-Hatta No. 12") and ".., Kel. Mayangan" in line
         assert sms_parts(text) == 2 and is_gsm7(text)
 
-    def test_short_notes_survive_a_long_address(self) -> None:
-        text = dispatch_sms(address="Perumahan Griya Asri blok C " * 30, notes="korban terjepit")
-        assert "Ket: korban terjepit\n" in text and sms_parts(text) <= 2
-
-    def test_long_notes_and_address_share_the_room(self) -> None:
-        text = dispatch_sms(address="Jl. Raya Bromo " * 30, notes="pasien sesak berat " * 30)
-        assert sms_parts(text) <= 2
-        address, notes = text.split("\n")[1:3]
-        assert "Jl. Raya Bromo" in address and notes.startswith("Ket: pasien sesak")
+    def test_short_landmark_survives_a_long_address(self) -> None:
+        text = dispatch_sms(address="Perumahan Griya Asri blok C " * 30, notes="")
+        assert "Patokan: depan Masjid Agung\n" in text and sms_parts(text) <= 2
 
     def test_non_gsm_input_is_transliterated(self) -> None:
         text = dispatch_sms(address="Jl. “Merdeka” – dekat café", kelurahan="Kanigaran")
@@ -152,19 +189,24 @@ class TestDispatchSms:
 
     @given(
         address=st.text(max_size=600), notes=st.text(max_size=400),
+        landmark=st.text(max_size=300), patients=st.integers(1, 99),
+        approximate=st.booleans(),
         kelurahan=st.text(max_size=60), hospital=st.none() | st.text(max_size=120),
         link=st.from_regex(r"https://[a-z0-9.]{1,20}/[A-Za-z0-9_~-]{1,30}", fullmatch=True),
         triage=st.sampled_from(Triage), complaint=st.sampled_from(Complaint),
         lat=st.floats(-90, 90), lon=st.floats(-180, 180),
     )
-    def test_always_gsm7_in_at_most_two_parts(self, address, notes, kelurahan, hospital, link,
+    def test_always_gsm7_in_at_most_two_parts(self, address, notes, landmark, patients,
+                                              approximate, kelurahan, hospital, link,
                                               triage, complaint, lat, lon) -> None:
         text = compose_dispatch_sms(number=NUMBER, triage=triage, complaint=complaint,
                                     address=address, kelurahan=kelurahan,
                                     scene=LatLon(lat, lon), link=link, hospital=hospital,
-                                    notes=notes)
+                                    notes=notes, landmark=landmark, patients=patients,
+                                    caller_phone="+6281234567890", approximate=approximate)
         assert is_gsm7(text) and sms_parts(text) <= 2
         for fixed in (NUMBER, triage.name, REPLY_CODES, f"Lapor: {link}",
+                      f"{patients} pasien, telp +6281234567890",
                       map_link(LatLon(lat, lon))):
             assert fixed in text
 
@@ -200,3 +242,59 @@ class TestPrearrivalSms:
                                       notes=notes, link=LINK)
         assert is_gsm7(text) and sms_parts(text) <= 2
         assert NUMBER in text and f"Konfirmasi: {LINK}" in text
+
+
+NOTICE_AT = datetime(2026, 11, 28, 2, 41, tzinfo=UTC)  # 09:41 WIB
+TAP = "https://siaga.example/t/Ab3dE9xKAb3dE9xKAb3dE9"
+
+
+def notice(kind: str, **overrides: object) -> str:
+    args: dict[str, object] = dict(kind=kind, number=NUMBER, callsign="AMB-KANIGARAN",
+                                   by="dispatcher1", at=NOTICE_AT, link=TAP,
+                                   hospital="RSUD dr. Mohamad Saleh")
+    args.update(overrides)
+    return compose_crew_notice_sms(**args)  # type: ignore[arg-type]
+
+
+class TestCrewNoticeSms:
+    def test_cancelled(self) -> None:
+        assert notice("cancelled").split("\n") == [
+            "PSC-20261128-0007 DIBATALKAN oleh dispatcher1 09:41 WIB.",
+            "Hentikan tugas, unit siaga kembali.",
+            f"Info: {TAP}",
+        ]
+
+    def test_stood_down(self) -> None:
+        assert notice("stood_down").split("\n")[0] == (
+            "PSC-20261128-0007 DIALIHKAN ke unit lain oleh dispatcher1 09:41 WIB.")
+
+    def test_new_destination_and_none(self) -> None:
+        assert notice("destination_changed").split("\n")[:2] == [
+            "PSC-20261128-0007 RS TUJUAN BARU: RSUD dr. Mohamad Saleh",
+            "(diubah oleh dispatcher1 09:41 WIB)"]
+        assert "RS TUJUAN BARU: belum ada" in notice("destination_changed", hospital=None)
+
+    def test_out_of_service_says_only_psc_can_undo_it(self) -> None:
+        lines = notice("out_of_service", by="spv1").split("\n")
+        assert lines[:2] == [
+            "PSC-20261128-0007 dihentikan: unit AMB-KANIGARAN DINONAKTIFKAN oleh spv1 09:41 WIB.",
+            "Aktif lagi hanya lewat PSC 119."]
+
+    @pytest.mark.parametrize("kind", ["cancelled", "stood_down", "destination_changed"])
+    def test_short_notices_are_one_sms(self, kind: str) -> None:
+        text = notice(kind)
+        assert is_gsm7(text) and sms_parts(text) == 1
+
+    @given(kind=st.sampled_from(["cancelled", "stood_down", "destination_changed",
+                                 "out_of_service"]),
+           by=st.text(max_size=80), callsign=st.text(max_size=60),
+           hospital=st.none() | st.text(max_size=120))
+    def test_always_gsm7_in_at_most_two_parts(self, kind, by, callsign, hospital) -> None:
+        text = notice(kind, by=by, callsign=callsign, hospital=hospital)
+        assert is_gsm7(text) and sms_parts(text) <= 2 and text.endswith(f"Info: {TAP}")
+
+    def test_unknown_kind_and_naive_time_are_refused(self) -> None:
+        with pytest.raises(ValueError, match="kind"):
+            notice("lost")
+        with pytest.raises(ValueError, match="aware"):
+            notice("cancelled", at=NOTICE_AT.replace(tzinfo=None))

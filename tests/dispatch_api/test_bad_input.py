@@ -131,15 +131,18 @@ async def test_an_illegal_status_is_refused_with_the_lifecycle_reason(console: C
         assert await console.counts() == before, case
 
 
-async def test_taking_a_busy_unit_out_of_service_is_refused(console: Console) -> None:
+async def test_taking_a_busy_unit_out_of_service_withdraws_it_from_its_job(
+        console: Console) -> None:
     unit = await console.unit_id("AMB-KANIGARAN")
     incident = await console.create_incident()
     await console.assign(incident["id"], unit)
-    before = await console.counts()
     response = await console.post(f"/api/units/{unit}/service", {"in_service": False})
-    assert response.status_code == 409
-    assert error(response)["code"] == "unit_busy"
-    assert await console.counts() == before
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["out_of_service_by"]) == (
+        "out_of_service", "dispatcher")
+    [assignment] = (await console.detail(incident["id"]))["assignments"]
+    assert (assignment["status"], assignment["cancel_reason"], assignment["cancelled_by"]) == (
+        "cancelled", "out_of_service", "dispatcher1")
 
 
 async def test_unknown_fields_are_refused(console: Console) -> None:

@@ -3,7 +3,8 @@
  *
  * An emergency stays on screen, with the alarm sounding, until a dispatcher acknowledges
  * it (here or on another console: the server tells every dispatcher); then it shows a
- * "clear" button until it is cleared. Escalations stay until the incident moves on.
+ * "clear" button until it is cleared. Escalations stay until the incident moves on; a MERAH
+ * call not dispatched in time (`siren`) sounds the alarm until a unit is sent.
  */
 import { t, onLangChange } from "./i18n.js";
 import { time } from "../shared/fmt.js";
@@ -89,7 +90,9 @@ export class Alerts {
     }
     this.root.replaceChildren(...cards);
     this.root.hidden = cards.length === 0;
-    const sounding = [...r.emergencies.values()].some((e) => !e.acknowledged);
+    // The siren: an unacknowledged radio emergency, or a MERAH call still without a unit.
+    const sounding = [...r.emergencies.values()].some((e) => !e.acknowledged)
+      || [...this.escalations.values()].some((a) => a.siren);
     if (sounding) alarm.start(); else alarm.stop();
   }
 }

@@ -15,6 +15,7 @@ import { StreamSocket } from "./stream.js";
 import { t, tx, onLangChange } from "./i18n.js";
 import { IncidentViews } from "./incidents.js";
 import { ResourceViews } from "./resources.js";
+import { overdueTone } from "./tones.js";
 
 const ACTIVE = ["new", "dispatched", "on_scene", "transporting", "at_hospital"];
 
@@ -36,6 +37,7 @@ export class DispatchConsole extends EventTarget {
     this.escalations = new Map();   // assignment id -> escalation message
     this.smsEscalations = new Map(); // assignment id -> escalation.sms message
     this.smsAlerts = new Map();     // key -> sms.failed / sms.opt_out message (until dismissed)
+    this.overdue = new Map();       // incident id -> incident.overdue message (until a unit goes)
     this.officers = new Map();      // user_id -> radio position
     this.kelurahan = [];
     this.stream = new StreamSocket({
@@ -89,6 +91,9 @@ export class DispatchConsole extends EventTarget {
       if (!d) continue;
       for (const a of d.assignments) this.assignments.set(a.id, a);
     }
+    this.overdue = new Map([...this.incidents.values()]
+      .filter((i) => i.status === "new" && i.overdue_at)
+      .map((i) => [i.id, { incident_id: i.id, triage: i.triage, since: i.created_at, label: null }]));
     for (const a of this.assignments.values()) {
       if (a.escalated_at && a.status === "dispatched" && !this.escalations.has(a.id)) {
         this.escalations.set(a.id, { assignment_id: a.id, incident_id: a.incident_id, unit_id: a.unit.id,
@@ -126,6 +131,21 @@ export class DispatchConsole extends EventTarget {
         if (!this.newer(this.incidents.get(inc.id), inc)) return;
         if (ACTIVE.includes(inc.status) || this.views.selected === inc.id) this.incidents.set(inc.id, inc);
         else this.incidents.delete(inc.id);
+        if (inc.status !== "new") this.overdue.delete(inc.id);
+        else if (inc.overdue_at && !this.overdue.has(inc.id)) {
+          // Waiting again (its unit declined or was withdrawn) after an alarm: still overdue.
+          this.overdue.set(inc.id, { incident_id: inc.id, triage: inc.triage, since: inc.created_at, label: null });
+        }
+        break;
+      }
+      case "incident.overdue": {
+        // Raised once by the server (dispatch.queue): every console sounds it.
+        const inc = msg.incident;
+        if (this.newer(this.incidents.get(inc.id), inc)) this.incidents.set(inc.id, inc);
+        if (inc.status === "new" && !this.overdue.has(inc.id)) {
+          this.overdue.set(inc.id, { incident_id: inc.id, triage: msg.triage, since: msg.since, label: msg.label });
+          overdueTone();
+        }
         break;
       }
       case "assignment.created":
@@ -192,7 +212,11 @@ export class DispatchConsole extends EventTarget {
     const keys = new Set();
     for (const [id, esc] of this.escalations) {
       const a = this.assignments.get(id);
-      if (a && a.status !== "dispatched") { this.escalations.delete(id); continue; }
+      // A decline or a unit withdrawn mid-job ended the assignment: the call needs a unit
+      // until another one is active on it.
+      const ended = a?.status === "cancelled" && ["declined", "out_of_service"].includes(esc.cause);
+      const covered = this.assignmentsOf(esc.incident_id).some((x) => x.active);
+      if (a && a.status !== "dispatched" && (!ended || covered)) { this.escalations.delete(id); continue; }
       const key = `escalation-${id}`;
       keys.add(key);
       const incident = this.incidents.get(esc.incident_id);
@@ -205,11 +229,25 @@ export class DispatchConsole extends EventTarget {
                      ...(sms ? [tx(sms.label), tx(sms.advice)] : [])].join(" — "),
         action: next
           ? { label: () => t("alert.assign_next", { unit: next.unit.callsign }),
-              run: () => this.views.reassign(id, next.unit.id) }
+              run: () => (ended && incident ? this.views.assign(incident, next.unit.id)
+                                            : this.views.reassign(id, next.unit.id)) }
           : { label: () => t("alert.open_incident"), run: () => this.views.select(esc.incident_id) },
       });
     }
     for (const id of this.smsEscalations.keys()) if (!this.escalations.has(id)) this.smsEscalations.delete(id);
+    for (const [id, o] of this.overdue) {
+      const incident = this.incidents.get(id);
+      if (!incident || incident.status !== "new") { this.overdue.delete(id); continue; }
+      const key = `overdue-${id}`;
+      keys.add(key);
+      this.alerts.setEscalation(key, {
+        kind: "overdue",
+        siren: incident.triage === "merah",
+        title: () => t("alert.overdue", { number: incident.number, triage: t(`triage.${incident.triage}`) }),
+        body: () => (o.label ? tx(o.label) : t("incidents.overdue")),
+        action: { label: () => t("alert.open_incident"), run: () => this.views.select(id) },
+      });
+    }
     for (const [key, msg] of this.smsAlerts) {
       keys.add(key);
       const failed = msg.type === "sms.failed";
@@ -226,7 +264,7 @@ export class DispatchConsole extends EventTarget {
       });
     }
     for (const key of [...this.alerts.escalations.keys()]) {
-      if ((key.startsWith("escalation-") || key.startsWith("sms-")) && !keys.has(key)) {
+      if (/^(escalation|sms|overdue)-/.test(key) && !keys.has(key)) {
         this.alerts.setEscalation(key, null);
       }
     }

@@ -74,6 +74,7 @@ export class IncidentViews {
   attention(incident, cur) {
     if (cur.assignment && this.d.escalations.has(cur.assignment.id)) return "escalated";
     if (this.d.smsFailedIncidents().has(incident.id)) return "escalated";
+    if (this.d.overdue.has(incident.id)) return "overdue";
     if (incident.status === "new" && since(incident.created_at) > CALL_PROCESSING_TARGET) return "late";
     return "";
   }
@@ -124,7 +125,8 @@ export class IncidentViews {
           <td><b>${i.number}</b><br><small>${time(i.created_at)}</small></td>
           <td>${t(`complaint.${i.complaint}`)}<br><small>${i.place.kelurahan}</small></td>
           <td class="status">${tx(i.status_label)}${attention === "escalated"
-            ? html` <span class="badge red">${t("incidents.escalated")}</span>` : ""}</td>
+            ? html` <span class="badge red">${t("incidents.escalated")}</span>` : ""}${attention === "overdue"
+            ? html` <span class="badge red">${t("incidents.overdue")}</span>` : ""}</td>
           <td class="step-clock" data-since="${cur.at}"><b>${duration(since(cur.at))}</b><br><small>${t(`step.${cur.step}`)}</small></td>
           <td class="unit">${a ? html`${a.unit.callsign}<br><small>${tx(a.status_label)}</small>` : "—"}</td>
         </tr>`);
@@ -247,6 +249,7 @@ export class IncidentViews {
         <dt>${t("detail.caller")}</dt><dd>${inc.caller_name || "—"} ${inc.caller_phone ? html`<a href="tel:${inc.caller_phone}">${inc.caller_phone}</a>` : ""}</dd>
         <dt>${t("detail.place")}</dt><dd>${inc.place.kelurahan}, ${inc.place.kecamatan}${inc.location_approximate ? html` <small>(${t("detail.approximate")})</small>` : ""}</dd>
         <dt>${t("detail.address")}</dt><dd>${inc.address || "—"}</dd>
+        ${inc.landmark ? html`<dt>${t("detail.landmark")}</dt><dd>${inc.landmark}</dd>` : ""}
         ${inc.notes ? html`<dt>${t("detail.notes")}</dt><dd>${inc.notes}</dd>` : ""}
         <dt>${t("detail.created")}</dt><dd>${time(inc.created_at)} · ${t(`source.${inc.source}`)} · ${inc.created_by}</dd>
       </dl>`];
@@ -287,6 +290,17 @@ export class IncidentViews {
         <button type="button" class="primary assign">${label}</button></li>`);
     }
     out.push(html`</ol>`);
+    if (r.no_unit_available) {
+      // Nothing suitable is free: say so, and who will be free first.
+      out.push(html`<div class="no-unit" role="status"><p><b>${r.notice ? tx(r.notice) : t("detail.no_unit")}</b></p>
+        <ol class="free-soon">`);
+      for (const f of r.free_soon) {
+        out.push(html`<li data-unit-id="${f.unit.id}"><b>${f.unit.callsign}</b>
+          · ${t("detail.free_in", { min: Math.max(1, Math.round(f.free_in_s / 60)) })}
+          <div class="reason">${tx(f.reason)}</div></li>`);
+      }
+      out.push(html`</ol></div>`);
+    }
     if (!reassign && r.hospitals.length) {
       out.push(html`<h4>${t("detail.rec_hospitals")}</h4><ol class="rec-hospitals">`);
       r.hospitals.forEach((h, idx) => {
@@ -438,6 +452,7 @@ export class IncidentViews {
         <small class="error" data-error="kelurahan" hidden></small></label>
       <datalist id="kelurahan-list">${this.d.kelurahan.map((k) => html`<option value="${k.name}">${k.kecamatan}</option>`)}</datalist>
       <label><span data-i18n="intake.address"></span><input name="address" maxlength="300"></label>
+      <label><span data-i18n="intake.landmark"></span><input name="landmark" maxlength="200"></label>
       <div class="location"><span data-i18n="intake.location"></span>: <b class="loc-value"></b>
         <p class="hint" data-i18n="intake.location_hint"></p></div>
       <label><span data-i18n="intake.complaint"></span><select name="complaint">${opts(COMPLAINTS, "complaint")}</select></label>
@@ -527,6 +542,7 @@ export class IncidentViews {
       caller_name: form.caller_name.value.trim(),
       caller_phone: phone ? e164(phone) : null,
       address: form.address.value.trim(),
+      landmark: form.landmark.value.trim(),
       kelurahan: code,
       lat: this.intake.lat ?? undefined,
       lon: this.intake.lon ?? undefined,

@@ -36,8 +36,11 @@ export class ResourceViews {
       const rows = units.map((u) => {
         const pos = u.position_at ? t("units.ago", { t: duration(since(u.position_at)) }) : "—";
         const busy = u.assignment_id != null;
-        const toggle = busy ? "" : html`<button type="button" class="link unit-service" data-in="${u.status === "out_of_service"}">${
-          u.status === "out_of_service" ? t("units.in_service") : t("units.out_of_service")}</button>`;
+        // A busy unit can be withdrawn from its job (its crew is told by SMS).
+        const toggle = html`<button type="button" class="link unit-service" data-in="${u.status === "out_of_service"}"
+          data-busy="${busy}">${u.status === "out_of_service" ? t("units.in_service")
+            : busy ? t("units.withdraw") : t("units.out_of_service")}</button>${u.out_of_service_by
+            ? html`<br><small>${t("units.held_by", { who: t(`units.authority.${u.out_of_service_by}`) })}</small>` : ""}`;
         return html`<tr data-unit-id="${u.id}" data-callsign="${u.callsign}" data-status="${u.status}">
           <td><b>${u.callsign}</b><br><small>${u.home_kelurahan ?? ""}</small></td>
           <td>${tOr(`unit.type.${u.type}`, u.type)}</td>
@@ -65,6 +68,7 @@ export class ResourceViews {
       const button = /** @type {HTMLButtonElement} */ (b);
       const id = Number(button.closest("tr").dataset.unitId);
       button.addEventListener("click", () => {
+        if (button.dataset.busy === "true" && !window.confirm(t("units.withdraw_confirm"))) return;
         api(`/api/units/${id}/service`, { method: "POST", body: { in_service: button.dataset.in === "true" } })
           .then((u) => { this.d.units.set(u.id, u); this.d.render(); })
           .catch((e) => this.d.toast(t("detail.error", { message: e.message })));

@@ -26,6 +26,15 @@ export function endTone() {
   try { beep(900, 0, 0.05, 0.08); } catch { /* silent */ }
 }
 
+/** A call waited too long for a unit: three rising high beeps, twice. */
+export function overdueTone() {
+  try {
+    for (let r = 0; r < 2; r += 1) {
+      for (let i = 0; i < 3; i += 1) beep(1400 + i * 200, r * 0.9 + i * 0.15, 0.1, 0.22);
+    }
+  } catch { /* silent */ }
+}
+
 class Alarm {
   constructor() {
     this.nodes = null;
