@@ -1,7 +1,8 @@
 """The FastAPI dependencies every feature's routes share: the runtime and the caller.
 
 ``current_principal`` authenticates the bearer token of a request; ``require_role``
-narrows it to the roles a route allows. They live in the kernel so that ``ptt`` and
+narrows it to the roles a route allows; ``refuse_foreign_origin`` guards a WebSocket
+handshake (:mod:`kernel.origin`). They live in the kernel so that ``ptt`` and
 ``dispatch`` can protect their routes without importing the composition root.
 """
 
@@ -10,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kernel.auth import Principal, TokenError
 from kernel.db import MAX_ROW_ID
 from kernel.errors import ApiError
 from kernel.identity import Role
+from kernel.origin import origin_allowed
 from kernel.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False)
@@ -59,3 +61,13 @@ def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
         return principal
 
     return check
+
+
+async def refuse_foreign_origin(websocket: WebSocket, public_url: str) -> bool:
+    """Refuse a handshake from a page of another origin (:mod:`kernel.origin`): closed
+    before it is accepted, which the client sees as HTTP 403. True when refused."""
+    if origin_allowed(websocket.headers.get("origin"), host=websocket.headers.get("host"),
+                      secure=websocket.url.scheme == "wss", public_url=public_url):
+        return False
+    await websocket.close()
+    return True

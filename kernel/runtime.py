@@ -29,6 +29,7 @@ from kernel.auth import TokenService
 from kernel.config import Settings
 from kernel.db import create_engine, session_factory
 from kernel.ratelimit import LoginThrottle
+from kernel.revoker import Revoker
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -108,6 +109,11 @@ class Runtime:
     offload: Offload
     clock: Any = time.time
     services: dict[str, Any] = field(default_factory=dict)
+    #: Live sockets, closed when their account's credentials change (started by the app).
+    revoker: Revoker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.revoker = Revoker(self.sessions)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:

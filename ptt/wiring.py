@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from starlette.websockets import WebSocket
 
 from kernel.auth import TokenError
+from kernel.deps import refuse_foreign_origin
 from ptt.control import Radio
 from ptt.server.api import identity_of
 from ptt.server.api import router as api_router
@@ -72,6 +73,8 @@ class MediaCollector:
 class RadioFeature:
     def mount(self, app: FastAPI, runtime: Runtime) -> None:
         async def ws_endpoint(websocket: WebSocket) -> None:
+            if await refuse_foreign_origin(websocket, runtime.settings.public_url):
+                return
             signaling: Signaling = runtime.services["signaling"]
             wsaudio: WebSocketVoice | None = runtime.services.get("wsaudio")
             if wsaudio is None:
@@ -92,20 +95,20 @@ class RadioFeature:
                                publish=bus.publish if bus is not None else lambda e: None)
         service.numbers.update({tg.id: number for tg, number in talkgroups})
 
-        async def authenticate(token: str) -> Identity:
+        async def authenticate(token: str) -> tuple[Identity, int]:
             async with runtime.sessions() as session:
                 try:
                     principal = await runtime.tokens.authenticate(session, token, runtime.now())
                 except TokenError as exc:
                     raise AuthFailed(exc.code, exc.message) from None
-            return identity_of(principal)
+            return identity_of(principal), principal.token_version
 
         ice = [server.model_dump(mode="json") for server in runtime.settings.ice_servers]
         for server in ice:  # clients need the credential; config show masks it
             secret = next(s for s in runtime.settings.ice_servers if s.urls == server["urls"])
             if secret.credential is not None:
                 server["credential"] = secret.credential.get_secret_value()
-        signaling = Signaling(service, authenticate, ice)
+        signaling = Signaling(service, authenticate, ice, runtime.revoker)
         runtime.services["radio_store"] = store
         runtime.services["radio"] = service
         runtime.services["signaling"] = signaling

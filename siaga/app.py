@@ -24,6 +24,7 @@ from kernel.bus import EventBus
 from kernel.config import Settings
 from kernel.errors import install_error_handlers
 from kernel.logs import request_id
+from kernel.revocation import CredentialsChanged
 from kernel.runtime import Runtime
 from siaga import __version__
 from siaga.api import router as core_router
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         started = []
         rt.services["bus"] = bus = EventBus()
+        bus.subscribe(CredentialsChanged, rt.revoker.handle)
+        rt.revoker.start(bus.publish)
         try:
             for feature in FEATURES:
                 await feature.start(rt)
@@ -102,6 +105,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             for feature in reversed(started):
                 await feature.stop(rt)
+            await rt.revoker.close()
             await bus.close()
             await rt.engine.dispose()
             rt.offload.shutdown()

@@ -1,9 +1,12 @@
 """The ``/ws`` endpoint: one WebSocket per client, JSON signaling (``ptt.protocol``).
 
-Authentication: ``?token=`` in the URL, or a ``hello`` message within
-:data:`HELLO_TIMEOUT` seconds. ``?resume=`` / ``hello.resume`` carries the session id
-of a dropped connection (see :mod:`ptt.server.service`, rule 2). Close codes:
-4001 unauthorized, 4002 replaced by a newer connection, 4003 no hello in time,
+A handshake whose ``Origin`` is another site's is refused with HTTP 403 before this
+endpoint runs (:mod:`kernel.origin`, checked in :mod:`ptt.wiring`). Authentication:
+``?token=`` in the URL, or a ``hello`` message within :data:`HELLO_TIMEOUT` seconds.
+``?resume=`` / ``hello.resume`` carries the session id of a dropped connection (see
+:mod:`ptt.server.service`, rule 2). Close codes: 4001 unauthorized, 4002 replaced by a
+newer connection, 4003 no hello in time, 4004 credentials revoked (the account was
+disabled or its password changed while the socket was open; :mod:`kernel.revocation`),
 4008 message flood, 4009 too slow to read, 1009 frame larger than the server accepts.
 """
 
@@ -16,6 +19,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from kernel.revoker import Revoker
 from ptt import protocol as p
 from ptt.flood import FloodGuard, Verdict
 from ptt.server.connection import Connection
@@ -30,7 +34,8 @@ CLOSE_UNAUTHORIZED = 4001
 CLOSE_HELLO_TIMEOUT = 4003
 CLOSE_FLOOD = 4008
 
-Authenticate = Callable[[str], Awaitable[Identity]]
+#: A token -> who it is and the account's token version it carries.
+Authenticate = Callable[[str], Awaitable[tuple[Identity, int]]]
 
 
 class AuthFailed(Exception):
@@ -43,9 +48,10 @@ class AuthFailed(Exception):
 
 class Signaling:
     def __init__(self, service: RadioService, authenticate: Authenticate,
-                 ice_servers: list[dict[str, Any]]) -> None:
+                 ice_servers: list[dict[str, Any]], revoker: Revoker | None = None) -> None:
         self.service = service
         self.authenticate = authenticate
+        self.revoker = revoker
         self.ice_servers = ice_servers
         self.on_binary: Callable[[Client, bytes], None] | None = None
         self.on_command: dict[str, Callable[[Client, Any], Awaitable[None]]] = {}
@@ -56,7 +62,7 @@ class Signaling:
     async def endpoint(self, websocket: WebSocket) -> None:
         await websocket.accept()
         try:
-            identity, resume, ref = await self._authenticate(websocket)
+            (identity, version), resume, ref = await self._authenticate(websocket)
         except AuthFailed as exc:
             await _send_then_close(websocket, p.error_message(exc.code, exc.message, exc.ref),
                                    CLOSE_UNAUTHORIZED if exc.code != "hello_timeout"
@@ -67,15 +73,20 @@ class Signaling:
         connection = Connection(websocket.send_text, websocket.close, name=identity.username)
         client, _ = self.service.attach(
             identity, connection, resume, lambda c, resumed: self._welcome(c, resumed, ref))
+        release = (None if self.revoker is None else self.revoker.hold(
+            identity.user_id, version, lambda: self.service.revoke(client, connection)))
         try:
             await self._serve(websocket, client)
         except WebSocketDisconnect:
             pass
         finally:
+            if release is not None:
+                release()
             self.service.detach(client, connection)
             await connection.aclose()
 
-    async def _authenticate(self, ws: WebSocket) -> tuple[Identity, str | None, Any]:
+    async def _authenticate(self, ws: WebSocket
+                            ) -> tuple[tuple[Identity, int], str | None, Any]:
         token = ws.query_params.get("token")
         resume = ws.query_params.get("resume")
         ref = None
