@@ -26,7 +26,7 @@ from kernel.errors import install_error_handlers
 from kernel.logs import request_id
 from kernel.revocation import CredentialsChanged
 from kernel.runtime import Runtime
-from siaga import __version__
+from siaga import __version__, apidocs
 from siaga.api import router as core_router
 from siaga.console import router as console_router
 from siaga.features import FEATURES
@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         version=__version__,
         description="Push-to-talk radio and SPGDT emergency dispatch.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served from our own files: siaga.apidocs
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
     app.include_router(core_router)
     app.include_router(console_router)
+    apidocs.mount(app)
     for feature in FEATURES:
         feature.mount(app, rt)
     shared = rt.settings.webui_dir / "shared"
