@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+
 def tile_origin(template: str | None) -> str:
     """The origin of a Leaflet tile URL template, as a CSP source (``{s}`` → ``*``)."""
     if not template:
