@@ -154,8 +154,11 @@ async def delete_talkgroup(code: str, principal: DispatcherDep, rt: RuntimeDep,
 
 @router.get("/radio/presence")
 async def presence(principal: PrincipalDep, service: ServiceDep) -> list[dict[str, object]]:
-    """Who is connected to the radio now."""
-    return [identity_json(i) for i in service.radio.roster.presence()]
+    """Who is connected to the radio now, as far as the caller may know: everyone for
+    dispatchers, supervisors and admins; for anyone else, the members of its own talkgroups
+    (``ptt.talkgroup``, rule 5)."""
+    return [identity_json(i)
+            for i in service.radio.roster.presence_seen_by(identity_of(principal))]
 
 
 @router.get("/radio/positions", response_model=list[PositionOut])

@@ -333,7 +333,7 @@ class RadioService:
                 self._text(client, cmd)
             case p.Presence():
                 self.send(client, p.message("presence", cmd.ref, online=[
-                    p.identity(i) for i in r.roster.presence()]))
+                    p.identity(i) for i in r.roster.presence_seen_by(client.identity)]))
             case p.Ping():
                 self.send(client, p.message("pong", cmd.ref))
             case _:
