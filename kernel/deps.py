@@ -9,10 +9,12 @@ handshake (:mod:`kernel.origin`). They live in the kernel so that ``ptt`` and
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, AwareDatetime
 
 from kernel.auth import Principal, TokenError
 from kernel.db import MAX_ROW_ID
@@ -25,6 +27,19 @@ _bearer = HTTPBearer(auto_error=False)
 
 #: A row id in a path: beyond the schema's keys it is a 422, never a database error.
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+
+
+def _in_utc(when: datetime) -> datetime:
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time leaves the calendar once converted to UTC") from None
+
+
+#: A time in a query (ISO 8601), given in UTC to the route. It must name its zone (``Z`` or
+#: an offset): a time without one is a 422, not read in a zone the server guesses; a time
+#: that leaves the calendar once converted to UTC (year 1 at +14:00) is a 422 too.
+UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 def runtime(request: Request) -> Runtime:

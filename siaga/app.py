@@ -22,7 +22,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kernel.bus import EventBus
 from kernel.config import Settings
-from kernel.errors import install_error_handlers
+from kernel.errors import install_error_handlers, responses
 from kernel.logs import request_id
 from kernel.revocation import CredentialsChanged
 from kernel.runtime import Runtime
@@ -118,6 +118,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         docs_url=None,  # served from our own files: siaga.apidocs
         redoc_url=None,
         lifespan=lifespan,
+        # What the body limit (siaga.limits) can answer to any request.
+        responses=responses(400, 413),
     )
     app.state.runtime = rt
     install_error_handlers(app)

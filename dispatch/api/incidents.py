@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -26,9 +25,11 @@ from dispatch.service.views import (
     IncidentView,
     Recommendations,
 )
-from kernel.deps import RowId
+from kernel.deps import RowId, UtcTime
+from kernel.errors import responses
 
-router = APIRouter(prefix="/api", tags=["dispatch"])
+router = APIRouter(prefix="/api", tags=["dispatch"],
+                   responses=responses(401, 403, 404, 409, 422))
 
 
 @router.post("/incidents", status_code=201, response_model=IncidentView)
@@ -43,7 +44,7 @@ async def create_incident(body: IncidentIn, who: DispatcherDep,
 async def list_incidents(
     who: DispatcherDep, service: ServiceDep,
     status: Annotated[list[IncidentStatus] | None, Query()] = None,
-    kecamatan: str | None = None, since: datetime | None = None, until: datetime | None = None,
+    kecamatan: str | None = None, since: UtcTime | None = None, until: UtcTime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[IncidentView]:

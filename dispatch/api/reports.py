@@ -15,9 +15,11 @@ from pydantic import BaseModel
 
 from dispatch import reports
 from dispatch.api.deps import DispatcherDep, ServiceDep
-from kernel.deps import RuntimeDep
+from kernel.deps import RuntimeDep, UtcTime
+from kernel.errors import responses
 
-router = APIRouter(prefix="/api/reports", tags=["reports"])
+router = APIRouter(prefix="/api/reports", tags=["reports"],
+                   responses=responses(401, 403, 422))
 
 
 class IntervalRow(BaseModel):
@@ -71,7 +73,7 @@ def _report_json(rows: Sequence[reports.Intervals]) -> bytes:
 
 @router.get("/intervals", response_model=IntervalReport)
 async def intervals(who: DispatcherDep, service: ServiceDep, rt: RuntimeDep,
-                    since: datetime | None = None, until: datetime | None = None,
+                    since: UtcTime | None = None, until: UtcTime | None = None,
                     kecamatan: str | None = None) -> Response:
     rows = await service.interval_rows(since=since, until=until, kecamatan=kecamatan)
     return Response(await rt.offload.blocking(_report_json, rows),
@@ -81,7 +83,7 @@ async def intervals(who: DispatcherDep, service: ServiceDep, rt: RuntimeDep,
 @router.get("/intervals.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
 async def intervals_csv(who: DispatcherDep, service: ServiceDep, rt: RuntimeDep,
-                        since: datetime | None = None, until: datetime | None = None,
+                        since: UtcTime | None = None, until: UtcTime | None = None,
                         kecamatan: str | None = None) -> Response:
     """The same rows as CSV (one line per incident, UTF-8)."""
     rows = await service.interval_rows(since=since, until=until, kecamatan=kecamatan)

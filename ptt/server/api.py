@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from kernel.auth import Principal
 from kernel.deps import PrincipalDep, RuntimeDep, require_role
-from kernel.errors import ApiError
+from kernel.errors import ApiError, responses
 from kernel.identity import Role, User
 from ptt.errors import CommandRefused
 from ptt.protocol import identity as identity_json
@@ -24,7 +24,8 @@ from ptt.store.models import PositionRow, TalkgroupRow
 from ptt.talkgroup import Identity, Right
 from ptt.talkgroup import Role as RadioRole
 
-router = APIRouter(prefix="/api", tags=["radio"])
+router = APIRouter(prefix="/api", tags=["radio"],
+                   responses=responses(401, 403, 404, 409, 422))
 DispatcherDep = Annotated[Principal, Depends(require_role(Role.DISPATCHER, Role.SUPERVISOR,
                                                           Role.ADMIN))]
 
