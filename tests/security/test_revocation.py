@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 import httpx
+import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
@@ -94,3 +95,22 @@ async def test_a_password_changed_by_the_cli_closes_the_socket_and_the_new_one_s
     await fresh.send("ping", ref="still")
     await fresh.expect("pong", ref="still")
     await fresh.ws.close()
+
+
+async def test_the_python_radio_client_stops_on_a_revocation(live_server: LiveServer) -> None:
+    """``siaga-radio`` reconnects after a drop, but not after 4004: its password may be
+    the old one, and a disabled account could only be refused again and again."""
+    from siaga_radio import RadioClient as NativeClient
+    from siaga_radio.client import ConnectionLost
+
+    client = NativeClient(live_server.http_url, "satpol1", "demo", transport="websocket")
+    await client.connect()
+    try:
+        async with live_server.runtime.sessions() as s, s.begin():
+            await set_disabled(s, "satpol1")
+        await until(lambda: client.state == "lost", "the client to give up", timeout=10)
+        with pytest.raises(ConnectionLost, match="revoked") as lost:
+            await client.send("ping")
+        assert lost.value.code == CLOSE_REVOKED
+    finally:
+        await client.close()

@@ -124,7 +124,9 @@ export class DispatchConsole extends EventTarget {
       if (this.ws !== ws) return;
       this.ws = null;
       if (this.closed) return;
-      if (ev.code === 4001) { this.setState("unauthorized"); return; }
+      // 4001: the token was refused; 4004: revoked while open (account disabled, password
+      // changed). Neither can succeed again: back to the login.
+      if (ev.code === 4001 || ev.code === 4004) { this.setState("unauthorized"); return; }
       if (ev.code === 4030) { this.setState("forbidden"); return; }
       this.setState("reconnecting");
       const delay = this.hold ?? RECONNECT_DELAYS[Math.min(this.attempt, RECONNECT_DELAYS.length - 1)];
