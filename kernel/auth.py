@@ -38,6 +38,8 @@ class Principal:
     agency: str
     agency_kind: AgencyKind
     unit_callsign: str | None
+    #: The account's ``token_version`` the caller's token carries (see :mod:`kernel.revocation`).
+    token_version: int = 0
 
     @property
     def is_dispatcher(self) -> bool:
@@ -53,6 +55,7 @@ class Principal:
             agency=user.agency.code,
             agency_kind=user.agency.kind,
             unit_callsign=user.unit_callsign,
+            token_version=user.token_version,
         )
 
 

@@ -1,28 +1,45 @@
 """The FastAPI dependencies every feature's routes share: the runtime and the caller.
 
 ``current_principal`` authenticates the bearer token of a request; ``require_role``
-narrows it to the roles a route allows. They live in the kernel so that ``ptt`` and
+narrows it to the roles a route allows; ``refuse_foreign_origin`` guards a WebSocket
+handshake (:mod:`kernel.origin`). They live in the kernel so that ``ptt`` and
 ``dispatch`` can protect their routes without importing the composition root.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, AwareDatetime
 
 from kernel.auth import Principal, TokenError
 from kernel.db import MAX_ROW_ID
 from kernel.errors import ApiError
 from kernel.identity import Role
+from kernel.origin import origin_allowed
 from kernel.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False)
 
 #: A row id in a path: beyond the schema's keys it is a 422, never a database error.
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+
+
+def _in_utc(when: datetime) -> datetime:
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time leaves the calendar once converted to UTC") from None
+
+
+#: A time in a query (ISO 8601), given in UTC to the route. It must name its zone (``Z`` or
+#: an offset): a time without one is a 422, not read in a zone the server guesses; a time
+#: that leaves the calendar once converted to UTC (year 1 at +14:00) is a 422 too.
+UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 def runtime(request: Request) -> Runtime:
@@ -59,3 +76,13 @@ def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
         return principal
 
     return check
+
+
+async def refuse_foreign_origin(websocket: WebSocket, public_url: str) -> bool:
+    """Refuse a handshake from a page of another origin (:mod:`kernel.origin`): closed
+    before it is accepted, which the client sees as HTTP 403. True when refused."""
+    if origin_allowed(websocket.headers.get("origin"), host=websocket.headers.get("host"),
+                      secure=websocket.url.scheme == "wss", public_url=public_url):
+        return False
+    await websocket.close()
+    return True

@@ -2,6 +2,11 @@
 
 Codes are stable snake_case strings clients can branch on; messages are for people.
 Validation errors name the offending field so a client can fix its request.
+
+Every status a route can answer is declared in the OpenAPI document with this shape
+(:func:`responses`): the codes its dependencies produce (401 from the bearer token, 403 from
+a role check, 422 from parameters) on the route or its router, the ones every request can
+meet (400 and 413 from the body limit) on the app.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -45,6 +51,37 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     if details:
         error["details"] = details
     return {"error": error}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail
+
+
+_MEANINGS = {
+    400: "malformed request (an invalid Content-Length, say)",
+    401: "missing, invalid, expired or revoked bearer token",
+    403: "the caller's role (or agency) may not do this",
+    404: "no such resource, or none the caller may see",
+    409: "the resource changed meanwhile, or the change conflicts with its state",
+    413: "the request body is larger than the server accepts",
+    416: "the byte range cannot be served",
+    422: "a parameter or the body is invalid; the message names the field",
+    429: "too many attempts; Retry-After says when to try again",
+    503: "the database cannot be reached; try again",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of error answers, for a route's or router's ``responses=``."""
+    return {code: {"model": ErrorOut, "description": _MEANINGS[code]} for code in codes}
 
 
 _STATUS_CODES = {

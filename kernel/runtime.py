@@ -31,6 +31,7 @@ from kernel.cluster import Cluster
 from kernel.config import Settings
 from kernel.db import create_engine, session_factory
 from kernel.ratelimit import LoginThrottle
+from kernel.revoker import Revoker
 
 log = logging.getLogger("siaga.runtime")
 
@@ -118,6 +119,11 @@ class Runtime:
     drain_hooks: list[Callable[[float], Awaitable[None]]] = field(default_factory=list)
     #: Set once the node drains: /readyz answers 503 from then on.
     draining: bool = False
+    #: Live sockets, closed when their account's credentials change (started by the app).
+    revoker: Revoker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.revoker = Revoker(self.sessions)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:

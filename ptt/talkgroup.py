@@ -30,7 +30,11 @@ Rules:
    selects the group if none is selected; leaving the selected group unselects it; `set_scan`
    replaces the list and the selection at once, after checking all of it.
 
-5. Agencies are plain strings (codes from the identity database); the three of the pilot are
+5. Presence is scoped (`Roster.presence_seen_by`): dispatchers, supervisors and admins see
+   everyone connected; anyone else sees itself and the connected users who have joined a
+   talkgroup it may LISTEN on (its own talkgroups' members), not the whole roster.
+
+6. Agencies are plain strings (codes from the identity database); the three of the pilot are
    named below for convenience, not as a closed list.
 """
 
@@ -258,6 +262,16 @@ class Roster:
             return tuple(s.identity for s in self._sessions.values())
         self.talkgroup(talkgroup)
         return tuple(self._sessions[u].identity for u in self._members[talkgroup])
+
+    def presence_seen_by(self, who: Identity) -> tuple[Identity, ...]:
+        """Who is connected, as far as ``who`` may know (rule 5), in order of connection."""
+        if who.role in DISPATCH_ROLES or who.role is Role.ADMIN:
+            return self.presence()
+        visible = {who.user_id}
+        for tg in self._talkgroups.values():
+            if Right.LISTEN in tg.rights_of(who):
+                visible.update(self._members[tg.id])
+        return tuple(s.identity for u, s in self._sessions.items() if u in visible)
 
     def members(self, talkgroup: str) -> tuple[int, ...]:
         return tuple(self._members[self.talkgroup(talkgroup).id])

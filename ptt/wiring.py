@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from starlette.websockets import WebSocket
 
 from kernel.auth import TokenError
+from kernel.deps import refuse_foreign_origin
 from ptt.control import Radio
 from ptt.errors import CommandRefused
 from ptt.lease import LossReason
@@ -89,6 +90,8 @@ class RadioFeature:
                 await wsaudio.serve(websocket, signaling.endpoint)
 
         async def ws_endpoint(websocket: WebSocket) -> None:
+            if await refuse_foreign_origin(websocket, runtime.settings.public_url):
+                return
             leadership: Leadership | None = runtime.services.get("radio_leadership")
             if leadership is None:
                 await serve_here(websocket)
@@ -111,13 +114,13 @@ class RadioFeature:
                                publish=bus.publish if bus is not None else lambda e: None)
         service.numbers.update({tg.id: number for tg, number in talkgroups})
 
-        async def authenticate(token: str) -> Identity:
+        async def authenticate(token: str) -> tuple[Identity, int]:
             async with runtime.sessions() as session:
                 try:
                     principal = await runtime.tokens.authenticate(session, token, runtime.now())
                 except TokenError as exc:
                     raise AuthFailed(exc.code, exc.message) from None
-            return identity_of(principal)
+            return identity_of(principal), principal.token_version
 
         settings = runtime.settings
         ice = [server.model_dump(mode="json") for server in settings.ice_servers]
@@ -137,7 +140,7 @@ class RadioFeature:
             return [*ice, turn.ice_server(identity.user_id, runtime.now())]
 
         signaling = Signaling(service, authenticate, ice_servers,
-                              runtime.settings.command_centre_phone)
+                              runtime.settings.command_centre_phone, runtime.revoker)
         runtime.services["radio_store"] = store
         runtime.services["radio"] = service
         runtime.services["signaling"] = signaling

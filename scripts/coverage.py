@@ -26,6 +26,8 @@ UNIT_TESTS = [
     "tests/media/test_nat.py",
     "tests/sms_flow/test_taplink_core.py",
     "tests/core/test_ratelimit.py",
+    "tests/core/test_revocation.py",
+    "tests/core/test_origin.py",
 ]
 NOT_UNIT_TESTS = [
     "--ignore=tests/ptt/test_floor_stateful.py",

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from kernel.db import DatabaseUnavailable, check_reachable
 from kernel.deps import PrincipalDep, RuntimeDep
-from kernel.errors import ApiError
+from kernel.errors import ApiError, ErrorOut, responses
 from kernel.identity import Role, get_user, verify_password
 from kernel.ratelimit import Refused
 
@@ -53,7 +53,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["ops"])
+@router.get("/readyz", tags=["ops"], responses=responses(503))
 async def readyz(rt: RuntimeDep) -> dict[str, str]:
     """The database answers (and in a cluster, NATS, and the node is not draining); a load
     balancer sends traffic only when this is 200."""
@@ -71,9 +71,10 @@ async def readyz(rt: RuntimeDep) -> dict[str, str]:
 
 
 @router.get("/metrics", tags=["ops"], response_class=Response,
-            responses={401: {"description": "a metrics token is set and was not given"},
-                       403: {"description": "no metrics token is set and the caller is "
-                             "not on this machine"}})
+            responses={401: {"model": ErrorOut,
+                             "description": "a metrics token is set and was not given"},
+                       403: {"model": ErrorOut, "description": "no metrics token is set and "
+                             "the caller is not on this machine"}})
 async def metrics(request: Request, rt: RuntimeDep) -> Response:
     """Prometheus metrics, for the scraper only: with ``SIAGA_METRICS_TOKEN`` set, for a
     bearer of that token; without it, for callers on this machine (loopback) only."""
@@ -97,7 +98,8 @@ def _loopback(host: str | None) -> bool:
         return False
 
 
-@router.post("/api/auth/login", tags=["auth"], response_model=TokenResponse)
+@router.post("/api/auth/login", tags=["auth"], response_model=TokenResponse,
+             responses=responses(401, 422, 429, 503))
 async def login(body: LoginRequest, request: Request, rt: RuntimeDep) -> TokenResponse:
     """Exchange a username and password for a bearer token.
 
@@ -146,7 +148,7 @@ async def login(body: LoginRequest, request: Request, rt: RuntimeDep) -> TokenRe
                          expires_in=rt.settings.token_ttl_seconds)
 
 
-@router.get("/api/me", tags=["auth"], response_model=MeResponse)
+@router.get("/api/me", tags=["auth"], response_model=MeResponse, responses=responses(401))
 async def me(principal: PrincipalDep) -> MeResponse:
     return MeResponse(
         id=principal.user_id, username=principal.username,

@@ -23,10 +23,11 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from kernel import cluster
 from kernel.bus import EventBus
 from kernel.config import Settings
-from kernel.errors import install_error_handlers
+from kernel.errors import install_error_handlers, responses
 from kernel.logs import request_id
+from kernel.revocation import CredentialsChanged
 from kernel.runtime import Runtime
-from siaga import __version__
+from siaga import __version__, apidocs
 from siaga.api import router as core_router
 from siaga.console import router as console_router
 from siaga.features import FEATURES
@@ -91,6 +92,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         started = []
         rt.services["bus"] = bus = EventBus()
         rt.cluster = await cluster.connect(rt.settings)
+        bus.subscribe(CredentialsChanged, rt.revoker.handle)
+        rt.revoker.start(bus.publish)
         try:
             for feature in FEATURES:
                 await feature.start(rt)
@@ -107,6 +110,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             if rt.cluster is not None:
                 await rt.cluster.close()
                 rt.cluster = None
+            await rt.revoker.close()
             await bus.close()
             await rt.engine.dispose()
             rt.offload.shutdown()
@@ -116,14 +120,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         version=__version__,
         description="Push-to-talk radio and SPGDT emergency dispatch.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served from our own files: siaga.apidocs
         redoc_url=None,
         lifespan=lifespan,
+        # What the body limit (siaga.limits) can answer to any request.
+        responses=responses(400, 413),
     )
     app.state.runtime = rt
     install_error_handlers(app)
     app.include_router(core_router)
     app.include_router(console_router)
+    apidocs.mount(app)
     for feature in FEATURES:
         feature.mount(app, rt)
     shared = rt.settings.webui_dir / "shared"

@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from dispatch.store.models import KecamatanRow, KelurahanRow
 from kernel.deps import PrincipalDep, RuntimeDep
+from kernel.errors import responses
 
-router = APIRouter(prefix="/api", tags=["console"])
+router = APIRouter(prefix="/api", tags=["console"], responses=responses(401))
 
 # Optional APIs the console adapts to, by a path that each one serves.
 _FEATURE_PATHS = {

@@ -4,9 +4,8 @@ content sniffing, no referrer.
 The console and the officers' app load only their own files (no inline script, no CDN), so
 the policy allows ``'self'`` and, for map tiles, the configured tile server's origin; media
 plays from ``blob:`` URLs (recordings) and WebRTC streams. A route that sets its own
-``Content-Security-Policy`` (the crews' status page) keeps it. The API docs page is left
-without a policy: FastAPI's Swagger UI page loads its script and style from a public CDN
-and runs an inline script.
+``Content-Security-Policy`` (the crews' status page) keeps it. The API docs page is under
+the same policy: Swagger UI is served from our own files (:mod:`siaga.apidocs`).
 """
 
 from __future__ import annotations
@@ -14,8 +13,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-DOCS_PATHS = ("/api/docs", "/api/docs/oauth2-redirect")
 
 
 def tile_origin(template: str | None) -> str:
@@ -56,8 +53,6 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = scope.get("path") in DOCS_PATHS
-
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
@@ -66,9 +61,8 @@ class SecurityHeaders:
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"no-referrer"),
+                    (b"content-security-policy", self.csp),
                 ]
-                if not docs:
-                    wanted.append((b"content-security-policy", self.csp))
                 headers += [(k, v) for k, v in wanted if k not in present]
                 message["headers"] = headers
             await send(message)

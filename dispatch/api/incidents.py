@@ -27,8 +27,10 @@ from dispatch.service.views import (
     Recommendations,
 )
 from kernel.deps import RowId
+from kernel.errors import responses
 
-router = APIRouter(prefix="/api", tags=["dispatch"])
+router = APIRouter(prefix="/api", tags=["dispatch"],
+                   responses=responses(401, 403, 404, 409, 422))
 
 
 @router.post("/incidents", status_code=201, response_model=IncidentView)

@@ -17,8 +17,10 @@ from dispatch import reports
 from dispatch.api.deps import DispatcherDep, ServiceDep
 from dispatch.api.filters import FiltersDep
 from kernel.deps import RuntimeDep
+from kernel.errors import responses
 
-router = APIRouter(prefix="/api/reports", tags=["reports"])
+router = APIRouter(prefix="/api/reports", tags=["reports"],
+                   responses=responses(401, 403, 422))
 
 
 class IntervalRow(BaseModel):

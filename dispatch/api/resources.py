@@ -12,8 +12,10 @@ from dispatch.lifecycle import UnitTrigger
 from dispatch.service import AlertIncidentInput, BedInput
 from dispatch.service.views import HospitalView, IncidentView, RadioAlertView, UnitView
 from kernel.deps import RowId
+from kernel.errors import responses
 
-router = APIRouter(prefix="/api", tags=["dispatch"])
+router = APIRouter(prefix="/api", tags=["dispatch"],
+                   responses=responses(401, 403, 404, 409, 422))
 
 
 @router.get("/units", response_model=list[UnitView])

@@ -8,8 +8,11 @@ server then sends ``{"type": "welcome", ...}`` and one JSON text message per eve
 in ``docs/dispatch.md``). The client may send ``{"type": "ping"}`` (answered with
 ``pong``); anything else is ignored.
 
+A handshake whose ``Origin`` is another site's is refused with HTTP 403 (:mod:`kernel.origin`).
 Close codes: 4001 unauthorized, 4003 no token in time, 4030 role not allowed,
-4009 too slow to read (dropped, see :mod:`dispatch.service.stream`).
+4004 credentials revoked (the account was disabled or its password changed while the stream
+was open, see :mod:`kernel.revocation`), 4009 too slow to read (dropped, see
+:mod:`dispatch.service.stream`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from dispatch.api.deps import DISPATCH_ROLES
 from dispatch.service.actor import Actor
 from dispatch.service.stream import Dropped, Subscription
 from kernel.auth import Principal, TokenError
+from kernel.deps import refuse_foreign_origin
 from kernel.identity import Role
+from kernel.revocation import CLOSE_REVOKED
 
 if TYPE_CHECKING:
     from dispatch.service import DispatchService
@@ -48,6 +53,8 @@ class _Refused(Exception):
 
 
 async def stream_endpoint(websocket: WebSocket, runtime: Runtime) -> None:
+    if await refuse_foreign_origin(websocket, runtime.settings.public_url):
+        return
     await websocket.accept()
     service: DispatchService = runtime.services["dispatch"]
     hospital_id: int | None = None
@@ -68,29 +75,38 @@ async def stream_endpoint(websocket: WebSocket, runtime: Runtime) -> None:
     except WebSocketDisconnect:
         return
     sub = service.hub.subscribe(principal.username, hospital_id)
+    revoked = asyncio.Event()
+    release = runtime.revoker.hold(principal.user_id, principal.token_version, revoked.set)
     try:
         await websocket.send_text(json.dumps({
             "type": "welcome", "user": principal.username, "role": principal.role.value,
             "backlog": service.hub.backlog, "hospital_id": hospital_id,
         }))
-        await _serve(websocket, sub)
+        await _serve(websocket, sub, revoked)
     except WebSocketDisconnect:
         pass
     finally:
+        release()
         sub.close()
 
 
-async def _serve(websocket: WebSocket, sub: Subscription) -> None:
+async def _serve(websocket: WebSocket, sub: Subscription, revoked: asyncio.Event) -> None:
     sender = asyncio.create_task(_pump(websocket, sub))
     receiver = asyncio.create_task(_listen(websocket))
+    revocation = asyncio.create_task(revoked.wait())
+    tasks = (sender, receiver, revocation)
     try:
-        done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (sender, receiver):
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
                 await task
-    if sender in done and isinstance(sender.exception(), Dropped):
+    if revocation in done:
+        await _close(websocket, CLOSE_REVOKED, {
+            "type": "error", "code": "token_revoked",
+            "message": "the account was disabled or its password changed; log in again"})
+    elif sender in done and isinstance(sender.exception(), Dropped):
         await _close(websocket, CLOSE_TOO_SLOW, {"type": "error", "code": "too_slow",
                                                  "message": "dropped: reconnect and reload"})
 

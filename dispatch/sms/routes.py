@@ -58,14 +58,15 @@ from dispatch.store.models import (
     UnitRow,
 )
 from dispatch.travel import LatLon
-from kernel.errors import ApiError
+from kernel.deps import RowId
+from kernel.errors import ApiError, responses
 
 if TYPE_CHECKING:
     from dispatch.service import DispatchService
     from dispatch.sms.wiring import SmsSide
 
 log = logging.getLogger("dispatch.sms")
-router = APIRouter()
+router = APIRouter(responses=responses(401, 403, 404, 422))
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 PAGE_PATH = Path(__file__).with_name("tap.html")
@@ -178,7 +179,7 @@ class SimulateOut(BaseModel):
 
 
 @router.get("/api/incidents/{incident_id}/sms", response_model=list[SmsView], tags=["sms"])
-async def incident_sms(incident_id: int, request: Request, who: DispatcherDep,
+async def incident_sms(incident_id: RowId, request: Request, who: DispatcherDep,
                        service: ServiceDep) -> list[SmsView]:
     """The incident's SMS, oldest first: dispatch SMS per crew phone with their delivery,
     the crews' replies (once matched to the incident) and our answers."""

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from kernel.auth import Principal
 from kernel.deps import PrincipalDep, RuntimeDep, require_role
-from kernel.errors import ApiError
+from kernel.errors import ApiError, responses
 from kernel.identity import Role, User
 from ptt.errors import CommandRefused
 from ptt.protocol import identity as identity_json
@@ -29,7 +29,8 @@ from ptt.store.models import PositionRow
 from ptt.talkgroup import Identity, Right
 from ptt.talkgroup import Role as RadioRole
 
-router = APIRouter(prefix="/api", tags=["radio"])
+router = APIRouter(prefix="/api", tags=["radio"],
+                   responses=responses(401, 403, 404, 409, 422))
 DispatcherDep = Annotated[Principal, Depends(require_role(Role.DISPATCHER, Role.SUPERVISOR,
                                                           Role.ADMIN))]
 
@@ -158,8 +159,11 @@ async def delete_talkgroup(code: str, principal: DispatcherDep, rt: RuntimeDep,
 
 @router.get("/radio/presence")
 async def presence(principal: PrincipalDep, service: ServiceDep) -> list[dict[str, object]]:
-    """Who is connected to the radio now."""
-    return [identity_json(i) for i in service.radio.roster.presence()]
+    """Who is connected to the radio now, as far as the caller may know: everyone for
+    dispatchers, supervisors and admins; for anyone else, the members of its own talkgroups
+    (``ptt.talkgroup``, rule 5)."""
+    return [identity_json(i)
+            for i in service.radio.roster.presence_seen_by(identity_of(principal))]
 
 
 @router.get("/radio/positions", response_model=list[PositionOut])

@@ -22,7 +22,8 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -31,8 +32,8 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kernel.deps import PrincipalDep, RowId, RuntimeDep
-from kernel.errors import ApiError
+from kernel.deps import PrincipalDep, RowId, RuntimeDep, UtcTime
+from kernel.errors import ApiError, responses
 from kernel.identity import User
 from ptt import protocol as p
 from ptt.server.api import DispatcherDep, ServiceDep, identity_of
@@ -41,7 +42,8 @@ from ptt.server.service import Client, RadioService
 from ptt.store.models import TransmissionRow
 from ptt.talkgroup import DISPATCH_ROLES, Identity, Right
 
-router = APIRouter(prefix="/api/transmissions", tags=["radio"])
+router = APIRouter(prefix="/api/transmissions", tags=["radio"],
+                   responses=responses(401, 403, 404, 422))
 
 RECENT_LIMIT: Final = 50
 RECENT_WINDOW: Final = timedelta(hours=24)
@@ -106,8 +108,8 @@ async def list_transmissions(
     principal: PrincipalDep, rt: RuntimeDep, service: ServiceDep,
     talkgroup: str | None = None,
     talker: Annotated[str | None, Query(description="Username of the talker")] = None,
-    since: Annotated[datetime | None, Query(description="Started at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="Started before (ISO 8601)")] = None,
+    since: Annotated[UtcTime | None, Query(description="Started at or after (ISO 8601)")] = None,
+    until: Annotated[UtcTime | None, Query(description="Started before (ISO 8601)")] = None,
     incident_ref: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -122,9 +124,9 @@ async def list_transmissions(
     if talker is not None:
         q = q.where(User.username == talker)
     if since is not None:
-        q = q.where(TransmissionRow.started_at >= _utc(since))
+        q = q.where(TransmissionRow.started_at >= since)
     if until is not None:
-        q = q.where(TransmissionRow.started_at < _utc(until))
+        q = q.where(TransmissionRow.started_at < until)
     if incident_ref is not None:
         q = q.where(TransmissionRow.incident_ref == incident_ref)
     async with rt.sessions() as s:
@@ -173,7 +175,7 @@ async def get_transmission(transmission_id: RowId, principal: PrincipalDep, rt: 
 
 @router.get("/{transmission_id}/audio", response_class=Response,
             responses={200: {"content": {"audio/ogg": {}}}, 206: {"content": {"audio/ogg": {}}},
-                       416: {"description": "Range not satisfiable"}})
+                       **responses(416)})
 async def get_audio(transmission_id: RowId, request: Request, principal: PrincipalDep,
                     rt: RuntimeDep, service: ServiceDep) -> Response:
     """The recording as Ogg Opus; supports one byte range (rule 3)."""
@@ -210,32 +212,34 @@ class RangeNotSatisfiable(ValueError):
     pass
 
 
+_RANGE = re.compile(r"\s*([0-9]*)-([0-9]*)\s*", re.ASCII)
+#: More digits than this name a byte beyond any recording: read as "past the end" without
+#: converting (a thousand-digit number is refused by int() and would be a 500).
+_MAX_DIGITS = 18
+
+
 def byte_range(header: str, size: int) -> tuple[int, int] | None:
     """The one range ``header`` asks for, as (first, last) byte inclusive; None to send the
-    whole file (another unit, several ranges); :class:`RangeNotSatisfiable` otherwise."""
+    whole file (another unit, several ranges); :class:`RangeNotSatisfiable` otherwise.
+    Numbers of any length are answered (a huge first byte is unsatisfiable, a huge last
+    byte or suffix means "to the end")."""
     unit, _, spec = header.partition("=")
     if unit.strip().lower() != "bytes":
         return None
     if "," in spec:
         return None
-    first, dash, last = spec.strip().partition("-")
-    if not dash or not (first.isdigit() or last.isdigit()) or (first and not first.isdigit()) \
-            or (last and not last.isdigit()) or size == 0:
+    match = _RANGE.fullmatch(spec)
+    if match is None or not any(match.groups()) or size == 0:
         raise RangeNotSatisfiable(header)
-    if not first:  # suffix: the last n bytes
-        n = int(last)
-        if n == 0:
+    first, last = (size if len(g) > _MAX_DIGITS else int(g) if g else None
+                   for g in match.groups())
+    if first is None:  # suffix: the last n bytes
+        if last == 0:
             raise RangeNotSatisfiable(header)
-        return max(0, size - n), size - 1
-    start = int(first)
-    end = size - 1 if not last else min(int(last), size - 1)
-    if start >= size or (last and int(last) < start):
+        return max(0, size - (last or 0)), size - 1
+    if first >= size or (last is not None and last < first):
         raise RangeNotSatisfiable(header)
-    return start, end
-
-
-def _utc(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return first, size - 1 if last is None else min(last, size - 1)
 
 
 # -- the ``recent`` signaling message -----------------------------------------------------

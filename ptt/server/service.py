@@ -15,7 +15,9 @@ side effects of floor events (transmission records, media routes, bus events). R
    it before anything else, then (on a resume) what the client missed, in order, all in one
    synchronous step, so nothing can come in between.
 4. A second connection of the same user without the session id starts afresh: the old
-   session ends and the old socket is closed with code 4002.
+   session ends and the old socket is closed with code 4002. A socket whose credentials are
+   revoked (:meth:`RadioService.revoke`) is told ``token_revoked`` and closed with 4004, and
+   its session ends at once: it cannot be resumed.
 5. ``ref``: while a command is handled, the first message to its sender of a type that
    answers it (``ptt.protocol.ANSWERS``) carries the command's ``ref``; nobody else's copy
    does.
@@ -56,6 +58,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from kernel.revocation import CLOSE_REVOKED
 from ptt import protocol as p
 from ptt.control import Radio
 from ptt.errors import CommandRefused, ErrorCode
@@ -280,6 +283,15 @@ class RadioService:
         self._pump()
         client.expiry = self.loop.call_later(self.resume_window, self._expire, client)
 
+    def revoke(self, client: Client, connection: Connection) -> None:
+        """The credentials ``connection`` was opened with are revoked (rule 4)."""
+        connection.send(p.dumps(p.error_message(
+            "token_revoked", "the account was disabled or its password changed; log in again")))
+        connection.close(CLOSE_REVOKED, "credentials revoked")
+        if self.clients.get(client.identity.user_id) is client and client.connection is connection:
+            self.detach(client, connection)
+            self._end(client)
+
     @staticmethod
     def _keep_unsent(client: Client, connection: Connection) -> None:
         """Put what ``connection`` had not written yet in front of the backlog (rule 2)."""
@@ -447,7 +459,7 @@ class RadioService:
                 self._text(client, cmd)
             case p.Presence():
                 self.send(client, p.message("presence", cmd.ref, online=[
-                    p.identity(i) for i in r.roster.presence()]))
+                    p.identity(i) for i in r.roster.presence_seen_by(client.identity)]))
             case p.Ping():
                 self.send(client, p.message("pong", cmd.ref))
             case _:

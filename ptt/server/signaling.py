@@ -1,11 +1,15 @@
 """The ``/ws`` endpoint: one WebSocket per client, JSON signaling (``ptt.protocol``).
 
 Authentication: ``?token=`` in the URL, or a ``hello`` message within
-:data:`HELLO_TIMEOUT` seconds. ``?resume=`` / ``hello.resume`` carries the session id
-of a dropped connection (see :mod:`ptt.server.service`, rule 2). Close codes:
-4001 unauthorized, 4002 replaced by a newer connection, 4003 no hello in time,
-4008 message flood, 4009 too slow to read, 4010 the radio moved to another node (a
-cluster's leader changed: reconnect and resume), 1009 frame larger than the server accepts.
+:data:`HELLO_TIMEOUT` seconds. A handshake whose ``Origin`` is another site's is
+refused with HTTP 403 before this endpoint runs (:mod:`kernel.origin`, checked in
+:mod:`ptt.wiring`). ``?resume=`` / ``hello.resume`` carries the session id of a
+dropped connection (see :mod:`ptt.server.service`, rule 2). Close codes: 4001
+unauthorized, 4002 replaced by a newer connection, 4003 no hello in time, 4004
+credentials revoked (the account was disabled or its password changed while the
+socket was open; :mod:`kernel.revocation`), 4008 message flood, 4009 too slow to
+read, 4010 the radio moved (this node drains, or a cluster's leader changed:
+reconnect and resume), 1009 frame larger than the server accepts.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from kernel.revoker import Revoker
 from ptt import protocol as p
 from ptt.flood import FloodGuard, Verdict
 from ptt.server.connection import Connection
@@ -32,7 +37,8 @@ CLOSE_UNAUTHORIZED = 4001
 CLOSE_HELLO_TIMEOUT = 4003
 CLOSE_FLOOD = 4008
 
-Authenticate = Callable[[str], Awaitable[Identity]]
+#: A token -> who it is and the account's token version it carries.
+Authenticate = Callable[[str], Awaitable[tuple[Identity, int]]]
 #: The STUN/TURN servers for one user's ``welcome`` (with TURN credentials minted for them).
 IceServersFor = Callable[[Identity], list[dict[str, Any]]]
 
@@ -48,9 +54,11 @@ class AuthFailed(Exception):
 class Signaling:
     def __init__(self, service: RadioService, authenticate: Authenticate,
                  ice_servers: IceServersFor,
-                 command_centre_phone: str | None = None) -> None:
+                 command_centre_phone: str | None = None,
+                 revoker: Revoker | None = None) -> None:
         self.service = service
         self.authenticate = authenticate
+        self.revoker = revoker
         self.ice_servers = ice_servers
         self.command_centre_phone = command_centre_phone
         self.on_binary: Callable[[Client, bytes], None] | None = None
@@ -65,7 +73,7 @@ class Signaling:
     async def endpoint(self, websocket: WebSocket) -> None:
         await websocket.accept()
         try:
-            identity, resume, ref = await self._authenticate(websocket)
+            (identity, version), resume, ref = await self._authenticate(websocket)
         except AuthFailed as exc:
             await _send_then_close(websocket, p.error_message(exc.code, exc.message, exc.ref),
                                    CLOSE_UNAUTHORIZED if exc.code != "hello_timeout"
@@ -90,15 +98,20 @@ class Signaling:
         client, _ = self.service.attach(
             identity, connection, resume, lambda c, resumed: self._welcome(c, resumed, ref),
             restored)
+        release = (None if self.revoker is None else self.revoker.hold(
+            identity.user_id, version, lambda: self.service.revoke(client, connection)))
         try:
             await self._serve(websocket, client)
         except WebSocketDisconnect:
             pass
         finally:
+            if release is not None:
+                release()
             self.service.detach(client, connection)
             await connection.aclose()
 
-    async def _authenticate(self, ws: WebSocket) -> tuple[Identity, str | None, Any]:
+    async def _authenticate(self, ws: WebSocket
+                            ) -> tuple[tuple[Identity, int], str | None, Any]:
         token = ws.query_params.get("token")
         resume = ws.query_params.get("resume")
         ref = None

@@ -9,7 +9,9 @@ from siaga.headers import content_security_policy, tile_origin
 from tests.conftest import App
 
 
-@pytest.mark.parametrize("path", ["/", "/app/", "/api/me", "/healthz", "/shared/i18n.js"])
+@pytest.mark.parametrize("path", ["/", "/app/", "/api/me", "/healthz", "/shared/i18n.js",
+                                  "/api/docs", "/api/docs/init.js",
+                                  "/api/docs/static/swagger-ui-bundle.js"])
 async def test_pages_and_api_answers_are_protected(sqlite_app: App, path: str) -> None:
     response = await sqlite_app.client.get(path, follow_redirects=True)
     assert response.headers["x-content-type-options"] == "nosniff"
@@ -19,10 +21,16 @@ async def test_pages_and_api_answers_are_protected(sqlite_app: App, path: str) -
     assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
 
 
-async def test_the_api_docs_page_is_framed_by_no_one(sqlite_app: App) -> None:
+async def test_the_api_docs_page_loads_only_our_own_files(sqlite_app: App) -> None:
     response = await sqlite_app.client.get("/api/docs")
     assert response.status_code == 200
     assert response.headers["x-frame-options"] == "DENY"
+    assert "<script>" not in response.text and "//" not in response.text.replace("://", "")
+    assert "cdn" not in response.text.lower()
+    for asset in ("/api/docs/static/swagger-ui.css", "/api/docs/static/swagger-ui-bundle.js",
+                  "/api/docs/init.js"):
+        assert asset in response.text
+        assert (await sqlite_app.client.get(asset)).status_code == 200
 
 
 def test_tile_servers_are_allowed_by_origin_only() -> None:

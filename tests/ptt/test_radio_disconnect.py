@@ -4,11 +4,11 @@ others are told; nothing is ever addressed to a user who is gone."""
 from __future__ import annotations
 
 import pytest
-from helpers import Bench, officer
+from helpers import Bench, dispatcher, officer
 
 from ptt.errors import CommandRefused, ErrorCode, UsageError
 from ptt.events import CancelReason, MemberJoined, MemberLeft, RevokeReason
-from ptt.talkgroup import Identity
+from ptt.talkgroup import DISHUB, Identity, Role
 
 
 def test_a_talker_that_disconnects_frees_the_floor(
@@ -145,3 +145,20 @@ def test_media_closing_keeps_a_queued_request_and_ignores_the_idle_and_offline(
     assert bench.do("media_closed", budi.user_id) is False  # queued: kept
     bench.assert_silent(ani, budi)
     assert bench.do("media_closed", 999) is False  # not connected
+
+
+def test_officers_see_the_presence_of_their_own_talkgroups_members_only(
+        bench: Bench, ani: Identity, dedi: Identity, dina: Identity) -> None:
+    idle = bench.online(officer("Idle", DISHUB))  # connected, in no talkgroup
+    roster = bench.radio.roster
+    # A Dishub officer may listen on dishub and gabungan: it sees the dispatcher (joined to
+    # dishub), itself, but not the Satpol PP officer on satpol.
+    assert roster.presence_seen_by(dedi) == (dedi, dina)
+    assert roster.presence_seen_by(idle) == (dedi, dina, idle)
+    # The Satpol PP officer listens on satpol: it sees the dispatcher and itself only.
+    assert roster.presence_seen_by(ani) == (ani, dina)
+    bench.do("join", ani.user_id, "gabungan")
+    assert ani in roster.presence_seen_by(dedi)  # now a member of dedi's joint group
+    # Dispatchers, supervisors and admins see everyone.
+    for desk in (dina, dispatcher("Sari", Role.SUPERVISOR), dispatcher("Adi", Role.ADMIN)):
+        assert roster.presence_seen_by(desk) == roster.presence()

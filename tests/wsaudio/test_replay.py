@@ -28,6 +28,9 @@ class TestByteRange:
         ("bytes=990-5000", (990, 999)),  # the end is clamped
         ("bytes=999-999", (999, 999)),
         ("BYTES = 1-2", (1, 2)),
+        ("bytes=0-" + "9" * 5000, (0, 999)),  # beyond int()'s digit limit: to the end
+        ("bytes=-" + "9" * 5000, (0, 999)),
+        ("bytes=0-9223372036854775808", (0, 999)),
     ])
     def test_one_range_is_served(self, header: str, span: tuple[int, int]) -> None:
         assert byte_range(header, self.SIZE) == span
@@ -39,6 +42,8 @@ class TestByteRange:
     @pytest.mark.parametrize("header", [
         "bytes=1000-", "bytes=1000-1200", "bytes=-0", "bytes=5-3", "bytes=a-b", "bytes=-",
         "bytes=", "bytes=5", "bytes=1-x", "bytes=+1-2",
+        "bytes=" + "9" * 5000 + "-", "bytes=9223372036854775808-", "bytes=\u00b2-3",
+        "bytes=\u0663-5", "bytes=1 - 2 - 3",
     ])
     def test_bad_or_unsatisfiable_ranges_are_refused(self, header: str) -> None:
         with pytest.raises(RangeNotSatisfiable):
@@ -134,7 +139,11 @@ async def test_audio_download_with_ranges(live_server: LiveServer,
         assert part.headers["content-range"] == f"bytes 10-109/{len(data)}"
         tail = await http.get(url, headers={"Range": "bytes=-64"})
         assert tail.status_code == 206 and tail.content == data[-64:]
-        for bad in (f"bytes={len(data)}-", "bytes=9-3"):
+        huge = "9" * 5000  # beyond int()'s digit limit, and beyond 64 bits
+        whole = await http.get(url, headers={"Range": f"bytes=0-{huge}"})
+        assert whole.status_code == 206 and whole.content == data
+        for bad in (f"bytes={len(data)}-", "bytes=9-3", f"bytes={huge}-",
+                    "bytes=18446744073709551616-18446744073709551617"):
             refused = await http.get(url, headers={"Range": bad})
             assert refused.status_code == 416
             assert refused.headers["content-range"] == f"bytes */{len(data)}"

@@ -57,7 +57,9 @@ export class StreamSocket {
       if (this.ws !== ws) return;
       this.ws = null;
       if (this.closed) return;
-      if (ev.code === 4001) { this.onState("unauthorized"); return; }
+      // 4001: the token was refused; 4004: revoked while open (account disabled, password
+      // changed). Neither can succeed again: back to the login.
+      if (ev.code === 4001 || ev.code === 4004) { this.onState("unauthorized"); return; }
       if (ev.code === 4030) { this.onState("forbidden"); return; }
       this.onState("reconnecting");
       const delay = this.hold ?? RECONNECT_DELAYS[Math.min(this.attempt, RECONNECT_DELAYS.length - 1)];

@@ -24,7 +24,8 @@
  *    notice. While `navigator.onLine` is false no attempt is made, since none could
  *    succeed and each costs a phone's battery; the client tries again at once on the
  *    `online` event, or at the longest delay in case that event never comes.
- * 5. Close codes 4001 (authentication) and 4002 (replaced by another connection) stop
+ * 5. Close codes 4001 (authentication), 4004 (credentials revoked: the account was
+ *    disabled or its password changed) and 4002 (replaced by another connection) stop
  *    reconnecting: retrying could not succeed, or would fight the newer connection.
  *
  * Events (EventTarget): `state` (connection), `media` (peer connection state), `welcome`,
@@ -170,7 +171,7 @@ export class RadioClient extends EventTarget {
     }
     if (mine) this._changed("floor");
     if (this.state === "closed") return;
-    if (code === 4001) { this._setState("unauthorized"); return; }
+    if (code === 4001 || code === 4004) { this._setState("unauthorized"); return; }
     if (code === 4002) { this._setState("replaced"); return; }
     this._setState("reconnecting");
     const delay = this._hold ?? RECONNECT_DELAYS[Math.min(this._attempt, RECONNECT_DELAYS.length - 1)];

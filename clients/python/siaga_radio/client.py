@@ -8,7 +8,7 @@ Rules:
 2. One reader task owns the socket's receiving side. Every text message goes through
    :meth:`RadioClient._dispatch` (state, waiters, ``on_message`` callbacks); binary frames
    go to the voice transport. Nothing else reads the socket.
-3. A dropped socket (anything but our own close, 4001 or 4002) is reopened with the session
+3. A dropped socket (anything but our own close, 4001, 4002 or 4004) is reopened with the session
    id (``resume``) after a short back-off, forever, until :meth:`close`. After every
    ``welcome`` the voice transport starts again (the server closes the peer connection and
    forgets the audio opt-in with the socket). A session the server has forgotten (over 30 s
@@ -322,8 +322,9 @@ class RadioClient:
         await self.voice.stop()
         if self._closing:
             return
-        if code in (4001, 4002) or not self.reconnect:
-            reason = {4001: "authentication failed", 4002: "replaced by a newer connection"}
+        if code in (4001, 4002, 4004) or not self.reconnect:
+            reason = {4001: "authentication failed", 4002: "replaced by a newer connection",
+                      4004: "credentials revoked (account disabled or password changed)"}
             self._lost = ConnectionLost(reason.get(code, f"connection closed ({code})"), code)
             self._set_state("lost")
             self._fail_waiters(self._lost)
