@@ -9,7 +9,7 @@ HASH   := $(shell cat pyproject.toml setup.py ptt/media/_rtpout.c | cksum | cut 
 RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(HASH)
 
-.PHONY: run test lint coverage bench image setup clean
+.PHONY: run test lint coverage bench chaos image setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,15 @@ bench: setup
 	@if [ -z "$$SIAGA_TEST_DATABASE_URL" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
 	  export SIAGA_TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test; fi; \
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The cluster chaos test, longer than in the suite: nodes on the local PostgreSQL and NATS are
+# killed and restarted CHAOS_ROUNDS times while officers talk; double talkers and stuck
+# floors are counted (both must be 0).
+CHAOS_ROUNDS ?= 20
+chaos: setup
+	SIAGA_TEST_DATABASE_URL=$${SIAGA_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
+	SIAGA_TEST_NATS_URL=$${SIAGA_TEST_NATS_URL:-nats://127.0.0.1:4222} \
+	SIAGA_CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(BIN)/python -m pytest -s -q tests/cluster/test_chaos.py
 
 # The Dockerfile built with podman from a debootstrap base (no image registry), run and
 # checked: health, login, voice over WebSocket (scripts/image.sh; root, podman, runc).
