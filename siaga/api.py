@@ -169,7 +169,7 @@ class NodesResponse(BaseModel):
 
 
 @router.get("/api/cluster/nodes", tags=["ops"], response_model=NodesResponse,
-            responses={401: {"description": "not signed in"}})
+            responses=responses(401))
 async def cluster_nodes(rt: RuntimeDep, principal: PrincipalDep) -> NodesResponse:
     """The nodes a client may use (this one first), for clients that move on when their
     node drains or dies. One node, unclustered, lists itself as ``local``."""

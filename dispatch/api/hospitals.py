@@ -17,8 +17,10 @@ from dispatch.api.schemas import CapabilitiesIn, PhoneIn
 from dispatch.service import IncomingList
 from dispatch.service.views import HospitalView
 from kernel.deps import RowId, RuntimeDep
+from kernel.errors import responses
 
-router = APIRouter(prefix="/api", tags=["hospital desk"])
+router = APIRouter(prefix="/api", tags=["hospital desk"],
+                   responses=responses(401, 403, 404, 409, 422))
 
 CAP_MEDIA_TYPE = "application/cap+xml"
 _CAP: dict[int | str, dict[str, Any]] = {200: {"content": {CAP_MEDIA_TYPE: {}}}}
