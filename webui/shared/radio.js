@@ -82,6 +82,8 @@ export class RadioClient extends EventTarget {
     this.selected = null;
     this.members = new Map();       // tg -> Map(user_id -> identity)
     this.floors = new Map();        // tg -> {talker, callType, talkgroups, since}
+    /** @type {Map<string, {userId: number, since: Date}>} when a talk began, from REST */
+    this._talkSince = new Map();
     this.patches = new Map();       // tg -> [other tgs]
     this.emergencies = new Map();   // tg -> {raisedBy, since, raisedAt, acknowledged, by, count}
     this.positions = new Map();     // user_id -> {user, lat, lon, accuracy, at}
@@ -420,7 +422,11 @@ export class RadioClient extends EventTarget {
     for (const tg of talkgroups) {
       const prev = this.floors.get(tg);
       const same = prev && prev.talker.user_id === talker.user_id;
-      this.floors.set(tg, { talker, callType, talkgroups, since: same ? prev.since : since });
+      // A talk the REST snapshot already knew (a reload, a resume): its clock runs from
+      // when it began, whichever of the snapshot and the `joined` message came first.
+      const known = this._talkSince.get(tg);
+      const began = known && known.userId === talker.user_id ? known.since : since;
+      this.floors.set(tg, { talker, callType, talkgroups, since: same ? prev.since : began });
     }
   }
 
@@ -439,6 +445,9 @@ export class RadioClient extends EventTarget {
         rightsChanged = true;
       }
       const floor = this.floors.get(tg.id);
+      if (tg.talker && tg.talker_since) {
+        this._talkSince.set(tg.id, { userId: tg.talker.user_id, since: new Date(tg.talker_since) });
+      } else this._talkSince.delete(tg.id);
       const sameTalk = floor && tg.talker && tg.talker_since && floor.talker.user_id === tg.talker.user_id;
       // The same talk as on screen: its clock runs from when it began (after a reload too).
       if (sameTalk) floor.since = new Date(tg.talker_since);
