@@ -4,7 +4,8 @@ What it guards: "nothing blocks the voice" (docs/architecture.md). A login verif
 argon2id hash (hundreds of milliseconds of CPU); if that ran on the event loop, every
 radio's signaling and audio would stall behind it.
 
-Setup: the real ``siaga serve`` process (the CLI, as an operator runs it) over a fresh
+Setup: the real ``siaga serve`` process (the CLI, as an operator runs it, pinned with
+``taskset`` to the first CPU while this process keeps the others) over a fresh
 SQLite database with the demo data, in a temporary directory. This process connects one
 radio client (``satpol1``, the ``websockets`` client) and sends ``ping`` every 60 ms,
 timing each ``pong`` (client send -> pong parsed).
@@ -55,6 +56,14 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def cpu_split() -> tuple[set[int] | None, set[int] | None]:
+    """(server CPUs, client CPUs): the first CPU for the server, the rest for this process."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2 or not shutil.which("taskset"):
+        return None, None
+    return {cpus[0]}, set(cpus[1:])
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -178,12 +187,13 @@ async def _login_load(client: Any, workers: int, stop: asyncio.Event) -> int:
     return done
 
 
-async def measure_server(seconds: float, logins: int) -> dict[str, Any]:
+async def measure_server(seconds: float, logins: int,
+                         cpus: set[int] | None = None) -> dict[str, Any]:
     import httpx
     import websockets
 
     directory = Path(tempfile.mkdtemp(prefix="bench-logins-"))
-    server = Siaga(directory)
+    server = Siaga(directory, cpus)
     try:
         await server.start()
         token = await _token(server.url, "satpol1")
@@ -268,9 +278,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seconds = args.seconds or (QUICK_SECONDS if args.quick else SECONDS)
 
-    r = asyncio.run(measure_server(seconds, args.logins))
+    server_cpus, client_cpus = cpu_split()
+    if client_cpus:
+        os.sched_setaffinity(0, client_cpus)
+    r = asyncio.run(measure_server(seconds, args.logins, server_cpus))
     idle, busy = r["idle"], r["logins"]
-    print(f"signaling ping -> pong of one radio, siaga serve, {seconds:.0f} s per phase")
+    where = (f"server on CPU {sorted(server_cpus)}, client on CPUs {sorted(client_cpus)}"
+             if server_cpus and client_cpus else "not pinned (fewer than 2 CPUs or no taskset)")
+    print(f"signaling ping -> pong of one radio, siaga serve, {seconds:.0f} s per phase; "
+          f"{where}")
     print(f"{'phase':<28}{'pings':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     print(f"{'idle':<28}{len(idle):>8}{_ms(idle, 0.5)} {_ms(idle, 0.99)} {max(idle) * 1000:8.1f}")
     label = f"{args.logins} concurrent logins"

@@ -52,7 +52,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.bench_logins import Siaga
+from bench.bench_logins import Siaga, cpu_split
 from bench.bench_wsaudio import cpu_seconds as server_cpu
 from bench.bench_wsaudio import rss_kib as server_rss_kib
 from bench.serve_fleet import Fleet, phase_figures
@@ -83,14 +83,6 @@ def udp_counters() -> dict[str, int]:
                 counters[name[4:]] = counters.get(name[4:], 0) + int(value)
     return {k: counters.get(k, 0)
             for k in ("InDatagrams", "OutDatagrams", "RcvbufErrors", "InErrors")}
-
-
-def cpu_split() -> tuple[set[int] | None, set[int] | None]:
-    """(server CPUs, client CPUs): the first CPU for the server, the rest for this process."""
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2 or not shutil.which("taskset"):
-        return None, None
-    return {cpus[0]}, set(cpus[1:])
 
 
 async def add_officers(database_url: str, secret: str, n: int) -> list[str]:
