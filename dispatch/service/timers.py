@@ -12,13 +12,13 @@ crew too long on scene a reminder, and a call waiting past its triage's limit an
 Tests call ``run_timers(now=...)`` with a stepped time.
 
 On several nodes every node arms the same timer (each re-arms on the others' stream
-messages too), so that a dead node's deadlines still fire; each due assignment fires on one
-node only. A run locks the due assignments with ``FOR UPDATE SKIP LOCKED`` and applies the
-core to them as read under the lock: another node running the same timer skips the rows
-this one holds, and when it gets them later the core finds the escalation or reminder
-already stamped and raises nothing. An assignment skipped because someone else held it is
-looked at again :data:`SKIPPED_RETRY` later, in case its holder was a command that did not
-commit.
+messages too), so that a dead node's deadlines still fire; each due assignment and each
+overdue call fires on one node only. A run locks the due assignments and calls with
+``FOR UPDATE SKIP LOCKED`` and applies the cores to them as read under the lock: another
+node running the same timer skips the rows this one holds, and when it gets them later the
+core finds the escalation, reminder or alarm already stamped and raises nothing. A row
+skipped because someone else held it is looked at again :data:`SKIPPED_RETRY` later, in
+case its holder was a command that did not commit.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class Timers(Hospitals):
                    if (d := lifecycle.next_deadline([assignment_record(row)],
                                                     self.config.timers)) and d <= at]
             locked = await repo.lock_assignments(s, due) if due else []
-            self._not_before = at + SKIPPED_RETRY if len(locked) < len(due) else None
+            held = len(locked) < len(due)
             for row in locked:
                 outcome = lifecycle.handle_timer(assignment_record(row), at, self.config.timers)
                 if not outcome.events:
@@ -88,7 +88,9 @@ class Timers(Hospitals):
                 await self.write_outcome(s, out, row, outcome, Actor.system(), at,
                                          "escalated" if escalated else "reminded")
                 fired.extend(outcome.events)
-            fired.extend(await self.raise_overdue(s, out, at))
+            overdue, calls_held = await self.raise_overdue(s, out, at)
+            fired.extend(overdue)
+            self._not_before = at + SKIPPED_RETRY if held or calls_held else None
             out.rearm = True
             return fired
 
@@ -96,9 +98,17 @@ class Timers(Hospitals):
 
     async def raise_overdue(
         self, s: AsyncSession, out: Outbox, at: datetime
-    ) -> list[DispatchOverdue]:
-        """Alarm for every call waiting past its limit (:mod:`dispatch.queue`, rule 3)."""
-        rows = {r.id: r for r in await repo.waiting_incidents(s)}
+    ) -> tuple[list[DispatchOverdue], bool]:
+        """Alarm for every call waiting past its limit (:mod:`dispatch.queue`, rule 3), and
+        whether some due call was held by another transaction (to be looked at again).
+
+        The due calls are locked as the due assignments are and the core applied to them
+        as read under the lock, so that two nodes never both alarm for one call."""
+        due = queue.due([waiting(r) for r in await repo.waiting_incidents(s)], at,
+                        self.config.queue)
+        ids = [event.incident_id for event in due]
+        locked = await repo.lock_incidents(s, ids) if ids else []
+        rows = {r.id: r for r in locked if r.status == "NEW"}
         fired = queue.due([waiting(r) for r in rows.values()], at, self.config.queue)
         for event in fired:
             row = rows[event.incident_id]
@@ -111,7 +121,7 @@ class Timers(Hospitals):
                 mode="json"), triage=event.triage.value, since=event.since.isoformat(),
                 limit_s=event.limit_s, label=Text.of(describe(event)).model_dump())
         out.bus.extend(fired)
-        return fired
+        return fired, len(locked) < len(ids)
 
     async def rearm(self) -> datetime | None:
         """Arm the one timer at the earliest deadline of the active assignments and of the

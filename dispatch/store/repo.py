@@ -170,6 +170,14 @@ async def lock_assignments(s: AsyncSession, ids: Sequence[int]) -> list[Assignme
     return list((await s.execute(stmt)).scalars())
 
 
+async def lock_incidents(s: AsyncSession, ids: Sequence[int]) -> list[IncidentRow]:
+    """The incidents ``ids`` that no other transaction holds, locked and read afresh, as
+    :func:`lock_assignments`."""
+    stmt = (select(IncidentRow).where(IncidentRow.id.in_(ids)).order_by(IncidentRow.id)
+            .with_for_update(skip_locked=True).execution_options(populate_existing=True))
+    return list((await s.execute(stmt)).scalars())
+
+
 def incidents_query(
     *,
     statuses: Sequence[str] = (),

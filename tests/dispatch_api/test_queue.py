@@ -12,9 +12,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+from sqlalchemy import select
+
 from dispatch.domain import Triage
 from dispatch.events import DispatchOverdue
 from dispatch.service.stream import Subscription
+from dispatch.store.models import IncidentRow
 from dispatch.wiring import queue_policy
 from tests.conftest import make_settings
 from tests.dispatch_api.console import Console
@@ -75,6 +79,25 @@ async def test_raising_the_triage_brings_the_alarm_forward(console: Console) -> 
     response = await console.patch(f"/api/incidents/{incident['id']}", {"triage": "merah"})
     assert response.status_code == 200, response.text
     assert await service.rearm() == created(incident) + timedelta(seconds=60)
+
+
+async def test_a_call_another_node_holds_is_left_to_it_and_looked_at_again(
+        console: Console) -> None:
+    """Two nodes run the same timer: the call another transaction holds (as the other
+    node's run does while it alarms) is skipped, retried a moment later, and alarmed once."""
+    if not console.app.runtime.settings.database_url.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's; SQLite's writers take turns")
+    service = console.service
+    incident = await console.create_incident(triage="merah")
+    due = created(incident) + timedelta(seconds=61)
+    async with service.sessions() as other, other.begin():
+        await other.execute(select(IncidentRow).where(IncidentRow.id == incident["id"])
+                            .with_for_update())
+        assert await service.run_timers(now=due) == []
+        assert await service.rearm() == due + timedelta(seconds=1)  # looked at again
+    fired = await service.run_timers(now=due + timedelta(seconds=1))
+    assert [e.incident_id for e in fired] == [incident["id"]]
+    assert await service.run_timers(now=due + timedelta(seconds=2)) == []
 
 
 async def test_a_call_with_a_unit_never_alarms(console: Console) -> None:
