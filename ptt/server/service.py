@@ -50,6 +50,7 @@ side effects of floor events (transmission records, media routes, bus events). R
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections import deque
@@ -86,8 +87,6 @@ CLOSE_REPLACED = 4002
 CLOSE_MOVED = 4010
 #: Seconds a released talker stays routed (rule 8): ten packets' worth.
 RELEASE_TAIL = 0.2
-#: How often a drain looks whether a transmission has ended.
-DRAIN_POLL = 0.05
 BACKLOG_LIMIT = 200
 
 
@@ -188,6 +187,8 @@ class RadioService:
         self._membership_dirty: set[int] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._bursts: dict[tuple[str, ...], Burst] = {}
+        #: Set whenever a transmission ends, for a drain waiting on the talkers.
+        self._burst_ended = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         #: The command being handled: (sender, command type, ref) for rule 5.
         self._answering: tuple[int, str, str | int] | None = None
@@ -323,8 +324,8 @@ class RadioService:
         the radio over (``hand_over``: its clients are moved to the next leader then)."""
         self.draining, self.move_to = True, nodes
         if hand_over is not None:
-            while self._bursts and self.now() < deadline:
-                await asyncio.sleep(DRAIN_POLL)
+            while self._bursts and await self._burst_ends_before(deadline):
+                pass
             await hand_over()
         move = p.dumps(p.message("move", nodes=nodes))
         while True:
@@ -342,7 +343,16 @@ class RadioService:
                 connection.close(CLOSE_MOVED, "node draining; reconnect elsewhere")
             if not waiting:
                 return
-            await asyncio.sleep(DRAIN_POLL)
+            await self._burst_ends_before(deadline)
+
+    async def _burst_ends_before(self, deadline: float) -> bool:
+        """Wait for a transmission to end, at most until ``deadline`` (loop time); whether
+        one did."""
+        self._burst_ended.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._burst_ended.wait(), max(0.0, deadline - self.now()))
+            return True
+        return False
 
     async def close(self) -> None:
         if self._timer is not None:
@@ -651,6 +661,7 @@ class RadioService:
     def _end_burst(self, scope: tuple[str, ...], reason: str, at: datetime) -> None:
         burst = self._bursts.pop(scope, None)
         if burst is not None:
+            self._burst_ended.set()
             self.store.transmission_ended(burst, reason, at, burst.heard)
             for observer in self.observers:
                 observer.burst_ended(burst, reason, at)
