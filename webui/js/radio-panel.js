@@ -18,6 +18,8 @@ import * as tones from "./tones.js";
 import { api, auth } from "./api.js";
 
 const RECENT_LIMIT = 25;
+// Loads of the recorded list after a transmission ends, until it shows up there.
+const RECORDED_TRIES = 5;
 const COMPACT_FROM = 7;
 
 export class RadioPanel {
@@ -36,6 +38,7 @@ export class RadioPanel {
     this.patchPick = new Set();
     this.recent = [];          // {talkgroup, talker, start, end}
     this.open = new Map();     // talkgroup -> recent entry under way
+    this.ended = [];           // ended entries not yet in the recorded list (newest first)
     this.expanded = new Map(); // talkgroup -> the user's choice: row open (true) or folded
     this.talkStarted = null;
 
@@ -344,25 +347,56 @@ export class RadioPanel {
       case "floor_idle":
         for (const tg of msg.talkgroups) {
           const cur = this.open.get(tg);
-          if (cur) { cur.end = now; this.open.delete(tg); }
+          if (cur) {
+            cur.end = now;
+            this.open.delete(tg);
+            this.ended.unshift(cur);
+            this.ended.length = Math.min(this.ended.length, RECENT_LIMIT);
+          }
         }
         break;
       default:
         return;
     }
     if (msg.type === "floor_idle" && this.features?.transmissions) {
-      clearTimeout(this.recordedTimer);
-      this.recordedTimer = setTimeout(() => this.loadRecorded(), 1500);
+      this.scheduleRecorded(0);
     }
     this.renderRecent();
   }
 
   liveRow(e) {
     const li = document.createElement("li");
-    li.dataset.live = "true";
+    li.dataset.live = e.end ? "ended" : "true";
     const group = this.radio.talkgroups.get(e.talkgroup)?.name ?? e.talkgroup;
-    li.append(...this.heard(e.start, group, e.talker, t("radio.live")));
+    const length = e.end ? duration((e.end - e.start) / 1000) : t("radio.live");
+    li.append(...this.heard(e.start, group, e.talker, length));
     return li;
+  }
+
+  /**
+   * Load the recorded list after a transmission ended, again (1.5 s, 3 s, 6 s, ... at most
+   * RECORDED_TRIES times) while one heard here is not in it yet: the server stores a
+   * transmission when its recording is written, which a busy server may take a while to do.
+   * @param {number} attempt
+   */
+  scheduleRecorded(attempt) {
+    clearTimeout(this.recordedTimer);
+    if (attempt >= RECORDED_TRIES) return;
+    this.recordedTimer = setTimeout(async () => {
+      await this.loadRecorded();
+      if (this.ended.length) this.scheduleRecorded(attempt + 1);
+    }, 1500 * 2 ** attempt);
+  }
+
+  /**
+   * Whether the server's list holds a transmission heard here (same group and talker,
+   * started within a few seconds of when this console heard it start).
+   * @param {{talkgroup: string, talker: {user_id: number}, start: Date}} e
+   */
+  isRecorded(e) {
+    return (this.recorded ?? []).some((item) => item.talkgroup === e.talkgroup
+      && item.talker.user_id === e.talker.user_id
+      && Math.abs(new Date(item.started_at).getTime() - e.start.getTime()) < 5000);
   }
 
   /**
@@ -384,6 +418,7 @@ export class RadioPanel {
     try {
       const page = await api("/api/transmissions?limit=25");
       this.recorded = page.items;
+      this.ended = this.ended.filter((e) => !this.isRecorded(e));
       this.renderRecent();
     } catch { /* keep what we have */ }
   }
@@ -407,9 +442,10 @@ export class RadioPanel {
 
   renderRecent() {
     if (this.features?.transmissions) {
-      const none = !this.open.size && !(this.recorded ?? []).length;
+      const none = !this.open.size && !this.ended.length && !(this.recorded ?? []).length;
       document.getElementById("recent-note").textContent = none ? t("radio.recent_none") : "";
-      const live = [...this.open.values()];
+      // Under way, then ended here but not yet in the server's list, then the server's.
+      const live = [...this.open.values(), ...this.ended];
       const rows = live.map((e) => this.liveRow(e));
       for (const item of this.recorded ?? []) {
         const li = document.createElement("li");
