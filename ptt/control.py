@@ -246,6 +246,27 @@ class Radio:
     def patch(self, user: int, talkgroups: Iterable[str], now: float) -> None:
         """Join 2+ talkgroups into one floor (rule 4)."""
         groups = sorted({self.roster.require(user, tg, Right.DISPATCH) for tg in talkgroups})
+        floor, had = self._merge(groups)
+        self._send(self._audience(floor),
+                   ev.TalkgroupsPatched(tuple(groups), self.roster.identity(user)))
+        if floor.holder is not None:
+            h = floor.holder
+            self._send(self._audience(floor) - had - {h.user_id},
+                       ev.FloorTaken(floor.talkgroups, h.talkgroup, h.member, h.call_type,
+                                  h.priority))
+
+    def restore_patch(self, talkgroups: Iterable[str], now: float) -> None:
+        """A patch an earlier radio leader had, in force again here (rule 4): its floor is
+        idle (a new leader starts with every floor idle), and nobody is told, as nobody is
+        connected yet; members learn it as they join (``patched_with``)."""
+        self._merge(sorted({self.roster.talkgroup(tg).id for tg in talkgroups}))
+
+    def patches(self) -> list[tuple[str, ...]]:
+        """The patches in force, each its talkgroups in order."""
+        return sorted({f.talkgroups for f in self._floors.values() if len(f.talkgroups) > 1})
+
+    def _merge(self, groups: list[str]) -> tuple[Floor, frozenset[int]]:
+        """One floor for ``groups`` (sorted, rights checked), and who heard it before."""
         if len(groups) < 2:
             raise CommandRefused(ErrorCode.PATCH_TOO_SMALL, "a patch needs two talkgroups")
         floors = [self._floors[tg] for tg in groups]
@@ -259,13 +280,7 @@ class Radio:
         floor.retarget(groups, FloorConfig.strictest(self._config(tg) for tg in groups))
         for tg in groups:
             self._floors[tg] = floor
-        self._send(self._audience(floor),
-                   ev.TalkgroupsPatched(tuple(groups), self.roster.identity(user)))
-        if floor.holder is not None:
-            h = floor.holder
-            self._send(self._audience(floor) - had - {h.user_id},
-                       ev.FloorTaken(floor.talkgroups, h.talkgroup, h.member, h.call_type,
-                                  h.priority))
+        return floor, had
 
     def unpatch(self, user: int, talkgroup: str, now: float) -> None:
         """Dissolve the patch ``talkgroup`` is in (rule 4)."""

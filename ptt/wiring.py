@@ -222,7 +222,7 @@ class RadioFeature:
     @staticmethod
     async def _take_over(runtime: Runtime, service: RadioService, book: SessionBook) -> None:
         """Talkgroups opened or closed while another node led, as the database has them;
-        then the emergencies the last leader had."""
+        then the emergencies and patches the last leader had."""
         try:
             talkgroups = await load_talkgroups(runtime.sessions)
         except Exception:
@@ -238,6 +238,9 @@ class RadioFeature:
         emergencies = await book.emergencies()
         if emergencies is not None and service.serving():
             service.restore_emergencies(emergencies)
+        patches = await book.patches()
+        if patches is not None and service.serving():
+            service.restore_patches(patches)
 
     async def _purge_daily(self, runtime: Runtime) -> None:
         await asyncio.sleep(PURGE_DELAY)

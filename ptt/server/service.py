@@ -78,7 +78,7 @@ from ptt.events import (
     TalkgroupsUnpatched,
 )
 from ptt.server.connection import Connection
-from ptt.server.sessions import EmergencyRecord, SessionRecord
+from ptt.server.sessions import EmergencyRecord, PatchRecord, SessionRecord
 from ptt.talkgroup import Identity, Right, Talkgroup
 
 log = logging.getLogger("ptt.service")
@@ -125,6 +125,8 @@ class SessionKeeper(Protocol):
     def forgotten(self, user: int) -> None: ...
 
     def emergencies_changed(self, record: EmergencyRecord) -> None: ...
+
+    def patches_changed(self, record: PatchRecord) -> None: ...
 
 
 class MediaPlane(Protocol):
@@ -201,6 +203,7 @@ class RadioService:
         self.serving: Callable[[], bool] = lambda: True
         self.sessions: SessionKeeper | None = None
         self._emergencies_dirty = False
+        self._patches_dirty = False
 
     # -- time ----------------------------------------------------------------------------
 
@@ -548,6 +551,10 @@ class RadioService:
                 self.sessions.emergencies_changed(EmergencyRecord(tuple(
                     (e.talkgroup, e.raised_by, e.acknowledged_by)
                     for e in self.radio.emergencies())))
+        if self._patches_dirty:
+            self._patches_dirty = False
+            if self.sessions is not None:
+                self.sessions.patches_changed(PatchRecord(tuple(self.radio.patches())))
         self._arm()
 
     def _arm(self) -> None:
@@ -598,6 +605,7 @@ class RadioService:
             case FloorIdle():
                 self._end_burst(event.talkgroups, "released", at)
             case TalkgroupsPatched() | TalkgroupsUnpatched():
+                self._patches_dirty = True
                 self._rescope()
             case TalkgroupJoined() | TalkgroupRemoved():
                 self._membership_dirty.update(envelope.to)
@@ -744,6 +752,17 @@ class RadioService:
             except CommandRefused:  # the talkgroup has closed since
                 continue
         self._emergencies_dirty = True
+        self._pump()
+
+    def restore_patches(self, record: PatchRecord) -> None:
+        """The patches an earlier radio leader had, in force here again (rule 9)."""
+        for talkgroups in record.patches:
+            try:
+                self.radio.restore_patch(talkgroups, self.now())
+            except CommandRefused:  # a talkgroup has closed since
+                continue
+        self._patches_dirty = True
+        self._rescope()
         self._pump()
 
     def remove_talkgroup(self, talkgroup: str) -> None:

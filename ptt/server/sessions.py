@@ -4,8 +4,9 @@ The leader writes each session's resumable state (:class:`SessionRecord`: sessio
 user, joined talkgroups, selected talkgroup) to the cluster's ``radio_sessions`` bucket
 whenever it changes, under ``u<user id>``, and deletes it when the session ends (expired
 after the resume window, or replaced); the active emergencies
-(:class:`EmergencyRecord`) go under ``emergencies``. Losing the leadership deletes
-nothing: those records are what the next leader resumes.
+(:class:`EmergencyRecord`) go under ``emergencies``, the patches in force
+(:class:`PatchRecord`) under ``patches``. Losing the leadership deletes nothing: those
+records are what the next leader resumes.
 
 Rules:
 
@@ -13,8 +14,9 @@ Rules:
    one writer task puts the latest record of each user (older ones it had not written yet
    are skipped) while this node holds the lease. A write that fails is tried again with
    the next change or the next write of anyone (the record stays pending).
-3. The emergencies an earlier leader wrote are restored by the next one as it takes over
-   (:meth:`SessionBook.emergencies`), whatever the time.
+3. The emergencies and patches an earlier leader wrote are restored by the next one as it
+   takes over (:meth:`SessionBook.emergencies`, :meth:`SessionBook.patches`), whatever
+   the time.
 2. Each record carries the fencing token of the leader that wrote it. A new leader resumes
    a record only if an earlier leader wrote it (its token is older than the one this node
    gained the lease with) and only within ``resume_window`` seconds of taking over: a
@@ -88,15 +90,34 @@ class EmergencyRecord:
                          for e in data["emergencies"]), int(data["token"]))
 
 
+@dataclass(frozen=True)
+class PatchRecord:
+    """The patches in force: the talkgroups of each."""
+
+    patches: tuple[tuple[str, ...], ...]
+    token: int = 0
+
+    def encode(self, token: int) -> bytes:
+        return json.dumps({"token": token,
+                           "patches": [list(groups) for groups in self.patches]}).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> PatchRecord:
+        data = json.loads(raw)
+        return cls(tuple(tuple(str(tg) for tg in groups) for groups in data["patches"]),
+                   int(data["token"]))
+
+
 def _identity(data: dict[str, Any]) -> Identity:
     return Identity(int(data["user_id"]), str(data["username"]), str(data["name"]),
                     str(data["agency"]), Role(data["role"]),
                     None if data["unit"] is None else str(data["unit"]))
 
 
-Record = SessionRecord | EmergencyRecord
-R = TypeVar("R", SessionRecord, EmergencyRecord)
+Record = SessionRecord | EmergencyRecord | PatchRecord
+R = TypeVar("R", SessionRecord, EmergencyRecord, PatchRecord)
 EMERGENCIES = "emergencies"
+PATCHES = "patches"
 
 
 def key(user: int) -> str:
@@ -132,6 +153,9 @@ class SessionBook:
     def emergencies_changed(self, record: EmergencyRecord) -> None:
         self._put(EMERGENCIES, record)
 
+    def patches_changed(self, record: PatchRecord) -> None:
+        self._put(PATCHES, record)
+
     def _put(self, name: str, record: Record | None) -> None:
         if record is not None and self._written.get(name) == record \
                 and name not in self._pending:
@@ -164,6 +188,10 @@ class SessionBook:
     async def emergencies(self) -> EmergencyRecord | None:
         """The emergencies an earlier leader had (rule 3), or None."""
         return await self._earlier(EMERGENCIES, EmergencyRecord.decode)
+
+    async def patches(self) -> PatchRecord | None:
+        """The patches an earlier leader had (rule 3), or None."""
+        return await self._earlier(PATCHES, PatchRecord.decode)
 
     async def load(self, user: int) -> SessionRecord | None:
         """An earlier leader's record of ``user``'s session, if it may be resumed now."""
@@ -229,7 +257,7 @@ class SessionBook:
             log.warning("session records not purged: %r", exc)
             return
         for name in users:
-            if name == EMERGENCIES:
+            if name in (EMERGENCIES, PATCHES):
                 continue
             with contextlib.suppress(Exception):
                 entry = await self.kv.get(name)

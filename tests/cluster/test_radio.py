@@ -1,5 +1,6 @@
 """The radio in a cluster: one leader serves it, every node passes its clients on, and when
-the leader dies (kill -9) another takes over and the clients resume their sessions."""
+the leader dies (kill -9) another takes over, the clients resume their sessions, and the
+emergencies and patches are in force again."""
 
 from __future__ import annotations
 
@@ -88,6 +89,8 @@ async def test_the_leader_killed_mid_transmission_is_replaced_and_sessions_resum
     listener = await joined(cluster, f2, "satpol2", tokens["satpol2"], ["satpolpp"])
     console = await joined(cluster, leader, "dispatcher1", tokens["dispatcher1"],
                            ["satpolpp", "gabungan"])
+    await console.send("patch", talkgroups=["satpolpp", "gabungan"])
+    await listener.expect("patched", talkgroups=["gabungan", "satpolpp"])
     await listener.send("emergency_raise")
     await console.expect("emergency_alert", talkgroup="satpolpp")
     await listener.expect("floor_granted", call_type="emergency")
@@ -113,7 +116,8 @@ async def test_the_leader_killed_mid_transmission_is_replaced_and_sessions_resum
         assert talker.welcome["selected"] == "satpolpp"
         assert listener.welcome["joined"] == ["satpolpp"]
         assert console.welcome["joined"] == ["satpolpp", "gabungan"]
-        await talker.expect("joined", talkgroup="satpolpp", emergency=True)
+        await talker.expect("joined", talkgroup="satpolpp", emergency=True,
+                            patched_with=["gabungan"])  # the patch outlived its leader too
         # The emergency outlived its leader: the dispatcher is alerted again.
         await console.expect("emergency_alert", talkgroup="satpolpp", count=1)
         await listener.listen()

@@ -17,7 +17,7 @@ from ptt.events import (
     TalkgroupsPatched,
     TalkgroupsUnpatched,
 )
-from ptt.talkgroup import DISHUB, Identity, Talkgroup
+from ptt.talkgroup import DISHUB, SATPOL_PP, Identity, Talkgroup
 
 
 @pytest.fixture
@@ -189,3 +189,36 @@ def test_joining_a_patched_group_shows_the_patch(bench: Bench, dina: Identity) -
     bench.do("join", eko.user_id, "dishub")
 
     assert bench.take(eko, TalkgroupJoined).patched_with == ("satpol",)
+
+
+def test_a_restored_patch_is_in_force_for_those_who_join_later() -> None:
+    """A cluster's next radio leader restores the patches the last one had, before anyone
+    is connected: nobody is told then, each member learns it as they join."""
+    bench = Bench()
+    bench.do("restore_patch", ["satpol", "dishub"])
+    assert bench.log == []
+    assert bench.radio.patches() == [("dishub", "satpol")]
+    ani = bench.online(officer("Ani", SATPOL_PP))
+    eko = officer("Eko", DISHUB)
+    bench.do("connect", eko)
+    bench.do("join", eko.user_id, "dishub")
+    assert bench.take(eko, TalkgroupJoined).patched_with == ("satpol",)
+    bench.do("join", ani.user_id, "satpol")
+    bench.clear()
+
+    bench.request(ani)
+
+    bench.assert_granted(ani)
+    bench.assert_taken(eko, by=ani)
+
+
+def test_a_restored_patch_of_a_closed_or_patched_group_is_refused(bench: Bench,
+                                                                  dina: Identity) -> None:
+    with pytest.raises(CommandRefused) as closed:
+        bench.do("restore_patch", ["satpol", "banjir"])
+    assert closed.value.code is ErrorCode.UNKNOWN_TALKGROUP
+    bench.do("patch", dina.user_id, ["satpol", "dishub"])
+    with pytest.raises(CommandRefused) as patched:
+        bench.do("restore_patch", ["gabungan", "dishub"])
+    assert patched.value.code is ErrorCode.PATCHED
+    assert bench.radio.patches() == [("dishub", "satpol")]
