@@ -81,6 +81,9 @@ class MediaCollector:
 
 class RadioFeature:
     def mount(self, app: FastAPI, runtime: Runtime) -> None:
+        # The clients this node passes on to another node's radio (moved when it drains).
+        relays = runtime.services["radio_relays"] = proxy.Relays()
+
         async def serve_here(websocket: WebSocket) -> None:
             signaling: Signaling = runtime.services["signaling"]
             wsaudio: WebSocketVoice | None = runtime.services.get("wsaudio")
@@ -97,7 +100,7 @@ class RadioFeature:
                 await serve_here(websocket)
             else:
                 await proxy.serve(websocket, leadership, serve_here,
-                                  runtime.services["radio_ready"])
+                                  runtime.services["radio_ready"], relays)
 
         app.add_api_websocket_route("/ws", ws_endpoint)
         app.add_middleware(LeaderRest,
@@ -173,7 +176,9 @@ class RadioFeature:
             leadership: Leadership | None = runtime.services.get("radio_leadership")
             hand_over = leadership.close if leadership is not None and leadership.holds() \
                 else None
-            await service.drain(deadline, nodes, hand_over)
+            relays: proxy.Relays = runtime.services["radio_relays"]
+            await asyncio.gather(service.drain(deadline, nodes, hand_over),
+                                 relays.drain(deadline, nodes))
 
         runtime.drain_hooks.append(drain)
         collector = MediaCollector(runtime.services)

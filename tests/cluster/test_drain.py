@@ -4,15 +4,21 @@ are turned away, load balancers see 503 on /readyz, and then the process exits."
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from tests.cluster.conftest import NodeCluster
+from tests.cluster.radio import close_all, closed, joined, radio_leader, resume
 from tests.conformance.client import Client
 from tests.polling import until
 from tests.processes import ServerProcess, base_env, run
+from tests.wsaudio.helpers import tone_packets
+
+A = 440.0
 
 
 @dataclass
@@ -70,3 +76,40 @@ async def test_a_drain_moves_listeners_at_once_and_lets_the_talker_finish(
             assert await node.stop() == -signal.SIGTERM
         finally:
             node.close()
+
+
+async def test_a_node_that_passes_clients_on_lets_its_talker_finish_when_drained(
+        cluster: NodeCluster) -> None:
+    """A node that is not the radio leader drains like the leader does: its clients are
+    moved at once, a talker once its transmission is over, and the voice carries on to the
+    listeners on other nodes meanwhile."""
+    leader = await radio_leader(cluster)
+    follower = (leader + 1) % 3
+    tokens = {u: await cluster.token(leader, u) for u in ("satpol1", "satpol2", "dishub1")}
+    talker = await joined(cluster, follower, "satpol1", tokens["satpol1"], ["satpolpp"])
+    idle = await joined(cluster, follower, "dishub1", tokens["dishub1"], ["gabungan"])
+    listener = await joined(cluster, leader, "satpol2", tokens["satpol2"], ["satpolpp"])
+    try:
+        await talker.take_floor()
+        await listener.expect("floor_taken", talker__username="satpol1")
+        stopping = asyncio.create_task(cluster.nodes[follower].stop())
+        move = await idle.expect("move")
+        assert cluster.nodes[leader].url in move["nodes"]
+        assert await closed(idle) == 4010
+
+        # The transmission goes on through the draining node, to the end.
+        assert not talker.gone
+        await talker.talk("satpolpp", tone_packets(A, 20), pace=0.005)
+        await until(lambda: len(listener.frames) == 20, "the talk through the draining node")
+        await talker.send("floor_release")
+        await listener.expect("floor_idle")
+        await talker.expect("move")
+        assert await closed(talker) == 4010
+        assert await stopping in (0, -signal.SIGTERM)
+
+        # Its session lives on at the leader: the talker resumes elsewhere.
+        again = await resume(cluster, talker, [leader], tokens["satpol1"])
+        assert again.welcome["joined"] == ["satpolpp"]
+        await close_all(again)
+    finally:
+        await close_all(talker, idle, listener)
