@@ -219,8 +219,8 @@ async def _copy(websocket: WebSocket, upstream: ClientConnection,
         elif watch in done or draining in done:
             # The copying stops first, so that the leader's answer to this close does
             # not reach the client before the reason it is moved.
-            for task in (down, up):
-                task.cancel()
+            down.cancel()
+            up.cancel()
             await asyncio.gather(down, up, return_exceptions=True)
             if watch in done:
                 await _close(websocket, CLOSE_MOVED, "radio moved to another node; reconnect")
