@@ -58,10 +58,13 @@ lint: setup node_modules/.package-lock.json
 coverage: setup
 	$(BIN)/python scripts/coverage.py
 
-# PostgreSQL figures too when a server answers locally (as on our machines and in CI).
+# PostgreSQL and cluster figures too when the servers answer locally (as on our machines
+# and in CI).
 bench: setup
 	@if [ -z "$$SIAGA_TEST_DATABASE_URL" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
 	  export SIAGA_TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test; fi; \
+	if [ -z "$$SIAGA_TEST_NATS_URL" ] && (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then \
+	  export SIAGA_TEST_NATS_URL=nats://127.0.0.1:4222; fi; \
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # The cluster chaos test, longer than in the suite: nodes on the local PostgreSQL and NATS are
