@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.bench_failover import cluster_servers
 from bench.bench_logins import _pct
 from bench.bench_wsaudio import cpu_seconds
 from ptt.audioframe import decode
@@ -95,11 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--packets", type=int)
     args = parser.parse_args(argv)
     packets = args.packets or (QUICK_PACKETS if args.quick else PACKETS)
-    missing = [v for v in ("SIAGA_TEST_DATABASE_URL", "SIAGA_TEST_NATS_URL")
-               if not os.environ.get(v)]
-    if missing:
-        print(f"cross-node voice: not measured ({', '.join(missing)} not set: a cluster "
-              "needs PostgreSQL and NATS)")
+    if not cluster_servers("cross-node voice"):
         return 0
     r = asyncio.run(run(packets))
     near, far = r["near"], r["far"]

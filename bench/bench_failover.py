@@ -41,6 +41,17 @@ USERS = (("satpol1", 0), ("satpol2", 1), ("dishub1", 2), ("dishub2", 0), ("dispa
 TALKGROUP = "gabungan"
 
 
+def cluster_servers(what: str) -> bool:
+    """Whether PostgreSQL and NATS are configured for a test cluster; if not, says that
+    ``what`` is not measured."""
+    missing = [v for v in ("SIAGA_TEST_DATABASE_URL", "SIAGA_TEST_NATS_URL")
+               if not os.environ.get(v)]
+    if missing:
+        print(f"{what}: not measured ({', '.join(missing)} not set: a cluster needs "
+              "PostgreSQL and NATS)")
+    return not missing
+
+
 async def one_round(cluster: NodeCluster, tokens: dict[str, str]
                     ) -> tuple[float, float, float]:
     """Kill the leader once; seconds to the lease taken, to all resumed, to a floor grant."""
@@ -107,11 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int)
     args = parser.parse_args(argv)
     rounds = args.rounds or (QUICK_ROUNDS if args.quick else ROUNDS)
-    missing = [v for v in ("SIAGA_TEST_DATABASE_URL", "SIAGA_TEST_NATS_URL")
-               if not os.environ.get(v)]
-    if missing:
-        print(f"failover: not measured ({', '.join(missing)} not set: a cluster needs "
-              "PostgreSQL and NATS)")
+    if not cluster_servers("failover"):
         return 0
     print(f"radio failover: 3 nodes, {len(USERS)} clients on {TALKGROUP}, one talking; "
           f"the leader killed with -9, {rounds} times (lease ttl 2 s, renewed every 0.5 s)",
