@@ -312,11 +312,12 @@ def unit_status_for(assignment: Assignment) -> UnitStatus:
 
 
 def incident_status(
-    statuses: Iterable[AssignmentStatus], *, cancelled: bool = False
+    statuses: Iterable[AssignmentStatus], *, cancelled: bool = False, unassigned: int = 0
 ) -> IncidentStatus:
     """An incident is as far along as its furthest active unit.
 
-    With no active unit it is CLOSED once a unit completed, else NEW (waiting for a unit).
+    With no active unit it is CLOSED once a unit completed and no patient is left without
+    one (``unassigned``, :mod:`dispatch.casualty`), else NEW (waiting for a unit).
     ``cancelled`` is the dispatcher's decision, stored on the incident itself.
     """
     if cancelled:
@@ -325,7 +326,7 @@ def incident_status(
     active = [_INCIDENT_FOR[s] for s in statuses if s in _INCIDENT_FOR]
     if active:
         return max(active, key=_INCIDENT_ORDER.index)
-    if AssignmentStatus.BACK_IN_SERVICE in statuses:
+    if AssignmentStatus.BACK_IN_SERVICE in statuses and not unassigned:
         return IncidentStatus.CLOSED
     return IncidentStatus.NEW
 
