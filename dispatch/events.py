@@ -141,7 +141,8 @@ class IncidentDispatched:
     pre-arrival SMS are composed from (see :func:`dispatch.sms_text.compose_dispatch_sms`).
 
     ``crew_phones`` are E.164; ``scene_lat``/``scene_lon`` WGS84; ``eta_seconds`` is the
-    estimated drive from the unit to the scene (``None`` when unknown).
+    estimated drive from the unit to the scene (``None`` when unknown). ``patients`` is the
+    incident's count, ``carried`` this unit's share of it (:mod:`dispatch.casualty`).
     """
 
     assignment_id: int
@@ -168,6 +169,7 @@ class IncidentDispatched:
     eta_seconds: float | None
     dispatched_by: str
     at: datetime
+    carried: int | None = None  # None: the whole incident (an event from before the share)
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,13 +136,15 @@ def compose_dispatch_sms(
     notes: str = "",
     landmark: str = "",
     patients: int = 1,
+    carried: int | None = None,
     caller_phone: str | None = None,
     approximate: bool = False,
 ) -> str:
     """The crew's dispatch SMS: at most two GSM-7 parts (rule 3).
 
     In reading order: what and how bad, where (address and kelurahan, then the landmark), how
-    many patients and the caller's callback number, the free-text notes, the map (marked
+    many patients (``Bawa 3 dari 12 pasien`` when the unit carries ``carried`` of an incident's
+    ``patients``, a mass casualty share) and the callback number, the notes, the map (marked
     ``perkiraan`` when ``approximate``: only the kelurahan centre is known), the destination,
     the reply codes and the status link. ``link`` is the short signed status link (made by
     the caller); ``notes`` is free text from the call taker. The notes are cut first, then the
@@ -152,8 +154,10 @@ def compose_dispatch_sms(
     head = f"{_clean(number)} {triage.name} {complaint.label.id}"
     kel = truncate(_clean(kelurahan), MAX_KELURAHAN)
     kel = f"Kel. {kel}" if kel else ""
-    who = f"{max(patients, 1)} pasien" + (f", telp {_clean(caller_phone)}" if caller_phone
-                                          else "")
+    count = f"{max(patients, 1)} pasien"
+    if carried is not None and carried != patients:
+        count = f"Bawa {carried} dari {count}"
+    who = count + (f", telp {_clean(caller_phone)}" if caller_phone else "")
     where = f"Peta{' (perkiraan)' if approximate else ''}: {map_link(scene)}"
     tail = [REPLY_CODES, f"Lapor: {_checked_link(link)}"]
 

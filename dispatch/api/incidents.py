@@ -14,6 +14,7 @@ from dispatch.api.schemas import (
     IncidentIn,
     IncidentPatch,
     ReassignIn,
+    ReopenIn,
     StatusIn,
 )
 from dispatch.domain import IncidentStatus
@@ -76,6 +77,23 @@ async def cancel_incident(incident_id: RowId, who: DispatcherDep,
     return await service.cancel_incident(incident_id, actor=actor(who))
 
 
+@router.post("/incidents/{incident_id}/close", response_model=IncidentView)
+async def close_incident(incident_id: RowId, who: DispatcherDep,
+                         service: ServiceDep) -> IncidentView:
+    """Close now. 409 ``patients_unassigned`` or ``units_working`` (the message names what
+    remains, ``details`` has the counts), ``incident_closed`` if already closed."""
+    return await service.close_incident(incident_id, actor=actor(who))
+
+
+@router.post("/incidents/{incident_id}/reopen", response_model=IncidentView)
+async def reopen_incident(incident_id: RowId, who: DispatcherDep, service: ServiceDep,
+                          body: ReopenIn | None = None) -> IncidentView:
+    """Open a closed or cancelled incident again, optionally with a new patient count;
+    409 ``incident_open`` if it is still open."""
+    return await service.reopen_incident(incident_id, actor=actor(who),
+                                         patients=body.patients if body else None)
+
+
 @router.get("/incidents/{incident_id}/recommendations", response_model=Recommendations)
 async def recommendations(incident_id: RowId, who: DispatcherDep, service: ServiceDep,
                           limit: Annotated[int, Query(ge=1, le=50)] = 5) -> Recommendations:
@@ -89,9 +107,10 @@ async def assign(incident_id: RowId, body: AssignIn, who: DispatcherDep,
                  service: ServiceDep) -> AssignmentView:
     """Send a unit. 409 ``unit_busy``/``unit_out_of_service`` (with the unit's current
     state in ``details``) if it is not available, including when another dispatcher was
-    faster."""
+    faster. 409 ``patients_exceed_remaining`` when ``patients`` is more than the patients no
+    unit carries yet."""
     return await service.assign(incident_id, body.unit_id, hospital_id=body.hospital_id,
-                                actor=actor(who))
+                                patients=body.patients, actor=actor(who))
 
 
 @router.get("/incidents/{incident_id}/audit", response_model=list[AuditView])

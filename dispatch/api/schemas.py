@@ -76,6 +76,15 @@ BodyId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 class AssignIn(_Body):
     unit_id: BodyId
     hospital_id: BodyId | None = None
+    patients: int | None = Field(
+        default=None, ge=0, le=500,
+        description="How many of the incident's patients this unit carries (0: none, a "
+                    "support unit); default: every patient not yet carried")
+
+
+class ReopenIn(_Body):
+    patients: int | None = Field(default=None, ge=1, le=500,
+                                 description="The incident's new patient count, if it changed")
 
 
 class ReassignIn(_Body):

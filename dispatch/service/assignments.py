@@ -16,7 +16,7 @@ from typing import assert_never
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import lifecycle
+from dispatch import casualty, lifecycle
 from dispatch.domain import (
     TERMINAL,
     Assignment,
@@ -48,7 +48,7 @@ from dispatch.service.recommending import Recommending
 from dispatch.service.views import AssignmentView, CrewStatusResult, Text, UnitView
 from dispatch.store import repo
 from dispatch.store.models import AssignmentRow, IncidentRow, UnitRow
-from dispatch.store.records import assignment_record, snapshot, store_assignment
+from dispatch.store.records import assignment_record, carried, snapshot, store_assignment
 
 CLOSED = frozenset({"CANCELLED", "CLOSED"})
 ENDED_WITHIN = timedelta(hours=12)  # a late reply about a job ended this long ago is answered
@@ -70,16 +70,21 @@ class Assignments(Recommending):
 
     async def assign(
         self, incident_id: int, unit_id: int, *, actor: Actor, hospital_id: int | None = None,
-        now: datetime | None = None,
+        patients: int | None = None, now: datetime | None = None,
     ) -> AssignmentView:
         """Send ``unit_id`` to the incident; 409 ``unit_busy``/``unit_out_of_service`` if it
-        is not AVAILABLE (also when another dispatcher took it a moment earlier)."""
+        is not AVAILABLE (also when another dispatcher took it a moment earlier).
+
+        ``patients`` is how many of the incident's patients it carries; without it, every
+        patient not yet carried; 409 ``patients_exceed_remaining`` beyond those
+        (:func:`dispatch.casualty.patients_to_carry`)."""
         at = now or self.now()
 
         async def command(s: AsyncSession, out: Outbox) -> AssignmentView:
             incident = await self.need_incident(s, incident_id)
             self.check_open(incident)
-            row = await self.dispatch(s, out, incident, unit_id, hospital_id, actor, at)
+            row = await self.dispatch(s, out, incident, unit_id, hospital_id, actor, at,
+                                      patients)
             return await self.assignment_view(s, row)
 
         return await self.run(command)
@@ -99,7 +104,8 @@ class Assignments(Recommending):
             self.check_open(incident)
             await self.apply_trigger(s, out, old, Trigger.CANCEL, actor, at, "reassigned",
                                      notice=CrewNoticeKind.STOOD_DOWN)
-            row = await self.dispatch(s, out, incident, unit_id, old.hospital_id, actor, at)
+            row = await self.dispatch(s, out, incident, unit_id, old.hospital_id, actor, at,
+                                      old.patients)
             return await self.assignment_view(s, row)
 
         return await self.run(command)
@@ -260,8 +266,13 @@ class Assignments(Recommending):
 
     async def dispatch(
         self, s: AsyncSession, out: Outbox, incident: IncidentRow, unit_id: int,
-        hospital_id: int | None, actor: Actor, now: datetime,
+        hospital_id: int | None, actor: Actor, now: datetime, patients: int | None = None,
     ) -> AssignmentRow:
+        shares = [carried(a) for a in await repo.assignments_of(s, [incident.id])]
+        try:
+            patients = casualty.patients_to_carry(incident.patients, shares, patients)
+        except casualty.PatientRefusal as exc:
+            raise Conflict(exc.code, exc.message, exc.details) from None
         unit = await self.need_unit(s, unit_id)
         hospital = await self.need_hospital(s, hospital_id) if hospital_id is not None else None
         unit_before = snapshot(unit)
@@ -275,7 +286,7 @@ class Assignments(Recommending):
                 raise await self.unit_refusal(s, current, exc) from None
             raise Stale(f"unit {unit_id} changed while being claimed")
         row = AssignmentRow(incident_id=incident.id, unit_id=unit_id, hospital_id=hospital_id,
-                            status="DISPATCHED", dispatched_at=now,
+                            patients=patients, status="DISPATCHED", dispatched_at=now,
                             dispatched_by_id=actor.user_id)
         s.add(row)
         await s.flush()
@@ -380,8 +391,9 @@ class Assignments(Recommending):
     ) -> None:
         """Store the status derived from the assignments (:func:`lifecycle.incident_status`)."""
         rows = await repo.assignments_of(s, [incident.id])
-        status = lifecycle.incident_status([AssignmentStatus[r.status] for r in rows],
-                                           cancelled=incident.status == "CANCELLED")
+        status = lifecycle.incident_status(
+            [AssignmentStatus[r.status] for r in rows], cancelled=incident.status == "CANCELLED",
+            unassigned=casualty.unassigned(incident.patients, map(carried, rows)))
         if status.name == incident.status:
             return
         before = snapshot(incident)

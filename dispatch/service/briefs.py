@@ -64,7 +64,7 @@ async def dispatched(
         hospital_name=hospital.name if hospital else None,
         hospital_phone=hospital.phone if hospital else None,
         eta_seconds=round(eta, 1) if eta is not None else None,
-        dispatched_by=actor.name, at=now,
+        dispatched_by=actor.name, at=now, carried=row.patients,
     )
 
 

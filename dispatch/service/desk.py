@@ -129,7 +129,7 @@ class HospitalDesk(Queries):
             transports[hospital.id].append(core.Transport(
                 assignment_id=a.id, incident_id=incident.id, number=incident.number,
                 triage=Triage[incident.triage], complaint=Complaint[incident.complaint],
-                patients=incident.patients, callsign=unit.callsign,
+                patients=a.patients, callsign=unit.callsign,  # its own share (casualty rule 6)
                 unit_type=UnitType[unit.unit_type], status=AssignmentStatus[a.status],
                 times=assignment_record(a).times,
                 kelurahan=self.place(incident.kelurahan_id).kelurahan,

@@ -1,4 +1,10 @@
-"""Incidents: record a call, correct it, cancel it.
+"""Incidents: record a call, correct it, cancel it, close it, reopen it.
+
+Closing follows :mod:`dispatch.casualty` (rule 3): an incident closes by itself when its last
+unit is back and no patient is left without one; an explicit close is refused (409) while
+patients are unassigned or units still work it, naming what remains. A closed or cancelled
+incident can be reopened by the dispatch room (more patients found, a call that was real):
+it waits for a unit again; no crew is on it any more, so none is told.
 
 Every input is checked before the first write (unknown kelurahan, phone that is not a
 valid Indonesian/E.164 number, coordinates outside the service area), so a refused request
@@ -15,11 +21,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispatch import casualty
 from dispatch.domain import Complaint, Label, Source, Triage, incident_number
 from dispatch.lifecycle import Trigger
 from dispatch.service import briefs
 from dispatch.service.actor import Actor
-from dispatch.service.assignments import Assignments
+from dispatch.service.assignments import CLOSED, Assignments
 from dispatch.service.base import Outbox
 from dispatch.service.errors import Conflict, InvalidInput
 from dispatch.service.validation import coordinates, e164
@@ -27,7 +34,7 @@ from dispatch.service.views import IncidentView
 from dispatch.sms_text import WIB
 from dispatch.store import repo
 from dispatch.store.models import IncidentRow, KelurahanRow
-from dispatch.store.records import snapshot
+from dispatch.store.records import carried, snapshot
 from dispatch.travel import LatLon
 
 EDITABLE = frozenset({
@@ -101,6 +108,9 @@ class Incidents(Assignments):
             out.message("incident.updated", at, incident=view.model_dump(mode="json"),
                         changed=sorted(values))
             out.rearm = "triage" in values  # a new colour, a new limit (dispatch.queue)
+            if "patients" in values and row.status != "CANCELLED":  # may close or reopen it
+                await self.refresh_incident(s, out, row, actor, at)
+                view = self.incident_view(row)
             return view
 
         return await self.run(command)
@@ -129,6 +139,59 @@ class Incidents(Assignments):
             return view
 
         return await self.run(command)
+
+    async def close_incident(
+        self, incident_id: int, *, actor: Actor, now: datetime | None = None
+    ) -> IncidentView:
+        """Close it now; 409 ``patients_unassigned``/``units_working`` naming what remains
+        (:func:`dispatch.casualty.close_refusal`), ``incident_closed`` if already closed."""
+        at = now or self.now()
+
+        async def command(s: AsyncSession, out: Outbox) -> IncidentView:
+            row = await self.need_incident(s, incident_id)
+            self.check_open(row)
+            shares = [carried(a) for a in await repo.assignments_of(s, [row.id])]
+            refusal = casualty.close_refusal(row.patients, shares)
+            if refusal is not None:
+                raise Conflict(refusal.code, refusal.message, refusal.details)
+            await self.set_status(s, out, row, "CLOSED", "closed", actor, at)
+            out.bus.append(briefs.ended(row, at))
+            return self.incident_view(row)
+
+        return await self.run(command)
+
+    async def reopen_incident(
+        self, incident_id: int, *, actor: Actor, patients: int | None = None,
+        now: datetime | None = None,
+    ) -> IncidentView:
+        """Open a closed or cancelled incident again (waiting for a unit), optionally with a
+        new patient count; 409 ``incident_open`` if it is not closed."""
+        at = now or self.now()
+
+        async def command(s: AsyncSession, out: Outbox) -> IncidentView:
+            row = await self.need_incident(s, incident_id)
+            if row.status not in CLOSED:
+                raise Conflict("incident_open", Label(
+                    f"Kejadian {row.number} masih berjalan, tidak perlu dibuka kembali",
+                    f"Incident {row.number} is still open; nothing to reopen"),
+                    {"incident": self.incident_view(row).model_dump(mode="json")})
+            if patients is not None:
+                row.patients = patients
+            await self.set_status(s, out, row, "NEW", "reopened", actor, at)
+            out.rearm = True  # it waits for a unit again (dispatch.queue)
+            return self.incident_view(row)
+
+        return await self.run(command)
+
+    async def set_status(self, s: AsyncSession, out: Outbox, row: IncidentRow, status: str,
+                         action: str, actor: Actor, at: datetime) -> None:
+        before = snapshot(row)
+        row.status = status
+        row.updated_at = at
+        await s.flush()
+        self.audit(s, actor, at, "incident", row.id, action, before, snapshot(row), row.id)
+        out.message("incident.updated", at,
+                    incident=self.incident_view(row).model_dump(mode="json"))
 
     # --- shared steps -------------------------------------------------------------------
 

@@ -76,7 +76,7 @@ def assignment_view(
         hospital=hospital_ref(hospital) if hospital else None, status=status,
         status_label=Text.of(status.label), active=status not in TERMINAL,
         cancel_reason=CancelReason[row.cancel_reason] if row.cancel_reason else None,
-        cancelled_by=row.cancelled_by,
+        cancelled_by=row.cancelled_by, patients=row.patients,
         times=times, escalated_at=row.escalated_at, reminded_at=row.reminded_at,
         version=row.version,
     )

@@ -13,14 +13,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import reports
+from dispatch import casualty, reports
 from dispatch.domain import Complaint, IncidentStatus, Source, Triage
 from dispatch.service.present import audit_view
 from dispatch.service.timers import Timers
 from dispatch.service.views import AuditView, IncidentDetail, IncidentView
 from dispatch.store import repo
 from dispatch.store.models import HospitalRow, UnitRow
-from dispatch.store.records import assignment_record
+from dispatch.store.records import assignment_record, carried
 from kernel.identity import Agency
 
 PSC_AGENCY = "psc119"
@@ -41,10 +41,11 @@ class Queries(Timers):
     async def incident_detail(self, incident_id: int) -> IncidentDetail:
         async with self.sessions() as s:
             row = await self.need_incident(s, incident_id)
-            assignments = [await self.assignment_view(s, a)
-                           for a in await repo.assignments_of(s, [row.id])]
+            rows = await repo.assignments_of(s, [row.id])
+            assignments = [await self.assignment_view(s, a) for a in rows]
             audit = [audit_view(a) for a in await repo.audit_of_incident(s, row.id)]
         return IncidentDetail(incident=self.incident_view(row), assignments=assignments,
+                              unassigned=casualty.unassigned(row.patients, map(carried, rows)),
                               audit=audit)
 
     async def audit_trail(self, incident_id: int) -> list[AuditView]:

@@ -8,10 +8,12 @@ so an OSRM table never carries an ambulance that cannot be sent anyway.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Collection
 from datetime import datetime
 
-from dispatch.domain import Complaint, Label, Triage
+from dispatch import casualty
+from dispatch.domain import BedCategory, Complaint, Label, Triage
 from dispatch.recommend import (
     FreeSoon,
     HospitalCandidate,
@@ -34,8 +36,8 @@ from dispatch.service.views import (
     UnitRecommendation,
 )
 from dispatch.store import repo
-from dispatch.store.models import HospitalRow, UnitRow
-from dispatch.store.records import hospital_candidate, unit_candidate
+from dispatch.store.models import AssignmentRow, HospitalBedsRow, HospitalRow, IncidentRow, UnitRow
+from dispatch.store.records import carried, hospital_candidate, unit_candidate
 from dispatch.travel import LatLon
 
 log = logging.getLogger("dispatch.service")
@@ -56,12 +58,14 @@ class Recommending(ServiceBase):
             incident = await self.need_incident(s, incident_id)
             units = [u for u in await repo.units(s) if u.id not in exclude]
             hospitals = await repo.hospitals_with_beds(s)
+            bound = await repo.bound_for_hospitals(s, now - casualty.DELIVERED_HOLD)
         scene = LatLon(incident.lat, incident.lon)
         triage, complaint = Triage[incident.triage], Complaint[incident.complaint]
         ranked_units, unit_rows = await self.rank_units(units, scene, triage, now, limit)
         free_soon = [] if ranked_units else self.free_soonest(units, triage, now)
         hospital_rows = {h.id: h for h, _ in hospitals}
-        candidates = [hospital_candidate(h, beds) for h, beds in hospitals]
+        held = reserved_beds(hospitals, bound, now)
+        candidates = [hospital_candidate(h, beds, held.get(h.id)) for h, beds in hospitals]
         ranked_hospitals = await self.rank_hospitals(
             candidates, scene, complaint, triage, now, limit)
         return Recommendations(
@@ -115,6 +119,18 @@ class Recommending(ServiceBase):
             times = await self.osrm.from_point(scene, {h.id: h.position for h in candidates})
         return rank_hospitals(candidates, scene, complaint, triage, now=now, times=times,
                               model=self.model, policy=self.config.rank, limit=limit)
+
+
+def reserved_beds(
+    hospitals: list[tuple[HospitalRow, list[HospitalBedsRow]]],
+    bound: list[tuple[AssignmentRow, IncidentRow]], now: datetime,
+) -> dict[int, Counter[BedCategory]]:
+    """Beds held for patients on their way (:func:`dispatch.casualty.reservations`)."""
+    reported = {h.id: {BedCategory[b.category]: b.updated_at for b in beds}
+                for h, beds in hospitals}
+    return casualty.reservations(
+        (casualty.Bound(carried(a), Complaint[i.complaint], Triage[i.triage]) for a, i in bound),
+        reported, now)
 
 
 def _travel(seconds: float, method: Text) -> TravelView:

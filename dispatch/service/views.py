@@ -107,6 +107,7 @@ class AssignmentView(BaseModel):
     active: bool
     cancel_reason: CancelReason | None
     cancelled_by: str | None
+    patients: int
     times: TimeChainView
     escalated_at: datetime | None
     reminded_at: datetime | None
@@ -174,6 +175,7 @@ class AuditView(BaseModel):
 class IncidentDetail(BaseModel):
     incident: IncidentView
     assignments: list[AssignmentView]
+    unassigned: int  # patients no live assignment carries (dispatch.casualty)
     audit: list[AuditView]
 
 

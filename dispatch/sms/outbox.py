@@ -447,7 +447,7 @@ class Outbox:
                 address=event.address, kelurahan=event.kelurahan,
                 scene=LatLon(event.scene_lat, event.scene_lon), link=link,
                 hospital=event.hospital_name, notes=event.notes, landmark=event.landmark,
-                patients=event.patients, caller_phone=event.caller_phone,
+                patients=event.patients, carried=event.carried, caller_phone=event.caller_phone,
                 approximate=event.location_approximate)
 
         try:
@@ -468,7 +468,9 @@ class Outbox:
                                 event.hospital_phone, compose_prearrival_sms(
                                     number=event.number, triage=event.triage,
                                     complaint=event.complaint, unit=event.callsign,
-                                    unit_type=event.unit_type, patients=event.patients,
+                                    unit_type=event.unit_type,
+                                    patients=event.patients if event.carried is None
+                                    else event.carried,
                                     notes=event.notes)))
         if not event.crew_phones:
             self.hub.publish(self._failure(

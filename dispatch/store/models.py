@@ -167,6 +167,8 @@ class AssignmentRow(Base):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     hospital_id: Mapped[int | None] = mapped_column(ForeignKey("hospitals.id"), default=None)
+    # How many of the incident's patients this unit carries (dispatch.casualty).
+    patients: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     status: Mapped[str] = mapped_column(String(20), index=True)
     cancel_reason: Mapped[str | None] = mapped_column(String(20), default=None)
     cancelled_by: Mapped[str | None] = mapped_column(String(64), default=None)  # actor name

@@ -9,12 +9,13 @@ breaks in one place.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import inspect
 
+from dispatch.casualty import Carried
 from dispatch.domain import (
     Assignment,
     AssignmentStatus,
@@ -60,6 +61,12 @@ def assignment_record(row: AssignmentRow) -> Assignment:
     )
 
 
+def carried(row: AssignmentRow) -> Carried:
+    """The assignment's share of its incident's patients (dispatch.casualty)."""
+    return Carried(AssignmentStatus[row.status], row.patients, row.hospital_id,
+                   row.at_hospital_at or row.handover_at)
+
+
 def store_assignment(row: AssignmentRow, record: Assignment) -> None:
     """Copy a core record onto its row (the ORM's version check guards the write).
 
@@ -92,11 +99,17 @@ def unit_candidate(row: UnitRow, home: LatLon | None) -> UnitCandidate:
     return UnitCandidate(row.id, UnitType[row.unit_type], UnitStatus[row.status], position, at)
 
 
-def bed_counts(beds: Iterable[HospitalBedsRow]) -> dict[BedCategory, BedCount]:
+def bed_counts(
+    beds: Iterable[HospitalBedsRow], reserved: Mapping[BedCategory, int] | None = None
+) -> dict[BedCategory, BedCount]:
+    """Free beds as reported, less those ``reserved`` for patients on their way
+    (dispatch.casualty rule 4), never below 0."""
+    reserved = reserved or {}
     counts = {}
     for bed in beds:
         category = BedCategory[bed.category]
-        counts[category] = BedCount(category, bed.free, bed.updated_at)
+        free = max(bed.free - reserved.get(category, 0), 0)
+        counts[category] = BedCount(category, free, bed.updated_at)
     return counts
 
 
@@ -111,10 +124,13 @@ def unavailable(row: HospitalRow) -> frozenset[Capability]:
     return frozenset(c for c in capabilities(row) if c.value in down)
 
 
-def hospital_candidate(row: HospitalRow, beds: Iterable[HospitalBedsRow]) -> HospitalCandidate:
-    """What the ranking sees: only the capabilities in action now."""
+def hospital_candidate(
+    row: HospitalRow, beds: Iterable[HospitalBedsRow],
+    reserved: Mapping[BedCategory, int] | None = None,
+) -> HospitalCandidate:
+    """What the ranking sees: only the capabilities in action now, reserved beds taken."""
     return HospitalCandidate(
         row.id, row.name, LatLon(row.lat, row.lon), capabilities(row) - unavailable(row),
-        bed_counts(beds),
+        bed_counts(beds, reserved),
         row.accepting,
     )

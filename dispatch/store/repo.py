@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -152,6 +152,22 @@ async def assignments_of(s: AsyncSession, incident_ids: Sequence[int]) -> list[A
         return []
     stmt = select(AssignmentRow).where(AssignmentRow.incident_id.in_(incident_ids))
     return list((await s.execute(stmt.order_by(AssignmentRow.id))).scalars())
+
+
+async def bound_for_hospitals(
+    s: AsyncSession, delivered_since: datetime
+) -> list[tuple[AssignmentRow, IncidentRow]]:
+    """Assignments that may hold beds (dispatch.casualty rules 4 and 5): bound for a
+    hospital, not cancelled, and active or delivered since ``delivered_since``."""
+    delivered = func.coalesce(AssignmentRow.at_hospital_at, AssignmentRow.handover_at)
+    stmt = (select(AssignmentRow, IncidentRow)
+            .join(IncidentRow, AssignmentRow.incident_id == IncidentRow.id)
+            .where(AssignmentRow.hospital_id.is_not(None),
+                   AssignmentRow.status != "CANCELLED",
+                   or_(AssignmentRow.status.not_in(TERMINAL_NAMES),
+                       delivered >= delivered_since))
+            .order_by(AssignmentRow.id))
+    return [(a, i) for a, i in (await s.execute(stmt)).all()]
 
 
 async def active_assignments(s: AsyncSession, unit_id: int | None = None) -> list[AssignmentRow]:

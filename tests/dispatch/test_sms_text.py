@@ -160,6 +160,13 @@ class TestDispatchSms:
         assert "Patokan: sebelah SDN 3\n" in text and ".., Kel. Mayangan" in text
         assert "2 pasien, telp +6281234567890" in text
 
+    def test_a_mass_casualty_share_says_how_many_of_how_many(self) -> None:
+        lines = dispatch_sms(patients=12, carried=3).split("\n")
+        assert "Bawa 3 dari 12 pasien, telp +6281234567890" in lines
+        whole = dispatch_sms(patients=12, carried=12).split("\n")
+        assert "12 pasien, telp +6281234567890" in whole
+        assert not any("Bawa" in line for line in whole)
+
     def test_missing_address_points_to_the_map(self) -> None:
         assert dispatch_sms(address="", kelurahan="").split("\n")[1] == "Lokasi: lihat peta"
         assert dispatch_sms(address=" ", kelurahan="Jati").split("\n")[1] == "Kel. Jati"
@@ -189,21 +196,22 @@ class TestDispatchSms:
 
     @given(
         address=st.text(max_size=600), notes=st.text(max_size=400),
-        landmark=st.text(max_size=300), patients=st.integers(1, 99),
-        approximate=st.booleans(),
+        landmark=st.text(max_size=300), patients=st.integers(1, 500),
+        carried=st.none() | st.integers(0, 500), approximate=st.booleans(),
         kelurahan=st.text(max_size=60), hospital=st.none() | st.text(max_size=120),
         link=st.from_regex(r"https://[a-z0-9.]{1,20}/[A-Za-z0-9_~-]{1,30}", fullmatch=True),
         triage=st.sampled_from(Triage), complaint=st.sampled_from(Complaint),
         lat=st.floats(-90, 90), lon=st.floats(-180, 180),
     )
     def test_always_gsm7_in_at_most_two_parts(self, address, notes, landmark, patients,
-                                              approximate, kelurahan, hospital, link,
+                                              carried, approximate, kelurahan, hospital, link,
                                               triage, complaint, lat, lon) -> None:
         text = compose_dispatch_sms(number=NUMBER, triage=triage, complaint=complaint,
                                     address=address, kelurahan=kelurahan,
                                     scene=LatLon(lat, lon), link=link, hospital=hospital,
                                     notes=notes, landmark=landmark, patients=patients,
-                                    caller_phone="+6281234567890", approximate=approximate)
+                                    carried=carried, caller_phone="+6281234567890",
+                                    approximate=approximate)
         assert is_gsm7(text) and sms_parts(text) <= 2
         for fixed in (NUMBER, triage.name, REPLY_CODES, f"Lapor: {link}",
                       f"{patients} pasien, telp +6281234567890",

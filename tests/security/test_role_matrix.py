@@ -57,6 +57,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/incidents/{incident_id}/eido"): DESK,
     ("GET", "/api/incidents/{incident_id}/recommendations"): DESK,
     ("POST", "/api/incidents/{incident_id}/cancel"): DESK,
+    ("POST", "/api/incidents/{incident_id}/close"): DESK,
+    ("POST", "/api/incidents/{incident_id}/reopen"): DESK,
     ("POST", "/api/incidents/{incident_id}/assignments"): DESK,
     ("POST", "/api/assignments/{assignment_id}/cancel"): DESK,
     ("POST", "/api/assignments/{assignment_id}/status"): DESK,
