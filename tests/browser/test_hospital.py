@@ -72,7 +72,7 @@ async def test_the_igd_sees_a_patient_coming_and_sets_beds_and_diversion(
         alert = page.locator("#prearrival .prearrival-item")
         await expect(alert).to_have_count(1)
         await expect(alert).to_contain_text(f"Pasien baru menuju RS: Merah (segera) Jantung, "
-                                            f"AMB-KANIGARAN ({incident['number']})")
+                                            f"AMB-KANIGARAN ({incident['number']}), 2 pasien")
         await expect(page.locator("body")).to_have_attribute("data-prearrival", "on")
         assert await page.evaluate("siaga.hospital.chimes") == 1
         assert await page.evaluate("siaga.tones.contextState()") == "running"

@@ -142,7 +142,8 @@ export class HospitalScreen {
     box.hidden = this.alerts.length === 0;
     document.body.dataset.prearrival = this.alerts.length ? "on" : "off";
     box.replaceChildren(...this.alerts.map((a, i) => h("div", { class: `prearrival-item ${a.p.triage}` },
-      h("span", null, t(a.key, { triage: tx(a.p.triage_label), complaint: tx(a.p.complaint_label),
+      // p.patients is this unit's share of its incident: the patients coming here, no more.
+      h("span", null, t(a.key, { n: a.p.patients, triage: tx(a.p.triage_label), complaint: tx(a.p.complaint_label),
                                  unit: a.p.unit, number: a.p.number,
                                  t: a.p.expected_at ? time(a.p.expected_at, { seconds: false }) : "" })),
       h("button", { type: "button", class: "prearrival-ack",
@@ -166,7 +167,9 @@ export class HospitalScreen {
       h("td", null, `${p.unit} (${p.unit_type.toUpperCase()})`),
       h("td", null, tx(p.stage_label), h("br"), h("small", null, tx(p.status_label))),
       h("td", { class: "eta" }, this.eta(p))));
-    box.replaceChildren(h("table", { class: "incoming" }, h("thead", null, head), h("tbody", null, ...rows)));
+    const total = this.patients.reduce((n, p) => n + p.patients, 0);
+    box.replaceChildren(h("p", { class: "incoming-total", dataset: { n: String(total) } }, t("hosp.total", { n: total })),
+      h("table", { class: "incoming" }, h("thead", null, head), h("tbody", null, ...rows)));
   }
 
   /** The live expected arrival of one patient. */

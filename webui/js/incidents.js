@@ -52,6 +52,10 @@ export class IncidentViews {
     this.recs = null;           // Recommendations of the selected incident
     this.sms = null;            // SMS thread of the selected incident (oldest first)
     this.reassigning = null;    // assignment id whose replacement is being chosen
+    // What the dispatcher entered for the next unit (patients it carries, hospital), kept
+    // across the re-renders that stream messages cause until the unit is assigned.
+    /** @type {{carry: string | null, hospital: string | null}} */
+    this.choice = { carry: null, hospital: null };
     this.intake = null;         // {lat, lon, fromAlert}
     this.refreshTimer = null;
     this.refreshGen = 0;        // the newest refreshSelected(): only it may render
@@ -166,6 +170,7 @@ export class IncidentViews {
     this.selected = id;
     this.mode = "detail";
     this.reassigning = null;
+    this.choice = { carry: null, hospital: null };
     this.d.map.setPick(null);
     selectTab("incident");
     const inc = this.d.incidents.get(id);
@@ -196,7 +201,9 @@ export class IncidentViews {
       this.detail = detail;
       this.d.incidents.set(id, detail.incident);
       for (const a of detail.assignments) this.d.assignments.set(a.id, a);
-      const needRecs = !detail.assignments.some((a) => a.active) || this.reassigning != null;
+      // Patients still without a unit (a mass casualty incident) need the next unit too.
+      const needRecs = !detail.assignments.some((a) => a.active) || detail.unassigned > 0
+        || this.reassigning != null;
       const open = !["closed", "cancelled"].includes(detail.incident.status);
       const recs = needRecs && open ? await api(`/api/incidents/${id}/recommendations`) : null;
       if (gen !== this.refreshGen) return;
@@ -245,7 +252,8 @@ export class IncidentViews {
         <span class="status-label">${tx(inc.status_label)}</span>
       </header>
       <dl class="facts">
-        <dt>${t("detail.complaint")}</dt><dd>${t(`complaint.${inc.complaint}`)} · ${t("detail.patients")}: ${inc.patients}</dd>
+        <dt>${t("detail.complaint")}</dt><dd>${t(`complaint.${inc.complaint}`)} · ${t("detail.patients")}: ${inc.patients}${
+          inc.patients > 1 && d?.unassigned != null ? html` · <span class="unassigned" data-n="${d.unassigned}">${t("detail.unassigned", { n: d.unassigned })}</span>` : ""}</dd>
         <dt>${t("detail.caller")}</dt><dd>${inc.caller_name || "—"} ${inc.caller_phone ? html`<a href="tel:${inc.caller_phone}">${inc.caller_phone}</a>` : ""}</dd>
         <dt>${t("detail.place")}</dt><dd>${inc.place.kelurahan}, ${inc.place.kecamatan}${inc.location_approximate ? html` <small>(${t("detail.approximate")})</small>` : ""}</dd>
         <dt>${t("detail.address")}</dt><dd>${inc.address || "—"}</dd>
@@ -268,7 +276,12 @@ export class IncidentViews {
       }
       out.push(html`</ol></details>`);
     }
-    if (open) out.push(html`<p><button type="button" class="danger cancel-incident">${t("detail.cancel_incident")}</button></p>`);
+    if (open) {
+      out.push(html`<p><button type="button" class="close-incident">${t("detail.close_incident")}</button>
+        <button type="button" class="danger cancel-incident">${t("detail.cancel_incident")}</button></p>`);
+    } else {
+      out.push(html`<p><button type="button" class="reopen-incident">${t("detail.reopen_incident")}</button></p>`);
+    }
     out.push(html`</article>`);
     setHtml(this.pane, out);
     this.bindDetail(inc);
@@ -301,16 +314,24 @@ export class IncidentViews {
       }
       out.push(html`</ol></div>`);
     }
+    const share = this.detail?.incident?.patients > 1 ? this.detail.unassigned : null;
+    if (!reassign && share != null) {
+      // A mass casualty incident: how many of the patients still without a unit this one takes.
+      const carry = this.choice.carry ?? String(share);
+      out.push(html`<p class="carry"><label>${t("detail.carry")}
+        <input type="number" class="carry-patients" min="0" max="${share}" value="${carry}"></label></p>`);
+    }
     if (!reassign && r.hospitals.length) {
       out.push(html`<h4>${t("detail.rec_hospitals")}</h4><ol class="rec-hospitals">`);
       r.hospitals.forEach((h, idx) => {
         out.push(html`<li class="rec-hospital" data-hospital-id="${h.hospital.id}"><label>
-          <input type="radio" name="rec-hospital" value="${h.hospital.id}" ${idx === 0 ? "checked" : ""}>
+          <input type="radio" name="rec-hospital" value="${h.hospital.id}" ${
+            (this.choice.hospital ?? String(r.hospitals[0].hospital.id)) === String(h.hospital.id) ? "checked" : ""}>
           <b>${h.hospital.name}</b> · ${t("detail.travel", { min: Math.max(1, Math.round(h.travel.seconds / 60)) })}
           ${h.missing.length ? html`<span class="badge amber">${t("detail.missing", { what: h.missing.map((c) => tOr(`cap.${c}`, c)).join(", ") })}</span>` : ""}</label>
           <div class="reason">${tx(h.reason)}</div></li>`);
       });
-      out.push(html`<li><label><input type="radio" name="rec-hospital" value=""> ${t("detail.no_hospital")}</label></li></ol>`);
+      out.push(html`<li><label><input type="radio" name="rec-hospital" value="" ${this.choice.hospital === "" ? "checked" : ""}> ${t("detail.no_hospital")}</label></li></ol>`);
     }
     out.push(html`</section>`);
     return out;
@@ -345,7 +366,8 @@ export class IncidentViews {
   assignmentHtml(inc, a) {
     const out = [html`<div class="assignment" data-assignment-id="${a.id}" data-status="${a.status}">
       <div class="assignment-head"><b>${a.unit.callsign}</b> <span class="status-label">${tx(a.status_label)}</span>
-      ${a.hospital ? html`<small>${t("detail.to_hospital", { name: a.hospital.name })}</small>` : ""}</div>
+      ${a.hospital ? html`<small>${t("detail.to_hospital", { name: a.hospital.name })}</small>` : ""}
+      ${inc.patients > 1 ? html`<small class="carried" data-n="${a.patients}">${t("detail.carries", { n: a.patients })}</small>` : ""}</div>
       <table class="timechain"><caption>${t("detail.timechain")}</caption><tbody>
       <tr><th>${t("step.created_at")}</th><td>${time(inc.created_at)}</td><td></td></tr>`];
     let prev = inc.created_at;
@@ -377,8 +399,15 @@ export class IncidentViews {
         if (this.reassigning != null) { this.reassign(this.reassigning, unitId); return; }
         const chosen = /** @type {HTMLInputElement | null} */ (pane.querySelector("input[name=rec-hospital]:checked"));
         const hospitalId = chosen && chosen.value ? Number(chosen.value) : undefined;
-        this.assign(inc, unitId, hospitalId);
+        const carry = /** @type {HTMLInputElement | null} */ (pane.querySelector("input.carry-patients"));
+        this.assign(inc, unitId, hospitalId, carry && carry.value !== "" ? Number(carry.value) : undefined);
       });
+    }
+    pane.querySelector("input.carry-patients")?.addEventListener("input", (ev) => {
+      this.choice.carry = /** @type {HTMLInputElement} */ (ev.target).value;
+    });
+    for (const radio of all(pane, "input[name=rec-hospital]")) {
+      radio.addEventListener("change", () => { this.choice.hospital = /** @type {HTMLInputElement} */ (radio).value; });
     }
     for (const div of all(pane, ".assignment")) {
       const id = Number(div.dataset.assignmentId);
@@ -391,6 +420,8 @@ export class IncidentViews {
       });
       div.querySelector(".cancel-assignment")?.addEventListener("click", () => this.act(`/api/assignments/${id}/cancel`));
     }
+    pane.querySelector(".close-incident")?.addEventListener("click", () => this.act(`/api/incidents/${inc.id}/close`));
+    pane.querySelector(".reopen-incident")?.addEventListener("click", () => this.act(`/api/incidents/${inc.id}/reopen`));
     pane.querySelector(".cancel-incident")?.addEventListener("click", () => {
       if (confirm(t("detail.confirm_cancel", { number: inc.number }))) this.act(`/api/incidents/${inc.id}/cancel`);
     });
@@ -405,10 +436,12 @@ export class IncidentViews {
     await this.refreshSelected();
   }
 
-  async assign(inc, unitId, hospitalId) {
+  async assign(inc, unitId, hospitalId, patients = undefined) {
     try {
-      const a = await api(`/api/incidents/${inc.id}/assignments`, { method: "POST", body: { unit_id: unitId, hospital_id: hospitalId } });
+      const a = await api(`/api/incidents/${inc.id}/assignments`, { method: "POST",
+        body: { unit_id: unitId, hospital_id: hospitalId, patients } });
       this.d.assignments.set(a.id, a);
+      this.choice = { carry: null, hospital: null };
       this.d.toast(t("detail.assigned", { unit: a.unit.callsign, number: inc.number }));
     } catch (e) {
       this.d.toast(t("detail.error", { message: e.message }));
