@@ -198,3 +198,18 @@ async def test_the_crew_sms_says_how_many_of_how_many(console: Console) -> None:
     sent = await until(dispatch_sms, "the crew's dispatch SMS")
     assert "Bawa 3 dari 12 pasien" in sent[0]["body"]
     assert sent[0]["parts"] <= 2
+
+
+async def test_an_incident_reopened_by_mistake_is_closed_again(console: Console) -> None:
+    incident = await console.create_incident()
+    url = f"/api/incidents/{incident['id']}"
+    job = await console.assign(incident["id"], await console.unit_id("AMB-KANIGARAN"))
+    for trigger in ("arrive", "clear"):
+        assert (await console.report(job["id"], trigger)).status_code == 200
+    assert (await console.post(f"{url}/reopen")).json()["status"] == "new"
+    closed = await console.post(f"{url}/close")
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["status"] == "closed"
+    actions = [e["action"] for e in (await console.detail(incident["id"]))["audit"]
+               if e["entity_type"] == "incident"]
+    assert actions[-2:] == ["reopened", "closed"]
