@@ -123,6 +123,14 @@ def map_link(point: LatLon) -> str:
     return f"https://maps.google.com/?q={point.lat:.5f},{point.lon:.5f}"
 
 
+def patient_count(patients: int, carried: int | None = None) -> str:
+    """``12 pasien``, or ``Bawa 3 dari 12 pasien`` for a unit carrying a share of them."""
+    count = f"{max(patients, 1)} pasien"
+    if carried is not None and carried != patients:
+        return f"Bawa {carried} dari {count}"
+    return count
+
+
 def compose_dispatch_sms(
     *,
     number: str,
@@ -154,10 +162,8 @@ def compose_dispatch_sms(
     head = f"{_clean(number)} {triage.name} {complaint.label.id}"
     kel = truncate(_clean(kelurahan), MAX_KELURAHAN)
     kel = f"Kel. {kel}" if kel else ""
-    count = f"{max(patients, 1)} pasien"
-    if carried is not None and carried != patients:
-        count = f"Bawa {carried} dari {count}"
-    who = count + (f", telp {_clean(caller_phone)}" if caller_phone else "")
+    who = patient_count(patients, carried) + (f", telp {_clean(caller_phone)}" if caller_phone
+                                              else "")
     where = f"Peta{' (perkiraan)' if approximate else ''}: {map_link(scene)}"
     tail = [REPLY_CODES, f"Lapor: {_checked_link(link)}"]
 

@@ -49,7 +49,7 @@ from dispatch.sms import taplink
 from dispatch.sms.gateway import WebhookRequest
 from dispatch.sms.outbox import SmsView
 from dispatch.sms.webhooks import MAX_BODY_BYTES, WebhookRejected
-from dispatch.sms_text import REPLY_CODES, WIB, map_link
+from dispatch.sms_text import REPLY_CODES, WIB, map_link, patient_count
 from dispatch.store.models import (
     AssignmentRow,
     AuditEventRow,
@@ -322,7 +322,8 @@ def status_page(ctx: TapContext, *, status: int = 200, notice: str = "") -> HTML
     e = html.escape
     header = (f"<h1>{e(incident.number)}</h1>"
               f'<p class="case"><span class="triage {triage.value}">{e(triage.name)}</span> '
-              f"{e(complaint.label.id)} &middot; {incident.patients} pasien</p>")
+              f"{e(complaint.label.id)} &middot; "
+              f"{patient_count(incident.patients, assignment.patients)}</p>")
     ended = ended_notice(ctx)
     buttons = []
     for choice in taplink.TAP_STATUSES:

@@ -19,6 +19,7 @@ from dispatch.sms_text import (
     compose_prearrival_sms,
     is_gsm7,
     map_link,
+    patient_count,
     septets,
     sms_parts,
     to_gsm7,
@@ -159,6 +160,10 @@ class TestDispatchSms:
         assert sms_parts(text) == 2 and "Ket:" not in text
         assert "Patokan: sebelah SDN 3\n" in text and ".., Kel. Mayangan" in text
         assert "2 pasien, telp +6281234567890" in text
+
+    def test_the_patient_count_of_a_share_and_of_the_whole(self) -> None:
+        assert patient_count(12, 3) == "Bawa 3 dari 12 pasien"
+        assert patient_count(12, 12) == patient_count(12) == "12 pasien"
 
     def test_a_mass_casualty_share_says_how_many_of_how_many(self) -> None:
         lines = dispatch_sms(patients=12, carried=3).split("\n")

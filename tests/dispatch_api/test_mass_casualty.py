@@ -198,6 +198,11 @@ async def test_the_crew_sms_says_how_many_of_how_many(console: Console) -> None:
     sent = await until(dispatch_sms, "the crew's dispatch SMS")
     assert "Bawa 3 dari 12 pasien" in sent[0]["body"]
     assert sent[0]["parts"] <= 2
+    # The status link behind it says the same.
+    link = next(line for line in sent[0]["body"].split("\n") if line.startswith("Lapor: "))
+    page = await console.client.get("/t/" + link.rsplit("/t/", 1)[1])
+    assert page.status_code == 200, page.text
+    assert "Bawa 3 dari 12 pasien</p>" in page.text
 
 
 async def test_an_incident_reopened_by_mistake_is_closed_again(console: Console) -> None:
