@@ -78,6 +78,12 @@ def age_group(days: int | None, complaint: Complaint) -> AgeGroup | None:
     return AgeGroup.ADULT
 
 
+def patient_group(value: int | None, unit: str | None, complaint: Complaint) -> AgeGroup | None:
+    """Rules 1-2 from what intake stores (``unit`` None reads as years)."""
+    days = age_in_days(value, unit or "years") if value is not None else None
+    return age_group(days, complaint)
+
+
 @dataclass(frozen=True, slots=True)
 class Needs:
     """What the hospital ranking asks of every hospital for one patient."""
@@ -116,3 +122,18 @@ def offers(capabilities: frozenset[Capability], category: BedCategory) -> bool:
     needed = BED_CAPABILITY.get(category)
     return needed is None or needed in capabilities
 
+
+
+def contradiction(
+    complaint: Complaint, triage: Triage, age: AgeGroup | None, cardiac_arrest: bool
+) -> tuple[str, Label] | None:
+    """What intake refuses (a typing slip, not a judgement): cardiac arrest is MERAH, and
+    the paediatric complaint is not an adult's. ``None`` when the call is consistent."""
+    if cardiac_arrest and triage is not Triage.MERAH:
+        return "cardiac_arrest_not_merah", Label(
+            "Henti jantung harus triase MERAH", "Cardiac arrest must be triaged MERAH")
+    if complaint is Complaint.PAEDIATRIC and age is AgeGroup.ADULT:
+        return "age_contradicts_complaint", Label(
+            "Keluhan 'Anak' untuk pasien berumur 18 tahun atau lebih: periksa umur atau keluhan",
+            "Paediatric complaint for a patient aged 18 or over: check the age or the complaint")
+    return None

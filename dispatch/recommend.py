@@ -51,6 +51,7 @@ from typing import Any, NamedTuple
 
 from dispatch.clinical import AgeGroup, needs, offers
 from dispatch.domain import (
+    AssignmentStatus,
     BedCategory,
     Capability,
     Complaint,
@@ -287,6 +288,15 @@ def believed_position(
         if since >= model.estimate(unit.position, unit.post).seconds:
             return unit.post, Origin.POST
     return unit.position, unit.origin
+
+
+def reported_origin(status: AssignmentStatus) -> Origin | None:
+    """Rule 8: the place a crew's status puts the unit (``None``: it says nothing of where)."""
+    if status is AssignmentStatus.ON_SCENE:
+        return Origin.SCENE
+    if status in (AssignmentStatus.AT_HOSPITAL, AssignmentStatus.HANDOVER):
+        return Origin.HOSPITAL
+    return None
 
 
 def rank_units(

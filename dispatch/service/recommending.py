@@ -11,18 +11,25 @@ import logging
 from collections.abc import Collection
 from datetime import datetime
 
-from dispatch.domain import Complaint, Label, Triage
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.clinical import AgeGroup, patient_group
+from dispatch.domain import AssignmentStatus, Complaint, Label, Triage
 from dispatch.recommend import (
     FreeSoon,
     HospitalCandidate,
+    Origin,
     RankedHospital,
     RankedUnit,
     UnitCandidate,
+    believed_position,
     eligible_units,
     free_soonest,
     rank_hospitals,
     rank_units,
+    reported_origin,
 )
+from dispatch.service.actor import Actor
 from dispatch.service.base import ServiceBase
 from dispatch.service.present import hospital_ref, unit_ref
 from dispatch.service.views import (
@@ -34,8 +41,8 @@ from dispatch.service.views import (
     UnitRecommendation,
 )
 from dispatch.store import repo
-from dispatch.store.models import HospitalRow, UnitRow
-from dispatch.store.records import hospital_candidate, unit_candidate
+from dispatch.store.models import AssignmentRow, HospitalRow, UnitRow
+from dispatch.store.records import hospital_candidate, snapshot, unit_candidate
 from dispatch.travel import LatLon
 
 log = logging.getLogger("dispatch.service")
@@ -58,12 +65,14 @@ class Recommending(ServiceBase):
             hospitals = await repo.hospitals_with_beds(s)
         scene = LatLon(incident.lat, incident.lon)
         triage, complaint = Triage[incident.triage], Complaint[incident.complaint]
-        ranked_units, unit_rows = await self.rank_units(units, scene, triage, now, limit)
+        age = patient_group(incident.patient_age, incident.patient_age_unit, complaint)
+        ranked_units, unit_rows = await self.rank_units(
+            units, scene, triage, now, limit, cardiac_arrest=bool(incident.cardiac_arrest))
         free_soon = [] if ranked_units else self.free_soonest(units, triage, now)
         hospital_rows = {h.id: h for h, _ in hospitals}
         candidates = [hospital_candidate(h, beds) for h, beds in hospitals]
         ranked_hospitals = await self.rank_hospitals(
-            candidates, scene, complaint, triage, now, limit)
+            candidates, scene, complaint, triage, now, limit, age)
         return Recommendations(
             incident_id=incident_id, at=now,
             units=[_unit_entry(r, unit_rows[r.unit.id]) for r in ranked_units],
@@ -75,6 +84,29 @@ class Recommending(ServiceBase):
                                     free_in_s=round(f.free_in_s, 1), reason=Text.of(f.reason))
                        for f in free_soon],
         )
+
+    async def place_unit(
+        self, s: AsyncSession, row: AssignmentRow, status: AssignmentStatus,
+        actor: Actor, now: datetime,
+    ) -> None:
+        """Rule 8 of :mod:`dispatch.recommend`: the crew's status says where the unit is
+        (the scene, the destination hospital), so it is ranked from there once free."""
+        origin = reported_origin(status)
+        if origin is Origin.HOSPITAL and row.hospital_id is not None:
+            hospital = await self.need_hospital(s, row.hospital_id)
+            where = LatLon(hospital.lat, hospital.lon)
+        elif origin is Origin.SCENE:
+            incident = await self.need_incident(s, row.incident_id)
+            where = LatLon(incident.lat, incident.lon)
+        else:
+            return  # no place said, or a hospital nobody named: keep the last one
+        unit = await self.need_unit(s, row.unit_id)
+        before = snapshot(unit)
+        unit.last_lat, unit.last_lon = where
+        unit.last_position_at, unit.last_position_source = now, origin.value
+        await s.flush()
+        self.audit(s, actor, now, "unit", unit.id, "positioned", before, snapshot(unit),
+                   row.incident_id)
 
     def free_soonest(self, units: list[UnitRow], triage: Triage, now: datetime
                      ) -> list[FreeSoon]:
@@ -89,7 +121,8 @@ class Recommending(ServiceBase):
         return free_soonest(busy, triage, now=now, policy=self.config.rank, limit=FREE_SOON)
 
     async def rank_units(
-        self, units: list[UnitRow], scene: LatLon, triage: Triage, now: datetime, limit: int
+        self, units: list[UnitRow], scene: LatLon, triage: Triage, now: datetime, limit: int,
+        *, cardiac_arrest: bool = False,
     ) -> tuple[list[RankedUnit], dict[int, UnitRow]]:
         candidates: list[UnitCandidate] = []
         for row in units:
@@ -101,20 +134,22 @@ class Recommending(ServiceBase):
         times = None
         if self.osrm is not None:
             eligible = eligible_units(candidates, triage, self.config.rank)
-            times = await self.osrm.to_point({u.id: u.position for u in eligible}, scene)
+            times = await self.osrm.to_point(
+                {u.id: believed_position(u, now, self.model)[0] for u in eligible}, scene)
         ranked = rank_units(candidates, scene, triage, now=now, times=times, model=self.model,
-                            policy=self.config.rank, limit=limit)
+                            policy=self.config.rank, limit=limit, cardiac_arrest=cardiac_arrest)
         return ranked, {u.id: u for u in units}
 
     async def rank_hospitals(
         self, candidates: list[HospitalCandidate], scene: LatLon, complaint: Complaint,
-        triage: Triage, now: datetime, limit: int,
+        triage: Triage, now: datetime, limit: int, age: AgeGroup | None = None,
     ) -> list[RankedHospital]:
         times = None
         if self.osrm is not None and candidates:
             times = await self.osrm.from_point(scene, {h.id: h.position for h in candidates})
         return rank_hospitals(candidates, scene, complaint, triage, now=now, times=times,
-                              model=self.model, policy=self.config.rank, limit=limit)
+                              model=self.model, policy=self.config.rank, limit=limit,
+                              age=age)
 
 
 def _travel(seconds: float, method: Text) -> TravelView:
@@ -126,7 +161,8 @@ def _unit_entry(entry: RankedUnit, row: UnitRow) -> UnitRecommendation:
         rank=entry.rank, unit=unit_ref(row), fit=entry.fit.value,
         within_window=entry.within_window,
         travel=_travel(entry.travel.seconds, Text.of(entry.travel.method)),
-        reason=Text.of(entry.reason),
+        reason=Text.of(entry.reason), origin=entry.origin.value,
+        note=entry.note.value if entry.note is not None else None,
     )
 
 

@@ -236,3 +236,29 @@ class TestFromWhereTheyAre:
         undated = UnitCandidate(1, UnitType.BLS, UnitStatus.AVAILABLE, SCENE, None,
                                 Origin.SCENE, POST)
         assert believed_position(undated, T0) == (SCENE, Origin.SCENE)
+
+
+def test_intake_refuses_contradictions() -> None:
+    from dispatch.clinical import contradiction
+
+    assert contradiction(Complaint.CARDIAC, Triage.KUNING, None, True) is not None
+    found = contradiction(Complaint.PAEDIATRIC, Triage.KUNING, AgeGroup.ADULT, False)
+    assert found is not None and found[0] == "age_contradicts_complaint"
+    assert contradiction(Complaint.CARDIAC, Triage.MERAH, AgeGroup.ADULT, True) is None
+
+
+def test_a_crew_status_places_the_unit() -> None:
+    from dispatch.domain import AssignmentStatus as S
+    from dispatch.recommend import reported_origin
+
+    assert reported_origin(S.ON_SCENE) is Origin.SCENE
+    assert reported_origin(S.AT_HOSPITAL) is reported_origin(S.HANDOVER) is Origin.HOSPITAL
+    assert reported_origin(S.EN_ROUTE) is None
+
+
+def test_the_age_as_stored() -> None:
+    from dispatch.clinical import patient_group
+
+    assert patient_group(3, None, Complaint.OTHER) is AgeGroup.CHILD
+    assert patient_group(10, "days", Complaint.OTHER) is AgeGroup.NEONATE
+    assert patient_group(None, None, Complaint.OTHER) is None
