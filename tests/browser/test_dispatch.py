@@ -200,3 +200,33 @@ async def test_a_radio_alert_is_marked_handled_when_its_emergency_is_acknowledge
         await expect(line.locator("button.alert-convert")).to_be_visible()  # still usable
     finally:
         await officer.close()
+
+
+async def test_intake_takes_the_age_and_cardiac_arrest_and_shows_a_location_contradiction(
+    live_server: LiveServer, page: Page,
+) -> None:
+    await open_console(page, live_server)
+    await expect(page.locator("#conn-dispatch")).to_have_attribute("data-state", "open")
+    await page.click("#new-incident")
+    form = page.locator("#intake-form")
+    await form.locator("[name=kelurahan]").fill("Kanigaran")
+    # A spot near Kel. Sumbertaman's centre (Wonoasih), nearly 3 km from Kanigaran's.
+    spot = await page.evaluate(
+        "() => window.siaga.map.map.latLngToContainerPoint([-7.7805, 113.2125])")
+    await page.locator("#map").click(position={"x": spot["x"], "y": spot["y"]})
+    await expect(form.locator(".loc-value")).to_contain_text("-7.780")
+    await form.locator("[name=kelurahan]").fill("Kanigaran")  # the call taker's choice stays
+    await form.locator("[name=complaint]").select_option("cardiac")
+    await form.locator(".triage-pick.merah input").check()
+    await form.locator("[name=patient_age]").fill("2")
+    await form.locator("[name=patient_age_unit]").select_option("years")
+    await form.locator("[name=cardiac_arrest]").check()
+    await form.locator("button[type=submit]").click()
+
+    detail = page.locator(".incident-detail")
+    await expect(detail).to_be_visible()
+    await expect(detail.locator("dd.warning").first).to_contain_text(
+        "lebih dekat ke Kel. Sumbertaman")
+    await expect(detail).to_contain_text("2 tahun (anak)")
+    await expect(detail).to_contain_text("Henti jantung")
+    await expect(detail.locator(".rec-unit").first).to_contain_text("henti jantung")

@@ -248,6 +248,9 @@ export class IncidentViews {
         <dt>${t("detail.complaint")}</dt><dd>${t(`complaint.${inc.complaint}`)} · ${t("detail.patients")}: ${inc.patients}</dd>
         <dt>${t("detail.caller")}</dt><dd>${inc.caller_name || "—"} ${inc.caller_phone ? html`<a href="tel:${inc.caller_phone}">${inc.caller_phone}</a>` : ""}</dd>
         <dt>${t("detail.place")}</dt><dd>${inc.place.kelurahan}, ${inc.place.kecamatan}${inc.location_approximate ? html` <small>(${t("detail.approximate")})</small>` : ""}</dd>
+        ${inc.location_mismatch ? html`<dt>${t("detail.location_check")}</dt><dd class="warning" role="status">${tx(inc.location_mismatch.label)}</dd>` : ""}
+        ${inc.patient_age != null ? html`<dt>${t("detail.age")}</dt><dd>${inc.patient_age} ${t(`intake.age_${inc.patient_age_unit}`)}${inc.age_group ? ` (${t(`age.${inc.age_group}`)})` : ""}</dd>` : ""}
+        ${inc.cardiac_arrest ? html`<dt>${t("detail.cardiac_arrest")}</dt><dd class="warning">${t("intake.cardiac_arrest")}</dd>` : ""}
         <dt>${t("detail.address")}</dt><dd>${inc.address || "—"}</dd>
         ${inc.landmark ? html`<dt>${t("detail.landmark")}</dt><dd>${inc.landmark}</dd>` : ""}
         ${inc.notes ? html`<dt>${t("detail.notes")}</dt><dd>${inc.notes}</dd>` : ""}
@@ -458,6 +461,9 @@ export class IncidentViews {
       <label><span data-i18n="intake.complaint"></span><select name="complaint">${opts(COMPLAINTS, "complaint")}</select></label>
       <fieldset class="triage-set"><legend data-i18n="intake.triage"></legend>${triage}</fieldset>
       <label><span data-i18n="intake.patients"></span><input name="patients" type="number" min="1" max="500" value="1"></label>
+      <div class="patient-age"><label><span data-i18n="intake.age"></span><input name="patient_age" type="number" min="0" max="150" inputmode="numeric"></label>
+        <select name="patient_age_unit"><option value="years" data-i18n="intake.age_years"></option><option value="months" data-i18n="intake.age_months"></option><option value="days" data-i18n="intake.age_days"></option></select></div>
+      <label class="check"><input name="cardiac_arrest" type="checkbox"> <span data-i18n="intake.cardiac_arrest"></span></label>
       <label><span data-i18n="intake.notes"></span><textarea name="notes" rows="2" maxlength="2000"></textarea></label>
       <p class="error form-error" hidden></p>
       <div class="form-actions"><button type="submit" class="primary" data-i18n="intake.submit"></button>
@@ -487,6 +493,7 @@ export class IncidentViews {
     if (!form) return;
     applyI18n(form);
     for (const sel of form.querySelectorAll("select")) {
+      if (sel.name === "patient_age_unit") continue;  // its options carry data-i18n
       const prefix = sel.name === "source" ? "source" : "complaint";
       for (const o of sel.options) o.textContent = t(`${prefix}.${o.value}`);
     }
@@ -550,6 +557,9 @@ export class IncidentViews {
       triage: form.triage.value,
       patients: Number(form.patients.value) || 1,
       notes: form.notes.value.trim(),
+      ...(form.patient_age.value.trim() === "" ? {} : {
+        patient_age: Number(form.patient_age.value), patient_age_unit: form.patient_age_unit.value }),
+      ...(form.cardiac_arrest.checked ? { cardiac_arrest: true } : {}),
     };
     const alert = this.intake.fromAlert;
     const formError = form.querySelector(".form-error");
@@ -567,6 +577,7 @@ export class IncidentViews {
       }
       this.d.incidents.set(inc.id, inc);
       this.d.toast(t("intake.saved", { number: inc.number }));
+      if (inc.location_mismatch) this.d.toast(tx(inc.location_mismatch.label));
       this.d.map.setPick(null);
       await this.select(inc.id);
       this.d.render();
