@@ -33,6 +33,7 @@ from siaga.console import router as console_router
 from siaga.features import FEATURES
 from siaga.headers import SecurityHeaders
 from siaga.limits import BodyLimit
+from siaga.places import router as places_router
 
 log = logging.getLogger("siaga.http")
 
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
     app.include_router(core_router)
     app.include_router(console_router)
+    app.include_router(places_router)
     apidocs.mount(app)
     for feature in FEATURES:
         feature.mount(app, rt)
