@@ -498,6 +498,7 @@ export class IncidentViews {
     const alert = this.intake?.fromAlert;
     note.hidden = !alert;
     if (alert) note.textContent = t("intake.from_alert", { name: alert.display_name });
+    this.places?.relabel();
     this.showPick();
   }
 

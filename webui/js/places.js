@@ -94,6 +94,11 @@ export class PlaceSearch {
     this.list.hidden = !places.length && !none;
   }
 
+  /** The screen's language changed: say the listed results in it. */
+  relabel() {
+    if (this.results.length) this.show(this.results);
+  }
+
   close() {
     this.asked += 1;  // an answer still on its way is no longer wanted
     this.results = [];
