@@ -48,6 +48,7 @@ class IncidentInput:
     landmark: str = ""
     lat: float | None = None
     lon: float | None = None
+    location_approximate: bool = False
     patients: int = 1
     notes: str = ""
     determinant: str | None = None
@@ -137,7 +138,8 @@ class Incidents(Assignments):
         radio_alert_id: int | None = None,
     ) -> IncidentRow:
         kelurahan = await self.need_kelurahan(s, data.kelurahan)
-        scene, approximate = self.scene(kelurahan, data.lat, data.lon)
+        scene, approximate = self.scene(kelurahan, data.lat, data.lon,
+                                         data.location_approximate)
         phone = e164(data.caller_phone) if data.caller_phone else None
         day = now.astimezone(WIB).date()
         sequence = await repo.next_sequence(s, f"{day:%Y%m%d}")
@@ -173,14 +175,17 @@ class Incidents(Assignments):
         return row
 
     def scene(
-        self, kelurahan: KelurahanRow, lat: float | None, lon: float | None
+        self, kelurahan: KelurahanRow, lat: float | None, lon: float | None,
+        approximate: bool = False,
     ) -> tuple[LatLon, bool]:
+        """The scene and whether it is approximate: the kelurahan centre always is; a given
+        point is when the caller says so (a gazetteer place that was not surveyed)."""
         point = coordinates(lat, lon)
         if point is None:
             return LatLon(kelurahan.lat, kelurahan.lon), True
         if self.area is not None:
             self.area.check(point)
-        return point, False
+        return point, approximate
 
     async def validated_changes(
         self, s: AsyncSession, row: IncidentRow, changes: Mapping[str, Any]

@@ -28,7 +28,7 @@ async function loadConfig() {
   try {
     return await api("/api/console/config");
   } catch {
-    return { tile_url: null, tile_attribution: "", features: {} };
+    return { tile_url: null, pmtiles_url: null, tile_attribution: "", features: {} };
   }
 }
 
@@ -122,7 +122,7 @@ async function start(config) {
   const panel = new RadioPanel(radio, { username: me.username, features: config.features });
   const alerts = new Alerts(radio);
   const messages = new Messages(radio);
-  const map = new ConsoleMap($("map"), { tileUrl: config.tile_url, attribution: config.tile_attribution });
+  const map = new ConsoleMap($("map"), { tileUrl: config.tile_url, pmtilesUrl: config.pmtiles_url, attribution: config.tile_attribution });
   const dispatch = new DispatchConsole({ config, map, alerts, toast, me });
   // Radio alerts on the incident board show whether their emergency was acknowledged.
   radio.addEventListener("change", (/** @type {CustomEvent} */ ev) => {
