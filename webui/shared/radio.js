@@ -843,6 +843,9 @@ export class RadioClient extends EventTarget {
 
   isMuted(tg) { return this._muted.has(tg); }
 
+  /** Audio frames sent over the WebSocket on this socket (diagnostics and tests). */
+  get wsFramesSent() { return this._wsVoice?.framesSent ?? 0; }
+
   /** The RTCPeerConnection (diagnostics and tests: getStats()). */
   get peerConnection() { return this._pc; }
 }

@@ -105,6 +105,8 @@ export class WsVoice {
     /** @type {{ encoder: AudioEncoder, reader: ReadableStreamDefaultReader<any>,
      *            source: AudioNode } | null} */
     this._uplink = null;
+    /** frames sent since this object was made (diagnostics and tests) */
+    this.framesSent = 0;
   }
 
   /**
@@ -154,6 +156,7 @@ export class WsVoice {
         const payload = new Uint8Array(chunk.byteLength);
         chunk.copyTo(payload);
         this._send(encodeFrame({ talkgroup: n, stream, sequence, timestamp, payload }));
+        this.framesSent += 1;
         sequence += 1;
         timestamp += Math.round((chunk.duration ?? 20000) * RATE / 1e6);
       },
