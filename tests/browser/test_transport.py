@@ -146,6 +146,19 @@ async () => {
   out.stuck = [trace(c, "give up", c.handleTimer(15000)),
                trace(c, "retry", c.handleTimer(20000))];
 
+  c = new TransportChoice();              // a working connection interrupted (rules 1-3)
+  c.attemptStarted(0);
+  c.connected();
+  c.interrupted(50000);
+  out.interrupted = [trace(c, "interrupted", []),
+                     trace(c, "still out", c.handleTimer(54000)),
+                     trace(c, "back", c.connected())];
+  c.interrupted(60000);
+  c.handleTimer(64000);
+  c.interrupted(70000);                   // again, while already on the WebSocket
+  out.interrupted.push(trace(c, "again", []),
+                       trace(c, "given up", c.handleTimer(85000)));
+
   c = new TransportChoice();              // the choice outlives the socket (rule 4)
   c.attemptStarted(0);
   c.handleTimer(4000);
@@ -181,6 +194,11 @@ async def test_the_transport_choice_follows_its_rules(
                               ["longest delay", [], "websocket", 60000]]
     assert out["stuck"] == [["give up", ["abandon"], "websocket", 20000],
                             ["retry", ["retry"], "websocket", None]]
+    assert out["interrupted"] == [["interrupted", [], "webrtc", 54000],
+                                  ["still out", ["fallback"], "websocket", 65000],
+                                  ["back", True, "webrtc", None],
+                                  ["again", [], "websocket", 85000],
+                                  ["given up", ["abandon"], "websocket", 90000]]
     assert out["socket"] == [["closed", [], "websocket", None],
                              ["new socket", [], "websocket", 115000],
                              ["connected", True, "webrtc", None]]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -74,43 +74,75 @@ async def app_hears(page: Page, talkgroup: str, officer: Officer) -> float:
     return freq
 
 
-async def test_chromium_behind_the_carrier_nat_talks_and_hears_over_webrtc(
-        internet: Internet, tmp_path: Path, playwright: Playwright) -> None:
+Counter = Callable[[Page], Awaitable[int]]
+
+
+async def rtp_packets_sent(page: Page) -> int:
+    """Audio packets the app's peer connection has sent."""
+    sent: int = await page.evaluate("""async () => {
+      let n = 0;
+      const pc = window.siagaRadio.peerConnection;
+      for (const s of pc ? (await pc.getStats()).values() : []) {
+        if (s.type === "outbound-rtp" && s.kind === "audio") n += s.packetsSent;
+      }
+      return n;
+    }""")
+    return sent
+
+
+async def ws_frames_sent(page: Page) -> int:
+    """Audio frames the app has sent on the WebSocket."""
+    sent: int = await page.evaluate("window.siagaRadio.wsFramesSent")
+    return sent
+
+
+async def app_talks(page: Page, listener: Officer, talkgroup: str, sent: Counter
+                    ) -> tuple[float, float]:
+    """Hold the app's PTT until 3 s of voice left by ``sent``'s way; the tone ``listener``
+    heard, and the seconds from the press to the first packet."""
+    loop = asyncio.get_running_loop()
+    async with listening_to(listener, talkgroup) as listening:
+        before = await sent(page)
+
+        async def sent_since(n: int) -> bool:
+            return await sent(page) - before >= n
+
+        finger = Finger(page)
+        pressed = loop.time()
+        await finger.press("#ptt")
+        await until(lambda: sent_since(1), "the app's first voice packet", 10)
+        first = loop.time() - pressed
+        await until(lambda: sent_since(150), "3 s of the app's voice", 15)
+        await finger.lift()
+        return await listener.heard(listening), first
+
+
+@contextlib.asynccontextmanager
+async def app_behind_both_nats(internet: Internet, playwright: Playwright, tmp_path: Path
+                               ) -> AsyncIterator[tuple[Page, str]]:
+    """The server behind its 1:1 NAT, the app signed in behind the carrier NAT with WebRTC
+    connected: the page and the talkgroup its PTT talks on."""
     async with siaga_in(internet, tmp_path, ice_public_ips=SERVER_PUBLIC,
                         ice_port_min=PORTS[0], ice_port_max=PORTS[1]):
         page = await phone_in_netns(internet, playwright, tmp_path)
         try:
             tg = await sign_in_app(page, media=True)
             await expect(page.locator("#transport")).to_have_attribute("data-transport", "webrtc")
-            listener = Officer(internet, "satpol1", tmp_path)
-            async with listening_to(listener, tg) as listening:
-                finger = Finger(page)
-                await finger.press("#ptt")
-                await expect(page.locator("#ptt")).to_have_attribute("data-state", "talking")
-                await until(lambda: rtp_packets_sent(page, 150), "3 s of the app's voice", 15)
-                await finger.lift()
-                assert abs(await listener.heard(listening) - APP_TONE) < 5
-            freq = await app_hears(page, tg, listener)
-            assert abs(freq - OFFICER_TONE) < 10, freq
-            assert await page.evaluate("window.siagaRadio.transport") == "webrtc"
+            yield page, tg
         finally:
             await page.context.browser.close()  # type: ignore[union-attr]
 
 
-async def rtp_packets_sent(page: Page, at_least: int) -> bool:
-    sent: int = await page.evaluate("""async () => {
-      let n = 0;
-      for (const s of (await window.siagaRadio.peerConnection.getStats()).values()) {
-        if (s.type === "outbound-rtp" && s.kind === "audio") n += s.packetsSent;
-      }
-      return n;
-    }""")
-    return sent >= at_least
-
-
-async def ws_frames_sent(page: Page) -> int:
-    sent: int = await page.evaluate("window.siagaRadio.wsFramesSent")
-    return sent
+async def test_chromium_behind_the_carrier_nat_talks_and_hears_over_webrtc(
+        internet: Internet, tmp_path: Path, playwright: Playwright) -> None:
+    async with app_behind_both_nats(internet, playwright, tmp_path) as (page, tg):
+        listener = Officer(internet, "satpol1", tmp_path)
+        heard, _ = await app_talks(page, listener, tg, rtp_packets_sent)
+        assert abs(heard - APP_TONE) < 5
+        freq = await app_hears(page, tg, listener)
+        assert abs(freq - OFFICER_TONE) < 10, freq
+        assert await page.evaluate("window.siagaRadio.transport") == "webrtc"
+        assert await ws_frames_sent(page) == 0
 
 
 async def test_udp_blocked_and_turn_unreachable_voice_goes_over_the_websocket(
@@ -123,22 +155,15 @@ async def test_udp_blocked_and_turn_unreachable_voice_goes_over_the_websocket(
                         turn_secret=TURN_SECRET, turn_urls=turn_urls):
         page = await phone_in_netns(internet, playwright, tmp_path)
         try:
+            # PTT pressed as soon as the radio is connected: the worst case.
             tg = await sign_in_app(page, media=False)
             listener = Officer(internet, "satpol1", tmp_path, transport="websocket")
-            async with listening_to(listener, tg) as listening:
-                finger = Finger(page)
-                loop = asyncio.get_running_loop()
-                pressed = loop.time()
-                await finger.press("#ptt")
-                await until(lambda: ws_frames_sent(page), "the app's voice on the WebSocket", 5)
-                assert loop.time() - pressed < 5
-                await expect(page.locator("#transport")).to_have_attribute(
-                    "data-transport", "websocket")
-                await expect(page.locator("#transport")).to_have_text("WebSocket (cadangan)")
-                await until(lambda: frames_at_least(page, 150),
-                            "3 s of the app's voice", 15)
-                await finger.lift()
-                assert abs(await listener.heard(listening) - APP_TONE) < 5
+            heard, first = await app_talks(page, listener, tg, ws_frames_sent)
+            assert first < 5, f"the first frame left {first:.1f} s after the press"
+            assert abs(heard - APP_TONE) < 5
+            badge = page.locator("#transport")
+            await expect(badge).to_have_attribute("data-transport", "websocket")
+            await expect(badge).to_have_text("WebSocket (cadangan)")
             freq = await app_hears(page, tg, listener)
             assert abs(freq - OFFICER_TONE) < 10, freq
             assert await page.evaluate("window.siagaRadio.peerConnection?.connectionState") != \
@@ -147,5 +172,21 @@ async def test_udp_blocked_and_turn_unreachable_voice_goes_over_the_websocket(
             await page.context.browser.close()  # type: ignore[union-attr]
 
 
-async def frames_at_least(page: Page, n: int) -> bool:
-    return await ws_frames_sent(page) >= n
+async def test_udp_blocked_mid_session_falls_back_then_webrtc_comes_back(
+        internet: Internet, tmp_path: Path, playwright: Playwright) -> None:
+    async with app_behind_both_nats(internet, playwright, tmp_path) as (page, tg):
+        badge = page.locator("#transport")
+        internet.block_client_udp()
+        # ICE notices (`disconnected`), then 4 s without it coming back.
+        await expect(badge).to_have_attribute("data-transport", "websocket", timeout=30_000)
+        on_ws = Officer(internet, "satpol1", tmp_path, transport="websocket")
+        heard, _ = await app_talks(page, on_ws, tg, ws_frames_sent)
+        assert abs(heard - APP_TONE) < 5
+        internet.unblock_client_udp()
+        # The interrupted peer connection recovers, or a retry connects (5 s, 10 s, ...).
+        await expect(badge).to_have_attribute("data-transport", "webrtc", timeout=60_000)
+        frames = await ws_frames_sent(page)
+        on_rtc = Officer(internet, "satpol1", tmp_path)
+        heard, _ = await app_talks(page, on_rtc, tg, rtp_packets_sent)
+        assert abs(heard - APP_TONE) < 5
+        assert await ws_frames_sent(page) == frames  # nothing more on the WebSocket

@@ -728,6 +728,7 @@ export class RadioClient extends EventTarget {
         if (this._pc !== pc) return;
         this._setMedia(pc.connectionState);
         if (pc.connectionState === "connected" && this._choice.connected()) this._useWebRtc();
+        if (pc.connectionState === "disconnected") this._choice.interrupted(Date.now());
         if (pc.connectionState === "failed" && this.state === "open") {
           this._apply([...this._choice.failed(Date.now()), "abandon"]);
           return;

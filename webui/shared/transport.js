@@ -7,10 +7,12 @@
  * Rules:
  * 1. Voice goes over WebRTC while a peer connection is connected, over the WebSocket
  *    otherwise once it is clear WebRTC is not coming: the attempt failed (ICE `failed`),
- *    or it was not connected within CONNECT_TIMEOUT of its start.
+ *    it was not connected within CONNECT_TIMEOUT of its start, or a connection that
+ *    worked has been interrupted (ICE `disconnected`) for CONNECT_TIMEOUT.
  * 2. A fallback does not end the attempt: a peer connection that connects late still
  *    wins, and voice moves back to WebRTC at once.
- * 3. An attempt that failed, or has not connected within GIVE_UP, is abandoned and a new
+ * 3. An attempt that failed, or has not connected within GIVE_UP (of its start or of
+ *    its interruption), is abandoned and a new
  *    one starts after RETRY_DELAYS (growing; the last repeats). Voice stays on the
  *    WebSocket meanwhile. A success resets the delays.
  * 4. The choice outlives the signaling socket: after a reconnection a client that was on
@@ -45,6 +47,16 @@ export class TransportChoice {
     this._fallbackAt = this.transport === "webrtc" ? now + CONNECT_TIMEOUT : null;
     this._giveUpAt = now + GIVE_UP;
     this._retryAt = null;
+  }
+
+  /**
+   * The connected peer connection lost its path (ICE `disconnected`) at `now`; it may
+   * come back by itself.
+   * @param {number} now
+   */
+  interrupted(now) {
+    if (this.transport === "webrtc") this._fallbackAt = now + CONNECT_TIMEOUT;
+    this._giveUpAt = now + GIVE_UP;
   }
 
   /**
