@@ -168,6 +168,18 @@ async def test_udp_blocked_and_turn_unreachable_voice_goes_over_the_websocket(
             assert abs(freq - OFFICER_TONE) < 10, freq
             assert await page.evaluate("window.siagaRadio.peerConnection?.connectionState") != \
                 "connected"
+            # A new signaling socket (a dead zone): the app opts in again at once.
+            session = await page.evaluate("""() => {
+              window.welcomes = [];
+              window.siagaRadio.addEventListener("welcome", (ev) => welcomes.push(ev.detail));
+              window.siagaRadio.dropConnection(0);
+              return window.siagaRadio.session;
+            }""")
+            welcome = await until(lambda: page.evaluate("welcomes[0]"), "the next welcome", 10)
+            assert welcome["resumed"] and welcome["session"] == session
+            await expect(badge).to_have_attribute("data-transport", "websocket")
+            freq = await app_hears(page, tg, listener)
+            assert abs(freq - OFFICER_TONE) < 10, freq
         finally:
             await page.context.browser.close()  # type: ignore[union-attr]
 
