@@ -92,6 +92,13 @@ function setConn(id, state) {
   el.querySelector(".conn-text").textContent = t(`conn.state.${state}`);
 }
 
+/** The badge saying what carries voice (WebRTC, or the WebSocket fallback). @param {string} transport */
+function setTransport(transport) {
+  const el = $("transport");
+  el.dataset.transport = transport;
+  el.textContent = t(`transport.${transport}`);
+}
+
 async function start(config) {
   let me;
   try {
@@ -137,6 +144,7 @@ async function start(config) {
     if (ev.detail.state === "replaced") toast(t("conn.replaced"));
   });
   radio.addEventListener("media", (/** @type {CustomEvent} */ ev) => setConn("conn-audio", ev.detail.state));
+  radio.addEventListener("transport", () => setTransport(radio.transport));
   radio.addEventListener("autoplay", (/** @type {CustomEvent} */ ev) => { $("audio-blocked").hidden = !ev.detail.blocked; });
   // Any click or key press may unblock audio the browser refused to autoplay.
   const unblock = () => { tones.unlock(); radio.resumeAudio(); };
@@ -166,7 +174,9 @@ async function start(config) {
   setConn("conn-radio", radio.state);
   setConn("conn-audio", radio.mediaState);
   setConn("conn-dispatch", dispatch.state);
+  setTransport(radio.transport);
   onLangChange(() => {
+    setTransport(radio.transport);
     setConn("conn-radio", radio.state);
     setConn("conn-audio", radio.mediaState);
     setConn("conn-dispatch", dispatch.state);

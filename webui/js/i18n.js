@@ -41,6 +41,8 @@ addDictionaries({
     "conn.state.connected": "tersambung",
     "conn.state.disconnected": "terganggu",
     "conn.state.failed": "gagal",
+    "transport.webrtc": "Suara: WebRTC",
+    "transport.websocket": "Suara: WebSocket (cadangan)",
 
     "radio.title": "Radio",
     "radio.monitor": "Pantau",
@@ -443,6 +445,8 @@ addDictionaries({
     "conn.state.connected": "connected",
     "conn.state.disconnected": "interrupted",
     "conn.state.failed": "failed",
+    "transport.webrtc": "Voice: WebRTC",
+    "transport.websocket": "Voice: WebSocket (fallback)",
 
     "radio.title": "Radio",
     "radio.monitor": "Monitor",
