@@ -35,6 +35,9 @@ class IncidentIn(_Body):
     kelurahan: str = Field(min_length=1, max_length=40, description="Kelurahan code")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+    location_approximate: bool = Field(
+        default=False, description="The position (lat/lon) is approximate, e.g. a gazetteer "
+        "place not surveyed; without lat/lon the kelurahan centre is always approximate")
     complaint: Complaint
     triage: Triage
     patients: int = Field(default=1, ge=1, le=500)
@@ -142,6 +145,9 @@ class AlertIncidentIn(_Body):
     landmark: str = Field(default="", max_length=200)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+    location_approximate: bool = Field(
+        default=False, description="The position (lat/lon) is approximate, e.g. a gazetteer "
+        "place not surveyed; without lat/lon the kelurahan centre is always approximate")
     patients: int = Field(default=1, ge=1, le=500)
     notes: str | None = Field(default=None, max_length=2000)
     determinant: str | None = Field(default=None, max_length=20, pattern=r"^[0-9A-Za-z-]+$")

@@ -40,6 +40,7 @@ class AlertIncidentInput:
     landmark: str = ""
     lat: float | None = None
     lon: float | None = None
+    location_approximate: bool = False
     patients: int = 1
     notes: str | None = None
     determinant: str | None = None
@@ -94,6 +95,7 @@ class Alerts(Incidents):
                 source=Source.RADIO, kelurahan=kelurahan, complaint=data.complaint,
                 triage=data.triage, caller_name=data.caller_name or who, caller_phone=phone,
                 address=data.address, landmark=data.landmark, lat=lat, lon=lon,
+                location_approximate=data.location_approximate,
                 patients=data.patients,
                 notes=data.notes if data.notes is not None else
                 f"Alarm darurat radio dari {who}, kanal {alert.talkgroup_name or alert.talkgroup}",

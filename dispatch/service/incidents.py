@@ -51,6 +51,7 @@ class IncidentInput:
     landmark: str = ""
     lat: float | None = None
     lon: float | None = None
+    location_approximate: bool = False
     patients: int = 1
     notes: str = ""
     determinant: str | None = None
@@ -143,7 +144,8 @@ class Incidents(Assignments):
         radio_alert_id: int | None = None,
     ) -> IncidentRow:
         kelurahan = await self.need_kelurahan(s, data.kelurahan)
-        scene, approximate = self.scene(kelurahan, data.lat, data.lon)
+        scene, approximate = self.scene(kelurahan, data.lat, data.lon,
+                                         data.location_approximate)
         phone = e164(data.caller_phone) if data.caller_phone else None
         unit = data.patient_age_unit if data.patient_age is not None else None
         check_clinical(data.complaint, data.triage, data.patient_age, unit,
@@ -160,7 +162,7 @@ class Incidents(Assignments):
             determinant=data.determinant or None, status="NEW", radio_alert_id=radio_alert_id,
             patient_age=data.patient_age, patient_age_unit=unit,
             cardiac_arrest=data.cardiac_arrest,
-            location_mismatch=None if approximate else self.location_mismatch(kelurahan, scene),
+            location_mismatch=self.location_mismatch(kelurahan, scene),
             created_at=now, created_by_id=actor.user_id, created_by=actor.name,
             updated_at=now,
         )
@@ -185,14 +187,17 @@ class Incidents(Assignments):
         return row
 
     def scene(
-        self, kelurahan: KelurahanRow, lat: float | None, lon: float | None
+        self, kelurahan: KelurahanRow, lat: float | None, lon: float | None,
+        approximate: bool = False,
     ) -> tuple[LatLon, bool]:
+        """The scene and whether it is approximate: the kelurahan centre always is; a given
+        point is when the caller says so (a gazetteer place that was not surveyed)."""
         point = coordinates(lat, lon)
         if point is None:
             return LatLon(kelurahan.lat, kelurahan.lon), True
         if self.area is not None:
             self.area.check(point)
-        return point, False
+        return point, approximate
 
     async def validated_changes(
         self, s: AsyncSession, row: IncidentRow, changes: Mapping[str, Any]
@@ -238,14 +243,14 @@ class Incidents(Assignments):
         if {"lat", "lon", "kelurahan"} & set(changes):
             home = await s.get(KelurahanRow, kelurahan_id)
             assert home is not None
-            approximate = values.get("location_approximate", row.location_approximate)
-            values["location_mismatch"] = None if approximate else self.location_mismatch(
+            values["location_mismatch"] = self.location_mismatch(
                 home, LatLon(values.get("lat", row.lat), values.get("lon", row.lon)))
         return values
 
     def location_mismatch(self, kelurahan: KelurahanRow, scene: LatLon
                           ) -> dict[str, Any] | None:
-        """dispatch.locality: the flag stored with the incident (and shown), or None."""
+        """dispatch.locality: the flag stored with the incident (and shown), or None (a
+        scene that is the kelurahan's own centre never contradicts it)."""
         centres = {p.kelurahan_code: (p, at) for p, at in self.places().values()}
         found = mismatch(scene, kelurahan.code,
                          ((code, at) for code, (_, at) in centres.items()),

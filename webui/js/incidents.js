@@ -13,6 +13,7 @@ import { time, duration, since, e164 } from "../shared/fmt.js";
 import { all, html, setHtml } from "../shared/dom.js";
 /** @typedef {import("../shared/dom.js").Content} Content */
 import { selectTab } from "./ui.js";
+import { PlaceSearch } from "./places.js";
 
 /** A radio alert that reached the server well after it was raised (kept offline by the app). */
 const late = (at, received) => received != null && Date.parse(received) - Date.parse(at) > 10_000;
@@ -451,6 +452,8 @@ export class IncidentViews {
       <label><span data-i18n="intake.caller_name"></span><input name="caller_name" maxlength="120"></label>
       <label><span data-i18n="intake.caller_phone"></span><input name="caller_phone" type="tel" inputmode="tel" data-i18n-placeholder="intake.phone_hint">
         <small class="error" data-error="caller_phone" hidden></small></label>
+      <div class="place-search"><label><span data-i18n="intake.place"></span><input name="place" type="search" autocomplete="off" maxlength="100" data-i18n-placeholder="intake.place_hint"></label>
+        <ul class="place-results" data-i18n-aria-label="intake.place_results" hidden></ul></div>
       <label><span data-i18n="intake.kelurahan"></span><input name="kelurahan" list="kelurahan-list" autocomplete="off" required data-i18n-placeholder="intake.kelurahan_hint">
         <small class="error" data-error="kelurahan" hidden></small></label>
       <datalist id="kelurahan-list">${this.d.kelurahan.map((k) => html`<option value="${k.name}">${k.kecamatan}</option>`)}</datalist>
@@ -483,6 +486,7 @@ export class IncidentViews {
       this.render();
     });
     form.caller_phone.addEventListener("blur", () => this.checkPhone(form));
+    this.places = new PlaceSearch(form, (place) => this.placeChosen(place));
     this.relabelIntake();
     this.showPick();
     form.caller_name.focus();
@@ -501,14 +505,20 @@ export class IncidentViews {
     const alert = this.intake?.fromAlert;
     note.hidden = !alert;
     if (alert) note.textContent = t("intake.from_alert", { name: alert.display_name });
+    this.places?.relabel();
     this.showPick();
   }
 
   showPick() {
-    const el = this.pane.querySelector(".loc-value");
+    const el = /** @type {HTMLElement | null} */ (this.pane.querySelector(".loc-value"));
     if (!el) return;
     const { lat, lon } = this.intake ?? {};
-    el.textContent = lat != null ? `${lat.toFixed(5)}, ${lon.toFixed(5)}` : t("intake.location_none");
+    const place = this.intake?.place;
+    el.textContent = lat == null ? t("intake.location_none") : [
+      `${lat.toFixed(5)}, ${lon.toFixed(5)}`,
+      place ? ` (${t("intake.location_from", { name: place.name })}${place.approximate ? `, ${t("intake.approximate")}` : ""})` : "",
+    ].join("");
+    if (place) el.title = place.source; else el.removeAttribute("title");
     this.d.map.setPick(lat != null ? [lat, lon] : null);
   }
 
@@ -516,9 +526,25 @@ export class IncidentViews {
     if (this.mode !== "intake") return;
     this.intake.lat = latlng.lat;
     this.intake.lon = latlng.lng;
+    this.intake.place = null;  // a point marked on the map is where the call taker put it
     const form = /** @type {HTMLFormElement | null} */ (this.pane.querySelector("#intake-form"));
     const near = this.d.map.nearestKelurahan(latlng.lat, latlng.lng);
     if (form && near && !this.kelurahanCode(form.kelurahan.value)) form.kelurahan.value = near.name;
+    this.showPick();
+  }
+
+  /**
+   * A gazetteer place chosen: it becomes the scene, approximate when the place's position
+   * is; its kelurahan and name fill the fields still empty.
+   * @param {import("./places.js").Place} place
+   */
+  placeChosen(place) {
+    if (this.mode !== "intake") return;
+    Object.assign(this.intake, { lat: place.lat, lon: place.lon, place });
+    const form = /** @type {HTMLFormElement | null} */ (this.pane.querySelector("#intake-form"));
+    if (form && place.kelurahan && !this.kelurahanCode(form.kelurahan.value)) form.kelurahan.value = place.kelurahan;
+    if (form && !form.landmark.value.trim() && place.kind !== "kelurahan") form.landmark.value = place.name;
+    this.d.map.focus(place.lat, place.lon);
     this.showPick();
   }
 
@@ -553,6 +579,7 @@ export class IncidentViews {
       kelurahan: code,
       lat: this.intake.lat ?? undefined,
       lon: this.intake.lon ?? undefined,
+      location_approximate: this.intake.place?.approximate || undefined,
       complaint: form.complaint.value,
       triage: form.triage.value,
       patients: Number(form.patients.value) || 1,
