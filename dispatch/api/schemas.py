@@ -151,3 +151,6 @@ class AlertIncidentIn(_Body):
     patients: int = Field(default=1, ge=1, le=500)
     notes: str | None = Field(default=None, max_length=2000)
     determinant: str | None = Field(default=None, max_length=20, pattern=r"^[0-9A-Za-z-]+$")
+    patient_age: int | None = PatientAge
+    patient_age_unit: AgeUnit = Field(default="years", description=AGE_UNIT_TEXT)
+    cardiac_arrest: bool = Field(default=False, description=ARREST_TEXT)

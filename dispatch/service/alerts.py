@@ -44,6 +44,9 @@ class AlertIncidentInput:
     patients: int = 1
     notes: str | None = None
     determinant: str | None = None
+    patient_age: int | None = None
+    patient_age_unit: str = "years"
+    cardiac_arrest: bool = False
 
 
 class Alerts(Incidents):
@@ -99,7 +102,8 @@ class Alerts(Incidents):
                 patients=data.patients,
                 notes=data.notes if data.notes is not None else
                 f"Alarm darurat radio dari {who}, kanal {alert.talkgroup_name or alert.talkgroup}",
-                determinant=data.determinant,
+                determinant=data.determinant, patient_age=data.patient_age,
+                patient_age_unit=data.patient_age_unit, cardiac_arrest=data.cardiac_arrest,
             ), actor, at, radio_alert_id=alert.id)
             await self.close_alert(s, out, alert, "CONVERTED", actor, at, incident.id)
             return self.incident_view(incident)

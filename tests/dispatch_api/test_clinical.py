@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.dispatch_api.console import CALL, Console, error
+from tests.dispatch_api.test_alerts import raise_alert
 
 CURAHGRINTING = {"kelurahan": "curahgrinting", "lat": -7.7656, "lon": 113.2365}
 JREBENG_KULON = {"lat": -7.7880, "lon": 113.1833}  # a centre in Kedopok, far from Kanigaran
@@ -108,3 +109,16 @@ async def test_contradictory_calls_are_refused_with_their_reason(console: Consol
                                                                        "cardiac_arrest": True})
     assert refused.status_code == 422 and error(refused)["code"] == "cardiac_arrest_not_merah"
 
+
+
+async def test_an_alert_becomes_an_incident_with_the_clinical_fields(console: Console) -> None:
+    alert = await raise_alert(console)
+    response = await console.post(f"/api/alerts/{alert}/incident",
+                                  {"complaint": "trauma", "triage": "merah", "patient_age": 9,
+                                   "patient_age_unit": "days", "cardiac_arrest": True,
+                                   "kelurahan": "kanigaran"})
+    assert response.status_code == 201, response.text
+    incident = response.json()
+    assert (incident["age_group"], incident["cardiac_arrest"]) == ("neonate", True)
+    # The officer stood in Sukabumi, about 2.3 km from Kanigaran's centre: flagged.
+    assert incident["location_mismatch"]["kelurahan_code"] == "sukabumi"
