@@ -1,8 +1,12 @@
 """Dispatch: recommendation latency (500 units, 50 hospitals) and API round trips per second.
 
 Part 1, pure ranking (:mod:`dispatch.recommend`), one process, no I/O. A random scene in the
-city, a random triage and complaint; ``rank_units`` and ``rank_hospitals`` with ``limit=5``
-and the five reasons of each read (what a console shows). p50/p99 over N runs; the goal is
+city, a random triage and complaint, a patient's age group (or none) and, for a MERAH call,
+sometimes a cardiac arrest; ``rank_units`` and ``rank_hospitals`` with ``limit=5`` and the
+five reasons of each read (what a console shows). Units stand where a working fleet's would
+(rule 8 of the ranking): a quarter at their post, a quarter at a hospital after handover, a
+quarter at their last scene (both within the last 40 minutes, so some are taken to be back
+at their post already), a quarter with a GPS fix. p50/p99 over N runs; the goal is
 p99 <= 10 ms. Baseline, same inputs, same run: a naive ranking that computes every unit's
 travel time and full bilingual reason up front and sorts all of them by a key function, then
 does the same for every hospital (what an implementation without rule 6's lazy reasons and
@@ -39,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from dispatch import casualty
+from dispatch.clinical import AgeGroup
 from dispatch.domain import (
     AssignmentStatus,
     BedCategory,
@@ -52,7 +57,9 @@ from dispatch.recommend import (
     DEFAULT_POLICY,
     BedCount,
     HospitalCandidate,
+    Origin,
     UnitCandidate,
+    believed_position,
     rank_hospitals,
     rank_units,
 )
@@ -78,12 +85,6 @@ def fleet(rng: random.Random, n_units: int, n_hospitals: int, now: datetime
           ) -> tuple[list[UnitCandidate], list[HospitalCandidate]]:
     statuses = [UnitStatus.AVAILABLE] * 7 + [UnitStatus.DISPATCHED, UnitStatus.ON_SCENE,
                                               UnitStatus.OUT_OF_SERVICE]
-    units = [
-        UnitCandidate(i, rng.choice(list(UnitType)), rng.choice(statuses), _point(rng),
-                      now - timedelta(seconds=rng.uniform(0, 1800)) if rng.random() < 0.5
-                      else None)
-        for i in range(1, n_units + 1)
-    ]
     hospitals = []
     for i in range(1, n_hospitals + 1):
         caps = frozenset(c for c in Capability if c is Capability.IGD or rng.random() < 0.5)
@@ -91,13 +92,38 @@ def fleet(rng: random.Random, n_units: int, n_hospitals: int, now: datetime
                 for c in BedCategory if rng.random() < 0.7}
         hospitals.append(HospitalCandidate(i, f"RS {i}", _point(rng), caps, beds,
                                            accepting=rng.random() < 0.9))
+    units = []
+    for i in range(1, n_units + 1):
+        post, kind, status = _point(rng), rng.choice(list(UnitType)), rng.choice(statuses)
+        since = now - timedelta(seconds=rng.uniform(0, 2400))
+        where = rng.choice(list(Origin))
+        if where is Origin.POST:
+            unit = UnitCandidate(i, kind, status, post, None, Origin.POST, post)
+        elif where is Origin.HOSPITAL:
+            at = rng.choice(hospitals).position
+            unit = UnitCandidate(i, kind, status, at, since, Origin.HOSPITAL, post)
+        else:
+            unit = UnitCandidate(i, kind, status, _point(rng), since, where, post)
+        units.append(unit)
     return units, hospitals
 
 
-def optimised(units: list[UnitCandidate], hospitals: list[HospitalCandidate], scene: LatLon,
-              triage: Triage, complaint: Complaint, now: datetime) -> int:
-    ranked_units = rank_units(units, scene, triage, now=now, limit=5)
-    ranked_hospitals = rank_hospitals(hospitals, scene, complaint, triage, now=now, limit=5)
+@dataclass(frozen=True)
+class Case:
+    scene: LatLon
+    triage: Triage
+    complaint: Complaint
+    age: AgeGroup | None
+    cardiac_arrest: bool
+
+
+def optimised(units: list[UnitCandidate], hospitals: list[HospitalCandidate], case: Case,
+              now: datetime) -> int:
+    scene, triage = case.scene, case.triage
+    ranked_units = rank_units(units, scene, triage, now=now, limit=5,
+                              cardiac_arrest=case.cardiac_arrest)
+    ranked_hospitals = rank_hospitals(hospitals, scene, case.complaint, triage, now=now,
+                                      limit=5, age=case.age)
     reasons = [r.reason for r in ranked_units] + [r.reason for r in ranked_hospitals]
     return len(reasons)
 
@@ -114,32 +140,32 @@ def mass_casualty(rng: random.Random, hospitals: list[HospitalCandidate], now: d
 
 
 def reserved(bound: list[casualty.Bound], units: list[UnitCandidate],
-             hospitals: list[HospitalCandidate], scene: LatLon, triage: Triage,
-             complaint: Complaint, now: datetime) -> int:
+             hospitals: list[HospitalCandidate], case: Case, now: datetime) -> int:
     reported = {h.id: {c: b.reported_at for c, b in h.beds.items()} for h in hospitals}
     held = casualty.reservations(bound, reported, now)
     taken = [replace(h, beds={c: replace(b, free=max(b.free - held[h.id][c], 0))
                               for c, b in h.beds.items()}) if h.id in held else h
              for h in hospitals]
-    return optimised(units, taken, scene, triage, complaint, now)
+    return optimised(units, taken, case, now)
 
 
-def naive(units: list[UnitCandidate], hospitals: list[HospitalCandidate], scene: LatLon,
-          triage: Triage, complaint: Complaint, now: datetime) -> int:
+def naive(units: list[UnitCandidate], hospitals: list[HospitalCandidate], case: Case,
+          now: datetime) -> int:
     """Every candidate gets its travel time and its full reason first; then one big sort."""
+    scene, triage, complaint = case.scene, case.triage, case.complaint
     fits = DEFAULT_POLICY.fit[triage]
     window = DEFAULT_POLICY.preferred_window_s[triage]
     entries: list[dict[str, Any]] = []
     for unit in units:
         if unit.status is not UnitStatus.AVAILABLE or unit.type not in fits:
             continue
-        travel = STRAIGHT_LINE.estimate(unit.position, scene)
+        travel = STRAIGHT_LINE.estimate(believed_position(unit, now)[0], scene)
         (entry,) = rank_units([unit], scene, triage, now=now)  # reason of this unit alone
         entries.append({"unit": unit, "seconds": travel.seconds, "fit": fits[unit.type],
                         "reason_id": entry.reason.id, "reason_en": entry.reason.en})
     entries.sort(key=lambda e: (0 if e["fit"].value == "preferred" and e["seconds"] <= window
                                 else 1, e["seconds"], e["unit"].id))
-    ranked = rank_hospitals(hospitals, scene, complaint, triage, now=now)
+    ranked = rank_hospitals(hospitals, scene, complaint, triage, now=now, age=case.age)
     texts = [(h.reason.id, h.reason.en) for h in ranked]
     return len(entries) + len(texts)
 
@@ -163,19 +189,23 @@ def bench_ranking(runs: int, n_units: int = 500, n_hospitals: int = 50) -> list[
     rng = random.Random(119)
     now = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
     units, hospitals = fleet(rng, n_units, n_hospitals, now)
-    cases = [(_point(rng), rng.choice(list(Triage)), rng.choice(list(Complaint)))
-             for _ in range(runs)]
+    cases = []
+    for _ in range(runs):
+        triage = rng.choice(list(Triage))
+        cases.append(Case(_point(rng), triage, rng.choice(list(Complaint)),
+                          rng.choice([None, None, *AgeGroup]),
+                          triage is Triage.MERAH and rng.random() < 0.3))
     results = []
     bound = mass_casualty(random.Random(112), hospitals, now)
     for name, fn in (("ranking (limit 5, lazy reasons)", optimised),
                      ("baseline: naive, all reasons", naive),
                      ("ranking + mass casualty beds", partial(reserved, bound))):
         latency = Latency(name)
-        for scene, triage, complaint in cases[: max(10, runs // 20)]:  # warm-up
-            fn(units, hospitals, scene, triage, complaint, now)
-        for scene, triage, complaint in cases:
+        for case in cases[: max(10, runs // 20)]:  # warm-up
+            fn(units, hospitals, case, now)
+        for case in cases:
             t0, c0 = time.perf_counter(), time.process_time()
-            fn(units, hospitals, scene, triage, complaint, now)
+            fn(units, hospitals, case, now)
             latency.wall.append(time.perf_counter() - t0)
             latency.cpu.append(time.process_time() - c0)
         results.append(latency)
@@ -302,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     cycles = args.cycles or (15 if args.quick else 200)
     pg_url = args.pg or os.environ.get(PG_ENV)
 
-    print(f"Recommendation: 500 units, 50 hospitals, {runs} random scenes, "
+    print(f"Recommendation: 500 units (at posts, hospitals, scenes, GPS), 50 hospitals, "
+          f"{runs} random scenes, "
           f"{os.cpu_count()} CPUs", flush=True)
     print(f"  {'':<34}{'wall ms':>9}{'':>9}{'':>9}{'CPU ms':>10}")
     print(f"  {'':<34}{'p50':>9}{'p99':>9}{'max':>9}{'p50':>10}{'p99':>9}{'runs':>7}")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -32,8 +33,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import nats
+from nats.js.errors import KeyNotFoundError
+
+from ptt.server.leadership import LEASE_TTL, RENEW_EVERY
 from tests.cluster.conftest import NodeCluster, running_cluster
 from tests.cluster.radio import close_all, closed, connect, radio_leader, resume
+from tests.polling import until
 from tests.wsaudio.helpers import AudioClient
 
 ROUNDS, QUICK_ROUNDS = 10, 2
@@ -52,6 +58,29 @@ def cluster_servers(what: str) -> bool:
     return not missing
 
 
+async def sessions_kept(cluster: NodeCluster, users: list[int]) -> None:
+    """Wait until the leader has written every user's session, joined to the talkgroup, to
+    the cluster's bucket (it does so just after the change, off the radio's path): a kill
+    before that would measure a session that could not be resumed."""
+    nc = await nats.connect(os.environ["SIAGA_TEST_NATS_URL"])
+    try:
+        kv = await nc.jetstream().key_value(f"{cluster.name}_radio_sessions")
+
+        async def written() -> bool:
+            for user in users:
+                try:
+                    entry = await kv.get(f"u{user}")
+                except KeyNotFoundError:
+                    return False
+                if TALKGROUP not in json.loads(entry.value or b"{}").get("groups", []):
+                    return False
+            return True
+
+        await until(written, "the sessions in the cluster's bucket")
+    finally:
+        await nc.close()
+
+
 async def one_round(cluster: NodeCluster, tokens: dict[str, str]
                     ) -> tuple[float, float, float]:
     """Kill the leader once; seconds to the lease taken, to all resumed, to a floor grant."""
@@ -67,6 +96,7 @@ async def one_round(cluster: NodeCluster, tokens: dict[str, str]
         if i == 0:
             await client.send("floor_request", talkgroup=TALKGROUP)
             await client.expect("floor_granted")
+    await sessions_kept(cluster, [c.welcome["user"]["user_id"] for c, _ in clients])
     survivors = [n for n in range(3) if n != leader]
     nodes = cluster.nodes
     killed_at = time.monotonic()
@@ -121,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     if not cluster_servers("failover"):
         return 0
     print(f"radio failover: 3 nodes, {len(USERS)} clients on {TALKGROUP}, one talking; "
-          f"the leader killed with -9, {rounds} times (lease ttl 2 s, renewed every 0.5 s)",
+          f"the leader killed with -9, {rounds} times (lease ttl {LEASE_TTL:g} s, "
+          f"renewed every {RENEW_EVERY:g} s)",
           flush=True)
     results = asyncio.run(measure(rounds))
     print(f"{'from the kill to':<34}{'p50 s':>8}{'max s':>8}")

@@ -16,10 +16,11 @@ Rules:
    it: :func:`close_refusal` names what remains, and the derived status
    (:func:`dispatch.lifecycle.incident_status`) waits for a unit instead of closing.
 4. A patient bound for a hospital reserves one bed there from the dispatch onwards, in the
-   bed category their complaint and triage need (:func:`dispatch.domain.bed_categories_for`:
-   MERAH the critical-care chain such as ICU, KUNING the ward, HIJAU and HITAM the IGD), the
-   first of the chain that the hospital reports, so the next recommendation sees the bed
-   taken. A hospital that reports none of the chain has nothing to reserve from.
+   bed category their complaint, triage and age need, the chain the ranking reads
+   (:func:`dispatch.clinical.needs`: MERAH the critical-care chain such as ICU, PICU for a
+   child, KUNING the ward, HIJAU and HITAM the IGD), the first of it the hospital reports,
+   so the next recommendation sees the bed taken. A hospital that reports none of the chain
+   has nothing to reserve from.
 5. A reservation ends when the bed is the hospital's own to count: once the patient was
    delivered (at the hospital or handed over) *and* the hospital reported that category
    after the delivery, or :data:`DELIVERED_HOLD` after the delivery in any case (a hospital
@@ -36,14 +37,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dispatch.domain import (
-    AssignmentStatus,
-    BedCategory,
-    Complaint,
-    Label,
-    Triage,
-    bed_categories_for,
-)
+from dispatch.clinical import AgeGroup, needs
+from dispatch.domain import AssignmentStatus, BedCategory, Complaint, Label, Triage
 
 DELIVERED_HOLD = timedelta(hours=12)
 _DELIVERED = frozenset({AssignmentStatus.AT_HOSPITAL, AssignmentStatus.HANDOVER,
@@ -71,6 +66,7 @@ class Bound:
     carried: Carried
     complaint: Complaint
     triage: Triage
+    age: AgeGroup | None = None
 
 
 class PatientRefusal(Exception):
@@ -124,11 +120,12 @@ def close_refusal(patients: int, shares: Iterable[Carried]) -> PatientRefusal | 
 
 
 def reserved_category(
-    complaint: Complaint, triage: Triage, reported: Iterable[BedCategory]
+    complaint: Complaint, triage: Triage, reported: Iterable[BedCategory],
+    age: AgeGroup | None = None,
 ) -> BedCategory | None:
     """The bed one patient reserves at a hospital reporting ``reported`` (rule 4)."""
     have = set(reported)
-    return next((c for c in bed_categories_for(complaint, triage) if c in have), None)
+    return next((c for c in needs(complaint, triage, age).beds if c in have), None)
 
 
 def holds_bed(carried: Carried, reported_at: datetime, now: datetime) -> bool:
@@ -157,7 +154,7 @@ def reservations(
         if hospital_id is None or b.carried.patients == 0:
             continue
         categories = reported.get(hospital_id, {})
-        category = reserved_category(b.complaint, b.triage, categories)
+        category = reserved_category(b.complaint, b.triage, categories, b.age)
         if category is None or not holds_bed(b.carried, categories[category], now):
             continue
         held.setdefault(hospital_id, Counter())[category] += b.carried.patients

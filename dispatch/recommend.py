@@ -26,6 +26,19 @@ Rules:
    just dispatched has the whole job ahead); OUT_OF_SERVICE units are never listed.
 7. Pure and fast: no I/O, one pass and one sort. A reason is a property built when read, so
    ranking 500 units costs the sort, not 500 sentences in two languages.
+8. Units are ranked from where they are (:func:`believed_position`): a GPS fix, else the place
+   the crew last reported (the scene once on scene, the hospital once there), else the post.
+   A reported place holds until the crew could have driven back to the post (the travel
+   model's time from there to the post); then the unit is taken to be at its post again.
+9. Cardiac arrest: the nearest unit first whatever its type (minutes decide survival), and
+   when that one is BLS the nearest ALS as well, right behind it, marked to send too.
+10. KUNING and HIJAU do not take the last ALS (``als_reserve`` of them, default 1) while a
+   unit of another type meets the colour's target: the ALS is kept for a MERAH call and
+   ranks after the units within target.
+11. Hospitals: what the patient needs comes from :mod:`dispatch.clinical` (age, major trauma);
+   MERAH trauma requires the trauma centre while an accepting one is within
+   ``trauma_reach_s``; a bed category whose capability is missing or out of action is not
+   counted, so a reason names only capabilities the hospital has in action.
 """
 
 from __future__ import annotations
@@ -34,10 +47,11 @@ import enum
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from dispatch.clinical import AgeGroup, needs, offers
 from dispatch.domain import (
-    CARE_PROFILES,
+    AssignmentStatus,
     BedCategory,
     Capability,
     Complaint,
@@ -45,7 +59,6 @@ from dispatch.domain import (
     Triage,
     UnitStatus,
     UnitType,
-    bed_categories_for,
 )
 from dispatch.travel import STRAIGHT_LINE, LatLon, TravelEstimate, TravelTimeModel
 
@@ -53,6 +66,23 @@ from dispatch.travel import STRAIGHT_LINE, LatLon, TravelEstimate, TravelTimeMod
 class Fit(enum.Enum):
     PREFERRED = "preferred"
     ACCEPTED = "accepted"
+
+
+class Origin(enum.Enum):
+    """Where a unit's position comes from (rule 8)."""
+
+    POST = "post"
+    GPS = "gps"
+    SCENE = "scene"
+    HOSPITAL = "hospital"
+
+
+class UnitNote(enum.Enum):
+    """Why a unit sits where it does in the order, beyond travel time (rules 9-10)."""
+
+    ARREST_NEAREST = "arrest_nearest"
+    ARREST_ALS_TOO = "arrest_als_too"
+    ALS_HELD = "als_held"
 
 
 class BedBand(enum.Enum):
@@ -81,6 +111,10 @@ class RankPolicy:
     preferred_window_s: Mapping[Triage, float] = field(default_factory=lambda: DEFAULT_WINDOW_S)
     bed_half_life_s: float = 3600.0
     stale_position_s: float = 600.0
+    #: MERAH trauma needs a trauma centre reachable within this (``SIAGA_TRAUMA_REACH_SECONDS``).
+    trauma_reach_s: float = 30 * 60
+    #: This many available ALS or fewer are kept from KUNING/HIJAU calls (rule 10).
+    als_reserve: int = 1
 
 
 DEFAULT_POLICY = RankPolicy()
@@ -137,13 +171,19 @@ def free_soonest(
 
 @dataclass(frozen=True, slots=True)
 class UnitCandidate:
-    """An ambulance as ranking sees it; ``position_at=None`` means its home base, not a fix."""
+    """An ambulance as ranking sees it; ``position_at=None`` means its home base, not a fix.
+
+    ``origin`` says what ``position`` is (rule 8); ``post`` is the home post, where a unit
+    reported at a scene or a hospital returns.
+    """
 
     id: int
     type: UnitType
     status: UnitStatus
     position: LatLon
     position_at: datetime | None = None
+    origin: Origin = Origin.GPS
+    post: LatLon | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +219,10 @@ class HospitalContext:
     complaint: Complaint
     bed_category: BedCategory
     now: datetime
+    age: AgeGroup | None = None
+    #: Major trauma with no trauma centre in reach: the minutes of the reach (rule 11).
+    no_trauma_within_s: float | None = None
+    required: frozenset[Capability] = frozenset()
 
 
 class RankedUnit(NamedTuple):
@@ -192,6 +236,8 @@ class RankedUnit(NamedTuple):
     #: say the same); the order puts preferred units within the target first.
     within_window: bool
     context: UnitContext
+    origin: Origin = Origin.GPS
+    note: UnitNote | None = None
 
     @property
     def reason(self) -> Label:
@@ -233,6 +279,26 @@ def _fitting(
             yield unit, fit
 
 
+def believed_position(
+    unit: UnitCandidate, now: datetime, model: TravelTimeModel = STRAIGHT_LINE
+) -> tuple[LatLon, Origin]:
+    """Rule 8: where the unit is taken to be now, and what that position is."""
+    if unit.origin in (Origin.SCENE, Origin.HOSPITAL) and unit.post is not None:
+        since = (now - unit.position_at).total_seconds() if unit.position_at else 0.0
+        if since >= model.estimate(unit.position, unit.post).seconds:
+            return unit.post, Origin.POST
+    return unit.position, unit.origin
+
+
+def reported_origin(status: AssignmentStatus) -> Origin | None:
+    """Rule 8: the place a crew's status puts the unit (``None``: it says nothing of where)."""
+    if status is AssignmentStatus.ON_SCENE:
+        return Origin.SCENE
+    if status in (AssignmentStatus.AT_HOSPITAL, AssignmentStatus.HANDOVER):
+        return Origin.HOSPITAL
+    return None
+
+
 def rank_units(
     units: Iterable[UnitCandidate],
     scene: LatLon,
@@ -243,23 +309,49 @@ def rank_units(
     model: TravelTimeModel = STRAIGHT_LINE,
     policy: RankPolicy = DEFAULT_POLICY,
     limit: int | None = None,
+    cardiac_arrest: bool = False,
 ) -> list[RankedUnit]:
-    """Suitable available units, best first (rules 1, 2 and 5)."""
+    """Suitable available units, best first (rules 1, 2, 5 and 8-10)."""
     fits = policy.fit[triage]
     window = policy.preferred_window_s[triage]
     times = times or {}
-    rows = []
+    rows: list[list[Any]] = []  # mutable: rules 9-10 adjust tier and note after the pass
+    als = others_in_target = 0
     for index, (unit, fit) in enumerate(_fitting(units, fits)):
-        travel = times.get(unit.id) or model.estimate(unit.position, scene)
-        tier = 0 if fit is Fit.PREFERRED and travel.seconds <= window else 1
-        rows.append((tier, travel.seconds, unit.id, index, unit, fit, travel))
-    rows.sort()  # plain tuples; ``index`` is unique, so comparison stops there
+        where, origin = believed_position(unit, now, model)
+        travel = times.get(unit.id) or model.estimate(where, scene)
+        tier = 0 if cardiac_arrest or (fit is Fit.PREFERRED and travel.seconds <= window) else 1
+        if unit.type is UnitType.ALS:
+            als += 1
+        elif travel.seconds <= window:
+            others_in_target += 1
+        rows.append([tier, travel.seconds, unit.id, index, unit, fit, travel, origin, None])
+    if triage in (Triage.KUNING, Triage.HIJAU) and als <= policy.als_reserve and others_in_target:
+        for row in rows:  # rule 10
+            if row[4].type is UnitType.ALS:
+                row[0], row[8] = 1, UnitNote.ALS_HELD
+    rows.sort(key=lambda row: row[:4])  # ``index`` is unique, so comparison stops there
+    if cardiac_arrest and rows:
+        _pair_for_arrest(rows)
     preferred = tuple(t for t, f in fits.items() if f is Fit.PREFERRED)
     context = UnitContext(triage, preferred, window, now, policy.stale_position_s)
     return [
-        RankedUnit(rank, unit, fit, travel, travel.seconds <= window, context)
-        for rank, (tier, _, _, _, unit, fit, travel) in enumerate(rows[:limit], start=1)
+        RankedUnit(rank, unit, fit, travel, travel.seconds <= window, context, origin, note)
+        for rank, (_, _, _, _, unit, fit, travel, origin, note)
+        in enumerate(rows[:limit], start=1)
     ]
+
+
+def _pair_for_arrest(rows: list[list[Any]]) -> None:
+    """Rule 9: nearest first; if it is not ALS, the nearest ALS right behind it."""
+    rows[0][8] = UnitNote.ARREST_NEAREST
+    if rows[0][4].type is UnitType.ALS:
+        return
+    for at, row in enumerate(rows):
+        if row[4].type is UnitType.ALS:
+            row[8] = UnitNote.ARREST_ALS_TOO
+            rows.insert(1, rows.pop(at))
+            return
 
 
 def rank_hospitals(
@@ -273,22 +365,31 @@ def rank_hospitals(
     model: TravelTimeModel = STRAIGHT_LINE,
     policy: RankPolicy = DEFAULT_POLICY,
     limit: int | None = None,
+    age: AgeGroup | None = None,
 ) -> list[RankedHospital]:
-    """Every hospital, best first for this complaint and triage (rules 3-5)."""
-    profile = CARE_PROFILES[complaint]
-    chain = bed_categories_for(complaint, triage)
+    """Every hospital, best first for this patient (rules 3-5 and 11)."""
+    need = needs(complaint, triage, age)
+    chain = need.beds
     times = times or {}
+    travels = [(h, times.get(h.id) or model.estimate(scene, h.position)) for h in hospitals]
+    required, preferred, short_of_trauma = need.required, need.preferred, None
+    if need.major_trauma:
+        if any(Capability.TRAUMA in h.capabilities and h.accepting
+               and travel.seconds <= policy.trauma_reach_s for h, travel in travels):
+            required = required | {Capability.TRAUMA}
+        else:
+            short_of_trauma = policy.trauma_reach_s
     rows = []
-    for index, h in enumerate(hospitals):
-        missing = tuple(sorted(profile.required - h.capabilities, key=_by_value))
-        bonus = tuple(sorted(profile.preferred & h.capabilities, key=_by_value))
-        bed = next((b for c in chain if (b := h.beds.get(c)) is not None), None)
+    for index, (h, travel) in enumerate(travels):
+        missing = tuple(sorted(required - h.capabilities, key=_by_value))
+        bonus = tuple(sorted(preferred & h.capabilities, key=_by_value))
+        bed = next((b for c in chain
+                    if (b := h.beds.get(c)) is not None and offers(h.capabilities, c)), None)
         band, believed = _bed_band(h.accepting, bed, now, policy.bed_half_life_s)
-        travel = times.get(h.id) or model.estimate(scene, h.position)
         key = (len(missing), band.value, travel.seconds, -len(bonus), -believed, h.id, index)
         rows.append((key, (h, missing, bonus, bed, band, believed, travel)))
     rows.sort(key=lambda row: row[0])
-    context = HospitalContext(complaint, chain[0], now)
+    context = HospitalContext(complaint, chain[0], now, age, short_of_trauma, required)
     return [
         RankedHospital(rank, *entry, context)
         for rank, (_, entry) in enumerate(rows[:limit], start=1)
@@ -351,9 +452,17 @@ def _unit_reason(entry: RankedUnit) -> Label:
     elif not entry.within_window:
         parts_id.append(f"di atas target {_minutes(q.window_s)} mnt")
         parts_en.append(f"beyond the {_minutes(q.window_s)} min target")
-    if unit.position_at is None:
+    if entry.note is not None:
+        parts_id.append(_NOTES[entry.note].id)
+        parts_en.append(_NOTES[entry.note].en)
+    if unit.position_at is None or entry.origin is Origin.POST:
         parts_id.append("posisi pangkalan")
         parts_en.append("position: home base")
+    elif entry.origin is not Origin.GPS:
+        ago = _ago((q.now - unit.position_at).total_seconds())
+        where = _ORIGINS[entry.origin]
+        parts_id.append(f"{where.id} {ago.id}")
+        parts_en.append(f"{where.en} {ago.en}")
     elif (age := (q.now - unit.position_at).total_seconds()) > q.stale_position_s:
         ago = _ago(age)
         parts_id.append(f"posisi {ago.id}")
@@ -361,20 +470,43 @@ def _unit_reason(entry: RankedUnit) -> Label:
     return Label("; ".join(parts_id), "; ".join(parts_en))
 
 
+_NOTES = {
+    UnitNote.ARREST_NEAREST: Label("henti jantung: unit terdekat dikirim lebih dulu",
+                                   "cardiac arrest: the nearest unit goes first"),
+    UnitNote.ARREST_ALS_TOO: Label("KIRIM JUGA: ALS untuk henti jantung (unit terdekat BLS)",
+                                   "SEND AS WELL: ALS for cardiac arrest (the nearest is BLS)"),
+    UnitNote.ALS_HELD: Label("ALS terakhir yang siaga, disimpan untuk MERAH: unit lain "
+                             "memenuhi target",
+                             "last available ALS, kept for MERAH: another unit meets the "
+                             "target"),
+}
+_ORIGINS = {
+    Origin.SCENE: Label("dari lokasi kejadian terakhir,", "at its last scene,"),
+    Origin.HOSPITAL: Label("dari rumah sakit (serah terima),", "at the hospital (handover),"),
+}
+
+
 def _hospital_reason(entry: RankedHospital) -> Label:
     q = entry.context
     missing, bonus, bed, band = entry.missing, entry.preferred, entry.bed, entry.band
+    has = [c for c in sorted(q.required, key=_by_value) if c in entry.hospital.capabilities]
+    present = Label(", ".join(c.label.id for c in has), ", ".join(c.label.en for c in has))
+    cap = Label(f"Ada {present.id}", f"Has {present.en}")
     if missing:
         cap = Label("Tidak ada " + ", ".join(c.label.id for c in missing),
                     "Lacks " + ", ".join(c.label.en for c in missing))
-    else:
-        cap = Label(f"Mampu tangani {q.complaint.label.id.lower()}",
-                    f"Equipped for {q.complaint.label.en.lower()}")
+        if has:
+            cap = _joined(cap, Label(f"ada {present.id}", f"has {present.en}"))
+    if q.age is not None and q.age is not AgeGroup.ADULT:
+        cap = Label(f"Pasien {q.age.label.id}: {cap.id}", f"Patient {q.age.label.en}: {cap.en}")
     if bonus:
         cap = Label(cap.id + " (+" + ", ".join(c.label.id for c in bonus) + ")",
                     cap.en + " (+" + ", ".join(c.label.en for c in bonus) + ")")
     if band is BedBand.DIVERTING:
         beds = Label("tidak menerima pasien (diversi)", "not accepting patients (diversion)")
+    elif bed is None and not offers(entry.hospital.capabilities, q.bed_category):
+        beds = Label(f"tidak ada tempat tidur {q.bed_category.label.id}",
+                     f"no {q.bed_category.label.en} beds")
     elif bed is None:
         beds = Label(f"tempat tidur {q.bed_category.label.id} belum dilaporkan",
                      f"no {q.bed_category.label.en} bed report")
@@ -390,4 +522,13 @@ def _hospital_reason(entry: RankedHospital) -> Label:
         if band is BedBand.UNCERTAIN:
             beds = Label(beds.id + ", perlu konfirmasi", beds.en + ", confirm by phone")
     move = _travel(entry.travel)
-    return Label(f"{cap.id}; {beds.id}; {move.id}", f"{cap.en}; {beds.en}; {move.en}")
+    text = Label(f"{cap.id}; {beds.id}; {move.id}", f"{cap.en}; {beds.en}; {move.en}")
+    if q.no_trauma_within_s is not None and Capability.TRAUMA not in entry.hospital.capabilities:
+        m = _minutes(q.no_trauma_within_s)
+        text = _joined(text, Label(f"tidak ada pusat trauma terjangkau dalam {m} mnt",
+                                   f"no trauma centre within {m} min"))
+    return text
+
+
+def _joined(a: Label, b: Label) -> Label:
+    return Label(f"{a.id}; {b.id}" if a.id else b.id, f"{a.en}; {b.en}" if a.en else b.en)

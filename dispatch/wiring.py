@@ -24,6 +24,7 @@ from dispatch.errors import DispatchError
 from dispatch.lifecycle import DEFAULT_TIMERS
 from dispatch.osrm import OsrmTravelTimes
 from dispatch.queue import QueuePolicy
+from dispatch.recommend import DEFAULT_POLICY
 from dispatch.service import DispatchConfig, DispatchService, StreamHub
 from dispatch.service.relay import StreamRelay
 from dispatch.sms.wiring import SmsFeature
@@ -71,6 +72,9 @@ class DispatchFeature:
             config=DispatchConfig(
                 timers=dataclasses.replace(DEFAULT_TIMERS, acknowledge_within=ack),
                 mass_casualty_patients=runtime.settings.mass_casualty_patients,
+                rank=dataclasses.replace(
+                    DEFAULT_POLICY, trauma_reach_s=runtime.settings.trauma_reach_seconds),
+                kelurahan_mismatch_m=runtime.settings.kelurahan_mismatch_metres,
                 queue=queue_policy(runtime.settings)),
         )
         if runtime.cluster is not None:

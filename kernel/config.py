@@ -153,6 +153,14 @@ class Settings(BaseSettings):
         default=10, ge=2, le=10_000,
         description="An incident with at least this many patients is a mass casualty "
         "incident (its CAP 1.2 alert is offered).")
+    trauma_reach_seconds: int = Field(
+        default=30 * 60, ge=60, le=4 * 3600,
+        description="MERAH trauma goes to a trauma centre reachable within this time; with "
+        "none in reach, to the nearest hospital able to treat it.")
+    kelurahan_mismatch_metres: int = Field(
+        default=2000, ge=200, le=20_000,
+        description="An incident's coordinates farther than this from its kelurahan's centre, "
+        "and nearer another kelurahan's centre, are flagged at intake.")
 
     webui_dir: Path = Field(default=Path(__file__).resolve().parent.parent / "webui",
                             description="Static files of the dispatcher console.")

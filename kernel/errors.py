@@ -75,7 +75,8 @@ _MEANINGS = {
     416: "the byte range cannot be served",
     422: "a parameter or the body is invalid; the message names the field",
     429: "too many attempts; Retry-After says when to try again",
-    503: "the database cannot be reached; try again",
+    503: "the server cannot answer now: the database cannot be reached (try again), or a "
+         "data file of the city's is invalid (the message names it)",
 }
 
 

@@ -29,10 +29,12 @@ from kernel.revocation import CredentialsChanged
 from kernel.runtime import Runtime
 from siaga import __version__, apidocs
 from siaga.api import router as core_router
+from siaga.basemap import router as basemap_router
 from siaga.console import router as console_router
 from siaga.features import FEATURES
 from siaga.headers import SecurityHeaders
 from siaga.limits import BodyLimit
+from siaga.places import router as places_router
 
 log = logging.getLogger("siaga.http")
 
@@ -130,6 +132,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
     app.include_router(core_router)
     app.include_router(console_router)
+    app.include_router(places_router)
+    app.include_router(basemap_router)
     apidocs.mount(app)
     for feature in FEATURES:
         feature.mount(app, rt)

@@ -1,8 +1,9 @@
 """What the dispatcher console (``webui/``) needs from the server besides the feature APIs.
 
 ``GET /api/console/config`` is public: the console reads it before login to know which
-base map to draw (tiles come from a configurable server because this deployment may have
-no internet; unset, the console draws its offline map) and which optional APIs exist, so
+base map to draw (the city's own PMTiles archive when it dropped one into the data
+directory, else tiles from a configurable server, because this deployment may have no
+internet; neither, and the console draws its offline map) and which optional APIs exist, so
 that one build of the static files runs against any set of features.
 
 ``GET /api/places/kelurahan`` lists the kelurahan with their (approximate) centres: the
@@ -12,12 +13,13 @@ offline map and the intake form's autocomplete are built from it.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from dispatch.store.models import KecamatanRow, KelurahanRow
 from kernel.deps import PrincipalDep, RuntimeDep
 from kernel.errors import responses
+from siaga import basemap
 
 router = APIRouter(prefix="/api", tags=["console"], responses=responses(401))
 
@@ -30,6 +32,9 @@ _FEATURE_PATHS = {
 
 class ConsoleConfig(BaseModel):
     tile_url: str | None
+    pmtiles_url: str | None = Field(
+        description="The city's own vector base map (a PMTiles archive in the data "
+        "directory), drawn instead of tile_url when present")
     tile_attribution: str
     timezone: str
     features: dict[str, bool]
@@ -53,6 +58,7 @@ async def console_config(request: Request, rt: RuntimeDep) -> ConsoleConfig:
     paths = set(request.app.openapi().get("paths", {}))
     return ConsoleConfig(
         tile_url=rt.settings.map_tile_url,
+        pmtiles_url=basemap.URL if basemap.archive_path(rt.settings.data_dir) else None,
         tile_attribution=rt.settings.map_tile_attribution,
         timezone="Asia/Jakarta",
         features={name: path in paths for name, path in _FEATURE_PATHS.items()},

@@ -6,13 +6,13 @@
  * the cache when the network fails. The API, the radio socket and anything not in the
  * shell are never cached: stale radio state would be worse than none.
  */
-const CACHE = "siaga-app-v3";
+const CACHE = "siaga-app-v4";
 const SHELL = [
   "./", "index.html", "manifest.webmanifest", "css/app.css",
   "js/app.js", "js/i18n.js", "js/tones.js", "js/duty.js", "js/pending.js",
   // Shared with the dispatcher console, served at /shared/ (one level above the app).
-  "../shared/radio.js", "../shared/tones.js", "../shared/i18n.js", "../shared/fmt.js",
-  "../shared/dom.js",
+  "../shared/radio.js", "../shared/transport.js", "../shared/wsvoice.js", "../shared/tones.js",
+  "../shared/i18n.js", "../shared/fmt.js", "../shared/dom.js",
   "icons/icon.svg", "icons/icon-192.png", "icons/icon-512.png", "icons/icon-maskable-512.png",
 ];
 const SHELL_URLS = new Set(SHELL.map((path) => new URL(path, self.registration.scope).href));

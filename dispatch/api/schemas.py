@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -11,6 +11,13 @@ from dispatch.lifecycle import Trigger
 from kernel.db import MAX_ROW_ID
 
 Name = Field(default="", max_length=120)
+AgeUnit = Literal["days", "months", "years"]
+AGE_UNIT_TEXT = "Unit of patient_age: days (a newborn), months or years"
+PatientAge = Field(default=None, ge=0, le=150, description="The patient's age as the caller "
+                   "gives it, in patient_age_unit; under 28 days is a neonate, under 18 "
+                   "years a child (null: not known)")
+ARREST_TEXT = ("Cardiac arrest (henti jantung): nearest unit first, ALS as well; "
+               "needs triage merah")
 
 
 class _Body(BaseModel):
@@ -28,12 +35,18 @@ class IncidentIn(_Body):
     kelurahan: str = Field(min_length=1, max_length=40, description="Kelurahan code")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+    location_approximate: bool = Field(
+        default=False, description="The position (lat/lon) is approximate, e.g. a gazetteer "
+        "place not surveyed; without lat/lon the kelurahan centre is always approximate")
     complaint: Complaint
     triage: Triage
     patients: int = Field(default=1, ge=1, le=500)
     notes: str = Field(default="", max_length=2000)
     determinant: str | None = Field(default=None, max_length=20, pattern=r"^[0-9A-Za-z-]+$",
                                     description="Optional dispatch determinant code")
+    patient_age: int | None = PatientAge
+    patient_age_unit: AgeUnit = Field(default="years", description=AGE_UNIT_TEXT)
+    cardiac_arrest: bool = Field(default=False, description=ARREST_TEXT)
 
 
 class IncidentPatch(_Body):
@@ -51,6 +64,9 @@ class IncidentPatch(_Body):
     patients: int | None = Field(default=None, ge=1, le=500)
     notes: str | None = Field(default=None, max_length=2000)
     determinant: str | None = Field(default=None, max_length=20, pattern=r"^[0-9A-Za-z-]*$")
+    patient_age: int | None = PatientAge
+    patient_age_unit: AgeUnit | None = Field(default=None, description=AGE_UNIT_TEXT)
+    cardiac_arrest: bool | None = Field(default=None, description=ARREST_TEXT)
 
     @model_validator(mode="after")
     def _no_null_where_a_value_is_needed(self) -> IncidentPatch:
@@ -65,7 +81,7 @@ class IncidentPatch(_Body):
 
 
 NOT_NULL = frozenset({"source", "caller_name", "address", "landmark", "kelurahan", "complaint",
-                      "triage",
+                      "triage", "patient_age_unit", "cardiac_arrest",
                       "patients", "notes"})
 
 
@@ -138,6 +154,12 @@ class AlertIncidentIn(_Body):
     landmark: str = Field(default="", max_length=200)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+    location_approximate: bool = Field(
+        default=False, description="The position (lat/lon) is approximate, e.g. a gazetteer "
+        "place not surveyed; without lat/lon the kelurahan centre is always approximate")
     patients: int = Field(default=1, ge=1, le=500)
     notes: str | None = Field(default=None, max_length=2000)
     determinant: str | None = Field(default=None, max_length=20, pattern=r"^[0-9A-Za-z-]+$")
+    patient_age: int | None = PatientAge
+    patient_age_unit: AgeUnit = Field(default="years", description=AGE_UNIT_TEXT)
+    cardiac_arrest: bool = Field(default=False, description=ARREST_TEXT)

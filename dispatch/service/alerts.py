@@ -40,9 +40,13 @@ class AlertIncidentInput:
     landmark: str = ""
     lat: float | None = None
     lon: float | None = None
+    location_approximate: bool = False
     patients: int = 1
     notes: str | None = None
     determinant: str | None = None
+    patient_age: int | None = None
+    patient_age_unit: str = "years"
+    cardiac_arrest: bool = False
 
 
 class Alerts(Incidents):
@@ -94,10 +98,12 @@ class Alerts(Incidents):
                 source=Source.RADIO, kelurahan=kelurahan, complaint=data.complaint,
                 triage=data.triage, caller_name=data.caller_name or who, caller_phone=phone,
                 address=data.address, landmark=data.landmark, lat=lat, lon=lon,
+                location_approximate=data.location_approximate,
                 patients=data.patients,
                 notes=data.notes if data.notes is not None else
                 f"Alarm darurat radio dari {who}, kanal {alert.talkgroup_name or alert.talkgroup}",
-                determinant=data.determinant,
+                determinant=data.determinant, patient_age=data.patient_age,
+                patient_age_unit=data.patient_age_unit, cardiac_arrest=data.cardiac_arrest,
             ), actor, at, radio_alert_id=alert.id)
             await self.close_alert(s, out, alert, "CONVERTED", actor, at, incident.id)
             return self.incident_view(incident)

@@ -362,6 +362,8 @@ class Assignments(Recommending):
                     pass
                 case _:
                     assert_never(event)
+        if before["status"] != row.status:
+            await self.place_unit(s, row, outcome.assignment.status, actor, now)
         out.bus.extend(outcome.events)
         view = await self.assignment_view(s, row)
         out.message("assignment.updated", now, assignment=view.model_dump(mode="json"),

@@ -29,6 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch.domain import Label
 from dispatch.lifecycle import DEFAULT_TIMERS, TimerPolicy
+from dispatch.locality import DEFAULT_MAX_DISTANCE_M
 from dispatch.osrm import OsrmTravelTimes
 from dispatch.queue import DEFAULT_QUEUE, QueuePolicy
 from dispatch.recommend import DEFAULT_POLICY, RankPolicy
@@ -65,6 +66,7 @@ class DispatchConfig:
     recommend_limit: int = 5
     retries: int = 3
     mass_casualty_patients: int = 10  # an incident of this many patients or more is one
+    kelurahan_mismatch_m: float = DEFAULT_MAX_DISTANCE_M  # dispatch.locality rule 1
 
 
 @dataclass

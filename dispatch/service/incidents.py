@@ -22,8 +22,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import casualty
+from dispatch.clinical import contradiction, patient_group
 from dispatch.domain import Complaint, Label, Source, Triage, incident_number
 from dispatch.lifecycle import Trigger
+from dispatch.locality import mismatch
 from dispatch.service import briefs
 from dispatch.service.actor import Actor
 from dispatch.service.assignments import CLOSED, Assignments
@@ -39,7 +41,8 @@ from dispatch.travel import LatLon
 
 EDITABLE = frozenset({
     "source", "caller_name", "caller_phone", "address", "landmark", "kelurahan", "lat", "lon",
-    "complaint", "triage", "patients", "notes", "determinant",
+    "complaint", "triage", "patients", "notes", "determinant", "patient_age",
+    "patient_age_unit", "cardiac_arrest",
 })
 
 
@@ -55,9 +58,13 @@ class IncidentInput:
     landmark: str = ""
     lat: float | None = None
     lon: float | None = None
+    location_approximate: bool = False
     patients: int = 1
     notes: str = ""
     determinant: str | None = None
+    patient_age: int | None = None
+    patient_age_unit: str = "years"
+    cardiac_arrest: bool = False
 
 
 class Incidents(Assignments):
@@ -200,8 +207,12 @@ class Incidents(Assignments):
         radio_alert_id: int | None = None,
     ) -> IncidentRow:
         kelurahan = await self.need_kelurahan(s, data.kelurahan)
-        scene, approximate = self.scene(kelurahan, data.lat, data.lon)
+        scene, approximate = self.scene(kelurahan, data.lat, data.lon,
+                                         data.location_approximate)
         phone = e164(data.caller_phone) if data.caller_phone else None
+        unit = data.patient_age_unit if data.patient_age is not None else None
+        check_clinical(data.complaint, data.triage, data.patient_age, unit,
+                       data.cardiac_arrest)
         day = now.astimezone(WIB).date()
         sequence = await repo.next_sequence(s, f"{day:%Y%m%d}")
         row = IncidentRow(
@@ -212,6 +223,9 @@ class Incidents(Assignments):
             lon=scene.lon, location_approximate=approximate, complaint=data.complaint.name,
             triage=data.triage.name, patients=data.patients, notes=data.notes.strip(),
             determinant=data.determinant or None, status="NEW", radio_alert_id=radio_alert_id,
+            patient_age=data.patient_age, patient_age_unit=unit,
+            cardiac_arrest=data.cardiac_arrest,
+            location_mismatch=self.location_mismatch(kelurahan, scene),
             created_at=now, created_by_id=actor.user_id, created_by=actor.name,
             updated_at=now,
         )
@@ -236,14 +250,17 @@ class Incidents(Assignments):
         return row
 
     def scene(
-        self, kelurahan: KelurahanRow, lat: float | None, lon: float | None
+        self, kelurahan: KelurahanRow, lat: float | None, lon: float | None,
+        approximate: bool = False,
     ) -> tuple[LatLon, bool]:
+        """The scene and whether it is approximate: the kelurahan centre always is; a given
+        point is when the caller says so (a gazetteer place that was not surveyed)."""
         point = coordinates(lat, lon)
         if point is None:
             return LatLon(kelurahan.lat, kelurahan.lon), True
         if self.area is not None:
             self.area.check(point)
-        return point, False
+        return point, approximate
 
     async def validated_changes(
         self, s: AsyncSession, row: IncidentRow, changes: Mapping[str, Any]
@@ -258,6 +275,12 @@ class Incidents(Assignments):
                     changes[key], enum) else changes[key].name
         if "patients" in changes:
             values["patients"] = int(changes["patients"])
+        if "cardiac_arrest" in changes:
+            values["cardiac_arrest"] = bool(changes["cardiac_arrest"])
+        if "patient_age" in changes or "patient_age_unit" in changes:
+            age = changes.get("patient_age", row.patient_age)
+            unit = changes.get("patient_age_unit") or row.patient_age_unit or "years"
+            values.update(patient_age=age, patient_age_unit=unit if age is not None else None)
         if "determinant" in changes:
             values["determinant"] = changes["determinant"] or None
         if "caller_phone" in changes:
@@ -274,4 +297,44 @@ class Incidents(Assignments):
             values.update(lat=scene.lat, lon=scene.lon, location_approximate=approximate)
         elif "kelurahan" in changes and row.location_approximate:
             values.update(lat=kelurahan.lat, lon=kelurahan.lon)  # still its centre
+        merged = {**{k: getattr(row, k) for k in ("complaint", "triage", "patient_age",
+                                                  "patient_age_unit", "cardiac_arrest")},
+                  **values}
+        check_clinical(Complaint[merged["complaint"]], Triage[merged["triage"]],
+                       merged["patient_age"], merged["patient_age_unit"],
+                       merged["cardiac_arrest"])
+        if {"lat", "lon", "kelurahan"} & set(changes):
+            home = await s.get(KelurahanRow, kelurahan_id)
+            assert home is not None
+            values["location_mismatch"] = self.location_mismatch(
+                home, LatLon(values.get("lat", row.lat), values.get("lon", row.lon)))
         return values
+
+    def location_mismatch(self, kelurahan: KelurahanRow, scene: LatLon
+                          ) -> dict[str, Any] | None:
+        """dispatch.locality: the flag stored with the incident (and shown), or None (a
+        scene that is the kelurahan's own centre never contradicts it)."""
+        centres = {p.kelurahan_code: (p, at) for p, at in self.places().values()}
+        found = mismatch(scene, kelurahan.code,
+                         ((code, at) for code, (_, at) in centres.items()),
+                         self.config.kelurahan_mismatch_m)
+        if found is None:
+            return None
+        nearest = centres[found.nearest][0]
+        label = found.label(kelurahan.name, nearest.kelurahan)
+        return {"kelurahan_code": nearest.kelurahan_code, "kelurahan": nearest.kelurahan,
+                "from_chosen_m": round(found.from_chosen_m),
+                "from_nearest_m": round(found.from_nearest_m),
+                "label": {"id": label.id, "en": label.en}}
+
+
+def check_clinical(complaint: Complaint, triage: Triage, age: int | None, unit: str | None,
+                   cardiac_arrest: bool) -> None:
+    """422 for a call that contradicts itself (:func:`dispatch.clinical.contradiction`)."""
+    found = contradiction(complaint, triage, patient_group(age, unit, complaint),
+                          cardiac_arrest)
+    if found is not None:
+        raise InvalidInput(found[0], found[1], {"complaint": complaint.value,
+                                                "triage": triage.value, "patient_age": age,
+                                                "patient_age_unit": unit,
+                                                "cardiac_arrest": cardiac_arrest})

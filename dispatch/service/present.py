@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from dispatch.clinical import patient_group
 from dispatch.domain import (
     TERMINAL,
     AssignmentStatus,
@@ -43,6 +44,11 @@ from dispatch.store.models import (
 from dispatch.store.records import TIME_FIELDS, capabilities, unavailable
 
 
+def _age_group(row: IncidentRow) -> str | None:
+    group = patient_group(row.patient_age, row.patient_age_unit, Complaint[row.complaint])
+    return group.value if group is not None else None
+
+
 def incident_view(row: IncidentRow, place: Place) -> IncidentView:
     status = IncidentStatus[row.status]
     return IncidentView(
@@ -52,6 +58,9 @@ def incident_view(row: IncidentRow, place: Place) -> IncidentView:
         location_approximate=row.location_approximate, complaint=Complaint[row.complaint],
         triage=Triage[row.triage], patients=row.patients, notes=row.notes,
         determinant=row.determinant, radio_alert_id=row.radio_alert_id,
+        patient_age=row.patient_age, patient_age_unit=row.patient_age_unit,
+        age_group=_age_group(row), cardiac_arrest=bool(row.cardiac_arrest),
+        location_mismatch=row.location_mismatch,
         overdue_at=row.overdue_at,
         created_at=row.created_at, created_by=row.created_by, updated_at=row.updated_at,
         version=row.version,

@@ -64,6 +64,13 @@ class IncidentView(BaseModel):
     patients: int
     notes: str
     determinant: str | None
+    patient_age: int | None
+    patient_age_unit: str | None
+    age_group: str | None  # neonate, child, adult (dispatch.clinical); None: not known
+    cardiac_arrest: bool
+    #: Coordinates contradicting the kelurahan (dispatch.locality): ``kelurahan_code`` and
+    #: ``kelurahan`` whose centre is nearest, ``from_chosen_m``, ``from_nearest_m``, ``label``.
+    location_mismatch: dict[str, object] | None
     radio_alert_id: int | None
     overdue_at: datetime | None
     created_at: datetime
@@ -191,6 +198,9 @@ class UnitRecommendation(BaseModel):
     within_window: bool
     travel: TravelView
     reason: Text
+    origin: str = "gps"  # where it is ranked from: post, gps, scene, hospital
+    #: arrest_nearest, arrest_als_too (send it as well), als_held (kept for MERAH), or None
+    note: str | None = None
 
 
 class FreeSoonView(BaseModel):

@@ -145,6 +145,13 @@ class IncidentRow(Base):
     patients: Mapped[int] = mapped_column(Integer, default=1)
     notes: Mapped[str] = mapped_column(Text, default="")
     determinant: Mapped[str | None] = mapped_column(String(20), default=None)
+    # The patient's age as the caller gave it (dispatch.clinical rule 1); None: not known.
+    patient_age: Mapped[int | None] = mapped_column(Integer, default=None)
+    patient_age_unit: Mapped[str | None] = mapped_column(String(6), default=None)
+    cardiac_arrest: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                 server_default=text("false"))
+    # Coordinates contradicting the kelurahan (dispatch.locality): flagged, never refused.
+    location_mismatch: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
     status: Mapped[str] = mapped_column(String(20), default="NEW")
     radio_alert_id: Mapped[int | None] = mapped_column(Integer, default=None)
     # When the console was alarmed that no unit was sent in time (dispatch.queue).

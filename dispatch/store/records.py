@@ -26,7 +26,7 @@ from dispatch.domain import (
     UnitStatus,
     UnitType,
 )
-from dispatch.recommend import BedCount, HospitalCandidate, UnitCandidate
+from dispatch.recommend import BedCount, HospitalCandidate, Origin, UnitCandidate
 from dispatch.store.models import AssignmentRow, HospitalBedsRow, HospitalRow, UnitRow
 from dispatch.travel import LatLon
 from kernel.db import Base
@@ -94,9 +94,16 @@ def unit_position(row: UnitRow, home: LatLon | None) -> tuple[LatLon, datetime |
     return home, None
 
 
+#: ``units.last_position_source`` values that are a place a crew reported, not a GPS fix.
+REPORTED = {"scene": Origin.SCENE, "hospital": Origin.HOSPITAL}
+
+
 def unit_candidate(row: UnitRow, home: LatLon | None) -> UnitCandidate:
     position, at = unit_position(row, home)
-    return UnitCandidate(row.id, UnitType[row.unit_type], UnitStatus[row.status], position, at)
+    origin = Origin.POST if at is None else REPORTED.get(row.last_position_source or "",
+                                                         Origin.GPS)
+    return UnitCandidate(row.id, UnitType[row.unit_type], UnitStatus[row.status], position, at,
+                         origin, home)
 
 
 def bed_counts(

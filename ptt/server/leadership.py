@@ -39,9 +39,9 @@ log = logging.getLogger("ptt.leadership")
 
 BUCKET = "radio_leader"
 KEY = "leader"
-LEASE_TTL = 2.0
-RENEW_EVERY = 0.5
-GUARD = 0.5
+LEASE_TTL = 1.6
+RENEW_EVERY = 0.3
+GUARD = 0.4
 #: A claim not answered within this many seconds has failed (the core tries again).
 CLAIM_TIMEOUT = 1.0
 

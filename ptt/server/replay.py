@@ -13,16 +13,13 @@ Rules:
    talkgroup started within :data:`RECENT_WINDOW` and ended, oldest first (the order to play
    them in). A floor grant during which nobody talked is not a transmission (the store
    deletes its row), so it is never listed.
-3. Audio is ``audio/ogg`` (Ogg Opus). One byte range (``Range: bytes=a-b``, ``a-``, ``-n``)
-   answers 206 with ``Content-Range``; a malformed or unsatisfiable range answers 416 with
-   ``Content-Range: bytes */size``; several ranges, or another unit, are ignored (200, the
-   whole file), as RFC 9110 allows.
+3. Audio is ``audio/ogg`` (Ogg Opus), served whole or in one byte range as
+   ``kernel.ranges`` says (206 with ``Content-Range``, 416 for a bad range).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -35,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kernel.deps import PrincipalDep, RowId, RuntimeDep, UtcTime
 from kernel.errors import ApiError, responses
 from kernel.identity import User
+from kernel.ranges import requested_span
 from ptt import protocol as p
 from ptt.server.api import DispatcherDep, ServiceDep, identity_of
 from ptt.server.recorder import resolve
@@ -194,52 +192,12 @@ async def get_audio(transmission_id: RowId, request: Request, principal: Princip
         raise ApiError(404, "audio_missing", f"recording {relative} is missing") from None
     headers = {"Accept-Ranges": "bytes",
                "Content-Disposition": f'inline; filename="{Path(relative).name}"'}
-    header = request.headers.get("range")
-    try:
-        span = byte_range(header, len(data)) if header else None
-    except RangeNotSatisfiable:
-        raise ApiError(416, "range_not_satisfiable",
-                       f"bad or unsatisfiable range {header!r} for {len(data)} bytes",
-                       headers={"Content-Range": f"bytes */{len(data)}"}) from None
+    span = requested_span(request.headers.get("range"), len(data))
     if span is None:
         return Response(data, 200, headers=headers, media_type="audio/ogg")
     start, end = span
     headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
     return Response(data[start:end + 1], 206, headers=headers, media_type="audio/ogg")
-
-
-class RangeNotSatisfiable(ValueError):
-    pass
-
-
-_RANGE = re.compile(r"\s*([0-9]*)-([0-9]*)\s*", re.ASCII)
-#: More digits than this name a byte beyond any recording: read as "past the end" without
-#: converting (a thousand-digit number is refused by int() and would be a 500).
-_MAX_DIGITS = 18
-
-
-def byte_range(header: str, size: int) -> tuple[int, int] | None:
-    """The one range ``header`` asks for, as (first, last) byte inclusive; None to send the
-    whole file (another unit, several ranges); :class:`RangeNotSatisfiable` otherwise.
-    Numbers of any length are answered (a huge first byte is unsatisfiable, a huge last
-    byte or suffix means "to the end")."""
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes":
-        return None
-    if "," in spec:
-        return None
-    match = _RANGE.fullmatch(spec)
-    if match is None or not any(match.groups()) or size == 0:
-        raise RangeNotSatisfiable(header)
-    first, last = (size if len(g) > _MAX_DIGITS else int(g) if g else None
-                   for g in match.groups())
-    if first is None:  # suffix: the last n bytes
-        if last == 0:
-            raise RangeNotSatisfiable(header)
-        return max(0, size - (last or 0)), size - 1
-    if first >= size or (last is not None and last < first):
-        raise RangeNotSatisfiable(header)
-    return first, size - 1 if last is None else min(last, size - 1)
 
 
 # -- the ``recent`` signaling message -----------------------------------------------------

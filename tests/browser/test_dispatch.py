@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from tests.browser.helpers import open_console
 from tests.conftest import LiveServer
@@ -17,13 +17,24 @@ from tests.radio.client import RadioClient
 pytestmark = pytest.mark.browser
 
 
-async def test_record_a_call_assign_the_recommended_unit_and_follow_it_live(
-    live_server: LiveServer, page: Page,
-) -> None:
+async def start_intake(page: Page, live_server: LiveServer) -> Locator:
+    """The console open with its stream connected, and an empty intake form."""
     await open_console(page, live_server)
     await expect(page.locator("#conn-dispatch")).to_have_attribute("data-state", "open")
     await page.click("#new-incident")
-    form = page.locator("#intake-form")
+    return page.locator("#intake-form")
+
+
+async def click_map(page: Page, lat: float, lon: float) -> None:
+    spot = await page.evaluate(
+        f"() => window.siaga.map.map.latLngToContainerPoint([{lat}, {lon}])")
+    await page.locator("#map").click(position={"x": spot["x"], "y": spot["y"]})
+
+
+async def test_record_a_call_assign_the_recommended_unit_and_follow_it_live(
+    live_server: LiveServer, page: Page,
+) -> None:
+    form = await start_intake(page, live_server)
     await form.locator("[name=caller_name]").fill("Ibu Sari")
     # A wrong number is refused on the form, before anything is sent.
     await form.locator("[name=caller_phone]").fill("12345")
@@ -32,9 +43,7 @@ async def test_record_a_call_assign_the_recommended_unit_and_follow_it_live(
     await expect(form.locator("[data-error=caller_phone]")).to_be_visible()
     await form.locator("[name=caller_phone]").fill("0812 3456 7890")
     # A click on the map sets the location (a spot in Kanigaran clear of any marker).
-    spot = await page.evaluate(
-        "() => window.siaga.map.map.latLngToContainerPoint([-7.7577, 113.2300])")
-    await page.locator("#map").click(position={"x": spot["x"], "y": spot["y"]})
+    await click_map(page, -7.7577, 113.2300)
     await expect(form.locator(".loc-value")).to_contain_text("-7.75")
     await form.locator("[name=complaint]").select_option("cardiac")
     await form.locator(".triage-pick.merah input").check()
@@ -200,3 +209,28 @@ async def test_a_radio_alert_is_marked_handled_when_its_emergency_is_acknowledge
         await expect(line.locator("button.alert-convert")).to_be_visible()  # still usable
     finally:
         await officer.close()
+
+
+async def test_intake_takes_the_age_and_cardiac_arrest_and_shows_a_location_contradiction(
+    live_server: LiveServer, page: Page,
+) -> None:
+    form = await start_intake(page, live_server)
+    await form.locator("[name=kelurahan]").fill("Kanigaran")
+    # A spot near Kel. Sumbertaman's centre (Wonoasih), nearly 3 km from Kanigaran's.
+    await click_map(page, -7.7805, 113.2125)
+    await expect(form.locator(".loc-value")).to_contain_text("-7.780")
+    await form.locator("[name=kelurahan]").fill("Kanigaran")  # the call taker's choice stays
+    await form.locator("[name=complaint]").select_option("cardiac")
+    await form.locator(".triage-pick.merah input").check()
+    await form.locator("[name=patient_age]").fill("2")
+    await form.locator("[name=patient_age_unit]").select_option("years")
+    await form.locator("[name=cardiac_arrest]").check()
+    await form.locator("button[type=submit]").click()
+
+    detail = page.locator(".incident-detail")
+    await expect(detail).to_be_visible()
+    await expect(detail.locator("dd.warning").first).to_contain_text(
+        "lebih dekat ke Kel. Sumbertaman")
+    await expect(detail).to_contain_text("2 tahun (anak)")
+    await expect(detail).to_contain_text("Henti jantung")
+    await expect(detail.locator(".rec-unit").first).to_contain_text("henti jantung")

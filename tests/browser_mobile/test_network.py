@@ -103,7 +103,7 @@ async def test_the_app_installs_and_opens_offline(live_server: LiveServer, phone
     assert {"192x192", "512x512"} <= sizes
     await page.evaluate("navigator.serviceWorker.ready")
     cached = await page.evaluate("""async () => {
-        const cache = await caches.open("siaga-app-v3");
+        const cache = await caches.open("siaga-app-v4");
         return (await cache.keys()).map((r) => new URL(r.url).pathname);
     }""")
     shared = {f"/shared/{name}.js" for name in ("radio", "tones", "i18n", "fmt", "dom")}

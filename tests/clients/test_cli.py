@@ -6,8 +6,10 @@ import asyncio
 import os
 import shutil
 import sys
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import httpx
 import pytest
 from siaga_radio import ToneSource, TransmissionRecorder
 
@@ -121,3 +123,31 @@ async def test_talkgroups_and_text_commands(live_server: LiveServer) -> None:
     assert "satpolpp" in out and "gabungan" in out and "dishub " not in out
     code, out, err = await run(*base, "text", "--talkgroup", "satpolpp", "Apel pagi 07.00")
     assert code == 0 and "text sent to satpolpp" in out, err
+
+
+@needs_exe
+async def test_an_emergency_pressed_while_offline_carries_its_time(
+        live_server: LiveServer) -> None:
+    base = ("--server", live_server.http_url, "--user", "satpol1", "--password", "demo",
+            "emergency")
+    wib = timezone(timedelta(hours=7))
+    pressed = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=0)
+    code, out, err = await run(*base, "--raised-at", pressed.astimezone(wib).isoformat())
+    assert code == 0, err
+    assert f"(pressed at {pressed.isoformat()})" in out
+    token = await live_server.login("dispatcher1")
+    async with httpx.AsyncClient(base_url=live_server.http_url,
+                                 headers={"Authorization": f"Bearer {token}"}) as api:
+        alerts = (await api.get("/api/alerts")).json()
+    [alert] = [a for a in alerts if a["username"] == "satpol1"]
+    assert datetime.fromisoformat(alert["at"]) == pressed
+    assert datetime.fromisoformat(alert["received_at"]) > pressed + timedelta(minutes=4)
+
+    # A time without its zone is the operator's mistake; one too old, the server's refusal.
+    code, _, err = await run(*base, "--raised-at", "2026-12-08T09:15:00")
+    assert code == 2 and "must name its zone" in err
+    code, _, err = await run(*base, "--raised-at", "yesterday")
+    assert code == 2 and "not an ISO 8601 time" in err
+    too_old = (datetime.now(UTC) - timedelta(hours=13)).isoformat()
+    code, _, err = await run(*base, "--raised-at", too_old)
+    assert code == 1 and "invalid_raised_at" in err and "Traceback" not in err

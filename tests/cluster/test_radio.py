@@ -9,6 +9,7 @@ import os
 import time
 from pathlib import Path
 
+from ptt.server.leadership import LEASE_TTL, RENEW_EVERY
 from tests.cluster.conftest import NATS_ENV, NodeCluster, running_cluster
 from tests.cluster.radio import (
     NatsLink,
@@ -129,7 +130,7 @@ async def test_the_leader_killed_mid_transmission_is_replaced_and_sessions_resum
         await until(lambda: len(listener.frames) == 20, "voice after the takeover")
         print(f"\nleader killed: sessions resumed after {resumed_after:.2f} s, "
               f"floor granted again after {granted_after:.2f} s "
-              f"(lease ttl 2 s, renewed every 0.5 s)")
+              f"(lease ttl {LEASE_TTL:g} s, renewed every {RENEW_EVERY:g} s)")
         new_leader = await radio_leader(cluster)
         assert new_leader in (f1, f2)
     finally:

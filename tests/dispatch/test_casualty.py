@@ -8,6 +8,7 @@ import pytest
 
 from dispatch import casualty
 from dispatch.casualty import Bound, Carried
+from dispatch.clinical import AgeGroup
 from dispatch.domain import AssignmentStatus as S
 from dispatch.domain import BedCategory as B
 from dispatch.domain import Complaint, IncidentStatus, Triage
@@ -90,6 +91,9 @@ class TestReservations:
                                           {B.UMUM, B.BEDAH}) is B.BEDAH
         assert casualty.reserved_category(Complaint.TRAUMA, Triage.HIJAU, {B.IGD}) is B.IGD
         assert casualty.reserved_category(Complaint.TRAUMA, Triage.MERAH, {B.UMUM}) is None
+        child = casualty.reserved_category(Complaint.TRAUMA, Triage.MERAH, {B.ICU, B.PICU},
+                                           AgeGroup.CHILD)
+        assert child is B.PICU  # the chain the ranking reads for a child
 
     def test_patients_on_their_way_hold_beds_by_category(self) -> None:
         held = casualty.reservations([

@@ -113,7 +113,7 @@ class TestHospitalExamples:
         assert ranked[1].reason.id.startswith("Tidak ada bedah")
 
     def test_beds_in_bands_then_travel_time(self) -> None:
-        caps = {Capability.IGD, Capability.SURGERY}
+        caps = {Capability.IGD, Capability.SURGERY, Capability.ICU}
         full = hospital(1, caps, {BedCategory.ICU: 0}, age_min=10)
         far_room = hospital(2, caps, {BedCategory.ICU: 5})
         near_room = hospital(3, caps, {BedCategory.ICU: 4})
@@ -130,7 +130,7 @@ class TestHospitalExamples:
         assert "tidak menerima pasien (diversi)" in ranked[4].reason.id
 
     def test_old_counts_count_less_and_show_their_age(self) -> None:
-        caps = {Capability.IGD, Capability.SURGERY}
+        caps = {Capability.IGD, Capability.SURGERY, Capability.ICU}
         fresh = hospital(1, caps, {BedCategory.ICU: 2}, age_min=5)
         old = hospital(2, caps, {BedCategory.ICU: 2}, age_min=180)
         old_full = hospital(3, caps, {BedCategory.ICU: 0}, age_min=180)
@@ -150,9 +150,10 @@ class TestHospitalExamples:
         assert "reported 3 days ago" in r.reason.en
 
     def test_bed_category_follows_complaint_and_triage(self) -> None:
-        rs = hospital(1, {Capability.IGD, Capability.PAEDIATRIC},
-                      {BedCategory.NICU: 1, BedCategory.UMUM: 3, BedCategory.IGD: 2})
-        for triage, expected in [(Triage.MERAH, BedCategory.NICU),
+        rs = hospital(1, {Capability.IGD, Capability.PAEDIATRIC, Capability.PICU},
+                      {BedCategory.NICU: 1, BedCategory.PICU: 1, BedCategory.UMUM: 3,
+                       BedCategory.IGD: 2})
+        for triage, expected in [(Triage.MERAH, BedCategory.PICU),  # a child, not a neonate
                                  (Triage.KUNING, BedCategory.UMUM),
                                  (Triage.HIJAU, BedCategory.IGD)]:
             (r,) = rank_hospitals([rs], SCENE, Complaint.PAEDIATRIC, triage, now=T0)

@@ -105,14 +105,15 @@ class Officer:
     """``siaga-radio`` run by one officer in the client namespace, behind the carrier NAT."""
 
     def __init__(self, net: Internet, username: str, tmp_path: Path,
-                 env: dict[str, str] | None = None) -> None:
-        self.net, self.username = net, username
+                 env: dict[str, str] | None = None, transport: str = "webrtc") -> None:
+        self.net, self.username, self.transport = net, username, transport
         self.out = tmp_path / username
         self.env = {**os.environ, **(env or {})}
 
     def command(self, *args: str) -> list[str]:
         return self.net.exec("cli", str(BIN / "siaga-radio"), "--server", SERVER_URL,
-                             "--user", self.username, "--password", "demo", *args)
+                             "--user", self.username, "--password", "demo",
+                             "--transport", self.transport, *args)
 
     async def start(self, *args: str) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(

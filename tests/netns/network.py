@@ -151,6 +151,10 @@ table ip carrier {
         rules.append('add rule ip carrier forward iifname "cli" meta l4proto udp drop')
         self._nft("cgn", "\n".join(rules) + "\n")
 
+    def unblock_client_udp(self) -> None:
+        """The carrier forwards the officers' UDP again (undoes :meth:`block_client_udp`)."""
+        self._nft("cgn", "flush chain ip carrier forward\n")
+
     def close(self) -> None:
         for name in reversed(self.made):
             subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30)

@@ -37,6 +37,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/me"): SIGNED_IN,
     ("GET", "/api/console/config"): EVERYONE,
     ("GET", "/api/places/kelurahan"): SIGNED_IN,
+    ("GET", "/api/places/search"): SIGNED_IN,
+    ("GET", "/api/map/basemap.pmtiles"): EVERYONE,  # a street map is no secret (404 without one)
     ("GET", "/api/cluster/nodes"): SIGNED_IN,
     # The radio.
     ("GET", "/api/talkgroups"): SIGNED_IN,

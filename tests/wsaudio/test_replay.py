@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from ptt.server.replay import RangeNotSatisfiable, byte_range
+from kernel.ranges import RangeNotSatisfiable, byte_range
 from ptt.store.models import TransmissionRow
 from tests.conftest import LiveServer
 from tests.wsaudio.helpers import AudioClient, tone_packets, transmissions

@@ -28,7 +28,7 @@ async function loadConfig() {
   try {
     return await api("/api/console/config");
   } catch {
-    return { tile_url: null, tile_attribution: "", features: {} };
+    return { tile_url: null, pmtiles_url: null, tile_attribution: "", features: {} };
   }
 }
 
@@ -92,6 +92,13 @@ function setConn(id, state) {
   el.querySelector(".conn-text").textContent = t(`conn.state.${state}`);
 }
 
+/** The badge saying what carries voice (WebRTC, or the WebSocket fallback). @param {string} transport */
+function setTransport(transport) {
+  const el = $("transport");
+  el.dataset.transport = transport;
+  el.textContent = t(`transport.${transport}`);
+}
+
 async function start(config) {
   let me;
   try {
@@ -122,7 +129,7 @@ async function start(config) {
   const panel = new RadioPanel(radio, { username: me.username, features: config.features });
   const alerts = new Alerts(radio);
   const messages = new Messages(radio);
-  const map = new ConsoleMap($("map"), { tileUrl: config.tile_url, attribution: config.tile_attribution });
+  const map = new ConsoleMap($("map"), { tileUrl: config.tile_url, pmtilesUrl: config.pmtiles_url, attribution: config.tile_attribution });
   const dispatch = new DispatchConsole({ config, map, alerts, toast, me });
   // Radio alerts on the incident board show whether their emergency was acknowledged.
   radio.addEventListener("change", (/** @type {CustomEvent} */ ev) => {
@@ -137,6 +144,7 @@ async function start(config) {
     if (ev.detail.state === "replaced") toast(t("conn.replaced"));
   });
   radio.addEventListener("media", (/** @type {CustomEvent} */ ev) => setConn("conn-audio", ev.detail.state));
+  radio.addEventListener("transport", () => setTransport(radio.transport));
   radio.addEventListener("autoplay", (/** @type {CustomEvent} */ ev) => { $("audio-blocked").hidden = !ev.detail.blocked; });
   // Any click or key press may unblock audio the browser refused to autoplay.
   const unblock = () => { tones.unlock(); radio.resumeAudio(); };
@@ -166,7 +174,9 @@ async function start(config) {
   setConn("conn-radio", radio.state);
   setConn("conn-audio", radio.mediaState);
   setConn("conn-dispatch", dispatch.state);
+  setTransport(radio.transport);
   onLangChange(() => {
+    setTransport(radio.transport);
     setConn("conn-radio", radio.state);
     setConn("conn-audio", radio.mediaState);
     setConn("conn-dispatch", dispatch.state);

@@ -13,6 +13,7 @@ import { time, duration, since, e164 } from "../shared/fmt.js";
 import { all, html, setHtml } from "../shared/dom.js";
 /** @typedef {import("../shared/dom.js").Content} Content */
 import { selectTab } from "./ui.js";
+import { PlaceSearch } from "./places.js";
 
 /** A radio alert that reached the server well after it was raised (kept offline by the app). */
 const late = (at, received) => received != null && Date.parse(received) - Date.parse(at) > 10_000;
@@ -256,6 +257,9 @@ export class IncidentViews {
           inc.patients > 1 && d?.unassigned != null ? html` · <span class="unassigned" data-n="${d.unassigned}">${t("detail.unassigned", { n: d.unassigned })}</span>` : ""}</dd>
         <dt>${t("detail.caller")}</dt><dd>${inc.caller_name || "—"} ${inc.caller_phone ? html`<a href="tel:${inc.caller_phone}">${inc.caller_phone}</a>` : ""}</dd>
         <dt>${t("detail.place")}</dt><dd>${inc.place.kelurahan}, ${inc.place.kecamatan}${inc.location_approximate ? html` <small>(${t("detail.approximate")})</small>` : ""}</dd>
+        ${inc.location_mismatch ? html`<dt>${t("detail.location_check")}</dt><dd class="warning" role="status">${tx(inc.location_mismatch.label)}</dd>` : ""}
+        ${inc.patient_age != null ? html`<dt>${t("detail.age")}</dt><dd>${inc.patient_age} ${t(`intake.age_${inc.patient_age_unit}`)}${inc.age_group ? ` (${t(`age.${inc.age_group}`)})` : ""}</dd>` : ""}
+        ${inc.cardiac_arrest ? html`<dt>${t("detail.cardiac_arrest")}</dt><dd class="warning">${t("intake.cardiac_arrest")}</dd>` : ""}
         <dt>${t("detail.address")}</dt><dd>${inc.address || "—"}</dd>
         ${inc.landmark ? html`<dt>${t("detail.landmark")}</dt><dd>${inc.landmark}</dd>` : ""}
         ${inc.notes ? html`<dt>${t("detail.notes")}</dt><dd>${inc.notes}</dd>` : ""}
@@ -481,6 +485,8 @@ export class IncidentViews {
       <label><span data-i18n="intake.caller_name"></span><input name="caller_name" maxlength="120"></label>
       <label><span data-i18n="intake.caller_phone"></span><input name="caller_phone" type="tel" inputmode="tel" data-i18n-placeholder="intake.phone_hint">
         <small class="error" data-error="caller_phone" hidden></small></label>
+      <div class="place-search"><label><span data-i18n="intake.place"></span><input name="place" type="search" autocomplete="off" maxlength="100" data-i18n-placeholder="intake.place_hint"></label>
+        <ul class="place-results" data-i18n-aria-label="intake.place_results" hidden></ul></div>
       <label><span data-i18n="intake.kelurahan"></span><input name="kelurahan" list="kelurahan-list" autocomplete="off" required data-i18n-placeholder="intake.kelurahan_hint">
         <small class="error" data-error="kelurahan" hidden></small></label>
       <datalist id="kelurahan-list">${this.d.kelurahan.map((k) => html`<option value="${k.name}">${k.kecamatan}</option>`)}</datalist>
@@ -491,6 +497,9 @@ export class IncidentViews {
       <label><span data-i18n="intake.complaint"></span><select name="complaint">${opts(COMPLAINTS, "complaint")}</select></label>
       <fieldset class="triage-set"><legend data-i18n="intake.triage"></legend>${triage}</fieldset>
       <label><span data-i18n="intake.patients"></span><input name="patients" type="number" min="1" max="500" value="1"></label>
+      <div class="patient-age"><label><span data-i18n="intake.age"></span><input name="patient_age" type="number" min="0" max="150" inputmode="numeric"></label>
+        <select name="patient_age_unit"><option value="years" data-i18n="intake.age_years"></option><option value="months" data-i18n="intake.age_months"></option><option value="days" data-i18n="intake.age_days"></option></select></div>
+      <label class="check"><input name="cardiac_arrest" type="checkbox"> <span data-i18n="intake.cardiac_arrest"></span></label>
       <label><span data-i18n="intake.notes"></span><textarea name="notes" rows="2" maxlength="2000"></textarea></label>
       <p class="error form-error" hidden></p>
       <div class="form-actions"><button type="submit" class="primary" data-i18n="intake.submit"></button>
@@ -510,6 +519,7 @@ export class IncidentViews {
       this.render();
     });
     form.caller_phone.addEventListener("blur", () => this.checkPhone(form));
+    this.places = new PlaceSearch(form, (place) => this.placeChosen(place));
     this.relabelIntake();
     this.showPick();
     form.caller_name.focus();
@@ -520,6 +530,7 @@ export class IncidentViews {
     if (!form) return;
     applyI18n(form);
     for (const sel of form.querySelectorAll("select")) {
+      if (sel.name === "patient_age_unit") continue;  // its options carry data-i18n
       const prefix = sel.name === "source" ? "source" : "complaint";
       for (const o of sel.options) o.textContent = t(`${prefix}.${o.value}`);
     }
@@ -527,14 +538,20 @@ export class IncidentViews {
     const alert = this.intake?.fromAlert;
     note.hidden = !alert;
     if (alert) note.textContent = t("intake.from_alert", { name: alert.display_name });
+    this.places?.relabel();
     this.showPick();
   }
 
   showPick() {
-    const el = this.pane.querySelector(".loc-value");
+    const el = /** @type {HTMLElement | null} */ (this.pane.querySelector(".loc-value"));
     if (!el) return;
     const { lat, lon } = this.intake ?? {};
-    el.textContent = lat != null ? `${lat.toFixed(5)}, ${lon.toFixed(5)}` : t("intake.location_none");
+    const place = this.intake?.place;
+    el.textContent = lat == null ? t("intake.location_none") : [
+      `${lat.toFixed(5)}, ${lon.toFixed(5)}`,
+      place ? ` (${t("intake.location_from", { name: place.name })}${place.approximate ? `, ${t("intake.approximate")}` : ""})` : "",
+    ].join("");
+    if (place) el.title = place.source; else el.removeAttribute("title");
     this.d.map.setPick(lat != null ? [lat, lon] : null);
   }
 
@@ -542,9 +559,25 @@ export class IncidentViews {
     if (this.mode !== "intake") return;
     this.intake.lat = latlng.lat;
     this.intake.lon = latlng.lng;
+    this.intake.place = null;  // a point marked on the map is where the call taker put it
     const form = /** @type {HTMLFormElement | null} */ (this.pane.querySelector("#intake-form"));
     const near = this.d.map.nearestKelurahan(latlng.lat, latlng.lng);
     if (form && near && !this.kelurahanCode(form.kelurahan.value)) form.kelurahan.value = near.name;
+    this.showPick();
+  }
+
+  /**
+   * A gazetteer place chosen: it becomes the scene, approximate when the place's position
+   * is; its kelurahan and name fill the fields still empty.
+   * @param {import("./places.js").Place} place
+   */
+  placeChosen(place) {
+    if (this.mode !== "intake") return;
+    Object.assign(this.intake, { lat: place.lat, lon: place.lon, place });
+    const form = /** @type {HTMLFormElement | null} */ (this.pane.querySelector("#intake-form"));
+    if (form && place.kelurahan && !this.kelurahanCode(form.kelurahan.value)) form.kelurahan.value = place.kelurahan;
+    if (form && !form.landmark.value.trim() && place.kind !== "kelurahan") form.landmark.value = place.name;
+    this.d.map.focus(place.lat, place.lon);
     this.showPick();
   }
 
@@ -579,10 +612,14 @@ export class IncidentViews {
       kelurahan: code,
       lat: this.intake.lat ?? undefined,
       lon: this.intake.lon ?? undefined,
+      location_approximate: this.intake.place?.approximate || undefined,
       complaint: form.complaint.value,
       triage: form.triage.value,
       patients: Number(form.patients.value) || 1,
       notes: form.notes.value.trim(),
+      ...(form.patient_age.value.trim() === "" ? {} : {
+        patient_age: Number(form.patient_age.value), patient_age_unit: form.patient_age_unit.value }),
+      ...(form.cardiac_arrest.checked ? { cardiac_arrest: true } : {}),
     };
     const alert = this.intake.fromAlert;
     const formError = form.querySelector(".form-error");
@@ -600,6 +637,7 @@ export class IncidentViews {
       }
       this.d.incidents.set(inc.id, inc);
       this.d.toast(t("intake.saved", { number: inc.number }));
+      if (inc.location_mismatch) this.d.toast(tx(inc.location_mismatch.label));
       this.d.map.setPick(null);
       await this.select(inc.id);
       this.d.render();

@@ -2,8 +2,11 @@
  * The map: incidents, ambulances, officers, hospitals and kelurahan, on Leaflet (vendored,
  * global `L`).
  *
- * Base tiles come from the server's `map_tile_url`. Without one (no internet, no local
- * tile server) the map is still usable: kelurahan centres with names, and rough outlines
+ * The base map is the city's own PMTiles archive when the server has one
+ * (`pmtiles_url`: a vector street map read in byte ranges from the server, drawn by the
+ * vendored protomaps-leaflet; both libraries are loaded only then), else tiles from the
+ * server's `map_tile_url`. With neither (no internet, no local tile server), or an
+ * archive that cannot be read, the map is still usable: kelurahan centres with names, and rough outlines
  * computed here (each kelurahan gets the part of a 1.6 km circle around its centre that
  * is closer to it than to any other centre: a clipped Voronoi cell). The outlines are
  * estimates and the map says so.
@@ -30,15 +33,20 @@ const PIN = '<svg viewBox="0 0 16 16" width="14" height="14"><circle cx="8" cy="
 
 
 export class ConsoleMap {
-  constructor(el, { tileUrl = null, attribution = "" } = {}) {
+  constructor(el, { tileUrl = null, pmtilesUrl = null, attribution = "" } = {}) {
     this.el = el;
-    this.offline = !tileUrl;
+    this.offline = !tileUrl && !pmtilesUrl;
     this.map = L.map(el, { zoomControl: true, attributionControl: true, zoomSnap: 0.1 });
     this.map.setView([-7.7643, 113.2079], 13);
-    if (tileUrl) {
-      L.tileLayer(tileUrl, { attribution, maxZoom: 19 }).addTo(this.map);
+    /** @type {Promise<void>} settles when the base map is chosen (for tests). */
+    this.baseReady = Promise.resolve();
+    if (pmtilesUrl) {
+      this.baseReady = this.addArchive(pmtilesUrl, attribution).catch((e) => {
+        console.warn("base map archive unreadable", e);
+        this.useTiles(tileUrl, attribution);
+      });
     } else {
-      el.classList.add("offline");
+      this.useTiles(tileUrl, attribution);
     }
     this.layers = {
       kelurahan: L.layerGroup().addTo(this.map),
@@ -81,6 +89,39 @@ export class ConsoleMap {
       [t("map.layer.kelurahan")]: this.layers.kelurahan,
     };
     this.control = L.control.layers(null, names, { collapsed: true }).addTo(this.map);
+  }
+
+  /** Tiles from a tile server, or none: the offline map. */
+  useTiles(tileUrl, attribution) {
+    this.base = tileUrl ? "tiles" : "offline";
+    this.offline = !tileUrl;
+    this.el.classList.toggle("offline", this.offline);
+    if (tileUrl) L.tileLayer(tileUrl, { attribution, maxZoom: 19 }).addTo(this.map);
+    this.showNote();
+  }
+
+  /**
+   * The city's PMTiles archive as the base layer. Its header says up to which zoom it has
+   * data (beyond, protomaps-leaflet enlarges the deepest tiles); its metadata names the
+   * map data's licence, which the map must credit.
+   * @param {string} url
+   * @param {string} attribution
+   */
+  async addArchive(url, attribution) {
+    await loadScript("vendor/pmtiles/pmtiles.js");
+    await loadScript("vendor/protomaps-leaflet/protomaps-leaflet.js");
+    const archive = new globalThis.pmtiles.PMTiles(url);
+    const header = await archive.getHeader();
+    const metadata = /** @type {{attribution?: string}} */ (await archive.getMetadata()) ?? {};
+    globalThis.protomapsL.leafletLayer({
+      url, flavor: "light", lang: "id", maxDataZoom: header.maxZoom, maxZoom: 19,
+      attribution: metadata.attribution || attribution,
+    }).addTo(this.map).bringToBack();
+    this.base = "pmtiles";
+    this.offline = false;
+    this.el.classList.remove("offline");
+    this.el.dataset.base = "pmtiles";
+    this.showNote();
   }
 
   showNote() {
@@ -217,6 +258,27 @@ export class ConsoleMap {
     if (this.home && !this.userMoved) this.map.fitBounds(this.home);
   }
 }
+
+/**
+ * Loads a vendored script once (the archive reader and renderer are needed only by a city
+ * that has an archive, so the console does not load them otherwise).
+ * @param {string} src
+ * @returns {Promise<void>}
+ */
+function loadScript(src) {
+  const known = scripts.get(src);
+  if (known) return known;
+  const loading = new Promise((resolve, reject) => {
+    const el = h("script", { src });
+    el.addEventListener("load", () => resolve());
+    el.addEventListener("error", () => reject(new Error(`cannot load ${src}`)));
+    document.head.append(el);
+  });
+  scripts.set(src, /** @type {Promise<void>} */ (loading));
+  return /** @type {Promise<void>} */ (loading);
+}
+/** @type {Map<string, Promise<void>>} */
+const scripts = new Map();
 
 export function isStale(pos, now = Date.now()) {
   return since(pos.at, now) > STALE_POSITION;

@@ -27,12 +27,20 @@
  * 5. Close codes 4001 (authentication), 4004 (credentials revoked: the account was
  *    disabled or its password changed) and 4002 (replaced by another connection) stop
  *    reconnecting: retrying could not succeed, or would fight the newer connection.
+ * 6. Voice goes over WebRTC, or over the signaling WebSocket when WebRTC does not connect
+ *    (transport.js decides when; wsvoice.js carries it). The server is told which
+ *    (`audio` with `transport`), so it sends every frame one way only; the microphone and
+ *    the per-group <audio> elements follow the transport in use.
  *
  * Events (EventTarget): `state` (connection), `media` (peer connection state), `welcome`,
  * `change` (anything a screen shows; detail.what names it), `message` (every server
  * message), `talk` (own push-to-talk state), `emergency`, `location`, `text`, `error`,
- * `autoplay` (detail.blocked: the browser wants a click before playing audio).
+ * `autoplay` (detail.blocked: the browser wants a click before playing audio), `transport`
+ * (detail.transport: `webrtc` or `websocket`, what carries voice now).
  */
+
+import { TransportChoice } from "./transport.js";
+import { WsVoice, supported as wsVoiceSupported } from "./wsvoice.js";
 
 const VERSION = 1;
 const RECONNECT_DELAYS = [250, 1000, 2000, 4000, 8000];
@@ -91,12 +99,19 @@ export class RadioClient extends EventTarget {
     this.talk = { state: "idle", talkgroup: null, reason: null, position: null };
     this.micError = null;
     this.audioBlocked = false;
+    /** @type {"webrtc" | "websocket"} what carries voice now (rule 6) */
+    this.transport = "webrtc";
 
     this._ws = null;
     this._ref = 0;
     this._pending = new Map();      // ref -> {resolve, reject, timer}
     this._attempt = 0;
-    this._timers = { reconnect: null, ping: null };
+    this._timers = { reconnect: null, ping: null, transport: null };
+    this._choice = new TransportChoice();
+    /** @type {WsVoice | null} */
+    this._wsVoice = null;
+    /** @type {Map<string, number>} talkgroup -> its number in audio frames */
+    this._audioNumbers = new Map();
     this._lastSeen = 0;
     this._pc = null;
     this._uplink = null;
@@ -123,12 +138,17 @@ export class RadioClient extends EventTarget {
     this._setState(this.session ? "reconnecting" : "connecting");
     const url = this.baseUrl.replace(/^http/, "ws") + "/ws";
     const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
     this._ws = ws;
     ws.onopen = () => {
       ws.send(JSON.stringify(compact({ v: VERSION, type: "hello", token: this.token,
                                        resume: this.session ?? undefined })));
     };
-    ws.onmessage = (ev) => { if (this._ws === ws) this._onText(ev.data); };
+    ws.onmessage = (ev) => {
+      if (this._ws !== ws) return;
+      if (typeof ev.data === "string") this._onText(ev.data);
+      else this._onAudio(ev.data);
+    };
     ws.onclose = (ev) => { if (this._ws === ws) this._onClose(ev.code); };
   }
 
@@ -154,6 +174,9 @@ export class RadioClient extends EventTarget {
   _teardownSocket() {
     clearTimeout(this._timers.reconnect);
     clearInterval(this._timers.ping);
+    clearTimeout(this._timers.transport);
+    this._choice.socketClosed();
+    this._closeWsVoice();
     const ws = this._ws;
     this._ws = null;
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, "bye");
@@ -348,6 +371,9 @@ export class RadioClient extends EventTarget {
         return this._emit("text", msg);
       case "rtc_offer":
         return this._serverOffer(msg);
+      case "audio":
+        this._audioNumbers = new Map(Object.entries(msg.talkgroups ?? {}));
+        return undefined;
       case "error":
         // An answer of ours the server refused: it closed the peer; offer again.
         if (msg.code === "bad_sdp" && msg.ref != null && msg.ref === this._answerRef) this._startMedia();
@@ -384,6 +410,7 @@ export class RadioClient extends EventTarget {
     }
     this.refresh().catch(() => {});
     this._startMedia();
+    if (this._choice.transport === "websocket") this._useWebSocket();  // transport.js rule 4
   }
 
   _wantedGroups() {
@@ -538,7 +565,7 @@ export class RadioClient extends EventTarget {
     this._setFloor(msg.talkgroups, msg.talker, msg.call_type);
     this._changed("floor", msg.talkgroup);
     if (!this._pressing) return;  // let go before the grant came: our release follows it
-    this._micOn();
+    this._micOn(msg.talkgroup);
     if (msg.accept_within != null) this.send("floor_accept").catch(() => {});
     this._setTalk("talking", msg.talkgroup, null, null, msg);
   }
@@ -558,13 +585,101 @@ export class RadioClient extends EventTarget {
 
   // -- media ------------------------------------------------------------------------
 
-  _micOn() {
+  /** @param {string | null} [talkgroup] the floor's group (default: the talk's) */
+  _micOn(talkgroup = this.talk.talkgroup) {
     const track = this._mic?.getAudioTracks()[0];
-    if (this._uplink && track) this._uplink.sender.replaceTrack(track).catch(() => {});
+    if (!track) return;
+    if (this.transport === "websocket") {
+      const n = this._audioNumbers.get(talkgroup);
+      // A new peer connection while talking (a retry) does not restart the burst.
+      if (this._wsVoice && n !== undefined && !this._wsVoice.sending) {
+        this._wsVoice.startUplink(track, n).catch(() => {});
+      }
+    } else if (this._uplink) this._uplink.sender.replaceTrack(track).catch(() => {});
   }
 
   _micOff() {
     if (this._uplink) this._uplink.sender.replaceTrack(null).catch(() => {});
+    this._wsVoice?.stopUplink();
+  }
+
+  // -- transport (rule 6) -------------------------------------------------------------
+
+  /** Arm the one timer of the transport choice. */
+  _armTransport() {
+    clearTimeout(this._timers.transport);
+    const due = this._choice.timer();
+    if (due === null) return;
+    this._timers.transport = setTimeout(() => {
+      this._apply(this._choice.handleTimer(Date.now()));
+    }, Math.max(0, due - Date.now()));
+  }
+
+  /** @param {import("./transport.js").Action[]} actions */
+  _apply(actions) {
+    for (const action of actions) {
+      if (action === "fallback") this._useWebSocket();
+      else if (action === "abandon") this._closeMedia();
+      else if (action === "retry") this._startMedia();
+    }
+    this._armTransport();
+  }
+
+  /** Voice over the WebSocket: opt in, play heard groups from it, talk over it. */
+  _useWebSocket() {
+    if (this._wsVoice || !wsVoiceSupported() || this.state !== "open") return;
+    const ws = this._ws;
+    this._wsVoice = new WsVoice((bytes) => { if (ws.readyState === WebSocket.OPEN) ws.send(bytes); });
+    this._setTransport("websocket");
+    this._uplink?.sender.replaceTrack(null).catch(() => {});
+    this.send("audio", { transport: "websocket" }, { expect: "audio" }).then(() => {
+      if (this._ws !== ws || this.transport !== "websocket") return;
+      for (const tg of this.joined) this._playWs(tg);
+      if (this.talk.state === "talking") this._micOn();
+    }).catch(() => {});
+  }
+
+  /** Back to WebRTC: the peer connection connected (transport.js rule 2). */
+  _useWebRtc() {
+    if (this.transport === "webrtc") return;
+    this.send("audio", { transport: "webrtc" }).catch(() => {});
+    this._closeWsVoice();
+    this._setTransport("webrtc");
+    if (this._pc) this._applyDownlinks(this._pc, this.downlinks);
+    if (this.talk.state === "talking") this._micOn();
+  }
+
+  _closeWsVoice() {
+    this._wsVoice?.close();
+    this._wsVoice = null;
+  }
+
+  /** @param {"webrtc" | "websocket"} transport */
+  _setTransport(transport) {
+    if (this.transport === transport) return;
+    this.transport = transport;
+    this._emit("transport", { transport });
+  }
+
+  /** @param {ArrayBuffer} data a binary message: one Opus frame */
+  _onAudio(data) {
+    this._lastSeen = Date.now();
+    const n = this._wsVoice?.received(data);
+    if (n == null) return;
+    for (const [tg, number] of this._audioNumbers) if (number === n) this._playWs(tg);
+  }
+
+  /** Play group `tg` from the WebSocket on its <audio> element. @param {string} tg */
+  _playWs(tg) {
+    const n = this._audioNumbers.get(tg);
+    if (!this._wsVoice || n === undefined) return;
+    const track = this._wsVoice.track(n);
+    const el = this._element(tg);
+    if (el._track === track) return;
+    el._track = track;
+    el.srcObject = new MediaStream([track]);
+    this._play(el);
+    this._changed("downlinks");
   }
 
   _queue(fn) {
@@ -612,8 +727,16 @@ export class RadioClient extends EventTarget {
       pc.onconnectionstatechange = () => {
         if (this._pc !== pc) return;
         this._setMedia(pc.connectionState);
-        if (pc.connectionState === "failed" && this.state === "open") this._startMedia();
+        if (pc.connectionState === "connected" && this._choice.connected()) this._useWebRtc();
+        if (pc.connectionState === "disconnected") this._choice.interrupted(Date.now());
+        if (pc.connectionState === "failed" && this.state === "open") {
+          this._apply([...this._choice.failed(Date.now()), "abandon"]);
+          return;
+        }
+        this._armTransport();
       };
+      this._choice.attemptStarted(Date.now());
+      this._armTransport();
       this._setMedia("connecting");
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc);
@@ -641,6 +764,7 @@ export class RadioClient extends EventTarget {
 
   _applyDownlinks(pc, downlinks) {
     this.downlinks = { ...downlinks };
+    if (this.transport === "websocket") return;  // the elements play the WebSocket (rule 6)
     const tracks = new Map();
     for (const tr of pc.getTransceivers()) {
       const tg = downlinks[tr.mid];
@@ -719,6 +843,9 @@ export class RadioClient extends EventTarget {
   }
 
   isMuted(tg) { return this._muted.has(tg); }
+
+  /** Audio frames sent over the WebSocket on this socket (diagnostics and tests). */
+  get wsFramesSent() { return this._wsVoice?.framesSent ?? 0; }
 
   /** The RTCPeerConnection (diagnostics and tests: getStats()). */
   get peerConnection() { return this._pc; }

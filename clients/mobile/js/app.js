@@ -146,6 +146,7 @@ function startRadio(session) {
   Object.assign(window, { siagaRadio: client });  // diagnostics (and tests)
   client.addEventListener("state", onState);
   client.addEventListener("media", renderConn);
+  client.addEventListener("transport", renderConn);
   client.addEventListener("welcome", onWelcome);
   client.addEventListener("change", onChange);
   client.addEventListener("talk", onTalk);
@@ -205,6 +206,9 @@ function renderConn() {
   conn.dataset.state = state;
   conn.dataset.media = client.mediaState;
   conn.querySelector(".conn-text").textContent = t(`conn.${state}`);
+  const transport = $("#transport");
+  transport.dataset.transport = client.transport;
+  transport.textContent = t(`transport.${client.transport}`);
   const banner = $("#net-banner");
   let key = null;
   if (state === "replaced") key = "net.replaced";

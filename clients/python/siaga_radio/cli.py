@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from siaga_radio import __version__
@@ -103,9 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     emergency = command("emergency", "Raise an emergency (optionally talk on it).")
     emergency.add_argument("--talkgroup", "-g", default=None,
-                           help="default: your selected (first) talkgroup")
+                           help="default: the first talkgroup you may use")
     emergency.add_argument("--lat", type=float, default=None)
     emergency.add_argument("--lon", type=float, default=None)
+    emergency.add_argument("--raised-at", default=None, metavar="TIME",
+                           help="when the button was pressed, ISO 8601 with its zone "
+                           "(2026-12-08T09:15:00+07:00): an emergency kept while offline")
     _source_options(emergency, required=False)
 
     location = command("location", "Share your position with the dispatchers.")
@@ -202,15 +206,37 @@ async def _until_stopped(done: asyncio.Event, seconds: float | None) -> None:
     await run_until(done.wait(), seconds)
 
 
+def _raised_at(text: str | None) -> datetime | None:
+    """``--raised-at``: a time that names its zone (the server refuses one that does not)."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageProblem(f"--raised-at {text!r} is not an ISO 8601 time") from None
+    if value.utcoffset() is None:
+        raise UsageProblem(f"--raised-at {text!r} must name its zone (+07:00 for WIB)")
+    return value
+
+
 async def _emergency(client: RadioClient, args: argparse.Namespace) -> int:
+    raised_at = _raised_at(args.raised_at)
     source, seconds = _source(args)
     me = client.user["user_id"]
     if source is not None:
         await client.voice.ready()
     grant = client.waiter(lambda m: m.get("type") == "floor_granted"
                           and m["talker"].get("user_id") == me)
-    raised = await client.raise_emergency(args.talkgroup, args.lat, args.lon)
-    _say(f"emergency raised on {raised['talkgroup']}")
+    # The server raises an emergency on a joined talkgroup: join it first (the first one
+    # the user may use when none is named), as the phone app has always joined its own.
+    talkgroup = args.talkgroup or next(iter(client.talkgroups), None)
+    if talkgroup is None:
+        raise UsageProblem("you may use no talkgroup")
+    if talkgroup not in client.joined:
+        await client.join(talkgroup)
+    raised = await client.raise_emergency(talkgroup, args.lat, args.lon, raised_at)
+    late = f" (pressed at {raised['raised_at']})" if raised.get("raised_at") else ""
+    _say(f"emergency raised on {raised['talkgroup']}{late}")
     if source is None:
         grant.cancel()
         return 0

@@ -30,6 +30,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 import httpx
@@ -562,10 +563,17 @@ class RadioClient:
             self._talk_end.set_result(reason)
 
     async def raise_emergency(self, talkgroup: str | None = None, lat: float | None = None,
-                              lon: float | None = None) -> Message:
-        """Press the emergency button; returns ``emergency_raised`` as the server said it."""
+                              lon: float | None = None,
+                              raised_at: datetime | None = None) -> Message:
+        """Press the emergency button; returns ``emergency_raised`` as the server said it.
+
+        ``raised_at`` (aware) is when the button was pressed, for an emergency kept while
+        the radio had no connection and sent now: dispatchers see both times."""
+        if raised_at is not None and raised_at.utcoffset() is None:
+            raise ValueError("raised_at must name its zone (an aware datetime)")
         fields: dict[str, Any] = {}
-        for key, value in (("talkgroup", talkgroup), ("lat", lat), ("lon", lon)):
+        for key, value in (("talkgroup", talkgroup), ("lat", lat), ("lon", lon),
+                           ("raised_at", raised_at.isoformat() if raised_at else None)):
             if value is not None:
                 fields[key] = value
         me = self.user.get("user_id")

@@ -1,11 +1,11 @@
 """mass casualty: how many of the incident's patients each assignment carries
 
-Merges the 0006 heads. Adds ``assignments.patients``. An assignment made before it carried
+On top of 0007_clinical. Adds ``assignments.patients``. An assignment made before it carried
 the whole incident (there was one count per incident), so live assignments take the
 incident's count and cancelled ones 0 (dispatch.casualty, rule 1).
 
-Revision ID: 0007_mass_casualty
-Revises: 0006_crew, 0006_emergency_received, 0006_hospital_desk, 0006_sms_claims
+Revision ID: 0008_mass_casualty
+Revises: 0007_clinical
 """
 
 from collections.abc import Sequence
@@ -13,10 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_mass_casualty"
-down_revision: str | Sequence[str] | None = (
-    "0006_crew", "0006_emergency_received", "0006_hospital_desk", "0006_sms_claims",
-)
+revision: str = "0008_mass_casualty"
+down_revision: str | Sequence[str] | None = "0007_clinical"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
